@@ -1,0 +1,19 @@
+//! The API surface ferrolb shares with MetalLB: the `metallb.io` resource types, the
+//! Kubernetes objects both read, BGPPeer version conversion, and a loader that turns
+//! multi-document YAML manifests into typed objects.
+//!
+//! This crate deliberately has no dependency on kube or k8s-openapi: the pure crates
+//! (config, ipam, announce) build and test against these plain types, and only the binary's
+//! Kubernetes source converts to and from the API server's representation.
+#![forbid(unsafe_code)]
+
+pub mod conversion;
+pub mod core;
+pub mod manifest;
+pub mod meta;
+pub mod metallb;
+pub mod objects;
+
+pub use manifest::{LoadReport, ManifestError, load_str};
+pub use meta::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
+pub use objects::{EndpointSlice, Namespace, Node, Object, Resources, Secret, Service};

@@ -1,0 +1,124 @@
+//! Typed objects and the bundle of everything ferrolb reads from a cluster or a directory.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::{Endpoint, NodeSpec, NodeStatus, SecretBody, ServiceSpec, ServiceStatus};
+use crate::meta::ObjectMeta;
+use crate::metallb::{
+    BFDProfileSpec, BGPAdvertisementSpec, BGPPeerSpec, CommunitySpec, IPAddressPoolSpec,
+    L2AdvertisementSpec,
+};
+
+/// A metallb.io configuration object: metadata and spec. Status is never an input.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Object<S> {
+    pub metadata: ObjectMeta,
+    pub spec: S,
+}
+
+impl<S> Object<S> {
+    pub fn new(metadata: ObjectMeta, spec: S) -> Self {
+        Self { metadata, spec }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+}
+
+/// `v1.Node`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: NodeSpec,
+    #[serde(default)]
+    pub status: NodeStatus,
+}
+
+impl Node {
+    /// True when the node carries condition `NetworkUnavailable=True`.
+    pub fn network_unavailable(&self) -> bool {
+        self.status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "NetworkUnavailable" && c.status == "True")
+    }
+}
+
+/// `v1.Namespace`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespace {
+    pub metadata: ObjectMeta,
+}
+
+/// `v1.Secret`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret {
+    pub metadata: ObjectMeta,
+    #[serde(flatten)]
+    pub body: SecretBody,
+}
+
+/// `v1.Service`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: ServiceSpec,
+    #[serde(default)]
+    pub status: ServiceStatus,
+}
+
+/// `discovery.k8s.io/v1.EndpointSlice`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSlice {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub address_type: String,
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl EndpointSlice {
+    /// The service this slice belongs to, from the `kubernetes.io/service-name` label.
+    pub fn service_name(&self) -> Option<&str> {
+        self.metadata.labels.get("kubernetes.io/service-name").map(String::as_str)
+    }
+}
+
+/// Every object ferrolb reads, as a cluster or a manifest directory holds them.
+///
+/// BGPPeers are stored in the v1beta2 shape whatever version they were written in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub ip_address_pools: Vec<Object<IPAddressPoolSpec>>,
+    pub l2_advertisements: Vec<Object<L2AdvertisementSpec>>,
+    pub bgp_advertisements: Vec<Object<BGPAdvertisementSpec>>,
+    pub bgp_peers: Vec<Object<BGPPeerSpec>>,
+    pub bfd_profiles: Vec<Object<BFDProfileSpec>>,
+    pub communities: Vec<Object<CommunitySpec>>,
+    pub nodes: Vec<Node>,
+    pub namespaces: Vec<Namespace>,
+    pub secrets: Vec<Secret>,
+    pub services: Vec<Service>,
+    pub endpoint_slices: Vec<EndpointSlice>,
+}
+
+impl Resources {
+    /// Appends every object of `other`.
+    pub fn extend(&mut self, other: Resources) {
+        self.ip_address_pools.extend(other.ip_address_pools);
+        self.l2_advertisements.extend(other.l2_advertisements);
+        self.bgp_advertisements.extend(other.bgp_advertisements);
+        self.bgp_peers.extend(other.bgp_peers);
+        self.bfd_profiles.extend(other.bfd_profiles);
+        self.communities.extend(other.communities);
+        self.nodes.extend(other.nodes);
+        self.namespaces.extend(other.namespaces);
+        self.secrets.extend(other.secrets);
+        self.services.extend(other.services);
+        self.endpoint_slices.extend(other.endpoint_slices);
+    }
+}
