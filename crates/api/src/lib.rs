@@ -2,13 +2,16 @@
 //! Kubernetes objects both read, BGPPeer version conversion, and a loader that turns
 //! multi-document YAML manifests into typed objects.
 //!
-//! This crate deliberately has no dependency on kube or k8s-openapi: the pure crates
+//! By default this crate has no dependency on kube or k8s-openapi: the pure crates
 //! (config, ipam, announce) build and test against these plain types, and only the binary's
-//! Kubernetes source converts to and from the API server's representation.
+//! Kubernetes source converts to and from the API server's representation. The `kube`
+//! feature adds the kube wrapper types of the `metallb.io` kinds and the CRDs (`crds`).
 #![forbid(unsafe_code)]
 
 pub mod conversion;
 pub mod core;
+#[cfg(feature = "kube")]
+pub mod crds;
 pub mod manifest;
 pub mod meta;
 pub mod metallb;

@@ -26,7 +26,10 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// Metadata with just a name, as tests and generated objects need.
     pub fn named(name: impl Into<String>) -> Self {
-        Self { name: name.into(), ..Self::default() }
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
     }
 
     /// Adds a label, builder style.
@@ -46,6 +49,9 @@ impl ObjectMeta {
 /// everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(
+    description = "A label query over a set of resources. The result of matchLabels and matchExpressions are ANDed. An empty label selector matches all objects."
+)]
 pub struct LabelSelector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_labels: Option<BTreeMap<String, String>>,
@@ -57,7 +63,12 @@ impl LabelSelector {
     /// A selector with only `matchLabels`.
     pub fn labels<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         Self {
-            match_labels: Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
+            match_labels: Some(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            ),
             match_expressions: None,
         }
     }
@@ -67,6 +78,10 @@ impl LabelSelector {
 /// reported by the validator with the object's name, not by the YAML decoder.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(
+    description = "A requirement on the value of the label key: operator In, NotIn, Exists or DoesNotExist; values are needed by In and NotIn only."
+)]
+#[schemars(extend("required" = ["key", "operator"]))]
 pub struct LabelSelectorRequirement {
     #[serde(default)]
     pub key: String,
@@ -80,14 +95,17 @@ pub struct LabelSelectorRequirement {
 /// `metav1.Condition`, as written into ConfigurationState.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(description = "The state one reconciler reports (metav1.Condition).")]
 pub struct Condition {
     #[serde(rename = "type")]
     pub type_: String,
     /// `True`, `False` or `Unknown`.
+    #[schemars(extend("enum" = ["True", "False", "Unknown"]))]
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// RFC 3339 timestamp.
+    #[schemars(extend("format" = "date-time"))]
     pub last_transition_time: String,
     pub reason: String,
     pub message: String,
