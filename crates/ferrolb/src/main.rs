@@ -1,0 +1,18 @@
+//! `ferrolb`: one binary for the controller, the speaker and the offline tools.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod inputs;
+mod output;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Validate(args) => validate::run(&args),
+    }
+}
