@@ -562,6 +562,8 @@ pub(crate) fn decode(buf: &[u8], four_octet_as: bool) -> Result<Decoded, Message
             _ => {}
         }
     }
+    // Kept in type order, as they are encoded, so a decode of our own output is stable.
+    attrs.unknown.sort_by_key(|a| a.type_code);
     Ok(Decoded {
         attributes: attrs,
         withdraw_error,
