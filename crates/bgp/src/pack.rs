@@ -1,6 +1,6 @@
 //! UPDATE packing: many prefixes that share one attribute set go out in as few UPDATEs as
 //! fit in 4096 octets, instead of MetalLB's one prefix per UPDATE
-//! (METALLB-BEHAVIOUR.md §4.4). 100,000 IPv4 /32 take 125 messages (DESIGN.md §6: at most
+//! (METALLB-BEHAVIOUR.md §4.4). 100,000 IPv4 /32 take 124 messages (DESIGN.md §6: at most
 //! 200; GoBGP needs 124).
 //!
 //! IPv4 prefixes go in the NLRI / Withdrawn Routes fields (RFC 4271 §4.3), IPv6 in

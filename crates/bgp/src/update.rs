@@ -60,15 +60,12 @@ impl Update {
             return Some(AfiSafi::IPV4_UNICAST);
         }
         match &attrs.mp_unreach {
-            Some(u)
-                if u.withdrawn.is_empty()
-                    && *attrs
-                        == (PathAttributes {
-                            mp_unreach: attrs.mp_unreach.clone(),
-                            ..PathAttributes::default()
-                        }) =>
-            {
-                Some(u.family)
+            Some(u) if u.withdrawn.is_empty() => {
+                let others = PathAttributes {
+                    mp_unreach: None,
+                    ..attrs.clone()
+                };
+                (others == PathAttributes::default()).then_some(u.family)
             }
             _ => None,
         }
