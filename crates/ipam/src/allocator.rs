@@ -530,15 +530,6 @@ impl Allocator {
         self.assign(claim, &[existing, additional])?;
         Ok(additional)
     }
-
-    /// Every (address, service) pair held, for invariant checks.
-    #[cfg(test)]
-    pub(crate) fn holders(&self) -> Vec<(IpAddr, Vec<String>)> {
-        let mut out: Vec<_> =
-            self.addresses.iter().map(|(ip, u)| (*ip, u.services.iter().cloned().collect::<Vec<_>>())).collect();
-        out.sort();
-        out
-    }
 }
 
 /// MetalLB's `sharingOK` (reference §3.3), with its messages.
