@@ -3,12 +3,8 @@
 //! MetalLB's conversion turns a v1beta1 peer without timers into explicit `0s` timers, which
 //! silently disables keepalives. ferrolb keeps unset timers unset (DESIGN.md section 3).
 
-use std::collections::BTreeMap;
-
 use crate::meta::{LabelSelector, LabelSelectorRequirement};
-use crate::metallb::{
-    BGPPeerSpec, BGPPeerV1Beta1Spec, LegacyMatchExpression, LegacyNodeSelector,
-};
+use crate::metallb::{BGPPeerSpec, BGPPeerV1Beta1Spec, LegacyMatchExpression, LegacyNodeSelector};
 
 /// Converts a v1beta1 spec into the storage version. Lossless: every v1beta1 field exists in
 /// v1beta2.
@@ -18,7 +14,8 @@ pub fn peer_v1beta1_to_v1beta2(old: &BGPPeerV1Beta1Spec) -> BGPPeerSpec {
         peer_asn: old.peer_asn,
         peer_address: old.peer_address.clone(),
         source_address: old.source_address.clone(),
-        peer_port: old.peer_port,
+        // v1beta1 allowed port 0 for "the default"; v1beta2 spells that as unset.
+        peer_port: old.peer_port.filter(|&p| p != 0),
         hold_time: old.hold_time.clone(),
         keepalive_time: old.keepalive_time.clone(),
         router_id: old.router_id.clone(),
@@ -67,7 +64,7 @@ fn legacy_to_label_selector(old: &LegacyNodeSelector) -> LabelSelector {
 
 fn label_selector_to_legacy(new: &LabelSelector) -> LegacyNodeSelector {
     LegacyNodeSelector {
-        match_labels: new.match_labels.clone().unwrap_or_else(BTreeMap::new),
+        match_labels: new.match_labels.clone().unwrap_or_default(),
         match_expressions: new
             .match_expressions
             .iter()
@@ -83,6 +80,8 @@ fn label_selector_to_legacy(new: &LabelSelector) -> LegacyNodeSelector {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn v1beta1_peer() -> BGPPeerV1Beta1Spec {
@@ -107,6 +106,13 @@ mod tests {
         let new = peer_v1beta1_to_v1beta2(&v1beta1_peer());
         assert_eq!(new.hold_time, None);
         assert_eq!(new.keepalive_time, None);
+    }
+
+    #[test]
+    fn v1beta1_port_zero_converts_to_the_default_port() {
+        let mut old = v1beta1_peer();
+        old.peer_port = Some(0);
+        assert_eq!(peer_v1beta1_to_v1beta2(&old).peer_port, None);
     }
 
     #[test]

@@ -8,16 +8,15 @@
 //! [`tidy_schema`]). `deploy/crds.yaml` is [`render_yaml`]'s output, kept in sync by a test.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceConversion, CustomResourceDefinition, ServiceReference, WebhookClientConfig,
-    WebhookConversion,
+    CustomResourceConversion, CustomResourceDefinition, ServiceReference, WebhookClientConfig, WebhookConversion,
 };
 use kube::core::CustomResourceExt;
 use kube::core::crd::merge_crds;
 use serde_json::{Map, Value};
 
 use crate::metallb::{
-    BFDProfile, BGPAdvertisement, BGPPeer, Community, ConfigurationState, IPAddressPool,
-    L2Advertisement, ServiceBGPStatus, ServiceL2Status, v1beta1,
+    BFDProfile, BGPAdvertisement, BGPPeer, Community, ConfigurationState, IPAddressPool, L2Advertisement,
+    ServiceBGPStatus, ServiceL2Status, v1beta1,
 };
 
 /// The Service the API server sends BGPPeer ConversionReviews to: the controller's webhook
@@ -95,11 +94,7 @@ fn bgp_peer() -> CustomResourceDefinition {
 fn tidy(crd: &mut CustomResourceDefinition) {
     let status_only = STATUS_ONLY_KINDS.contains(&crd.spec.names.kind.as_str());
     for version in &mut crd.spec.versions {
-        let Some(schema) = version
-            .schema
-            .as_mut()
-            .and_then(|v| v.open_api_v3_schema.as_mut())
-        else {
+        let Some(schema) = version.schema.as_mut().and_then(|v| v.open_api_v3_schema.as_mut()) else {
             continue;
         };
         let mut value = serde_json::to_value(&*schema).expect("a schema always serializes");

@@ -112,9 +112,7 @@ fn load_document(
         ("", "v1", "Namespace") => into.namespaces.push(decoder.whole::<Namespace>()?),
         ("", "v1", "Secret") => into.secrets.push(decoder.whole::<Secret>()?),
         ("", "v1", "Service") => into.services.push(decoder.whole::<Service>()?),
-        ("discovery.k8s.io", "v1", "EndpointSlice") => {
-            into.endpoint_slices.push(decoder.whole::<EndpointSlice>()?)
-        }
+        ("discovery.k8s.io", "v1", "EndpointSlice") => into.endpoint_slices.push(decoder.whole::<EndpointSlice>()?),
         _ => {
             report.ignored.push(format!("{api_version}/{kind}"));
             return Ok(());
@@ -328,7 +326,8 @@ mod tests {
 
     #[test]
     fn empty_documents_are_skipped() {
-        let (r, report) = load("---\n# nothing\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n").unwrap();
+        let (r, report) =
+            load("---\n# nothing\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n").unwrap();
         assert_eq!(r.namespaces.len(), 1);
         assert_eq!(report.loaded, 1);
     }

@@ -26,10 +26,7 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// Metadata with just a name, as tests and generated objects need.
     pub fn named(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ..Self::default()
-        }
+        Self { name: name.into(), ..Self::default() }
     }
 
     /// Adds a label, builder style.
@@ -63,12 +60,7 @@ impl LabelSelector {
     /// A selector with only `matchLabels`.
     pub fn labels<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         Self {
-            match_labels: Some(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-            ),
+            match_labels: Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
             match_expressions: None,
         }
     }

@@ -35,16 +35,8 @@ pub const GROUP: &str = "metallb.io";
         derive = "PartialEq",
         derive = "Default",
         doc = "IPAddressPool represents a pool of IP addresses that can be allocated to LoadBalancer services.",
-        printcolumn(
-            name = "Auto Assign",
-            type_ = "boolean",
-            json_path = ".spec.autoAssign"
-        ),
-        printcolumn(
-            name = "Avoid Buggy IPs",
-            type_ = "boolean",
-            json_path = ".spec.avoidBuggyIPs"
-        ),
+        printcolumn(name = "Auto Assign", type_ = "boolean", json_path = ".spec.autoAssign"),
+        printcolumn(name = "Avoid Buggy IPs", type_ = "boolean", json_path = ".spec.avoidBuggyIPs"),
         printcolumn(name = "Addresses", type_ = "string", json_path = ".spec.addresses")
     )
 )]
@@ -112,23 +104,10 @@ pub struct IPAddressPoolStatus {
         derive = "PartialEq",
         derive = "Default",
         doc = "L2Advertisement allows to advertise the LoadBalancer IPs provided by the selected pools via L2.",
-        printcolumn(
-            name = "IPAddressPools",
-            type_ = "string",
-            json_path = ".spec.ipAddressPools"
-        ),
-        printcolumn(
-            name = "IPAddressPool Selectors",
-            type_ = "string",
-            json_path = ".spec.ipAddressPoolSelectors"
-        ),
+        printcolumn(name = "IPAddressPools", type_ = "string", json_path = ".spec.ipAddressPools"),
+        printcolumn(name = "IPAddressPool Selectors", type_ = "string", json_path = ".spec.ipAddressPoolSelectors"),
         printcolumn(name = "Interfaces", type_ = "string", json_path = ".spec.interfaces"),
-        printcolumn(
-            name = "Node Selectors",
-            type_ = "string",
-            json_path = ".spec.nodeSelectors",
-            priority = 10
-        )
+        printcolumn(name = "Node Selectors", type_ = "string", json_path = ".spec.nodeSelectors", priority = 10)
     )
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -177,23 +156,10 @@ pub struct PreferredNodeSelector {
         derive = "PartialEq",
         derive = "Default",
         doc = "BGPAdvertisement allows to advertise the IPs coming from the selected IPAddressPools via BGP, setting the parameters of the BGP Advertisement.",
-        printcolumn(
-            name = "IPAddressPools",
-            type_ = "string",
-            json_path = ".spec.ipAddressPools"
-        ),
-        printcolumn(
-            name = "IPAddressPool Selectors",
-            type_ = "string",
-            json_path = ".spec.ipAddressPoolSelectors"
-        ),
+        printcolumn(name = "IPAddressPools", type_ = "string", json_path = ".spec.ipAddressPools"),
+        printcolumn(name = "IPAddressPool Selectors", type_ = "string", json_path = ".spec.ipAddressPoolSelectors"),
         printcolumn(name = "Peers", type_ = "string", json_path = ".spec.peers"),
-        printcolumn(
-            name = "Node Selectors",
-            type_ = "string",
-            json_path = ".spec.nodeSelectors",
-            priority = 10
-        )
+        printcolumn(name = "Node Selectors", type_ = "string", json_path = ".spec.nodeSelectors", priority = 10)
     )
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -210,11 +176,7 @@ pub struct BGPAdvertisementSpec {
     #[schemars(range(min = 1), extend("default" = 32))]
     pub aggregation_length: Option<i32>,
     /// IPv6 prefix length each address is masked to; unset means 128.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        rename = "aggregationLengthV6"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "aggregationLengthV6")]
     #[schemars(extend("default" = 128))]
     pub aggregation_length_v6: Option<i32>,
     /// LOCAL_PREF for iBGP peers; 0 means not set.
@@ -258,11 +220,7 @@ pub struct BGPAdvertisementSpec {
         printcolumn(name = "Address", type_ = "string", json_path = ".spec.peerAddress"),
         printcolumn(name = "ASN", type_ = "string", json_path = ".spec.peerASN"),
         printcolumn(name = "BFD Profile", type_ = "string", json_path = ".spec.bfdProfile"),
-        printcolumn(
-            name = "Multi Hops",
-            type_ = "string",
-            json_path = ".spec.ebgpMultiHop"
-        )
+        printcolumn(name = "Multi Hops", type_ = "string", json_path = ".spec.ebgpMultiHop")
     )
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -276,15 +234,11 @@ pub struct BGPPeerSpec {
     #[serde(default, rename = "peerASN")]
     pub peer_asn: u32,
     /// `internal` or `external`; empty when `peerASN` is set.
-    #[serde(
-        default,
-        rename = "dynamicASN",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(default, rename = "dynamicASN", skip_serializing_if = "String::is_empty")]
     #[schemars(extend("enum" = ["internal", "external"]))]
     pub dynamic_asn: String,
     /// The ASN presented to the peer instead of `myASN`.
-    #[serde(default, rename = "localASN")]
+    #[serde(default, rename = "localASN", skip_serializing_if = "is_zero")]
     #[schemars(range(min = 1, max = 4_294_967_295_u32))]
     pub local_asn: u32,
     /// Address to dial; exactly one of `peerAddress` and `interface` is set.
@@ -386,11 +340,7 @@ pub mod v1beta1 {
             printcolumn(name = "Address", type_ = "string", json_path = ".spec.peerAddress"),
             printcolumn(name = "ASN", type_ = "string", json_path = ".spec.peerASN"),
             printcolumn(name = "BFD Profile", type_ = "string", json_path = ".spec.bfdProfile"),
-            printcolumn(
-                name = "Multi Hops",
-                type_ = "string",
-                json_path = ".spec.ebgpMultiHop"
-            )
+            printcolumn(name = "Multi Hops", type_ = "string", json_path = ".spec.ebgpMultiHop")
         )
     )]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -467,26 +417,10 @@ pub mod v1beta1 {
         derive = "PartialEq",
         derive = "Default",
         doc = "BFDProfile represents the settings of the bfd session that can be optionally associated with a BGP session.",
-        printcolumn(
-            name = "Passive Mode",
-            type_ = "boolean",
-            json_path = ".spec.passiveMode"
-        ),
-        printcolumn(
-            name = "Transmit Interval",
-            type_ = "integer",
-            json_path = ".spec.transmitInterval"
-        ),
-        printcolumn(
-            name = "Receive Interval",
-            type_ = "integer",
-            json_path = ".spec.receiveInterval"
-        ),
-        printcolumn(
-            name = "Multiplier",
-            type_ = "integer",
-            json_path = ".spec.detectMultiplier"
-        )
+        printcolumn(name = "Passive Mode", type_ = "boolean", json_path = ".spec.passiveMode"),
+        printcolumn(name = "Transmit Interval", type_ = "integer", json_path = ".spec.transmitInterval"),
+        printcolumn(name = "Receive Interval", type_ = "integer", json_path = ".spec.receiveInterval"),
+        printcolumn(name = "Multiplier", type_ = "integer", json_path = ".spec.detectMultiplier")
     )
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -666,16 +600,8 @@ pub struct EmptyStatus {}
         derive = "Default",
         doc = "ServiceL2Status reveals the actual traffic status of loadbalancer services in layer2 mode.",
         printcolumn(name = "Allocated Node", type_ = "string", json_path = ".status.node"),
-        printcolumn(
-            name = "Service Name",
-            type_ = "string",
-            json_path = ".status.serviceName"
-        ),
-        printcolumn(
-            name = "Service Namespace",
-            type_ = "string",
-            json_path = ".status.serviceNamespace"
-        )
+        printcolumn(name = "Service Name", type_ = "string", json_path = ".status.serviceName"),
+        printcolumn(name = "Service Namespace", type_ = "string", json_path = ".status.serviceNamespace")
     )
 )]
 #[schemars(description = "Always empty: the state is in status.")]
@@ -698,16 +624,8 @@ pub struct ServiceL2StatusSpec {}
         derive = "Default",
         doc = "ServiceBGPStatus exposes the BGP peers a service is configured to be advertised to, per relevant node.",
         printcolumn(name = "Node", type_ = "string", json_path = ".status.node"),
-        printcolumn(
-            name = "Service Name",
-            type_ = "string",
-            json_path = ".status.serviceName"
-        ),
-        printcolumn(
-            name = "Service Namespace",
-            type_ = "string",
-            json_path = ".status.serviceNamespace"
-        )
+        printcolumn(name = "Service Name", type_ = "string", json_path = ".status.serviceName"),
+        printcolumn(name = "Service Namespace", type_ = "string", json_path = ".status.serviceNamespace")
     )
 )]
 #[schemars(description = "Always empty: the state is in status.")]
@@ -732,16 +650,13 @@ pub struct ServiceBGPStatusSpec {}
         derive = "Default",
         doc = "ConfigurationState is a status-only CRD that reports configuration validation results from MetalLB components.",
         printcolumn(name = "Result", type_ = "string", json_path = ".status.result"),
-        printcolumn(
-            name = "ErrorSummary",
-            type_ = "string",
-            json_path = ".status.errorSummary"
-        ),
-        printcolumn(
-            name = "Age",
-            type_ = "date",
-            json_path = ".metadata.creationTimestamp"
-        )
+        printcolumn(name = "ErrorSummary", type_ = "string", json_path = ".status.errorSummary"),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
     )
 )]
 pub struct ConfigurationStateFields {}
+
+/// MetalLB omits a zero `localASN`; writing `0` back would fail the schema's minimum of 1.
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}

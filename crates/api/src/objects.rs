@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::{Endpoint, NodeSpec, NodeStatus, SecretBody, ServiceSpec, ServiceStatus};
 use crate::meta::ObjectMeta;
 use crate::metallb::{
-    BFDProfileSpec, BGPAdvertisementSpec, BGPPeerSpec, CommunitySpec, IPAddressPoolSpec,
-    L2AdvertisementSpec,
+    BFDProfileSpec, BGPAdvertisementSpec, BGPPeerSpec, CommunitySpec, IPAddressPoolSpec, L2AdvertisementSpec,
 };
 
 /// A metallb.io configuration object: metadata and spec. Status is never an input.
@@ -39,10 +38,7 @@ pub struct Node {
 impl Node {
     /// True when the node carries condition `NetworkUnavailable=True`.
     pub fn network_unavailable(&self) -> bool {
-        self.status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "NetworkUnavailable" && c.status == "True")
+        self.status.conditions.iter().any(|c| c.type_ == "NetworkUnavailable" && c.status == "True")
     }
 }
 

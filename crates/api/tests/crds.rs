@@ -19,21 +19,11 @@ fn parsed() -> Vec<CustomResourceDefinition> {
 }
 
 fn crd(name: &str) -> CustomResourceDefinition {
-    parsed()
-        .into_iter()
-        .find(|c| c.metadata.name.as_deref() == Some(name))
-        .unwrap_or_else(|| panic!("no CRD {name}"))
+    parsed().into_iter().find(|c| c.metadata.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("no CRD {name}"))
 }
 
-fn version<'a>(
-    crd: &'a CustomResourceDefinition,
-    name: &str,
-) -> &'a CustomResourceDefinitionVersion {
-    crd.spec
-        .versions
-        .iter()
-        .find(|v| v.name == name)
-        .unwrap_or_else(|| panic!("no version {name}"))
+fn version<'a>(crd: &'a CustomResourceDefinition, name: &str) -> &'a CustomResourceDefinitionVersion {
+    crd.spec.versions.iter().find(|v| v.name == name).unwrap_or_else(|| panic!("no version {name}"))
 }
 
 fn schema<'a>(crd: &'a CustomResourceDefinition, version_name: &str) -> &'a JSONSchemaProps {
@@ -65,12 +55,7 @@ fn at<'a>(mut schema: &'a JSONSchemaProps, path: &[&str]) -> &'a JSONSchemaProps
 }
 
 fn required(schema: &JSONSchemaProps) -> Vec<&str> {
-    schema
-        .required
-        .iter()
-        .flatten()
-        .map(String::as_str)
-        .collect()
+    schema.required.iter().flatten().map(String::as_str).collect()
 }
 
 fn rules(schema: &JSONSchemaProps) -> Vec<(&str, &str)> {
@@ -103,10 +88,7 @@ fn committed_crds_yaml_matches_the_generated_crds() {
 #[test]
 fn rendering_is_deterministic_and_sorted_by_name() {
     assert_eq!(crds::render_yaml(), crds::render_yaml());
-    let names: Vec<_> = crds::all()
-        .into_iter()
-        .map(|c| c.metadata.name.unwrap_or_default())
-        .collect();
+    let names: Vec<_> = crds::all().into_iter().map(|c| c.metadata.name.unwrap_or_default()).collect();
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
@@ -116,60 +98,15 @@ fn rendering_is_deterministic_and_sorted_by_name() {
 #[test]
 fn every_metallb_kind_is_there_with_its_versions_namespaced_with_a_status_subresource() {
     let expected = [
-        (
-            "bfdprofiles.metallb.io",
-            "BFDProfile",
-            "bfdprofiles",
-            &["v1beta1"][..],
-        ),
-        (
-            "bgpadvertisements.metallb.io",
-            "BGPAdvertisement",
-            "bgpadvertisements",
-            &["v1beta1"],
-        ),
-        (
-            "bgppeers.metallb.io",
-            "BGPPeer",
-            "bgppeers",
-            &["v1beta1", "v1beta2"],
-        ),
-        (
-            "communities.metallb.io",
-            "Community",
-            "communities",
-            &["v1beta1"],
-        ),
-        (
-            "configurationstates.metallb.io",
-            "ConfigurationState",
-            "configurationstates",
-            &["v1beta1"],
-        ),
-        (
-            "ipaddresspools.metallb.io",
-            "IPAddressPool",
-            "ipaddresspools",
-            &["v1beta1"],
-        ),
-        (
-            "l2advertisements.metallb.io",
-            "L2Advertisement",
-            "l2advertisements",
-            &["v1beta1"],
-        ),
-        (
-            "servicebgpstatuses.metallb.io",
-            "ServiceBGPStatus",
-            "servicebgpstatuses",
-            &["v1beta1"],
-        ),
-        (
-            "servicel2statuses.metallb.io",
-            "ServiceL2Status",
-            "servicel2statuses",
-            &["v1beta1"],
-        ),
+        ("bfdprofiles.metallb.io", "BFDProfile", "bfdprofiles", &["v1beta1"][..]),
+        ("bgpadvertisements.metallb.io", "BGPAdvertisement", "bgpadvertisements", &["v1beta1"]),
+        ("bgppeers.metallb.io", "BGPPeer", "bgppeers", &["v1beta1", "v1beta2"]),
+        ("communities.metallb.io", "Community", "communities", &["v1beta1"]),
+        ("configurationstates.metallb.io", "ConfigurationState", "configurationstates", &["v1beta1"]),
+        ("ipaddresspools.metallb.io", "IPAddressPool", "ipaddresspools", &["v1beta1"]),
+        ("l2advertisements.metallb.io", "L2Advertisement", "l2advertisements", &["v1beta1"]),
+        ("servicebgpstatuses.metallb.io", "ServiceBGPStatus", "servicebgpstatuses", &["v1beta1"]),
+        ("servicel2statuses.metallb.io", "ServiceL2Status", "servicel2statuses", &["v1beta1"]),
     ];
     let crds = parsed();
     assert_eq!(crds.len(), expected.len());
@@ -183,10 +120,7 @@ fn every_metallb_kind_is_there_with_its_versions_namespaced_with_a_status_subres
         assert_eq!(names, versions, "{name}");
         for v in &crd.spec.versions {
             assert!(v.served, "{name} {} served", v.name);
-            assert!(
-                v.subresources.as_ref().is_some_and(|s| s.status.is_some()),
-                "{name} status"
-            );
+            assert!(v.subresources.as_ref().is_some_and(|s| s.status.is_some()), "{name} status");
         }
     }
 }
@@ -197,44 +131,23 @@ fn only_v1beta2_stores_bgppeers_and_v1beta1_is_deprecated() {
     let old = version(&peers, "v1beta1");
     let new = version(&peers, "v1beta2");
     assert!(!old.storage && old.served && old.deprecated == Some(true));
-    assert_eq!(
-        old.deprecation_warning.as_deref(),
-        Some("v1beta1 is deprecated, please use v1beta2")
-    );
+    assert_eq!(old.deprecation_warning.as_deref(), Some("v1beta1 is deprecated, please use v1beta2"));
     assert!(new.storage && new.served && new.deprecated.is_none());
     for other in parsed().iter().filter(|c| c.spec.names.kind != "BGPPeer") {
-        assert!(
-            other.spec.versions.iter().all(|v| v.storage),
-            "{:?}",
-            other.metadata.name
-        );
+        assert!(other.spec.versions.iter().all(|v| v.storage), "{:?}", other.metadata.name);
     }
 }
 
 #[test]
 fn bgppeer_versions_are_converted_by_the_controller_webhook() {
-    let conversion = crd("bgppeers.metallb.io")
-        .spec
-        .conversion
-        .expect("conversion stanza");
+    let conversion = crd("bgppeers.metallb.io").spec.conversion.expect("conversion stanza");
     assert_eq!(conversion.strategy, "Webhook");
     let webhook = conversion.webhook.expect("webhook");
     assert_eq!(webhook.conversion_review_versions, ["v1"]);
-    let service = webhook
-        .client_config
-        .and_then(|c| c.service)
-        .expect("service reference");
+    let service = webhook.client_config.and_then(|c| c.service).expect("service reference");
     assert_eq!(
-        (
-            service.name.as_str(),
-            service.namespace.as_str(),
-            service.path.as_deref()
-        ),
-        (
-            "metallb-webhook-service",
-            "metallb-system",
-            Some("/convert")
-        )
+        (service.name.as_str(), service.namespace.as_str(), service.path.as_deref()),
+        ("metallb-webhook-service", "metallb-system", Some("/convert"))
     );
     for other in parsed().iter().filter(|c| c.spec.names.kind != "BGPPeer") {
         assert!(other.spec.conversion.is_none(), "{:?}", other.metadata.name);
@@ -248,21 +161,10 @@ fn ip_address_pools_require_addresses_and_default_auto_assign_to_true() {
     assert_eq!(required(spec), ["addresses"]);
     assert_eq!(at(spec, &["addresses"]).min_items, Some(1));
     assert_eq!(at(spec, &["addresses"]).default, None);
-    assert_eq!(
-        at(spec, &["autoAssign"]).default.as_ref().map(|d| &d.0),
-        Some(&json!(true))
-    );
+    assert_eq!(at(spec, &["autoAssign"]).default.as_ref().map(|d| &d.0), Some(&json!(true)));
     assert_eq!(at(spec, &["avoidBuggyIPs"]).default, None);
     let status = at(schema(&pools, "v1beta1"), &["status"]);
-    assert_eq!(
-        required(status),
-        [
-            "assignedIPv4",
-            "assignedIPv6",
-            "availableIPv4",
-            "availableIPv6"
-        ]
-    );
+    assert_eq!(required(status), ["assignedIPv4", "assignedIPv6", "availableIPv4", "availableIPv6"]);
 }
 
 #[test]
@@ -270,17 +172,8 @@ fn bgp_advertisements_default_aggregation_and_forbid_it_with_service_selectors()
     let ads = crd("bgpadvertisements.metallb.io");
     let spec = at(schema(&ads, "v1beta1"), &["spec"]);
     let v4 = at(spec, &["aggregationLength"]);
-    assert_eq!(
-        (v4.default.as_ref().map(|d| &d.0), v4.minimum),
-        (Some(&json!(32)), Some(1.0))
-    );
-    assert_eq!(
-        at(spec, &["aggregationLengthV6"])
-            .default
-            .as_ref()
-            .map(|d| &d.0),
-        Some(&json!(128))
-    );
+    assert_eq!((v4.default.as_ref().map(|d| &d.0), v4.minimum), (Some(&json!(32)), Some(1.0)));
+    assert_eq!(at(spec, &["aggregationLengthV6"]).default.as_ref().map(|d| &d.0), Some(&json!(128)));
     assert_eq!(
         rules(spec),
         [(
@@ -295,10 +188,7 @@ fn bgp_advertisements_default_aggregation_and_forbid_it_with_service_selectors()
 #[test]
 fn l2_advertisement_preference_weights_are_between_1_and_100() {
     let ads = crd("l2advertisements.metallb.io");
-    let weight = at(
-        schema(&ads, "v1beta1"),
-        &["spec", "preferredNodeSelectors", "[]", "weight"],
-    );
+    let weight = at(schema(&ads, "v1beta1"), &["spec", "preferredNodeSelectors", "[]", "weight"]);
     assert_eq!((weight.minimum, weight.maximum), (Some(1.0), Some(100.0)));
 }
 
@@ -312,23 +202,14 @@ fn v1beta2_peers_require_my_asn_and_check_ports_asns_and_timers() {
     assert_eq!((port.minimum, port.maximum), (Some(1.0), Some(16384.0)));
     assert_eq!(port.default.as_ref().map(|d| &d.0), Some(&json!(179)));
     let local = at(spec, &["localASN"]);
-    assert_eq!(
-        (local.minimum, local.maximum, &local.default),
-        (Some(1.0), Some(4294967295.0), &None)
-    );
-    let dynamic = at(spec, &["dynamicASN"])
-        .enum_
-        .as_ref()
-        .map(|e| e.iter().map(|v| v.0.clone()).collect());
+    assert_eq!((local.minimum, local.maximum, &local.default), (Some(1.0), Some(4294967295.0), &None));
+    let dynamic = at(spec, &["dynamicASN"]).enum_.as_ref().map(|e| e.iter().map(|v| v.0.clone()).collect());
     assert_eq!(dynamic, Some(vec![json!("internal"), json!("external")]));
     let connect = rules(at(spec, &["connectTime"]));
     assert_eq!(connect.len(), 2);
     assert!(connect[0].0.contains("getSeconds() >= 1") && connect[0].0.contains("<= 65535"));
     assert_eq!(connect[1].0, "duration(self).getMilliseconds() % 1000 == 0");
-    assert_eq!(
-        rules(at(spec, &["enableGracefulRestart"]))[0].0,
-        "self == oldSelf"
-    );
+    assert_eq!(rules(at(spec, &["enableGracefulRestart"]))[0].0, "self == oldSelf");
 }
 
 #[test]
@@ -337,14 +218,8 @@ fn v1beta1_peers_require_both_asns_and_the_address_and_allow_port_zero() {
     let spec = at(schema(&peers, "v1beta1"), &["spec"]);
     assert_eq!(required(spec), ["myASN", "peerASN", "peerAddress"]);
     let port = at(spec, &["peerPort"]);
-    assert_eq!(
-        (port.minimum, port.maximum, &port.default),
-        (Some(0.0), Some(16384.0), &None)
-    );
-    let values = at(
-        spec,
-        &["nodeSelectors", "[]", "matchExpressions", "[]", "values"],
-    );
+    assert_eq!((port.minimum, port.maximum, &port.default), (Some(0.0), Some(16384.0), &None));
+    let values = at(spec, &["nodeSelectors", "[]", "matchExpressions", "[]", "values"]);
     assert_eq!(values.min_items, Some(1));
 }
 
@@ -366,18 +241,12 @@ fn bfd_profile_ranges_match_frr() {
 
 #[test]
 fn service_status_identities_are_immutable_and_spec_is_optional() {
-    for name in [
-        "servicel2statuses.metallb.io",
-        "servicebgpstatuses.metallb.io",
-    ] {
+    for name in ["servicel2statuses.metallb.io", "servicebgpstatuses.metallb.io"] {
         let crd = crd(name);
         let root = schema(&crd, "v1beta1");
         assert!(!required(root).contains(&"spec"), "{name}");
         for field in ["node", "serviceName", "serviceNamespace"] {
-            assert_eq!(
-                rules(at(root, &["status", field])),
-                [("self == oldSelf", "Value is immutable")]
-            );
+            assert_eq!(rules(at(root, &["status", field])), [("self == oldSelf", "Value is immutable")]);
         }
     }
     let l2 = crd("servicel2statuses.metallb.io");
@@ -401,35 +270,19 @@ fn service_status_identities_are_immutable_and_spec_is_optional() {
 fn configuration_state_has_no_spec_and_an_enumerated_result() {
     let states = crd("configurationstates.metallb.io");
     let root = schema(&states, "v1beta1");
-    assert!(
-        root.properties
-            .as_ref()
-            .is_some_and(|p| !p.contains_key("spec"))
-    );
-    let result = at(root, &["status", "result"])
-        .enum_
-        .as_ref()
-        .map(|e| e.len());
+    assert!(root.properties.as_ref().is_some_and(|p| !p.contains_key("spec")));
+    let result = at(root, &["status", "result"]).enum_.as_ref().map(|e| e.len());
     assert_eq!(result, Some(3));
     let conditions = at(root, &["status", "conditions"]);
     assert_eq!(conditions.x_kubernetes_list_type.as_deref(), Some("map"));
-    assert_eq!(
-        conditions.x_kubernetes_list_map_keys,
-        Some(vec!["type".to_owned()])
-    );
+    assert_eq!(conditions.x_kubernetes_list_map_keys, Some(vec!["type".to_owned()]));
 }
 
 #[test]
 fn schemas_carry_no_nullable_and_no_zero_defaults() {
     let yaml = crds::render_yaml();
     assert!(!yaml.contains("nullable"));
-    for zero in [
-        "default: false",
-        "default: 0\n",
-        "default: ''",
-        "default: []",
-        "default: {}",
-    ] {
+    for zero in ["default: false", "default: 0\n", "default: ''", "default: []", "default: {}"] {
         assert!(!yaml.contains(zero), "{zero}");
     }
     assert!(!yaml.contains("format: uint"));

@@ -5,9 +5,7 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ferrolb_bgp::{
-    AsPath, Community, DecodeContext, EncodeContext, Message, Origin, PathAttributes, UpdatePacker,
-};
+use ferrolb_bgp::{AsPath, Community, DecodeContext, EncodeContext, Message, Origin, PathAttributes, UpdatePacker};
 use ipnet::{IpNet, Ipv4Net};
 
 const ROUTES: u32 = 100_000;
@@ -20,19 +18,11 @@ fn packer() -> UpdatePacker {
         communities: vec![Community::new(64512, 100)],
         ..PathAttributes::default()
     };
-    UpdatePacker::new(
-        attributes,
-        None,
-        EncodeContext {
-            four_octet_as: true,
-        },
-    )
+    UpdatePacker::new(attributes, None, EncodeContext { four_octet_as: true })
 }
 
 fn prefixes() -> Vec<IpNet> {
-    (0..ROUTES)
-        .map(|i| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + i), 32).unwrap()))
-        .collect()
+    (0..ROUTES).map(|i| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + i), 32).unwrap())).collect()
 }
 
 fn pack(c: &mut Criterion) {
@@ -48,12 +38,8 @@ fn pack(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("pack_100k_ipv4_host_routes");
     group.throughput(Throughput::Elements(u64::from(ROUTES)));
-    group.bench_function("encode", |b| {
-        b.iter(|| packer.announce(black_box(&prefixes)).unwrap())
-    });
-    let ctx = DecodeContext {
-        four_octet_as: true,
-    };
+    group.bench_function("encode", |b| b.iter(|| packer.announce(black_box(&prefixes)).unwrap()));
+    let ctx = DecodeContext { four_octet_as: true };
     group.bench_function("decode", |b| {
         b.iter(|| {
             let mut routes = 0;

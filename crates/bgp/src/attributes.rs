@@ -125,28 +125,16 @@ impl AsPath {
         if asns.is_empty() {
             return Self::default();
         }
-        Self {
-            segments: vec![AsSegment {
-                kind: SegmentType::Sequence,
-                asns,
-            }],
-        }
+        Self { segments: vec![AsSegment { kind: SegmentType::Sequence, asns }] }
     }
 
     fn needs_four_octets(&self) -> bool {
-        self.segments
-            .iter()
-            .any(|s| s.asns.iter().any(|&a| a > u32::from(u16::MAX)))
+        self.segments.iter().any(|s| s.asns.iter().any(|&a| a > u32::from(u16::MAX)))
     }
 
     fn encode_value(&self, out: &mut Vec<u8>, four_octet: bool, skip_confed: bool) {
         for seg in &self.segments {
-            if skip_confed
-                && matches!(
-                    seg.kind,
-                    SegmentType::ConfedSequence | SegmentType::ConfedSet
-                )
-            {
+            if skip_confed && matches!(seg.kind, SegmentType::ConfedSequence | SegmentType::ConfedSet) {
                 continue;
             }
             // A segment holds at most 255 ASNs; longer ones continue in a segment of the
@@ -179,11 +167,7 @@ impl AsPath {
             let mut v = Reader::new(r.take(count * width)?);
             let mut asns = Vec::with_capacity(count);
             for _ in 0..count {
-                asns.push(if four_octet {
-                    v.u32()?
-                } else {
-                    u32::from(v.u16()?)
-                });
+                asns.push(if four_octet { v.u32()? } else { u32::from(v.u16()?) });
             }
             segments.push(AsSegment { kind, asns });
         }
@@ -227,11 +211,7 @@ pub struct LargeCommunity {
 
 impl LargeCommunity {
     pub const fn new(global_admin: u32, local_data_1: u32, local_data_2: u32) -> Self {
-        Self {
-            global_admin,
-            local_data_1,
-            local_data_2,
-        }
+        Self { global_admin, local_data_1, local_data_2 }
     }
 }
 
@@ -264,23 +244,15 @@ pub struct MpReach {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MpNextHop {
     V4(Ipv4Addr),
-    V6 {
-        global: Ipv6Addr,
-        link_local: Option<Ipv6Addr>,
-    },
+    V6 { global: Ipv6Addr, link_local: Option<Ipv6Addr> },
 }
 
 impl MpNextHop {
     pub fn encoded_len(&self) -> usize {
         match self {
             Self::V4(_) => 4,
-            Self::V6 {
-                link_local: None, ..
-            } => 16,
-            Self::V6 {
-                link_local: Some(_),
-                ..
-            } => 32,
+            Self::V6 { link_local: None, .. } => 16,
+            Self::V6 { link_local: Some(_), .. } => 32,
         }
     }
 }
@@ -334,10 +306,7 @@ fn is_unicast_v6(a: Ipv6Addr) -> bool {
 }
 
 fn decode_mp_reach(value: &[u8], raw: &[u8]) -> Result<(MpReach, bool), MessageError> {
-    let bad = || MessageError::OptionalAttributeError {
-        type_code: MP_REACH_NLRI,
-        attribute: raw.to_vec(),
-    };
+    let bad = || MessageError::OptionalAttributeError { type_code: MP_REACH_NLRI, attribute: raw.to_vec() };
     let mut r = Reader::new(value);
     let (Some(afi), Some(safi), Some(nh_len)) = (r.u16(), r.u8(), r.u8()) else {
         return Err(bad());
@@ -346,9 +315,7 @@ fn decode_mp_reach(value: &[u8], raw: &[u8]) -> Result<(MpReach, bool), MessageE
     let nh = r.take(usize::from(nh_len)).ok_or_else(bad)?;
     let mut nhr = Reader::new(nh);
     let next_hop = match (family, nh.len()) {
-        (AfiSafi::IPV4_UNICAST, 4) => {
-            MpNextHop::V4(Ipv4Addr::from(nhr.array::<4>().ok_or_else(bad)?))
-        }
+        (AfiSafi::IPV4_UNICAST, 4) => MpNextHop::V4(Ipv4Addr::from(nhr.array::<4>().ok_or_else(bad)?)),
         (AfiSafi::IPV6_UNICAST, 16 | 32) => MpNextHop::V6 {
             global: Ipv6Addr::from(nhr.array::<16>().ok_or_else(bad)?),
             link_local: nhr.array::<16>().map(Ipv6Addr::from),
@@ -363,35 +330,19 @@ fn decode_mp_reach(value: &[u8], raw: &[u8]) -> Result<(MpReach, bool), MessageE
         MpNextHop::V4(a) => is_unicast_v4(a),
         MpNextHop::V6 { global, .. } => is_unicast_v6(global),
     };
-    Ok((
-        MpReach {
-            family,
-            next_hop,
-            nlri,
-        },
-        valid_next_hop,
-    ))
+    Ok((MpReach { family, next_hop, nlri }, valid_next_hop))
 }
 
 fn decode_mp_unreach(value: &[u8], raw: &[u8]) -> Result<MpUnreach, MessageError> {
     let mut r = Reader::new(value);
     let (Some(afi), Some(safi)) = (r.u16(), r.u8()) else {
-        return Err(MessageError::OptionalAttributeError {
-            type_code: MP_UNREACH_NLRI,
-            attribute: raw.to_vec(),
-        });
+        return Err(MessageError::OptionalAttributeError { type_code: MP_UNREACH_NLRI, attribute: raw.to_vec() });
     };
     let family = AfiSafi::new(afi, safi);
     if family != AfiSafi::IPV4_UNICAST && family != AfiSafi::IPV6_UNICAST {
-        return Err(MessageError::OptionalAttributeError {
-            type_code: MP_UNREACH_NLRI,
-            attribute: raw.to_vec(),
-        });
+        return Err(MessageError::OptionalAttributeError { type_code: MP_UNREACH_NLRI, attribute: raw.to_vec() });
     }
-    Ok(MpUnreach {
-        family,
-        withdrawn: family_prefixes(family, r.rest())?,
-    })
+    Ok(MpUnreach { family, withdrawn: family_prefixes(family, r.rest())? })
 }
 
 /// The O and T bits (and whether P may be set) RFC 4271 §5 fixes for each known type.
@@ -413,22 +364,13 @@ pub(crate) fn decode(buf: &[u8], four_octet_as: bool) -> Result<Decoded, Message
     while !r.is_empty() {
         let start = buf.len() - r.remaining();
         let (Some(flags), Some(type_code)) = (r.u8(), r.u8()) else {
-            return Err(MessageError::MalformedAttributeList {
-                reason: "truncated attribute header",
-            });
+            return Err(MessageError::MalformedAttributeList { reason: "truncated attribute header" });
         };
-        let len = if flags & FLAG_EXTENDED_LENGTH != 0 {
-            r.u16().map(usize::from)
-        } else {
-            r.u8().map(usize::from)
-        };
+        let len = if flags & FLAG_EXTENDED_LENGTH != 0 { r.u16().map(usize::from) } else { r.u8().map(usize::from) };
         // An attribute running past the field hides where the next one (possibly
         // MP_REACH_NLRI) starts, so treat-as-withdraw cannot be applied safely.
         let Some(value) = len.and_then(|len| r.take(len)) else {
-            return Err(MessageError::AttributeLengthError {
-                type_code,
-                attribute: buf[start..].to_vec(),
-            });
+            return Err(MessageError::AttributeLengthError { type_code, attribute: buf[start..].to_vec() });
         };
         let raw = &buf[start..buf.len() - r.remaining()];
         let mut soft = |e: MessageError| {
@@ -449,10 +391,7 @@ pub(crate) fn decode(buf: &[u8], four_octet_as: bool) -> Result<Decoded, Message
         if let Some((want, partial_ok)) = expected_flags(type_code) {
             let bad_partial = !partial_ok && flags & FLAG_PARTIAL != 0;
             if flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) != want || bad_partial {
-                let e = MessageError::AttributeFlagsError {
-                    type_code,
-                    attribute: raw.to_vec(),
-                };
+                let e = MessageError::AttributeFlagsError { type_code, attribute: raw.to_vec() };
                 match type_code {
                     MP_REACH_NLRI | MP_UNREACH_NLRI => return Err(e),
                     // RFC 7606 §7.6: attribute discard.
@@ -463,19 +402,14 @@ pub(crate) fn decode(buf: &[u8], four_octet_as: bool) -> Result<Decoded, Message
             }
         }
 
-        let length_error = || MessageError::AttributeLengthError {
-            type_code,
-            attribute: raw.to_vec(),
-        };
+        let length_error = || MessageError::AttributeLengthError { type_code, attribute: raw.to_vec() };
         let mut v = Reader::new(value);
         match type_code {
             ORIGIN => match value {
                 [0] => attrs.origin = Some(Origin::Igp),
                 [1] => attrs.origin = Some(Origin::Egp),
                 [2] => attrs.origin = Some(Origin::Incomplete),
-                [_] => soft(MessageError::InvalidOrigin {
-                    attribute: raw.to_vec(),
-                }),
+                [_] => soft(MessageError::InvalidOrigin { attribute: raw.to_vec() }),
                 _ => soft(length_error()),
             },
             AS_PATH => match AsPath::decode_value(value, four_octet_as) {
@@ -488,9 +422,7 @@ pub(crate) fn decode(buf: &[u8], four_octet_as: bool) -> Result<Decoded, Message
                     if is_unicast_v4(a) {
                         attrs.next_hop = Some(a);
                     } else {
-                        soft(MessageError::InvalidNextHop {
-                            attribute: raw.to_vec(),
-                        });
+                        soft(MessageError::InvalidNextHop { attribute: raw.to_vec() });
                     }
                 }
                 _ => soft(length_error()),
@@ -509,10 +441,7 @@ pub(crate) fn decode(buf: &[u8], four_octet_as: bool) -> Result<Decoded, Message
             ATOMIC_AGGREGATE => attrs.atomic_aggregate = value.is_empty(),
             COMMUNITIES => {
                 if value.is_empty() || !value.len().is_multiple_of(4) {
-                    soft(MessageError::OptionalAttributeError {
-                        type_code,
-                        attribute: raw.to_vec(),
-                    });
+                    soft(MessageError::OptionalAttributeError { type_code, attribute: raw.to_vec() });
                 } else {
                     attrs.communities = value
                         .chunks_exact(4)
@@ -522,16 +451,12 @@ pub(crate) fn decode(buf: &[u8], four_octet_as: bool) -> Result<Decoded, Message
             }
             LARGE_COMMUNITIES => {
                 if value.is_empty() || !value.len().is_multiple_of(12) {
-                    soft(MessageError::OptionalAttributeError {
-                        type_code,
-                        attribute: raw.to_vec(),
-                    });
+                    soft(MessageError::OptionalAttributeError { type_code, attribute: raw.to_vec() });
                 } else {
                     attrs.large_communities = value
                         .chunks_exact(12)
                         .map(|c| {
-                            let n =
-                                |i: usize| u32::from_be_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
+                            let n = |i: usize| u32::from_be_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
                             LargeCommunity::new(n(0), n(4), n(8))
                         })
                         .collect();
@@ -540,18 +465,13 @@ pub(crate) fn decode(buf: &[u8], four_octet_as: bool) -> Result<Decoded, Message
             MP_REACH_NLRI => {
                 let (reach, valid_next_hop) = decode_mp_reach(value, raw)?;
                 if !valid_next_hop {
-                    soft(MessageError::InvalidNextHop {
-                        attribute: raw.to_vec(),
-                    });
+                    soft(MessageError::InvalidNextHop { attribute: raw.to_vec() });
                 }
                 attrs.mp_reach = Some(reach);
             }
             MP_UNREACH_NLRI => attrs.mp_unreach = Some(decode_mp_unreach(value, raw)?),
             _ if flags & FLAG_OPTIONAL == 0 => {
-                return Err(MessageError::UnrecognizedWellKnownAttribute {
-                    type_code,
-                    attribute: raw.to_vec(),
-                });
+                return Err(MessageError::UnrecognizedWellKnownAttribute { type_code, attribute: raw.to_vec() });
             }
             _ if flags & FLAG_TRANSITIVE != 0 => attrs.unknown.push(RawAttribute {
                 flags: flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_PARTIAL),
@@ -564,10 +484,7 @@ pub(crate) fn decode(buf: &[u8], four_octet_as: bool) -> Result<Decoded, Message
     }
     // Kept in type order, as they are encoded, so a decode of our own output is stable.
     attrs.unknown.sort_by_key(|a| a.type_code);
-    Ok(Decoded {
-        attributes: attrs,
-        withdraw_error,
-    })
+    Ok(Decoded { attributes: attrs, withdraw_error })
 }
 
 /// Appends one attribute, choosing the 1- or 2-octet length (RFC 4271 §4.3: extended
@@ -593,10 +510,7 @@ fn put_attr(
         out.insert(len_at, 0);
         out[len_at..len_at + 2].copy_from_slice(&(len as u16).to_be_bytes());
     } else {
-        return Err(EncodeError::AttributeTooLong {
-            type_code,
-            length: len,
-        });
+        return Err(EncodeError::AttributeTooLong { type_code, length: len });
     }
     Ok(())
 }
@@ -616,8 +530,7 @@ fn check_family(prefixes: &[IpNet], family: AfiSafi) -> Result<(), EncodeError> 
 pub(crate) fn encode_mp_reach(out: &mut Vec<u8>, reach: &MpReach) -> Result<(), EncodeError> {
     check_family(&reach.nlri, reach.family)?;
     match (reach.family, reach.next_hop) {
-        (AfiSafi::IPV4_UNICAST, MpNextHop::V4(_))
-        | (AfiSafi::IPV6_UNICAST, MpNextHop::V6 { .. }) => {}
+        (AfiSafi::IPV4_UNICAST, MpNextHop::V4(_)) | (AfiSafi::IPV6_UNICAST, MpNextHop::V6 { .. }) => {}
         (family, _) => return Err(EncodeError::NextHopFamilyMismatch { family }),
     }
     put_attr(out, OPTIONAL_NON_TRANSITIVE, MP_REACH_NLRI, |out| {
@@ -656,11 +569,7 @@ pub(crate) fn encode_mp_unreach(out: &mut Vec<u8>, unreach: &MpUnreach) -> Resul
 /// Appends the attributes in ascending type order (RFC 4271 §5: "SHOULD"), interleaving
 /// the verbatim ones. A 4-octet ASN sent to a peer without 4-octet support goes out as
 /// AS_TRANS in AS_PATH plus the real path in AS4_PATH (RFC 6793 §4.2.2).
-pub(crate) fn encode(
-    out: &mut Vec<u8>,
-    attrs: &PathAttributes,
-    four_octet_as: bool,
-) -> Result<(), EncodeError> {
+pub(crate) fn encode(out: &mut Vec<u8>, attrs: &PathAttributes, four_octet_as: bool) -> Result<(), EncodeError> {
     let mut unknown: Vec<&RawAttribute> = attrs.unknown.iter().collect();
     unknown.sort_by_key(|a| a.type_code);
     let mut unknown = unknown.into_iter().peekable();

@@ -6,9 +6,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::IpNet;
 
-use crate::notification::{
-    ErrorCode, MessageHeaderError, Notification, OpenError, RouteRefreshError, UpdateError,
-};
+use crate::notification::{ErrorCode, MessageHeaderError, Notification, OpenError, RouteRefreshError, UpdateError};
 
 /// What was wrong with a received message, as the NOTIFICATION that reports it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,45 +89,27 @@ impl MessageError {
     pub fn error_code(&self) -> ErrorCode {
         use MessageError as E;
         match self {
-            E::ConnectionNotSynchronized => {
-                ErrorCode::MessageHeader(MessageHeaderError::ConnectionNotSynchronized)
-            }
-            E::BadMessageLength { .. } => {
-                ErrorCode::MessageHeader(MessageHeaderError::BadMessageLength)
-            }
-            E::BadMessageType { .. } => {
-                ErrorCode::MessageHeader(MessageHeaderError::BadMessageType)
-            }
+            E::ConnectionNotSynchronized => ErrorCode::MessageHeader(MessageHeaderError::ConnectionNotSynchronized),
+            E::BadMessageLength { .. } => ErrorCode::MessageHeader(MessageHeaderError::BadMessageLength),
+            E::BadMessageType { .. } => ErrorCode::MessageHeader(MessageHeaderError::BadMessageType),
             E::UnsupportedVersion { .. } => ErrorCode::Open(OpenError::UnsupportedVersionNumber),
             E::BadPeerAs { .. } => ErrorCode::Open(OpenError::BadPeerAs),
             E::BadBgpIdentifier { .. } => ErrorCode::Open(OpenError::BadBgpIdentifier),
-            E::UnsupportedOptionalParameter { .. } => {
-                ErrorCode::Open(OpenError::UnsupportedOptionalParameter)
-            }
+            E::UnsupportedOptionalParameter { .. } => ErrorCode::Open(OpenError::UnsupportedOptionalParameter),
             E::UnacceptableHoldTime { .. } => ErrorCode::Open(OpenError::UnacceptableHoldTime),
             E::UnsupportedCapability { .. } => ErrorCode::Open(OpenError::UnsupportedCapability),
             E::MalformedOpen { .. } => ErrorCode::Open(OpenError::Unspecific),
-            E::MalformedAttributeList { .. } => {
-                ErrorCode::Update(UpdateError::MalformedAttributeList)
-            }
-            E::UnrecognizedWellKnownAttribute { .. } => {
-                ErrorCode::Update(UpdateError::UnrecognizedWellKnownAttribute)
-            }
-            E::MissingWellKnownAttribute { .. } => {
-                ErrorCode::Update(UpdateError::MissingWellKnownAttribute)
-            }
+            E::MalformedAttributeList { .. } => ErrorCode::Update(UpdateError::MalformedAttributeList),
+            E::UnrecognizedWellKnownAttribute { .. } => ErrorCode::Update(UpdateError::UnrecognizedWellKnownAttribute),
+            E::MissingWellKnownAttribute { .. } => ErrorCode::Update(UpdateError::MissingWellKnownAttribute),
             E::AttributeFlagsError { .. } => ErrorCode::Update(UpdateError::AttributeFlagsError),
             E::AttributeLengthError { .. } => ErrorCode::Update(UpdateError::AttributeLengthError),
             E::InvalidOrigin { .. } => ErrorCode::Update(UpdateError::InvalidOriginAttribute),
             E::InvalidNextHop { .. } => ErrorCode::Update(UpdateError::InvalidNextHopAttribute),
-            E::OptionalAttributeError { .. } => {
-                ErrorCode::Update(UpdateError::OptionalAttributeError)
-            }
+            E::OptionalAttributeError { .. } => ErrorCode::Update(UpdateError::OptionalAttributeError),
             E::InvalidNetworkField => ErrorCode::Update(UpdateError::InvalidNetworkField),
             E::MalformedAsPath => ErrorCode::Update(UpdateError::MalformedAsPath),
-            E::RouteRefreshInvalidLength { .. } => {
-                ErrorCode::RouteRefresh(RouteRefreshError::InvalidMessageLength)
-            }
+            E::RouteRefreshInvalidLength { .. } => ErrorCode::RouteRefresh(RouteRefreshError::InvalidMessageLength),
         }
     }
 
@@ -174,10 +154,7 @@ pub enum DecodeError {
     /// The UPDATE's attributes are bad but its NLRI could be located: keep the session and
     /// handle every listed prefix as withdrawn (RFC 7606 §2 "treat-as-withdraw").
     #[error("UPDATE treated as withdraw: {error}")]
-    TreatAsWithdraw {
-        error: MessageError,
-        withdrawn: Vec<IpNet>,
-    },
+    TreatAsWithdraw { error: MessageError, withdrawn: Vec<IpNet> },
 }
 
 impl DecodeError {
@@ -219,10 +196,7 @@ pub enum EncodeError {
     #[error("next hop does not match address family {family}")]
     NextHopFamilyMismatch { family: crate::AfiSafi },
     #[error("prefix {prefix} does not belong to address family {family}")]
-    PrefixFamilyMismatch {
-        prefix: IpNet,
-        family: crate::AfiSafi,
-    },
+    PrefixFamilyMismatch { prefix: IpNet, family: crate::AfiSafi },
     #[error("{family} routes need a next hop and none was given")]
     MissingNextHop { family: crate::AfiSafi },
     #[error("the attributes alone leave no room for NLRI in a 4096-octet UPDATE")]

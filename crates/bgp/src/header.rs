@@ -91,9 +91,7 @@ pub(crate) fn split(buf: &[u8]) -> Result<(MessageType, &[u8]), MessageError> {
     if !(HEADER_LEN..=MAX_MESSAGE_LEN).contains(&len) || len != buf.len() {
         return Err(MessageError::BadMessageLength { length });
     }
-    let message_type = MessageType::from_u8(buf[18]).ok_or(MessageError::BadMessageType {
-        message_type: buf[18],
-    })?;
+    let message_type = MessageType::from_u8(buf[18]).ok_or(MessageError::BadMessageType { message_type: buf[18] })?;
     let (min, max) = message_type.length_range();
     if !(min..=max).contains(&len) {
         return Err(MessageError::BadMessageLength { length });

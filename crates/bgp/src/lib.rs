@@ -26,8 +26,8 @@ pub mod update;
 mod wire;
 
 pub use attributes::{
-    AsPath, AsSegment, Community, LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin,
-    PathAttributes, RawAttribute, SegmentType,
+    AsPath, AsSegment, Community, LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttributes, RawAttribute,
+    SegmentType,
 };
 pub use error::{DecodeError, EncodeError, MessageError};
 pub use header::{MessageType, next_frame_len};

@@ -59,8 +59,7 @@ pub(crate) fn decode_v4(buf: &[u8]) -> Result<Vec<Ipv4Net>, MessageError> {
     let mut out = Vec::with_capacity(buf.len().min(1024));
     while !r.is_empty() {
         let (len, addr) = read_bits::<4>(&mut r, 32).ok_or(MessageError::InvalidNetworkField)?;
-        let net = Ipv4Net::new(Ipv4Addr::from(addr), len)
-            .map_err(|_| MessageError::InvalidNetworkField)?;
+        let net = Ipv4Net::new(Ipv4Addr::from(addr), len).map_err(|_| MessageError::InvalidNetworkField)?;
         out.push(net.trunc());
     }
     Ok(out)
@@ -71,8 +70,7 @@ pub(crate) fn decode_v6(buf: &[u8]) -> Result<Vec<Ipv6Net>, MessageError> {
     let mut out = Vec::with_capacity(buf.len().min(1024));
     while !r.is_empty() {
         let (len, addr) = read_bits::<16>(&mut r, 128).ok_or(MessageError::InvalidNetworkField)?;
-        let net = Ipv6Net::new(Ipv6Addr::from(addr), len)
-            .map_err(|_| MessageError::InvalidNetworkField)?;
+        let net = Ipv6Net::new(Ipv6Addr::from(addr), len).map_err(|_| MessageError::InvalidNetworkField)?;
         out.push(net.trunc());
     }
     Ok(out)

@@ -225,9 +225,7 @@ impl Notification {
     pub fn shutdown_communication(&self) -> Option<&str> {
         if !matches!(
             self.error,
-            ErrorCode::Cease(
-                CeaseSubcode::AdministrativeShutdown | CeaseSubcode::AdministrativeReset
-            )
+            ErrorCode::Cease(CeaseSubcode::AdministrativeShutdown | CeaseSubcode::AdministrativeReset)
         ) {
             return None;
         }

@@ -115,12 +115,7 @@ impl Open {
     /// [`Capability::FourOctetAs`].
     pub fn new(asn: u32, hold_time: u16, bgp_id: Ipv4Addr, capabilities: Vec<Capability>) -> Self {
         let my_as = u16::try_from(asn).unwrap_or(AS_TRANS);
-        Self {
-            my_as,
-            hold_time,
-            bgp_id,
-            capabilities,
-        }
+        Self { my_as, hold_time, bgp_id, capabilities }
     }
 
     /// The sender's ASN: from the 4-octet AS capability when present (RFC 6793 §4.1).
@@ -136,8 +131,7 @@ impl Open {
     }
 
     pub fn supports_family(&self, family: AfiSafi) -> bool {
-        self.capabilities
-            .contains(&Capability::Multiprotocol(family))
+        self.capabilities.contains(&Capability::Multiprotocol(family))
     }
 
     pub fn supports_route_refresh(&self) -> bool {
@@ -175,9 +169,7 @@ impl Open {
         // The header check guaranteed the 10 fixed octets.
         let fixed = (|| Some((r.u8()?, r.u16()?, r.u16()?, r.array::<4>()?, r.u8()?)))();
         let Some((version, my_as, hold_time, id, params_len)) = fixed else {
-            return Err(MessageError::MalformedOpen {
-                reason: "shorter than its fixed fields",
-            });
+            return Err(MessageError::MalformedOpen { reason: "shorter than its fixed fields" });
         };
         if version != BGP_VERSION {
             return Err(MessageError::UnsupportedVersion { version });
@@ -190,26 +182,17 @@ impl Open {
         let mut capabilities = Vec::new();
         while !r.is_empty() {
             let (Some(param_type), Some(len)) = (r.u8(), r.u8()) else {
-                return Err(MessageError::MalformedOpen {
-                    reason: "truncated optional parameter",
-                });
+                return Err(MessageError::MalformedOpen { reason: "truncated optional parameter" });
             };
             let value = r
                 .take(usize::from(len))
-                .ok_or(MessageError::MalformedOpen {
-                    reason: "optional parameter runs past the message",
-                })?;
+                .ok_or(MessageError::MalformedOpen { reason: "optional parameter runs past the message" })?;
             if param_type != PARAM_CAPABILITIES {
                 return Err(MessageError::UnsupportedOptionalParameter { param_type });
             }
             decode_capabilities(value, &mut capabilities)?;
         }
-        let open = Self {
-            my_as,
-            hold_time,
-            bgp_id: Ipv4Addr::from(id),
-            capabilities,
-        };
+        let open = Self { my_as, hold_time, bgp_id: Ipv4Addr::from(id), capabilities };
         if my_as == 0 || open.four_octet_as() == Some(0) {
             return Err(MessageError::BadPeerAs { asn: open.asn() });
         }
@@ -256,15 +239,11 @@ fn decode_capabilities(buf: &[u8], caps: &mut Vec<Capability>) -> Result<(), Mes
         let (Some(code), Some(len)) = (r.u8(), r.u8()) else {
             return Err(malformed("truncated capability"));
         };
-        let value = r
-            .take(usize::from(len))
-            .ok_or(malformed("capability runs past its parameter"))?;
+        let value = r.take(usize::from(len)).ok_or(malformed("capability runs past its parameter"))?;
         let mut v = Reader::new(value);
         let cap = match code {
             CAP_MULTIPROTOCOL => {
-                let (Some(afi), Some(_reserved), Some(safi), true) =
-                    (v.u16(), v.u8(), v.u8(), value.len() == 4)
-                else {
+                let (Some(afi), Some(_reserved), Some(safi), true) = (v.u16(), v.u8(), v.u8(), value.len() == 4) else {
                     return Err(malformed("multiprotocol capability is not 4 octets"));
                 };
                 Capability::Multiprotocol(AfiSafi::new(afi, safi))
@@ -280,9 +259,7 @@ fn decode_capabilities(buf: &[u8], caps: &mut Vec<Capability>) -> Result<(), Mes
                     return Err(malformed("graceful restart capability is too short"));
                 };
                 if !v.remaining().is_multiple_of(4) {
-                    return Err(malformed(
-                        "graceful restart family list is not 4-octet aligned",
-                    ));
+                    return Err(malformed("graceful restart family list is not 4-octet aligned"));
                 }
                 let mut families = Vec::with_capacity(v.remaining() / 4);
                 while let (Some(afi), Some(safi), Some(flags)) = (v.u16(), v.u8(), v.u8()) {
@@ -298,10 +275,7 @@ fn decode_capabilities(buf: &[u8], caps: &mut Vec<Capability>) -> Result<(), Mes
                     families,
                 })
             }
-            code => Capability::Unknown {
-                code,
-                value: value.to_vec(),
-            },
+            code => Capability::Unknown { code, value: value.to_vec() },
         };
         caps.push(cap);
     }
@@ -343,11 +317,7 @@ impl Capability {
                 for f in &gr.families {
                     out.put_u16(f.family.afi);
                     out.put_u8(f.family.safi);
-                    out.put_u8(if f.forwarding_state {
-                        GR_FORWARDING_STATE
-                    } else {
-                        0
-                    });
+                    out.put_u8(if f.forwarding_state { GR_FORWARDING_STATE } else { 0 });
                 }
             }
             Self::FourOctetAs(asn) => out.put_u32(*asn),
@@ -355,10 +325,7 @@ impl Capability {
         }
         let len = out.len() - len_at - 1;
         if len > 255 {
-            return Err(EncodeError::CapabilityTooLong {
-                code: self.code(),
-                length: len,
-            });
+            return Err(EncodeError::CapabilityTooLong { code: self.code(), length: len });
         }
         out[len_at] = len as u8;
         Ok(())

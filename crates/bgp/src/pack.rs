@@ -36,21 +36,9 @@ pub struct UpdatePacker {
 impl UpdatePacker {
     /// `attributes.next_hop` is the IPv4 next hop and `ipv6_next_hop` the one for IPv6
     /// prefixes; any MP_REACH_NLRI / MP_UNREACH_NLRI in `attributes` is ignored.
-    pub fn new(
-        attributes: PathAttributes,
-        ipv6_next_hop: Option<MpNextHop>,
-        ctx: EncodeContext,
-    ) -> Self {
-        let attributes = PathAttributes {
-            mp_reach: None,
-            mp_unreach: None,
-            ..attributes
-        };
-        Self {
-            attributes,
-            ipv6_next_hop,
-            ctx,
-        }
+    pub fn new(attributes: PathAttributes, ipv6_next_hop: Option<MpNextHop>, ctx: EncodeContext) -> Self {
+        let attributes = PathAttributes { mp_reach: None, mp_unreach: None, ..attributes };
+        Self { attributes, ipv6_next_hop, ctx }
     }
 
     /// The UPDATEs announcing `prefixes` (deduplicated; IPv4 first, each family in
@@ -60,18 +48,12 @@ impl UpdatePacker {
         let mut out = Vec::new();
         if !v4.is_empty() {
             if self.attributes.next_hop.is_none() {
-                return Err(EncodeError::MissingNextHop {
-                    family: AfiSafi::IPV4_UNICAST,
-                });
+                return Err(EncodeError::MissingNextHop { family: AfiSafi::IPV4_UNICAST });
             }
             let base = self.encoded_attributes_len(&self.attributes)?;
             let room = room(base)?;
             for chunk in chunks(&v4, room, |p| nlri::encoded_len(&IpNet::V4(*p))) {
-                let update = Update {
-                    attributes: self.attributes.clone(),
-                    nlri: chunk.to_vec(),
-                    ..Update::default()
-                };
+                let update = Update { attributes: self.attributes.clone(), nlri: chunk.to_vec(), ..Update::default() };
                 out.push(Message::Update(update).encode(&self.ctx)?);
             }
         }
@@ -79,24 +61,15 @@ impl UpdatePacker {
             let next_hop = match self.ipv6_next_hop {
                 Some(nh @ MpNextHop::V6 { .. }) => nh,
                 Some(MpNextHop::V4(_)) => {
-                    return Err(EncodeError::NextHopFamilyMismatch {
-                        family: AfiSafi::IPV6_UNICAST,
-                    });
+                    return Err(EncodeError::NextHopFamilyMismatch { family: AfiSafi::IPV6_UNICAST });
                 }
                 None => {
-                    return Err(EncodeError::MissingNextHop {
-                        family: AfiSafi::IPV6_UNICAST,
-                    });
+                    return Err(EncodeError::MissingNextHop { family: AfiSafi::IPV6_UNICAST });
                 }
             };
             // NEXT_HOP is for IPv4 NLRI only (RFC 4760 §3).
-            let attributes = PathAttributes {
-                next_hop: None,
-                ..self.attributes.clone()
-            };
-            let base = self.encoded_attributes_len(&attributes)?
-                + MP_REACH_OVERHEAD
-                + next_hop.encoded_len();
+            let attributes = PathAttributes { next_hop: None, ..self.attributes.clone() };
+            let base = self.encoded_attributes_len(&attributes)? + MP_REACH_OVERHEAD + next_hop.encoded_len();
             let room = room(base)?;
             for chunk in chunks(&v6, room, |p| nlri::encoded_len(&IpNet::V6(*p))) {
                 let mut attributes = attributes.clone();
@@ -105,10 +78,7 @@ impl UpdatePacker {
                     next_hop,
                     nlri: chunk.iter().copied().map(IpNet::V6).collect(),
                 });
-                let update = Update {
-                    attributes,
-                    ..Update::default()
-                };
+                let update = Update { attributes, ..Update::default() };
                 out.push(Message::Update(update).encode(&self.ctx)?);
             }
         }
@@ -120,10 +90,7 @@ impl UpdatePacker {
         let (v4, v6) = split_families(prefixes);
         let mut out = Vec::new();
         for chunk in chunks(&v4, room(0)?, |p| nlri::encoded_len(&IpNet::V4(*p))) {
-            let update = Update {
-                withdrawn: chunk.to_vec(),
-                ..Update::default()
-            };
+            let update = Update { withdrawn: chunk.to_vec(), ..Update::default() };
             out.push(Message::Update(update).encode(&self.ctx)?);
         }
         let room6 = room(MP_UNREACH_OVERHEAD)?;

@@ -29,13 +29,8 @@ impl RouteRefresh {
     pub(crate) fn decode(message: &[u8]) -> Result<Self, MessageError> {
         let mut r = Reader::new(message.get(HEADER_LEN..).unwrap_or_default());
         match (r.u16(), r.u8(), r.u8(), r.is_empty()) {
-            (Some(afi), Some(subtype), Some(safi), true) => Ok(Self {
-                family: AfiSafi::new(afi, safi),
-                subtype,
-            }),
-            _ => Err(MessageError::RouteRefreshInvalidLength {
-                message: message.to_vec(),
-            }),
+            (Some(afi), Some(subtype), Some(safi), true) => Ok(Self { family: AfiSafi::new(afi, safi), subtype }),
+            _ => Err(MessageError::RouteRefreshInvalidLength { message: message.to_vec() }),
         }
     }
 

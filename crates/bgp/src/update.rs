@@ -40,10 +40,7 @@ impl Update {
         }
         Self {
             attributes: PathAttributes {
-                mp_unreach: Some(MpUnreach {
-                    family,
-                    withdrawn: Vec::new(),
-                }),
+                mp_unreach: Some(MpUnreach { family, withdrawn: Vec::new() }),
                 ..PathAttributes::default()
             },
             ..Self::default()
@@ -61,10 +58,7 @@ impl Update {
         }
         match &attrs.mp_unreach {
             Some(u) if u.withdrawn.is_empty() => {
-                let others = PathAttributes {
-                    mp_unreach: None,
-                    ..attrs.clone()
-                };
+                let others = PathAttributes { mp_unreach: None, ..attrs.clone() };
                 (others == PathAttributes::default()).then_some(u.family)
             }
             _ => None,
@@ -73,42 +67,28 @@ impl Update {
 
     /// Every prefix this UPDATE announces, in both families.
     pub fn announced(&self) -> impl Iterator<Item = IpNet> + '_ {
-        let mp = self
-            .attributes
-            .mp_reach
-            .iter()
-            .flat_map(|r| r.nlri.iter().copied());
+        let mp = self.attributes.mp_reach.iter().flat_map(|r| r.nlri.iter().copied());
         self.nlri.iter().map(|&p| IpNet::V4(p)).chain(mp)
     }
 
     /// Every prefix this UPDATE withdraws, in both families.
     pub fn withdrawals(&self) -> impl Iterator<Item = IpNet> + '_ {
-        let mp = self
-            .attributes
-            .mp_unreach
-            .iter()
-            .flat_map(|u| u.withdrawn.iter().copied());
+        let mp = self.attributes.mp_unreach.iter().flat_map(|u| u.withdrawn.iter().copied());
         self.withdrawn.iter().map(|&p| IpNet::V4(p)).chain(mp)
     }
 
     pub(crate) fn decode_body(body: &[u8], four_octet_as: bool) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
-        let withdrawn = r.u16().and_then(|len| r.take(usize::from(len))).ok_or(
-            MessageError::MalformedAttributeList {
-                reason: "withdrawn routes length exceeds the message",
-            },
-        )?;
-        let attrs = r.u16().and_then(|len| r.take(usize::from(len))).ok_or(
-            MessageError::MalformedAttributeList {
-                reason: "total path attribute length exceeds the message",
-            },
-        )?;
+        let withdrawn = r
+            .u16()
+            .and_then(|len| r.take(usize::from(len)))
+            .ok_or(MessageError::MalformedAttributeList { reason: "withdrawn routes length exceeds the message" })?;
+        let attrs = r.u16().and_then(|len| r.take(usize::from(len))).ok_or(MessageError::MalformedAttributeList {
+            reason: "total path attribute length exceeds the message",
+        })?;
         let withdrawn = nlri::decode_v4(withdrawn)?;
         let nlri = nlri::decode_v4(r.rest())?;
-        let attributes::Decoded {
-            attributes,
-            mut withdraw_error,
-        } = attributes::decode(attrs, four_octet_as)?;
+        let attributes::Decoded { attributes, mut withdraw_error } = attributes::decode(attrs, four_octet_as)?;
 
         // RFC 4271 §6.3 as narrowed by RFC 4760 §3: NEXT_HOP is needed only for NLRI in the
         // IPv4 field; ORIGIN and AS_PATH for any announcement.
@@ -124,11 +104,7 @@ impl Update {
             withdraw_error.get_or_insert(MessageError::MissingWellKnownAttribute { type_code });
         }
 
-        let update = Self {
-            withdrawn,
-            attributes,
-            nlri,
-        };
+        let update = Self { withdrawn, attributes, nlri };
         match withdraw_error {
             None => Ok(update),
             Some(error) => Err(DecodeError::TreatAsWithdraw {
@@ -138,11 +114,7 @@ impl Update {
         }
     }
 
-    pub(crate) fn encode_body(
-        &self,
-        out: &mut Vec<u8>,
-        four_octet_as: bool,
-    ) -> Result<(), EncodeError> {
+    pub(crate) fn encode_body(&self, out: &mut Vec<u8>, four_octet_as: bool) -> Result<(), EncodeError> {
         let withdrawn_at = out.len();
         out.put_u16(0);
         for p in &self.withdrawn {

@@ -6,9 +6,7 @@ mod common;
 use std::net::Ipv4Addr;
 
 use common::*;
-use ferrolb_bgp::{
-    Capability, DecodeError, Message, MessageError, Open, next_frame_len, notification,
-};
+use ferrolb_bgp::{Capability, DecodeError, Message, MessageError, Open, next_frame_len, notification};
 use ipnet::IpNet;
 
 fn decode(wire: &[u8]) -> Result<Message, DecodeError> {
@@ -27,11 +25,7 @@ fn message(message_type: u8, body: &str) -> Vec<u8> {
 
 fn update(withdrawn: &str, attributes: &str, nlri: &str) -> Vec<u8> {
     let (w, a) = (hex(withdrawn), hex(attributes));
-    let body = format!(
-        "{:04x}{withdrawn}{:04x}{attributes}{nlri}",
-        w.len(),
-        a.len()
-    );
+    let body = format!("{:04x}{withdrawn}{:04x}{attributes}{nlri}", w.len(), a.len());
     message(2, &body)
 }
 
@@ -99,11 +93,7 @@ fn a_keepalive_with_a_body_is_bad_message_length() {
 #[test]
 fn messages_shorter_than_their_type_minimum_are_bad_message_length() {
     for (t, body) in [(1, "04fc00005a0a0000"), (2, "0000"), (3, "06")] {
-        assert_eq!(
-            session_reset(&message(t, body)).code_subcode(),
-            (1, 2),
-            "type {t}"
-        );
+        assert_eq!(session_reset(&message(t, body)).code_subcode(), (1, 2), "type {t}");
     }
 }
 
@@ -132,21 +122,13 @@ fn version_3_is_unsupported_version_with_4_as_data() {
 fn as_zero_is_bad_peer_as() {
     let e = session_reset(&open("04", "0000", "005a", "0a000001", ""));
     assert_eq!(e.code_subcode(), (2, 2));
-    let e = session_reset(&open(
-        "04",
-        "5ba0",
-        "005a",
-        "0a000001",
-        "0206 4104 00000000",
-    ));
+    let e = session_reset(&open("04", "5ba0", "005a", "0a000001", "0206 4104 00000000"));
     assert_eq!(e.code_subcode(), (2, 2));
 }
 
 #[test]
 fn an_as_other_than_configured_is_bad_peer_as() {
-    let Ok(Message::Open(o)) = decode(&open("04", "fc00", "005a", "0a000001", "")) else {
-        panic!()
-    };
+    let Ok(Message::Open(o)) = decode(&open("04", "fc00", "005a", "0a000001", "")) else { panic!() };
     let local = Ipv4Addr::new(10, 0, 0, 2);
     assert_eq!(o.check_peer(Some(64512), local, 64513), Ok(()));
     assert_eq!(o.check_peer(None, local, 64513), Ok(()));
@@ -160,10 +142,7 @@ fn bgp_id_zero_or_equal_to_ours_on_ibgp_is_bad_bgp_identifier() {
     assert_eq!(e.code_subcode(), (2, 3));
     let o = Open::new(64512, 90, Ipv4Addr::new(10, 0, 0, 1), vec![]);
     let ours = Ipv4Addr::new(10, 0, 0, 1);
-    assert_eq!(
-        o.check_peer(None, ours, 64512).unwrap_err().code_subcode(),
-        (2, 3)
-    );
+    assert_eq!(o.check_peer(None, ours, 64512).unwrap_err().code_subcode(), (2, 3));
     // RFC 6286 §2.2: only iBGP needs distinct identifiers.
     assert_eq!(o.check_peer(None, ours, 64513), Ok(()));
 }
@@ -237,30 +216,22 @@ fn a_repeated_mp_reach_is_malformed_attribute_list() {
 #[test]
 fn a_repeated_ordinary_attribute_keeps_the_first() {
     let attrs = format!("{ORIGIN}40010102{AS_PATH}{NEXT_HOP}");
-    let Ok(Message::Update(u)) = decode(&update("", &attrs, NLRI)) else {
-        panic!()
-    };
+    let Ok(Message::Update(u)) = decode(&update("", &attrs, NLRI)) else { panic!() };
     assert_eq!(u.attributes.origin, Some(ferrolb_bgp::Origin::Igp));
 }
 
 #[test]
 fn an_unknown_well_known_attribute_is_unrecognized_with_the_attribute_as_data() {
-    let e = session_reset(&update(
-        "",
-        &format!("{ORIGIN}{AS_PATH}{NEXT_HOP}4063 01 aa"),
-        NLRI,
-    ));
+    let e = session_reset(&update("", &format!("{ORIGIN}{AS_PATH}{NEXT_HOP}4063 01 aa"), NLRI));
     assert_eq!(e.code_subcode(), (3, 2));
     assert_eq!(e.data(), hex("4063 01 aa"));
 }
 
 #[test]
 fn missing_origin_as_path_or_next_hop_with_nlri_is_treated_as_withdraw() {
-    for (attrs, missing) in [
-        (format!("{AS_PATH}{NEXT_HOP}"), 1),
-        (format!("{ORIGIN}{NEXT_HOP}"), 2),
-        (format!("{ORIGIN}{AS_PATH}"), 3),
-    ] {
+    for (attrs, missing) in
+        [(format!("{AS_PATH}{NEXT_HOP}"), 1), (format!("{ORIGIN}{NEXT_HOP}"), 2), (format!("{ORIGIN}{AS_PATH}"), 3)]
+    {
         let (e, withdrawn) = treat_as_withdraw(&update("", &attrs, NLRI));
         assert_eq!(e.code_subcode(), (3, 3));
         assert_eq!(e.data(), vec![missing]);
@@ -285,18 +256,10 @@ fn wrong_flags_on_a_known_attribute_are_attribute_flags_error() {
     assert_eq!(e.data(), hex("c0010100"));
     // MED with the partial bit set.
     let attrs = format!("{ORIGIN}{AS_PATH}{NEXT_HOP}a00404 00000001");
-    assert_eq!(
-        treat_as_withdraw(&update("", &attrs, NLRI))
-            .0
-            .code_subcode(),
-        (3, 4)
-    );
+    assert_eq!(treat_as_withdraw(&update("", &attrs, NLRI)).0.code_subcode(), (3, 4));
     // MP_REACH flagged transitive cannot be trusted to locate NLRI: session reset.
     let attrs = format!("{ORIGIN}{AS_PATH}c00e0d 0001 01 04 0a000001 00 18 0a0102");
-    assert_eq!(
-        session_reset(&update("", &attrs, "")).code_subcode(),
-        (3, 4)
-    );
+    assert_eq!(session_reset(&update("", &attrs, "")).code_subcode(), (3, 4));
 }
 
 #[test]
@@ -314,11 +277,7 @@ fn a_wrong_fixed_length_is_attribute_length_error() {
 
 #[test]
 fn an_attribute_running_past_the_field_is_attribute_length_error_and_resets() {
-    let e = session_reset(&update(
-        "",
-        &format!("{ORIGIN}{AS_PATH}400308 0a000001"),
-        "",
-    ));
+    let e = session_reset(&update("", &format!("{ORIGIN}{AS_PATH}400308 0a000001"), ""));
     assert_eq!(e.code_subcode(), (3, 5));
 }
 
@@ -349,16 +308,8 @@ fn a_multicast_or_zero_next_hop_is_invalid_next_hop() {
 
 #[test]
 fn communities_not_a_multiple_of_their_size_are_optional_attribute_error() {
-    for comm in [
-        "c00803 000102",
-        "c00800",
-        "c0200d 00000001000000020000000300",
-    ] {
-        let (e, _) = treat_as_withdraw(&update(
-            "",
-            &format!("{ORIGIN}{AS_PATH}{NEXT_HOP}{comm}"),
-            NLRI,
-        ));
+    for comm in ["c00803 000102", "c00800", "c0200d 00000001000000020000000300"] {
+        let (e, _) = treat_as_withdraw(&update("", &format!("{ORIGIN}{AS_PATH}{NEXT_HOP}{comm}"), NLRI));
         assert_eq!(e.code_subcode(), (3, 9), "{comm}");
     }
 }
@@ -381,11 +332,7 @@ fn a_bad_mp_reach_next_hop_length_or_family_is_optional_attribute_error_and_rese
 #[test]
 fn a_prefix_longer_than_its_family_or_past_its_field_is_invalid_network_field() {
     for wire in [
-        update(
-            "",
-            &format!("{ORIGIN}{AS_PATH}{NEXT_HOP}"),
-            "21 0a010203 00",
-        ),
+        update("", &format!("{ORIGIN}{AS_PATH}{NEXT_HOP}"), "21 0a010203 00"),
         update("", &format!("{ORIGIN}{AS_PATH}{NEXT_HOP}"), "18 0a01"),
         update("20 0a01", "", ""),
         update("", "800f05 0002 01 81 20", ""),
@@ -412,37 +359,27 @@ fn treat_as_withdraw_lists_every_prefix_in_the_update() {
     let mp = "800f08 0002 01 20 20010db8";
     let attrs = format!("40010103{AS_PATH}{NEXT_HOP}{mp}");
     let (_, withdrawn) = treat_as_withdraw(&update("18 0a0900", &attrs, NLRI));
-    let want: Vec<IpNet> = ["10.9.0.0/24", "2001:db8::/32", "10.1.2.0/24"]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let want: Vec<IpNet> = ["10.9.0.0/24", "2001:db8::/32", "10.1.2.0/24"].iter().map(|s| s.parse().unwrap()).collect();
     assert_eq!(withdrawn, want);
 }
 
 #[test]
 fn a_session_reset_wins_over_an_earlier_treat_as_withdraw() {
     let attrs = format!("40010103{AS_PATH}{NEXT_HOP}4063 01 aa");
-    assert_eq!(
-        session_reset(&update("", &attrs, NLRI)).code_subcode(),
-        (3, 2)
-    );
+    assert_eq!(session_reset(&update("", &attrs, NLRI)).code_subcode(), (3, 2));
 }
 
 #[test]
 fn a_bad_atomic_aggregate_is_discarded_and_the_update_kept() {
     let attrs = format!("{ORIGIN}{AS_PATH}{NEXT_HOP}400601 00");
-    let Ok(Message::Update(u)) = decode(&update("", &attrs, NLRI)) else {
-        panic!()
-    };
+    let Ok(Message::Update(u)) = decode(&update("", &attrs, NLRI)) else { panic!() };
     assert!(!u.attributes.atomic_aggregate);
 }
 
 #[test]
 fn unknown_optional_non_transitive_attributes_are_dropped_and_transitive_kept() {
     let attrs = format!("{ORIGIN}{AS_PATH}{NEXT_HOP}8063 01 aa e064 01 bb");
-    let Ok(Message::Update(u)) = decode(&update("", &attrs, NLRI)) else {
-        panic!()
-    };
+    let Ok(Message::Update(u)) = decode(&update("", &attrs, NLRI)) else { panic!() };
     assert_eq!(u.attributes.unknown.len(), 1);
     assert_eq!(u.attributes.unknown[0].type_code, 0x64);
     assert_eq!(u.attributes.unknown[0].flags, 0xe0);
@@ -466,13 +403,8 @@ fn every_error_becomes_a_notification_that_decodes_to_the_same_code() {
     let wire = update("", &format!("{ORIGIN}{AS_PATH}{NEXT_HOP}4063 01 aa"), NLRI);
     let e = session_reset(&wire);
     let sent = encode(&Message::Notification(e.to_notification()), &ENC4);
-    let Ok(Message::Notification(n)) = decode(&sent) else {
-        panic!()
-    };
-    assert_eq!(
-        n.error,
-        notification::ErrorCode::Update(notification::UpdateError::UnrecognizedWellKnownAttribute)
-    );
+    let Ok(Message::Notification(n)) = decode(&sent) else { panic!() };
+    assert_eq!(n.error, notification::ErrorCode::Update(notification::UpdateError::UnrecognizedWellKnownAttribute));
     assert_eq!(n.data, hex("4063 01 aa"));
 }
 
@@ -484,13 +416,9 @@ fn a_shutdown_communication_over_255_octets_is_refused() {
 
 #[test]
 fn a_malformed_shutdown_communication_is_not_an_error() {
-    let Ok(Message::Notification(n)) = decode(&message(3, "0602 09 6869")) else {
-        panic!()
-    };
+    let Ok(Message::Notification(n)) = decode(&message(3, "0602 09 6869")) else { panic!() };
     assert_eq!(n.shutdown_communication(), None);
-    let Ok(Message::Notification(n)) = decode(&message(3, "0604 02 ff fe")) else {
-        panic!()
-    };
+    let Ok(Message::Notification(n)) = decode(&message(3, "0604 02 ff fe")) else { panic!() };
     assert_eq!(n.shutdown_communication(), None);
 }
 
@@ -510,14 +438,8 @@ fn framing_waits_for_a_whole_message_and_then_gives_its_length() {
 
 #[test]
 fn framing_reports_a_bad_marker_or_length_before_the_body_arrives() {
-    assert_eq!(
-        next_frame_len(&[0xff, 0xff, 0x00]),
-        Err(MessageError::ConnectionNotSynchronized)
-    );
+    assert_eq!(next_frame_len(&[0xff, 0xff, 0x00]), Err(MessageError::ConnectionNotSynchronized));
     let mut head = hex(MARKER);
     head.extend_from_slice(&[0x10, 0x01, 2]);
-    assert_eq!(
-        next_frame_len(&head),
-        Err(MessageError::BadMessageLength { length: 4097 })
-    );
+    assert_eq!(next_frame_len(&head), Err(MessageError::BadMessageLength { length: 4097 }));
 }

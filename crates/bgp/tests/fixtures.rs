@@ -8,23 +8,15 @@ use std::net::Ipv4Addr;
 
 use common::*;
 use ferrolb_bgp::{
-    AfiSafi, AsPath, Capability, CeaseSubcode, Community, ErrorCode, GracefulRestart,
-    GracefulRestartFamily, LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Notification,
-    Open, Origin, PathAttributes, RawAttribute, RouteRefresh, Update,
+    AfiSafi, AsPath, Capability, CeaseSubcode, Community, ErrorCode, GracefulRestart, GracefulRestartFamily,
+    LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Notification, Open, Origin, PathAttributes, RawAttribute,
+    RouteRefresh, Update,
 };
 
 fn assert_fixture(message: &Message, wire: &[u8], ctx4: bool) {
     let (enc, dec) = if ctx4 { (ENC4, FOUR) } else { (ENC2, TWO) };
-    assert_eq!(
-        encode(message, &enc),
-        wire,
-        "encoding differs from the fixture"
-    );
-    assert_eq!(
-        &ferrolb_bgp::decode(wire, &dec).unwrap(),
-        message,
-        "decoding differs"
-    );
+    assert_eq!(encode(message, &enc), wire, "encoding differs from the fixture");
+    assert_eq!(&ferrolb_bgp::decode(wire, &dec).unwrap(), message, "decoding differs");
 }
 
 #[test]
@@ -84,16 +76,10 @@ fn open_with_a_four_octet_asn_sends_as_trans_and_keeps_unknown_capabilities() {
                 restart_state: true,
                 notification: false,
                 restart_time: 120,
-                families: vec![GracefulRestartFamily {
-                    family: AfiSafi::IPV6_UNICAST,
-                    forwarding_state: true,
-                }],
+                families: vec![GracefulRestartFamily { family: AfiSafi::IPV6_UNICAST, forwarding_state: true }],
             }),
             Capability::FourOctetAs(4_200_000_000),
-            Capability::Unknown {
-                code: 70,
-                value: vec![],
-            },
+            Capability::Unknown { code: 70, value: vec![] },
         ],
     );
     assert_eq!(open.my_as, 23456);
@@ -180,10 +166,7 @@ fn ipv4_update_with_four_octet_path_and_communities() {
     ));
     let update = Update {
         attributes: ipv4_attributes(),
-        nlri: vec![
-            "198.51.100.7/32".parse().unwrap(),
-            "203.0.113.0/24".parse().unwrap(),
-        ],
+        nlri: vec!["198.51.100.7/32".parse().unwrap(), "203.0.113.0/24".parse().unwrap()],
         ..Update::default()
     };
     assert_fixture(&Message::Update(update), &wire, true);
@@ -274,10 +257,7 @@ fn ipv6_withdrawal_uses_mp_unreach() {
         attributes: PathAttributes {
             mp_unreach: Some(MpUnreach {
                 family: AfiSafi::IPV6_UNICAST,
-                withdrawn: vec![
-                    "2001:db8:1::/48".parse().unwrap(),
-                    "2001:db8::/32".parse().unwrap(),
-                ],
+                withdrawn: vec!["2001:db8:1::/48".parse().unwrap(), "2001:db8::/32".parse().unwrap()],
             }),
             ..PathAttributes::default()
         },
@@ -340,11 +320,7 @@ fn four_octet_path_to_an_old_speaker_goes_as_trans_plus_as4_path() {
 fn attribute_over_255_octets_uses_the_extended_length_flag() {
     let update = Update {
         attributes: PathAttributes {
-            unknown: vec![RawAttribute {
-                flags: 0xc0,
-                type_code: 99,
-                value: vec![7; 300],
-            }],
+            unknown: vec![RawAttribute { flags: 0xc0, type_code: 99, value: vec![7; 300] }],
             ..PathAttributes::default()
         },
         ..Update::default()
@@ -353,10 +329,7 @@ fn attribute_over_255_octets_uses_the_extended_length_flag() {
     // header (19) + withdrawn length (2), then the attribute length field:
     assert_eq!(&wire[21..23], &[0x01, 0x30]); // 304 = 4-octet attribute header + 300
     assert_eq!(&wire[23..27], &[0xd0, 99, 0x01, 0x2c]); // O T E flags, type 99, length 300
-    assert_eq!(
-        ferrolb_bgp::decode(&wire, &FOUR).unwrap(),
-        Message::Update(update)
-    );
+    assert_eq!(ferrolb_bgp::decode(&wire, &FOUR).unwrap(), Message::Update(update));
 }
 
 #[test]

@@ -8,10 +8,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use common::*;
 use ferrolb_bgp::{
-    AfiSafi, AsPath, AsSegment, Capability, Community, DecodeContext, EncodeContext, ErrorCode,
-    GracefulRestart, GracefulRestartFamily, LargeCommunity, Message, MpNextHop, MpReach, MpUnreach,
-    Notification, Open, Origin, PathAttributes, RawAttribute, RouteRefresh, SegmentType, Update,
-    next_frame_len,
+    AfiSafi, AsPath, AsSegment, Capability, Community, DecodeContext, EncodeContext, ErrorCode, GracefulRestart,
+    GracefulRestartFamily, LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Notification, Open, Origin,
+    PathAttributes, RawAttribute, RouteRefresh, SegmentType, Update, next_frame_len,
 };
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
@@ -21,30 +20,21 @@ fn v4_prefix() -> impl Strategy<Value = Ipv4Net> {
 }
 
 fn v6_prefix() -> impl Strategy<Value = Ipv6Net> {
-    (any::<u128>(), 0..=128u8)
-        .prop_map(|(a, l)| Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc())
+    (any::<u128>(), 0..=128u8).prop_map(|(a, l)| Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc())
 }
 
 fn unicast_v4() -> impl Strategy<Value = Ipv4Addr> {
     any::<u32>()
         .prop_map(Ipv4Addr::from)
-        .prop_filter("unicast", |a| {
-            !(a.is_unspecified() || a.is_multicast() || a.is_broadcast())
-        })
+        .prop_filter("unicast", |a| !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()))
 }
 
 fn unicast_v6() -> impl Strategy<Value = Ipv6Addr> {
-    any::<u128>()
-        .prop_map(Ipv6Addr::from)
-        .prop_filter("unicast", |a| !(a.is_unspecified() || a.is_multicast()))
+    any::<u128>().prop_map(Ipv6Addr::from).prop_filter("unicast", |a| !(a.is_unspecified() || a.is_multicast()))
 }
 
 fn asn(four_octet: bool) -> BoxedStrategy<u32> {
-    if four_octet {
-        any::<u32>().boxed()
-    } else {
-        (0..=u32::from(u16::MAX)).boxed()
-    }
+    if four_octet { any::<u32>().boxed() } else { (0..=u32::from(u16::MAX)).boxed() }
 }
 
 fn as_path(four_octet: bool) -> impl Strategy<Value = AsPath> {
@@ -54,8 +44,8 @@ fn as_path(four_octet: bool) -> impl Strategy<Value = AsPath> {
         Just(SegmentType::ConfedSequence),
         Just(SegmentType::ConfedSet),
     ];
-    let segment = (kind, prop::collection::vec(asn(four_octet), 1..8))
-        .prop_map(|(kind, asns)| AsSegment { kind, asns });
+    let segment =
+        (kind, prop::collection::vec(asn(four_octet), 1..8)).prop_map(|(kind, asns)| AsSegment { kind, asns });
     prop::collection::vec(segment, 0..4).prop_map(|segments| AsPath { segments })
 }
 
@@ -63,20 +53,10 @@ fn unknown_attributes() -> impl Strategy<Value = Vec<RawAttribute>> {
     // Types we do not interpret; AS4_PATH (17) is left out because the encoder may
     // synthesize it.
     let type_code = (18u8..=255).prop_filter("not LARGE_COMMUNITIES", |t| *t != 32);
-    let attr = (
-        type_code,
-        prop_oneof![Just(0xc0u8), Just(0xe0u8)],
-        prop::collection::vec(any::<u8>(), 0..300),
-    );
+    let attr = (type_code, prop_oneof![Just(0xc0u8), Just(0xe0u8)], prop::collection::vec(any::<u8>(), 0..300));
     prop::collection::btree_map(any::<u8>(), attr, 0..3).prop_map(|m| {
-        let mut v: Vec<RawAttribute> = m
-            .into_values()
-            .map(|(type_code, flags, value)| RawAttribute {
-                flags,
-                type_code,
-                value,
-            })
-            .collect();
+        let mut v: Vec<RawAttribute> =
+            m.into_values().map(|(type_code, flags, value)| RawAttribute { flags, type_code, value }).collect();
         v.sort_by_key(|a| a.type_code);
         v.dedup_by_key(|a| a.type_code);
         v
@@ -95,41 +75,25 @@ fn mp_reach() -> impl Strategy<Value = MpReach> {
                 next_hop: MpNextHop::V6 { global, link_local },
                 nlri,
             }),
-        (
-            unicast_v4(),
-            prop::collection::vec(v4_prefix().prop_map(IpNet::V4), 0..30)
-        )
-            .prop_map(|(nh, nlri)| MpReach {
-                family: AfiSafi::IPV4_UNICAST,
-                next_hop: MpNextHop::V4(nh),
-                nlri,
-            }),
+        (unicast_v4(), prop::collection::vec(v4_prefix().prop_map(IpNet::V4), 0..30)).prop_map(|(nh, nlri)| MpReach {
+            family: AfiSafi::IPV4_UNICAST,
+            next_hop: MpNextHop::V4(nh),
+            nlri,
+        }),
     ]
 }
 
 fn mp_unreach() -> impl Strategy<Value = MpUnreach> {
     prop_oneof![
-        prop::collection::vec(v6_prefix().prop_map(IpNet::V6), 0..30).prop_map(|withdrawn| {
-            MpUnreach {
-                family: AfiSafi::IPV6_UNICAST,
-                withdrawn,
-            }
-        }),
-        prop::collection::vec(v4_prefix().prop_map(IpNet::V4), 0..30).prop_map(|withdrawn| {
-            MpUnreach {
-                family: AfiSafi::IPV4_UNICAST,
-                withdrawn,
-            }
-        }),
+        prop::collection::vec(v6_prefix().prop_map(IpNet::V6), 0..30)
+            .prop_map(|withdrawn| { MpUnreach { family: AfiSafi::IPV6_UNICAST, withdrawn } }),
+        prop::collection::vec(v4_prefix().prop_map(IpNet::V4), 0..30)
+            .prop_map(|withdrawn| { MpUnreach { family: AfiSafi::IPV4_UNICAST, withdrawn } }),
     ]
 }
 
 fn update(four_octet: bool) -> impl Strategy<Value = Update> {
-    let origin = proptest::option::of(prop_oneof![
-        Just(Origin::Igp),
-        Just(Origin::Egp),
-        Just(Origin::Incomplete)
-    ]);
+    let origin = proptest::option::of(prop_oneof![Just(Origin::Igp), Just(Origin::Egp), Just(Origin::Incomplete)]);
     let attrs = (
         (
             origin,
@@ -141,84 +105,53 @@ fn update(four_octet: bool) -> impl Strategy<Value = Update> {
         ),
         (
             prop::collection::vec(any::<u32>().prop_map(Community), 0..10),
-            prop::collection::vec(
-                any::<(u32, u32, u32)>().prop_map(|(a, b, c)| LargeCommunity::new(a, b, c)),
-                0..5,
-            ),
+            prop::collection::vec(any::<(u32, u32, u32)>().prop_map(|(a, b, c)| LargeCommunity::new(a, b, c)), 0..5),
             proptest::option::of(mp_reach()),
             proptest::option::of(mp_unreach()),
             unknown_attributes(),
         ),
     );
-    (
-        prop::collection::vec(v4_prefix(), 0..50),
-        attrs,
-        prop::collection::vec(v4_prefix(), 0..50),
+    (prop::collection::vec(v4_prefix(), 0..50), attrs, prop::collection::vec(v4_prefix(), 0..50)).prop_map(
+        |(withdrawn, ((origin, as_path, next_hop, med, local_pref, atomic_aggregate), rest), nlri)| {
+            let (communities, large_communities, mp_reach, mp_unreach, unknown) = rest;
+            let mut attributes = PathAttributes {
+                origin,
+                as_path,
+                next_hop,
+                med,
+                local_pref,
+                atomic_aggregate,
+                communities,
+                large_communities,
+                mp_reach,
+                mp_unreach,
+                unknown,
+            };
+            // A valid announcement carries the mandatory attributes (RFC 4271 §5).
+            if !nlri.is_empty() || attributes.mp_reach.is_some() {
+                attributes.origin.get_or_insert(Origin::Igp);
+                attributes.as_path.get_or_insert_with(AsPath::default);
+            }
+            if !nlri.is_empty() {
+                attributes.next_hop.get_or_insert(Ipv4Addr::new(192, 0, 2, 1));
+            }
+            Update { withdrawn, attributes, nlri }
+        },
     )
-        .prop_map(
-            |(
-                withdrawn,
-                ((origin, as_path, next_hop, med, local_pref, atomic_aggregate), rest),
-                nlri,
-            )| {
-                let (communities, large_communities, mp_reach, mp_unreach, unknown) = rest;
-                let mut attributes = PathAttributes {
-                    origin,
-                    as_path,
-                    next_hop,
-                    med,
-                    local_pref,
-                    atomic_aggregate,
-                    communities,
-                    large_communities,
-                    mp_reach,
-                    mp_unreach,
-                    unknown,
-                };
-                // A valid announcement carries the mandatory attributes (RFC 4271 §5).
-                if !nlri.is_empty() || attributes.mp_reach.is_some() {
-                    attributes.origin.get_or_insert(Origin::Igp);
-                    attributes.as_path.get_or_insert_with(AsPath::default);
-                }
-                if !nlri.is_empty() {
-                    attributes
-                        .next_hop
-                        .get_or_insert(Ipv4Addr::new(192, 0, 2, 1));
-                }
-                Update {
-                    withdrawn,
-                    attributes,
-                    nlri,
-                }
-            },
-        )
 }
 
 fn capability() -> impl Strategy<Value = Capability> {
     let family = any::<(u16, u8)>().prop_map(|(afi, safi)| AfiSafi::new(afi, safi));
-    let gr_family = (family.clone(), any::<bool>()).prop_map(|(family, forwarding_state)| {
-        GracefulRestartFamily {
-            family,
-            forwarding_state,
-        }
-    });
+    let gr_family = (family.clone(), any::<bool>())
+        .prop_map(|(family, forwarding_state)| GracefulRestartFamily { family, forwarding_state });
     prop_oneof![
         family.prop_map(Capability::Multiprotocol),
         Just(Capability::RouteRefresh),
-        (
-            any::<bool>(),
-            any::<bool>(),
-            0u16..4096,
-            prop::collection::vec(gr_family, 0..4)
-        )
-            .prop_map(|(restart_state, notification, restart_time, families)| {
-                Capability::GracefulRestart(GracefulRestart {
-                    restart_state,
-                    notification,
-                    restart_time,
-                    families,
-                })
-            }),
+        (any::<bool>(), any::<bool>(), 0u16..4096, prop::collection::vec(gr_family, 0..4)).prop_map(
+            |(restart_state, notification, restart_time, families)| {
+                Capability::GracefulRestart(GracefulRestart { restart_state, notification, restart_time, families })
+            }
+        ),
         (1..=u32::MAX).prop_map(Capability::FourOctetAs),
         (
             any::<u8>().prop_filter("unknown code", |c| ![1, 2, 64, 65].contains(c)),
@@ -229,12 +162,7 @@ fn capability() -> impl Strategy<Value = Capability> {
 }
 
 fn open() -> impl Strategy<Value = Open> {
-    (
-        1..=u16::MAX,
-        prop_oneof![Just(0u16), 3..=u16::MAX],
-        1..=u32::MAX,
-        prop::collection::vec(capability(), 0..6),
-    )
+    (1..=u16::MAX, prop_oneof![Just(0u16), 3..=u16::MAX], 1..=u32::MAX, prop::collection::vec(capability(), 0..6))
         .prop_map(|(my_as, hold_time, id, capabilities)| Open {
             my_as,
             hold_time,
@@ -247,20 +175,11 @@ fn message(four_octet: bool) -> impl Strategy<Value = Message> {
     prop_oneof![
         open().prop_map(Message::Open),
         update(four_octet).prop_map(Message::Update),
-        (
-            any::<u8>(),
-            any::<u8>(),
-            prop::collection::vec(any::<u8>(), 0..100)
-        )
-            .prop_map(|(c, s, data)| {
-                Message::Notification(Notification::new(ErrorCode::from_octets(c, s), data))
-            }),
+        (any::<u8>(), any::<u8>(), prop::collection::vec(any::<u8>(), 0..100))
+            .prop_map(|(c, s, data)| { Message::Notification(Notification::new(ErrorCode::from_octets(c, s), data)) }),
         Just(Message::Keepalive),
         any::<(u16, u8, u8)>().prop_map(|(afi, subtype, safi)| {
-            Message::RouteRefresh(RouteRefresh {
-                family: AfiSafi::new(afi, safi),
-                subtype,
-            })
+            Message::RouteRefresh(RouteRefresh { family: AfiSafi::new(afi, safi), subtype })
         }),
     ]
 }

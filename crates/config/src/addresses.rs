@@ -31,7 +31,8 @@ impl AddressEntry {
 /// MetalLB trims nothing in the CIDR form, so `" 10.0.0.0/8"` is invalid here too.
 pub fn parse_entry(text: &str) -> Result<AddressEntry, String> {
     let cidrs = if let Some((start, end)) = text.split_once('-') {
-        let start: IpAddr = start.trim().parse().map_err(|_| format!("invalid IP range {text:?}: bad start address"))?;
+        let start: IpAddr =
+            start.trim().parse().map_err(|_| format!("invalid IP range {text:?}: bad start address"))?;
         let end: IpAddr = end.trim().parse().map_err(|_| format!("invalid IP range {text:?}: bad end address"))?;
         range_to_cidrs(start, end).map_err(|why| format!("invalid IP range {text:?}: {why}"))?
     } else {
@@ -112,11 +113,24 @@ mod tests {
     #[test]
     fn range_is_summarised_into_minimal_cidrs() {
         assert_eq!(cidrs("10.0.0.0-10.0.0.255"), ["10.0.0.0/24"]);
-        assert_eq!(cidrs("3.3.3.2-3.3.3.254"), [
-            "3.3.3.2/31", "3.3.3.4/30", "3.3.3.8/29", "3.3.3.16/28", "3.3.3.32/27", "3.3.3.64/26",
-            "3.3.3.128/26", "3.3.3.192/27", "3.3.3.224/28", "3.3.3.240/29", "3.3.3.248/30",
-            "3.3.3.252/31", "3.3.3.254/32"
-        ]);
+        assert_eq!(
+            cidrs("3.3.3.2-3.3.3.254"),
+            [
+                "3.3.3.2/31",
+                "3.3.3.4/30",
+                "3.3.3.8/29",
+                "3.3.3.16/28",
+                "3.3.3.32/27",
+                "3.3.3.64/26",
+                "3.3.3.128/26",
+                "3.3.3.192/27",
+                "3.3.3.224/28",
+                "3.3.3.240/29",
+                "3.3.3.248/30",
+                "3.3.3.252/31",
+                "3.3.3.254/32"
+            ]
+        );
         assert_eq!(cidrs("fd00::1-fd00::2"), ["fd00::1/128", "fd00::2/128"]);
     }
 

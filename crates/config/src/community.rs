@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn communities_sort_as_96_bit_numbers() {
-        let mut v = vec![
+        let mut v = [
             parse_literal("large:0:5:0").unwrap(),
             parse_literal("1:0").unwrap(),
             parse_literal("large:65536:0:0").unwrap(),

@@ -22,8 +22,7 @@ pub mod selector;
 
 pub use error::ConfigError;
 pub use model::{
-    BfdProfile, BgpAdvertisement, Config, L2Advertisement, Peer, PeerAsn, Pool, ServiceAllocation,
-    WeightedNodes,
+    BfdProfile, BgpAdvertisement, Config, L2Advertisement, Peer, PeerAsn, Pool, ServiceAllocation, WeightedNodes,
 };
 pub use parse::parse;
 pub use selector::Selector;

@@ -33,6 +33,9 @@ pub fn compatible(a: &BgpAdvertisement, b: &BgpAdvertisement, has_v4: bool, has_
     disjoint_peers || a.nodes.is_disjoint(&b.nodes)
 }
 
+/// An advertisement with its position in the pool's list (processing order).
+type Indexed<'a> = (usize, &'a Arc<BgpAdvertisement>);
+
 /// The first incompatible pair among `ads` (in order), as `(later, earlier)`.
 ///
 /// Advertisements with serviceSelectors take no part (they never aggregate). Only ads that
@@ -46,9 +49,9 @@ pub fn find_conflict(
     if !has_v4 && !has_v6 {
         return None;
     }
-    let candidates: Vec<(usize, &Arc<BgpAdvertisement>)> =
+    let candidates: Vec<Indexed<'_>> =
         ads.iter().enumerate().filter(|(_, ad)| ad.service_selectors.is_empty()).collect();
-    let mut groups: BTreeMap<(bool, u8), Vec<(usize, &Arc<BgpAdvertisement>)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(bool, u8), Vec<Indexed<'_>>> = BTreeMap::new();
     for &(i, ad) in &candidates {
         if has_v4 {
             groups.entry((false, ad.aggregation_length)).or_default().push((i, ad));

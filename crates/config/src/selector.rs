@@ -86,7 +86,10 @@ impl Selector {
             }
             let requirement = match expr.operator.as_str() {
                 "In" | "NotIn" if set.is_empty() => {
-                    return Err(format!("operator {} on key {:?} requires at least one value", expr.operator, expr.key));
+                    return Err(format!(
+                        "operator {} on key {:?} requires at least one value",
+                        expr.operator, expr.key
+                    ));
                 }
                 "Exists" | "DoesNotExist" if !set.is_empty() => {
                     return Err(format!("operator {} on key {:?} takes no values", expr.operator, expr.key));
@@ -97,7 +100,9 @@ impl Selector {
                 "DoesNotExist" => Requirement::DoesNotExist(expr.key.clone()),
                 "" => return Err(format!("match expression on key {:?} has no operator", expr.key)),
                 other => {
-                    return Err(format!("{other:?} is not a valid label selector operator (In, NotIn, Exists, DoesNotExist)"));
+                    return Err(format!(
+                        "{other:?} is not a valid label selector operator (In, NotIn, Exists, DoesNotExist)"
+                    ));
                 }
             };
             if !seen_expressions.insert(requirement.clone()) {
@@ -278,7 +283,10 @@ mod tests {
             (with_exprs(vec![expr("k", "In", &[])]), "requires at least one value"),
             (with_exprs(vec![expr("k", "Exists", &["v"])]), "takes no values"),
             (with_exprs(vec![expr("k", "In", &["v", "v"])]), "duplicate definition of match expression value"),
-            (with_exprs(vec![expr("k", "In", &["v"]), expr("k", "In", &["v"])]), "duplicate definition of match expression"),
+            (
+                with_exprs(vec![expr("k", "In", &["v"]), expr("k", "In", &["v"])]),
+                "duplicate definition of match expression",
+            ),
             (LabelSelector::labels([("bad key", "v")]), "invalid label key"),
             (LabelSelector::labels([("k", "bad value")]), "invalid label value"),
             (LabelSelector::labels([("-x.io/k", "v")]), "prefix must be a DNS subdomain"),
@@ -305,7 +313,8 @@ mod tests {
 
     #[test]
     fn a_selector_list_is_an_or() {
-        let list = parse_list("s", &[LabelSelector::labels([("a", "1")]), LabelSelector::labels([("b", "2")])]).unwrap();
+        let list =
+            parse_list("s", &[LabelSelector::labels([("a", "1")]), LabelSelector::labels([("b", "2")])]).unwrap();
         assert!(any_matches(&list, &labels(&[("b", "2")])));
         assert!(!any_matches(&list, &labels(&[("c", "3")])));
         assert!(!any_matches(&[], &labels(&[])));

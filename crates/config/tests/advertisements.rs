@@ -30,7 +30,9 @@ fn an_advertisement_naming_no_pools_applies_to_every_pool() {
 
 #[test]
 fn pools_are_reached_by_name_and_unknown_names_are_ignored() {
-    let c = accept(&(pool("a", &["10.0.0.0/24"]) + &pool("b", &["10.0.1.0/24"]) + &bgp_ad("ad", "{ipAddressPools: [a, ghost]}")));
+    let c = accept(
+        &(pool("a", &["10.0.0.0/24"]) + &pool("b", &["10.0.1.0/24"]) + &bgp_ad("ad", "{ipAddressPools: [a, ghost]}")),
+    );
     assert_eq!(bgp_names(&c, "a"), ["ad"]);
     assert!(bgp_names(&c, "b").is_empty());
 }
@@ -40,7 +42,10 @@ fn pools_are_reached_by_label_selector_and_a_selector_matching_nothing_reaches_n
     let yaml = labelled_pool("a", "gold", "10.0.0.0/24")
         + &labelled_pool("b", "silver", "10.0.1.0/24")
         + &l2_ad("gold", "{ipAddressPoolSelectors: [{matchLabels: {tier: gold}}]}")
-        + &l2_ad("expr", "{ipAddressPoolSelectors: [{matchExpressions: [{key: tier, operator: NotIn, values: [gold]}]}]}")
+        + &l2_ad(
+            "expr",
+            "{ipAddressPoolSelectors: [{matchExpressions: [{key: tier, operator: NotIn, values: [gold]}]}]}",
+        )
         + &l2_ad("none", "{ipAddressPoolSelectors: [{matchLabels: {tier: bronze}}]}");
     let c = accept(&yaml);
     assert_eq!(l2_names(&c, "a"), ["gold"]);
@@ -75,7 +80,8 @@ fn node_selectors_resolve_to_the_matching_nodes() {
 #[test]
 fn duplicate_node_selectors_are_rejected() {
     reject(
-        &(pool("a", &["10.0.0.0/24"]) + &l2_ad("l2", "{nodeSelectors: [{matchLabels: {rack: a}}, {matchLabels: {rack: a}}]}")),
+        &(pool("a", &["10.0.0.0/24"])
+            + &l2_ad("l2", "{nodeSelectors: [{matchLabels: {rack: a}}, {matchLabels: {rack: a}}]}")),
         "L2Advertisement/l2",
         &["spec.nodeSelectors[1]", "duplicate definition of nodeSelectors"],
     );
@@ -85,7 +91,8 @@ fn duplicate_node_selectors_are_rejected() {
 
 #[test]
 fn l2_interfaces_restrict_announcement_and_empty_means_all() {
-    let c = accept(&(pool("a", &["10.0.0.0/24"]) + &l2_ad("l2", "{interfaces: [eth1, eth0, eth1]}") + &l2_ad("all", "{}")));
+    let c =
+        accept(&(pool("a", &["10.0.0.0/24"]) + &l2_ad("l2", "{interfaces: [eth1, eth0, eth1]}") + &l2_ad("all", "{}")));
     let ads = &c.pools[0].l2_advertisements;
     assert!(ads[0].all_interfaces);
     assert_eq!(ads[1].interfaces, ["eth0", "eth1"]);
@@ -110,7 +117,8 @@ fn preferred_node_selectors_score_only_eligible_nodes() {
 fn preference_weights_outside_1_to_100_are_rejected() {
     for weight in [0, 101, -3] {
         reject(
-            &(pool("a", &["10.0.0.0/24"]) + &l2_ad("l2", &format!("{{preferredNodeSelectors: [{{weight: {weight}, preference: {{}}}}]}}"))),
+            &(pool("a", &["10.0.0.0/24"])
+                + &l2_ad("l2", &format!("{{preferredNodeSelectors: [{{weight: {weight}, preference: {{}}}}]}}"))),
             "L2Advertisement/l2",
             &["spec.preferredNodeSelectors[0].weight", "1-100"],
         );
@@ -151,9 +159,21 @@ fn aggregation_lengths_default_to_host_routes() {
 
 #[test]
 fn aggregation_lengths_out_of_range_are_rejected() {
-    reject(&(pool("a", &["10.0.0.0/24"]) + &bgp_ad("ad", "{aggregationLength: 33}")), "BGPAdvertisement/ad", &["spec.aggregationLength", "invalid aggregation length 33"]);
-    reject(&(pool("a", &["10.0.0.0/24"]) + &bgp_ad("ad", "{aggregationLength: 0}")), "BGPAdvertisement/ad", &["invalid aggregation length 0"]);
-    reject(&(pool("a", &["10.0.0.0/24"]) + &bgp_ad("ad", "{aggregationLengthV6: 129}")), "BGPAdvertisement/ad", &["spec.aggregationLengthV6"]);
+    reject(
+        &(pool("a", &["10.0.0.0/24"]) + &bgp_ad("ad", "{aggregationLength: 33}")),
+        "BGPAdvertisement/ad",
+        &["spec.aggregationLength", "invalid aggregation length 33"],
+    );
+    reject(
+        &(pool("a", &["10.0.0.0/24"]) + &bgp_ad("ad", "{aggregationLength: 0}")),
+        "BGPAdvertisement/ad",
+        &["invalid aggregation length 0"],
+    );
+    reject(
+        &(pool("a", &["10.0.0.0/24"]) + &bgp_ad("ad", "{aggregationLengthV6: 129}")),
+        "BGPAdvertisement/ad",
+        &["spec.aggregationLengthV6"],
+    );
 }
 
 #[test]
@@ -169,7 +189,11 @@ fn an_aggregate_may_not_be_wider_than_any_cidr_of_the_pool() {
 #[test]
 fn a_range_is_judged_by_its_widest_cidr_not_every_cidr() {
     accept(&(pool("p", &["3.3.3.2-3.3.3.254"]) + &bgp_ad("ad", "{aggregationLength: 26}")));
-    reject(&(pool("p", &["3.3.3.2-3.3.3.254"]) + &bgp_ad("ad", "{aggregationLength: 24}")), "BGPAdvertisement/ad", &["/26"]);
+    reject(
+        &(pool("p", &["3.3.3.2-3.3.3.254"]) + &bgp_ad("ad", "{aggregationLength: 24}")),
+        "BGPAdvertisement/ad",
+        &["/26"],
+    );
 }
 
 #[test]
@@ -185,18 +209,26 @@ fn ipv6_entries_are_judged_by_the_ipv6_aggregation_length() {
 #[test]
 fn service_selectors_and_custom_aggregation_are_mutually_exclusive() {
     reject(
-        &(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{aggregationLength: 24, serviceSelectors: [{matchLabels: {app: web}}]}")),
+        &(pool("p", &["10.0.0.0/24"])
+            + &bgp_ad("ad", "{aggregationLength: 24, serviceSelectors: [{matchLabels: {app: web}}]}")),
         "BGPAdvertisement/ad",
         &["mutually exclusive"],
     );
-    accept(&(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{aggregationLength: 32, serviceSelectors: [{matchLabels: {app: web}}]}")));
+    accept(
+        &(pool("p", &["10.0.0.0/24"])
+            + &bgp_ad("ad", "{aggregationLength: 32, serviceSelectors: [{matchLabels: {app: web}}]}")),
+    );
 }
 
 #[test]
 fn peers_lists_reject_duplicates_and_keep_unknown_names() {
     let c = accept(&(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{peers: [ghost]}")));
     assert_eq!(c.pools[0].bgp_advertisements[0].peers, ["ghost"]);
-    reject(&(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{peers: [r, r]}")), "BGPAdvertisement/ad", &["spec.peers[1]", "duplicate"]);
+    reject(
+        &(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{peers: [r, r]}")),
+        "BGPAdvertisement/ad",
+        &["spec.peers[1]", "duplicate"],
+    );
 }
 
 #[test]
@@ -214,9 +246,10 @@ fn community_object(name: &str, aliases: &str) -> String {
 
 #[test]
 fn communities_resolve_literals_large_values_and_aliases_sorted() {
-    let yaml = community_object("c", "{name: no-advertise, value: '65535:65282'}, {name: big, value: 'large:64500:1:2'}")
-        + &pool("p", &["10.0.0.0/24"])
-        + &bgp_ad("ad", "{communities: [no-advertise, '64500:100', big, 'large:1:2:3']}");
+    let yaml =
+        community_object("c", "{name: no-advertise, value: '65535:65282'}, {name: big, value: 'large:64500:1:2'}")
+            + &pool("p", &["10.0.0.0/24"])
+            + &bgp_ad("ad", "{communities: [no-advertise, '64500:100', big, 'large:1:2:3']}");
     let c = accept(&yaml);
     let values: Vec<String> = c.pools[0].bgp_advertisements[0].communities.iter().map(ToString::to_string).collect();
     assert_eq!(values, ["large:1:2:3", "large:64500:1:2", "64500:100", "65535:65282"]);
@@ -224,16 +257,32 @@ fn communities_resolve_literals_large_values_and_aliases_sorted() {
 
 #[test]
 fn an_unknown_alias_is_a_transient_error_and_a_bad_literal_a_hard_one() {
-    let unknown = reject(&(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{communities: [gold]}")), "BGPAdvertisement/ad", &["spec.communities[0]", "neither a Community alias"]);
+    let unknown = reject(
+        &(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{communities: [gold]}")),
+        "BGPAdvertisement/ad",
+        &["spec.communities[0]", "neither a Community alias"],
+    );
     assert!(unknown.transient);
-    let bad = reject(&(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{communities: ['70000:1']}")), "BGPAdvertisement/ad", &["16-bit"]);
+    let bad = reject(
+        &(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{communities: ['70000:1']}")),
+        "BGPAdvertisement/ad",
+        &["16-bit"],
+    );
     assert!(!bad.transient);
-    reject(&(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{communities: ['huge:1:2:3']}")), "BGPAdvertisement/ad", &["invalid marker"]);
+    reject(
+        &(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{communities: ['huge:1:2:3']}")),
+        "BGPAdvertisement/ad",
+        &["invalid marker"],
+    );
 }
 
 #[test]
 fn duplicate_communities_in_an_advertisement_are_rejected() {
-    reject(&(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{communities: ['1:1', '1:1']}")), "BGPAdvertisement/ad", &["duplicate definition of spec.communities"]);
+    reject(
+        &(pool("p", &["10.0.0.0/24"]) + &bgp_ad("ad", "{communities: ['1:1', '1:1']}")),
+        "BGPAdvertisement/ad",
+        &["duplicate definition of spec.communities"],
+    );
 }
 
 #[test]
@@ -243,12 +292,18 @@ fn community_aliases_are_global_across_community_objects() {
         "Community/b",
         &["duplicate definition of community \"gold\""],
     );
-    accept(&(community_object("a", "{name: gold, value: '1:1'}") + &community_object("b", "{name: silver, value: '2:2'}")));
+    accept(
+        &(community_object("a", "{name: gold, value: '1:1'}") + &community_object("b", "{name: silver, value: '2:2'}")),
+    );
 }
 
 #[test]
 fn community_alias_values_must_be_communities() {
-    reject(&community_object("a", "{name: gold, value: 'gold'}"), "Community/a", &["spec.communities[0].value", "invalid community value"]);
+    reject(
+        &community_object("a", "{name: gold, value: 'gold'}"),
+        "Community/a",
+        &["spec.communities[0].value", "invalid community value"],
+    );
     reject(&community_object("a", "{name: gold, value: '1:2:3:4'}"), "Community/a", &["invalid marker"]);
     reject(&community_object("a", "{name: gold, value: 'large:1:2:99999999999'}"), "Community/a", &["32-bit"]);
 }
@@ -258,7 +313,11 @@ fn community_alias_values_must_be_communities() {
 #[test]
 fn ipv4_only_pool_with_different_ipv4_aggregation_accepts_different_local_pref() {
     // MetalLB <= 0.13.11 rejected this because both ads kept the default IPv6 length 128.
-    accept(&(pool("p", &["10.0.0.0/24"]) + &bgp_ad("a", "{aggregationLength: 32, localPref: 100}") + &bgp_ad("b", "{aggregationLength: 27}")));
+    accept(
+        &(pool("p", &["10.0.0.0/24"])
+            + &bgp_ad("a", "{aggregationLength: 32, localPref: 100}")
+            + &bgp_ad("b", "{aggregationLength: 27}")),
+    );
 }
 
 #[test]
@@ -272,14 +331,24 @@ fn same_aggregation_with_different_local_pref_on_the_same_nodes_and_peers_is_rej
 
 #[test]
 fn equal_local_prefs_are_always_compatible() {
-    accept(&(pool("p", &["10.0.0.0/24"]) + &bgp_ad("a", "{localPref: 100}") + &bgp_ad("b", "{localPref: 100, communities: ['1:1']}")));
+    accept(
+        &(pool("p", &["10.0.0.0/24"])
+            + &bgp_ad("a", "{localPref: 100}")
+            + &bgp_ad("b", "{localPref: 100, communities: ['1:1']}")),
+    );
 }
 
 #[test]
 fn ipv6_only_pool_compares_only_ipv6_aggregation() {
-    accept(&(pool("p", &["fd00::/64"]) + &bgp_ad("a", "{aggregationLengthV6: 128, localPref: 100}") + &bgp_ad("b", "{aggregationLengthV6: 120}")));
+    accept(
+        &(pool("p", &["fd00::/64"])
+            + &bgp_ad("a", "{aggregationLengthV6: 128, localPref: 100}")
+            + &bgp_ad("b", "{aggregationLengthV6: 120}")),
+    );
     reject(
-        &(pool("p", &["fd00::/64"]) + &bgp_ad("a", "{aggregationLength: 24, localPref: 100}") + &bgp_ad("b", "{aggregationLength: 32}")),
+        &(pool("p", &["fd00::/64"])
+            + &bgp_ad("a", "{aggregationLength: 24, localPref: 100}")
+            + &bgp_ad("b", "{aggregationLength: 32}")),
         "BGPAdvertisement/b",
         &["invalid local preference"],
     );
@@ -289,24 +358,38 @@ fn ipv6_only_pool_compares_only_ipv6_aggregation() {
 fn dual_stack_pool_needs_both_aggregation_lengths_to_differ() {
     let dual = pool("p", &["10.0.0.0/24", "fd00::/64"]);
     reject(
-        &(dual.clone() + &bgp_ad("a", "{aggregationLength: 32, localPref: 100}") + &bgp_ad("b", "{aggregationLength: 27}")),
+        &(dual.clone()
+            + &bgp_ad("a", "{aggregationLength: 32, localPref: 100}")
+            + &bgp_ad("b", "{aggregationLength: 27}")),
         "BGPAdvertisement/b",
         &["invalid local preference"],
     );
-    accept(&(dual + &bgp_ad("a", "{aggregationLength: 32, aggregationLengthV6: 128, localPref: 100}") + &bgp_ad("b", "{aggregationLength: 27, aggregationLengthV6: 120}")));
+    accept(
+        &(dual
+            + &bgp_ad("a", "{aggregationLength: 32, aggregationLengthV6: 128, localPref: 100}")
+            + &bgp_ad("b", "{aggregationLength: 27, aggregationLengthV6: 120}")),
+    );
 }
 
 #[test]
 fn disjoint_peer_lists_make_local_prefs_compatible_but_overlapping_ones_do_not() {
     let base = pool("p", &["10.0.0.0/24"]);
-    accept(&(base.clone() + &bgp_ad("a", "{localPref: 100, peers: [r1]}") + &bgp_ad("b", "{localPref: 200, peers: [r2]}")));
+    accept(
+        &(base.clone() + &bgp_ad("a", "{localPref: 100, peers: [r1]}") + &bgp_ad("b", "{localPref: 200, peers: [r2]}")),
+    );
     reject(
-        &(base.clone() + &bgp_ad("a", "{localPref: 100, peers: [r1, r2]}") + &bgp_ad("b", "{localPref: 200, peers: [r2]}")),
+        &(base.clone()
+            + &bgp_ad("a", "{localPref: 100, peers: [r1, r2]}")
+            + &bgp_ad("b", "{localPref: 200, peers: [r2]}")),
         "BGPAdvertisement/b",
         &["invalid local preference"],
     );
     // An empty peer list means every peer: it overlaps with any list.
-    reject(&(base + &bgp_ad("a", "{localPref: 100}") + &bgp_ad("b", "{localPref: 200, peers: [r2]}")), "BGPAdvertisement/b", &["invalid local preference"]);
+    reject(
+        &(base + &bgp_ad("a", "{localPref: 100}") + &bgp_ad("b", "{localPref: 200, peers: [r2]}")),
+        "BGPAdvertisement/b",
+        &["invalid local preference"],
+    );
 }
 
 #[test]

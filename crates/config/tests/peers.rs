@@ -33,7 +33,11 @@ fn the_local_asn_is_required() {
 fn exactly_one_of_peer_asn_and_dynamic_asn_is_required() {
     reject(&peer("r", "{myASN: 1, peerAddress: 172.30.0.1}"), "BGPPeer/r", &["missing peer ASN and dynamicASN"]);
     reject(&ebgp("dynamicASN: external"), "BGPPeer/r", &["both peerASN and dynamicASN"]);
-    reject(&peer("r", "{myASN: 1, dynamicASN: sideways, peerAddress: 172.30.0.1}"), "BGPPeer/r", &["invalid dynamicASN"]);
+    reject(
+        &peer("r", "{myASN: 1, dynamicASN: sideways, peerAddress: 172.30.0.1}"),
+        "BGPPeer/r",
+        &["invalid dynamicASN"],
+    );
     let c = accept(&peer("r", "{myASN: 1, dynamicASN: internal, peerAddress: 172.30.0.1}"));
     assert_eq!(c.peers[0].peer_asn, PeerAsn::DynamicInternal);
     assert!(c.peers[0].is_ibgp());
@@ -50,7 +54,11 @@ fn local_asn_replaces_my_asn_towards_the_peer() {
 fn exactly_one_of_peer_address_and_interface_is_required() {
     reject(&peer("r", "{myASN: 1, peerASN: 2}"), "BGPPeer/r", &["no peerAddress or interface"]);
     reject(&ebgp("interface: eth0"), "BGPPeer/r", &["both peerAddress and interface"]);
-    reject(&peer("r", "{myASN: 1, peerASN: 2, interface: eth0}"), "BGPPeer/r", &["spec.interface", "not supported yet"]);
+    reject(
+        &peer("r", "{myASN: 1, peerASN: 2, interface: eth0}"),
+        "BGPPeer/r",
+        &["spec.interface", "not supported yet"],
+    );
 }
 
 #[test]
@@ -101,7 +109,11 @@ fn hold_times_beyond_the_open_message_field_are_rejected() {
 
 #[test]
 fn a_keepalive_longer_than_the_hold_time_is_rejected() {
-    reject(&ebgp("holdTime: 9s, keepaliveTime: 10s"), "BGPPeer/r", &["spec.keepaliveTime", "must be lower than holdTime"]);
+    reject(
+        &ebgp("holdTime: 9s, keepaliveTime: 10s"),
+        "BGPPeer/r",
+        &["spec.keepaliveTime", "must be lower than holdTime"],
+    );
 }
 
 #[test]
@@ -126,14 +138,20 @@ fn the_router_id_must_be_an_ipv4_address() {
 
 #[test]
 fn ebgp_multihop_is_rejected_for_ibgp_peers() {
-    reject(&peer("r", "{myASN: 64500, peerASN: 64500, peerAddress: 172.30.0.1, ebgpMultiHop: true}"), "BGPPeer/r", &["ibgp peer"]);
+    reject(
+        &peer("r", "{myASN: 64500, peerASN: 64500, peerAddress: 172.30.0.1, ebgpMultiHop: true}"),
+        "BGPPeer/r",
+        &["ibgp peer"],
+    );
     assert!(accept(&ebgp("ebgpMultiHop: true")).peers[0].ebgp_multi_hop);
 }
 
 // ---- passwords -----------------------------------------------------------------------------
 
 fn secret(name: &str, type_: &str, data: &str) -> String {
-    format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: metallb-system}}\ntype: {type_}\n{data}\n---\n")
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: metallb-system}}\ntype: {type_}\n{data}\n---\n"
+    )
 }
 
 #[test]
@@ -146,9 +164,11 @@ fn a_plain_password_is_used_and_never_printed() {
 
 #[test]
 fn a_password_secret_is_resolved_from_data_or_string_data() {
-    let from_data = secret("bgp", "kubernetes.io/basic-auth", "data: {password: bWV0YWxsYi1tZDU=}") + &ebgp("passwordSecret: {name: bgp}");
+    let from_data = secret("bgp", "kubernetes.io/basic-auth", "data: {password: bWV0YWxsYi1tZDU=}")
+        + &ebgp("passwordSecret: {name: bgp}");
     assert_eq!(accept(&from_data).peers[0].password.as_deref(), Some("metallb-md5"));
-    let from_string = secret("bgp", "kubernetes.io/basic-auth", "stringData: {password: plain}") + &ebgp("passwordSecret: {name: bgp, namespace: metallb-system}");
+    let from_string = secret("bgp", "kubernetes.io/basic-auth", "stringData: {password: plain}")
+        + &ebgp("passwordSecret: {name: bgp, namespace: metallb-system}");
     assert_eq!(accept(&from_string).peers[0].password.as_deref(), Some("plain"));
 }
 
@@ -165,9 +185,21 @@ fn a_missing_secret_is_a_transient_error() {
 
 #[test]
 fn a_secret_of_the_wrong_type_or_without_a_password_is_rejected() {
-    reject(&(secret("bgp", "Opaque", "data: {password: YQ==}") + &ebgp("passwordSecret: {name: bgp}")), "BGPPeer/r", &["secret type mismatch"]);
-    reject(&(secret("bgp", "kubernetes.io/basic-auth", "data: {username: YQ==}") + &ebgp("passwordSecret: {name: bgp}")), "BGPPeer/r", &["password not specified"]);
-    reject(&(secret("bgp", "kubernetes.io/basic-auth", "data: {password: '***'}") + &ebgp("passwordSecret: {name: bgp}")), "BGPPeer/r", &["not valid base64"]);
+    reject(
+        &(secret("bgp", "Opaque", "data: {password: YQ==}") + &ebgp("passwordSecret: {name: bgp}")),
+        "BGPPeer/r",
+        &["secret type mismatch"],
+    );
+    reject(
+        &(secret("bgp", "kubernetes.io/basic-auth", "data: {username: YQ==}") + &ebgp("passwordSecret: {name: bgp}")),
+        "BGPPeer/r",
+        &["password not specified"],
+    );
+    reject(
+        &(secret("bgp", "kubernetes.io/basic-auth", "data: {password: '***'}") + &ebgp("passwordSecret: {name: bgp}")),
+        "BGPPeer/r",
+        &["not valid base64"],
+    );
 }
 
 #[test]
@@ -212,7 +244,11 @@ fn bfd_profile_values_out_of_range_are_rejected() {
         ("echoInterval", 5, "10-60000"),
         ("minimumTtl", 255, "1-254"),
     ] {
-        reject(&object("BFDProfile", "p", &format!("{{{field}: {value}}}")), "BFDProfile/p", &[&format!("spec.{field}"), range]);
+        reject(
+            &object("BFDProfile", "p", &format!("{{{field}: {value}}}")),
+            "BFDProfile/p",
+            &[&format!("spec.{field}"), range],
+        );
     }
 }
 
@@ -224,7 +260,11 @@ fn bfd_echo_mode_is_refused_until_implemented() {
 #[test]
 fn a_peer_must_reference_an_existing_bfd_profile() {
     reject(&ebgp("bfdProfile: ghost"), "BGPPeer/r", &["referencing non existing bfd profile ghost"]);
-    reject(&(object("BFDProfile", "fast", "{}") + &ebgp("bfdProfile: fast")), "BGPPeer/r", &["BFD is not supported yet"]);
+    reject(
+        &(object("BFDProfile", "fast", "{}") + &ebgp("bfdProfile: fast")),
+        "BGPPeer/r",
+        &["BFD is not supported yet"],
+    );
 }
 
 // ---- sessions, scopes ----------------------------------------------------------------------
@@ -263,7 +303,8 @@ fn the_controller_scope_ignores_peers_and_advertisements() {
 
 #[test]
 fn a_speaker_ignores_peers_that_target_other_nodes() {
-    let yaml = ebgp("") + &peer("bad", "{myASN: 0, peerASN: 1, peerAddress: 172.30.0.9, nodeSelectors: [{matchLabels: {rack: b}}]}");
+    let yaml = ebgp("")
+        + &peer("bad", "{myASN: 0, peerASN: 1, peerAddress: 172.30.0.9, nodeSelectors: [{matchLabels: {rack: b}}]}");
     let c = parse_scoped(&yaml, Scope::Speaker { node: "node1".into() }).unwrap();
     assert_eq!(c.peers.len(), 1);
     assert!(parse_scoped(&yaml, Scope::Speaker { node: "node2".into() }).is_err());

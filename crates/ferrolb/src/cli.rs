@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "ferrolb", version, about = "Load balancer addresses for bare-metal Kubernetes: a drop-in MetalLB replacement")]
+#[command(
+    name = "ferrolb",
+    version,
+    about = "Load balancer addresses for bare-metal Kubernetes: a drop-in MetalLB replacement"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -15,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Check metallb.io configuration files and print the effective configuration.
     Validate(ValidateArgs),
+    /// Print the metallb.io CustomResourceDefinitions as YAML.
+    Crds,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -36,7 +36,8 @@ pub fn load(paths: &[PathBuf]) -> Result<(Resources, LoadReport), InputError> {
     let mut resources = Resources::default();
     let mut report = LoadReport::default();
     for file in files {
-        let text = fs::read_to_string(&file).map_err(|source| InputError::Io { path: file.display().to_string(), source })?;
+        let text =
+            fs::read_to_string(&file).map_err(|source| InputError::Io { path: file.display().to_string(), source })?;
         let one = load_str(&text, &file.display().to_string(), &mut resources)?;
         report.loaded += one.loaded;
         report.ignored.extend(one.ignored);
@@ -48,7 +49,8 @@ fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), In
     let io = |source| InputError::Io { path: path.display().to_string(), source };
     let meta = fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = fs::read_dir(path).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
+        let mut entries: Vec<PathBuf> =
+            fs::read_dir(path).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
         entries.sort();
         for entry in entries {
             let hidden = entry.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));

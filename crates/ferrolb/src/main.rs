@@ -14,5 +14,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
+        cli::Command::Crds => match output::emit(&ferrolb_api::crds::render_yaml()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
+        },
     }
 }

@@ -88,7 +88,12 @@ fn summary(config: &Config, report: &LoadReport) -> String {
         let mut kinds = report.ignored.clone();
         kinds.sort();
         kinds.dedup();
-        let _ = writeln!(out, "  skipped {} object(s) of kinds ferrolb does not read: {}", report.ignored.len(), kinds.join(", "));
+        let _ = writeln!(
+            out,
+            "  skipped {} object(s) of kinds ferrolb does not read: {}",
+            report.ignored.len(),
+            kinds.join(", ")
+        );
     }
     out
 }

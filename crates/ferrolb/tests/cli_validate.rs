@@ -79,7 +79,10 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(ads[1]["nodes"], serde_json::json!(["node-a", "node-b"]));
     assert_eq!(pool["l2Advertisements"], serde_json::json!([]));
     let peer = &v["peers"][0];
-    assert_eq!((peer["name"].as_str(), peer["myASN"].as_u64(), peer["peerASN"].as_u64()), (Some("tor"), Some(64512), Some(64500)));
+    assert_eq!(
+        (peer["name"].as_str(), peer["myASN"].as_u64(), peer["peerASN"].as_u64()),
+        (Some("tor"), Some(64512), Some(64500))
+    );
     assert_eq!((peer["address"].as_str(), peer["port"].as_u64()), (Some("198.51.100.1"), Some(179)));
     assert_eq!((peer["holdTime"].as_f64(), peer["keepaliveTime"].as_f64()), (Some(9.0), Some(3.0)));
     assert_eq!(peer["passwordSet"], true);
@@ -121,9 +124,16 @@ fn a_wrong_field_type_or_unknown_field_exits_1() {
     assert_one_line_error(&ferrolb(&["validate", dir.to_str().unwrap()]), 1, &["BGPAdvertisement/a: spec.localPref:"]);
     let dir = scratch(
         "unknown",
-        &[("p.yaml", b"apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: a}\nspec: {interface: [eth0]}\n")],
+        &[(
+            "p.yaml",
+            b"apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: a}\nspec: {interface: [eth0]}\n",
+        )],
     );
-    assert_one_line_error(&ferrolb(&["validate", dir.to_str().unwrap()]), 1, &["L2Advertisement/a", "unknown field `interface`"]);
+    assert_one_line_error(
+        &ferrolb(&["validate", dir.to_str().unwrap()]),
+        1,
+        &["L2Advertisement/a", "unknown field `interface`"],
+    );
 }
 
 #[test]
@@ -167,7 +177,11 @@ fn the_namespace_can_be_changed_by_flag_or_environment() {
     let path = dir.to_str().unwrap();
     assert_one_line_error(&ferrolb(&["validate", path]), 1, &["metadata.namespace"]);
     assert!(ferrolb(&["validate", "--namespace", "lb", path]).status.success());
-    let out = Command::new(env!("CARGO_BIN_EXE_ferrolb")).args(["validate", path]).env("METALLB_NAMESPACE", "lb").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrolb"))
+        .args(["validate", path])
+        .env("METALLB_NAMESPACE", "lb")
+        .output()
+        .unwrap();
     assert!(out.status.success());
 }
 
@@ -180,4 +194,15 @@ fn deprecated_fields_produce_a_warning_but_pass() {
     let out = ferrolb(&["validate", dir.to_str().unwrap()]);
     assert!(out.status.success());
     assert!(stderr(&out).starts_with("warning: BGPPeer/r: spec.disableMP is deprecated"));
+}
+
+#[test]
+fn crds_prints_exactly_the_committed_install_crds() {
+    let out = ferrolb(&["crds"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let committed = std::fs::read_to_string(repo_root().join("deploy/crds.yaml")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "`ferrolb crds` differs from deploy/crds.yaml: regenerate with FERROLB_BLESS=1 cargo test -p ferrolb-api --features kube --test crds"
+    );
 }

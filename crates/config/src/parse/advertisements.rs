@@ -34,10 +34,14 @@ pub(super) fn attach_l2(
         let mut preferred_nodes = Vec::new();
         for (i, preferred) in spec.preferred_node_selectors.iter().enumerate() {
             let field = format!("spec.preferredNodeSelectors[{i}]");
-            let weight = u32::try_from(preferred.weight)
-                .ok()
-                .filter(|w| (1..=100).contains(w))
-                .ok_or_else(|| ConfigError::new(L2_KIND, name, format!("{field}.weight"), format!("invalid weight {}: must be in 1-100 range", preferred.weight)))?;
+            let weight = u32::try_from(preferred.weight).ok().filter(|w| (1..=100).contains(w)).ok_or_else(|| {
+                ConfigError::new(
+                    L2_KIND,
+                    name,
+                    format!("{field}.weight"),
+                    format!("invalid weight {}: must be in 1-100 range", preferred.weight),
+                )
+            })?;
             let preference = Selector::parse(&preferred.preference)
                 .map_err(|m| ConfigError::new(L2_KIND, name, format!("{field}.preference"), m))?;
             let matching = ctx.nodes_matching(std::slice::from_ref(&preference));
@@ -87,7 +91,9 @@ pub(super) fn attach_bgp(
         }
     }
     for pool in pools.iter() {
-        if let Some((later, earlier)) = localpref::find_conflict(&pool.bgp_advertisements, pool.has_ipv4(), pool.has_ipv6()) {
+        if let Some((later, earlier)) =
+            localpref::find_conflict(&pool.bgp_advertisements, pool.has_ipv4(), pool.has_ipv6())
+        {
             return Err(ConfigError::new(
                 BGP_KIND,
                 &later.name,
@@ -102,7 +108,11 @@ pub(super) fn attach_bgp(
     Ok(())
 }
 
-fn parse_bgp(ctx: &mut Context<'_>, object: &Object<BGPAdvertisementSpec>, aliases: &Aliases) -> Result<BgpAdvertisement, ConfigError> {
+fn parse_bgp(
+    ctx: &mut Context<'_>,
+    object: &Object<BGPAdvertisementSpec>,
+    aliases: &Aliases,
+) -> Result<BgpAdvertisement, ConfigError> {
     let name = object.name();
     let spec = &object.spec;
     let err = |field: String, message: String| ConfigError::new(BGP_KIND, name, field, message);
@@ -110,7 +120,9 @@ fn parse_bgp(ctx: &mut Context<'_>, object: &Object<BGPAdvertisementSpec>, alias
         match value {
             None => Ok(max),
             Some(v) if (1..=max as i32).contains(&v) => Ok(v as u8),
-            Some(v) => Err(err(format!("spec.{field}"), format!("invalid aggregation length {v}: must be in 1-{max} range"))),
+            Some(v) => {
+                Err(err(format!("spec.{field}"), format!("invalid aggregation length {v}: must be in 1-{max} range")))
+            }
         }
     };
     let aggregation_length = length("aggregationLength", spec.aggregation_length, 32)?;

@@ -61,7 +61,8 @@ pub(crate) struct Context<'a> {
 
 impl<'a> Context<'a> {
     fn new(resources: &'a Resources, options: &'a Options) -> Self {
-        let mut nodes: Vec<_> = resources.nodes.iter().map(|n| (n.metadata.name.as_str(), &n.metadata.labels)).collect();
+        let mut nodes: Vec<_> =
+            resources.nodes.iter().map(|n| (n.metadata.name.as_str(), &n.metadata.labels)).collect();
         nodes.sort_unstable_by_key(|(name, _)| *name);
         nodes.dedup_by_key(|(name, _)| *name);
         Self { options, resources, nodes, node_sets: HashMap::new() }
@@ -115,7 +116,12 @@ pub(crate) fn reject_duplicates(
     let mut seen = BTreeSet::new();
     for (i, value) in values.iter().enumerate() {
         if !seen.insert(value) {
-            return Err(ConfigError::new(kind, name, format!("{field}[{i}]"), format!("duplicate definition of {field} {value:?}")));
+            return Err(ConfigError::new(
+                kind,
+                name,
+                format!("{field}[{i}]"),
+                format!("duplicate definition of {field} {value:?}"),
+            ));
         }
     }
     Ok(())
@@ -128,5 +134,6 @@ pub(crate) fn selectors(
     field: &str,
     raw: &[ferrolb_api::LabelSelector],
 ) -> Result<Vec<Selector>, ConfigError> {
-    crate::selector::parse_list(field, raw).map_err(|(path, message)| ConfigError::new(kind, name, format!("spec.{path}"), message))
+    crate::selector::parse_list(field, raw)
+        .map_err(|(path, message)| ConfigError::new(kind, name, format!("spec.{path}"), message))
 }

@@ -72,7 +72,9 @@ fn parse_one(
         (_, "") => PeerAsn::Fixed(spec.peer_asn),
         (0, "internal") => PeerAsn::DynamicInternal,
         (0, "external") => PeerAsn::DynamicExternal,
-        (0, other) => return Err(err("dynamicASN", format!("invalid dynamicASN {other:?}: must be internal or external"))),
+        (0, other) => {
+            return Err(err("dynamicASN", format!("invalid dynamicASN {other:?}: must be internal or external")));
+        }
         (_, _) => return Err(err("dynamicASN", "both peerASN and dynamicASN specified: set exactly one".into())),
     };
     let local_asn = (spec.local_asn != 0).then_some(spec.local_asn);
@@ -88,9 +90,13 @@ fn parse_one(
     let source_address = match spec.source_address.as_str() {
         "" => None,
         text => {
-            let source: IpAddr = text.parse().map_err(|_| err("sourceAddress", format!("invalid source IP {text:?}")))?;
+            let source: IpAddr =
+                text.parse().map_err(|_| err("sourceAddress", format!("invalid source IP {text:?}")))?;
             if source.is_ipv4() != address.is_ipv4() {
-                return Err(err("sourceAddress", format!("source address {source} and peer address {address} are of different address families")));
+                return Err(err(
+                    "sourceAddress",
+                    format!("source address {source} and peer address {address} are of different address families"),
+                ));
             }
             Some(source)
         }
@@ -106,7 +112,10 @@ fn parse_one(
         Some(text) => {
             let d = duration::parse(text).map_err(|m| err("connectTime", m))?;
             if d.subsec_nanos() != 0 || !(1..=65535).contains(&d.as_secs()) {
-                return Err(err("connectTime", format!("invalid connectTime {text:?}: must be whole seconds in 1-65535 range")));
+                return Err(err(
+                    "connectTime",
+                    format!("invalid connectTime {text:?}: must be whole seconds in 1-65535 range"),
+                ));
             }
             Some(d)
         }
@@ -116,7 +125,10 @@ fn parse_one(
         text => match text.parse::<IpAddr>() {
             Ok(IpAddr::V4(v4)) => Some(v4),
             Ok(IpAddr::V6(_)) => {
-                return Err(err("routerID", format!("invalid router ID {text:?}: a BGP identifier is 32 bits, write it as an IPv4 address")));
+                return Err(err(
+                    "routerID",
+                    format!("invalid router ID {text:?}: a BGP identifier is 32 bits, write it as an IPv4 address"),
+                ));
             }
             Err(_) => return Err(err("routerID", format!("invalid router ID {text:?}"))),
         },
@@ -136,7 +148,10 @@ fn parse_one(
     }
     if !spec.bfd_profile.is_empty() {
         if !bfd_profiles.iter().any(|p| p.name == spec.bfd_profile) {
-            return Err(err("bfdProfile", format!("peer {name} referencing non existing bfd profile {}", spec.bfd_profile)));
+            return Err(err(
+                "bfdProfile",
+                format!("peer {name} referencing non existing bfd profile {}", spec.bfd_profile),
+            ));
         }
         return Err(err("bfdProfile", "BFD is not supported yet".into()));
     }
@@ -174,7 +189,8 @@ type Timers = (Option<Duration>, Option<Duration>);
 
 fn parse_timers(spec: &BGPPeerSpec) -> Result<Timers, (&'static str, String)> {
     let hold = spec.hold_time.as_deref().map(duration::parse).transpose().map_err(|m| ("holdTime", m))?;
-    let keepalive = spec.keepalive_time.as_deref().map(duration::parse).transpose().map_err(|m| ("keepaliveTime", m))?;
+    let keepalive =
+        spec.keepalive_time.as_deref().map(duration::parse).transpose().map_err(|m| ("keepaliveTime", m))?;
     let (hold, keepalive) = match (hold, keepalive) {
         (None, None) => return Ok((None, None)),
         (Some(h), None) => (h, h / 3),
@@ -189,7 +205,10 @@ fn parse_timers(spec: &BGPPeerSpec) -> Result<Timers, (&'static str, String)> {
         return Err(("holdTime", format!("invalid hold time {hold:?}: must be at most 65535s")));
     }
     if keepalive > hold {
-        return Err(("keepaliveTime", format!("invalid keepaliveTime {keepalive:?}, must be lower than holdTime {hold:?}")));
+        return Err((
+            "keepaliveTime",
+            format!("invalid keepaliveTime {keepalive:?}, must be lower than holdTime {hold:?}"),
+        ));
     }
     Ok((Some(Duration::from_secs(hold_secs)), Some(keepalive)))
 }
@@ -201,23 +220,39 @@ fn resolve_password(ctx: &Context<'_>, object: &Object<BGPPeerSpec>) -> Result<O
     let password = match (spec.password.as_str(), secret_ref) {
         ("", None) => return Ok(None),
         (_, Some(_)) if !spec.password.is_empty() => {
-            return Err(ConfigError::new(KIND, name, "spec.passwordSecret", "both password and passwordSecret specified: set at most one"));
+            return Err(ConfigError::new(
+                KIND,
+                name,
+                "spec.passwordSecret",
+                "both password and passwordSecret specified: set at most one",
+            ));
         }
         (plain, None) => plain.to_owned(),
         (_, Some(reference)) => {
             let err = |message: String| ConfigError::new(KIND, name, "spec.passwordSecret", message);
             let namespace = &ctx.options.namespace;
             if !reference.namespace.is_empty() && reference.namespace != *namespace {
-                return Err(err(format!("password secrets are read from the {namespace:?} namespace only, not {:?}", reference.namespace)));
+                return Err(err(format!(
+                    "password secrets are read from the {namespace:?} namespace only, not {:?}",
+                    reference.namespace
+                )));
             }
             let secret = ctx
                 .resources
                 .secrets
                 .iter()
-                .find(|s| s.metadata.name == reference.name && s.metadata.namespace.as_deref().is_none_or(|ns| ns == namespace))
-                .ok_or_else(|| err(format!("secret ref not found: Secret {namespace}/{}", reference.name)).transient())?;
+                .find(|s| {
+                    s.metadata.name == reference.name
+                        && s.metadata.namespace.as_deref().is_none_or(|ns| ns == namespace)
+                })
+                .ok_or_else(|| {
+                    err(format!("secret ref not found: Secret {namespace}/{}", reference.name)).transient()
+                })?;
             if secret.body.type_ != BASIC_AUTH {
-                return Err(err(format!("secret type mismatch: Secret {} has type {:?}, want {BASIC_AUTH:?}", reference.name, secret.body.type_)));
+                return Err(err(format!(
+                    "secret type mismatch: Secret {} has type {:?}, want {BASIC_AUTH:?}",
+                    reference.name, secret.body.type_
+                )));
             }
             if let Some(plain) = secret.body.string_data.get("password") {
                 plain.clone()
@@ -225,7 +260,8 @@ fn resolve_password(ctx: &Context<'_>, object: &Object<BGPPeerSpec>) -> Result<O
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(encoded.trim())
                     .map_err(|_| err(format!("Secret {}: data.password is not valid base64", reference.name)))?;
-                String::from_utf8(bytes).map_err(|_| err(format!("Secret {}: password is not UTF-8", reference.name)))?
+                String::from_utf8(bytes)
+                    .map_err(|_| err(format!("Secret {}: password is not UTF-8", reference.name)))?
             } else {
                 return Err(err(format!("password not specified in the secret {}", reference.name)));
             }

@@ -39,7 +39,8 @@ fn parse_one(ctx: &Context<'_>, object: &Object<IPAddressPoolSpec>) -> Result<Po
         Some(sa) => {
             reject_duplicates(KIND, name, "spec.serviceAllocation.namespaces", &sa.namespaces)?;
             let ns_selectors = selectors(KIND, name, "serviceAllocation.namespaceSelectors", &sa.namespace_selectors)?;
-            let mut service_selectors = selectors(KIND, name, "serviceAllocation.serviceSelectors", &sa.service_selectors)?;
+            let mut service_selectors =
+                selectors(KIND, name, "serviceAllocation.serviceSelectors", &sa.service_selectors)?;
             let mut namespaces: BTreeSet<String> = sa.namespaces.iter().cloned().collect();
             if !ns_selectors.is_empty() {
                 namespaces.extend(

@@ -61,7 +61,9 @@ pub fn reject(yaml: &str, object: &str, fragments: &[&str]) -> ConfigError {
 
 pub fn pool(name: &str, addresses: &[&str]) -> String {
     let list = addresses.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
-    format!("apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: {name}}}\nspec: {{addresses: [{list}]}}\n---\n")
+    format!(
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: {name}}}\nspec: {{addresses: [{list}]}}\n---\n"
+    )
 }
 
 pub fn object(kind: &str, name: &str, spec: &str) -> String {
