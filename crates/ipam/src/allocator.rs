@@ -422,7 +422,14 @@ impl Allocator {
     /// offering the service's family, or both families; for PreferDualStack with dual
     /// cluster IPs, failing that, the first pool offering the primary family, then the
     /// first offering the other.
-    fn best_offer(&self, pools: &[usize], claim: &Claim<'_>, family: Family, policy: Policy, primary: Family) -> Option<Offer> {
+    fn best_offer(
+        &self,
+        pools: &[usize],
+        claim: &Claim<'_>,
+        family: Family,
+        policy: Policy,
+        primary: Family,
+    ) -> Option<Offer> {
         let mut primary_candidate = None;
         let mut secondary_candidate = None;
         for &pool in pools {

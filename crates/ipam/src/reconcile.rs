@@ -105,7 +105,9 @@ impl Allocator {
                 || view.current_pool != status.pool.as_deref());
         if changed {
             for key in view.deprecated_annotations() {
-                status.events.push(Event::warning("deprecatedAnnotation", format!("Service uses deprecated annotation {key}")));
+                status
+                    .events
+                    .push(Event::warning("deprecatedAnnotation", format!("Service uses deprecated annotation {key}")));
             }
         }
         let reprocess_all =

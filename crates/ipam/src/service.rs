@@ -98,11 +98,7 @@ impl<'a> ServiceView<'a> {
             class: spec.load_balancer_class.as_deref(),
             cluster_ips,
             policy: Policy::parse(spec.ip_family_policy.as_deref()),
-            primary: if spec.ip_families.first().map(String::as_str) == Some("IPv6") {
-                Family::V6
-            } else {
-                Family::V4
-            },
+            primary: if spec.ip_families.first().map(String::as_str) == Some("IPv6") { Family::V6 } else { Family::V4 },
             ports: spec
                 .ports
                 .iter()

@@ -127,7 +127,7 @@ fn a_requested_address_outside_every_pool_is_not_allowed_in_config() {
 fn a_requested_address_outside_the_annotated_pool_fails_and_is_released() {
     let yaml = pool("a", &["10.0.0.0/24"], "") + &pool("b", &["10.0.1.0/24"], "");
     let mut a = allocator(&yaml);
-    let out = a.reconcile(lb("default/s").spec_ip("10.0.0.1").from_pool("b").build());
+    let out = a.reconcile(lb("default/s").spec_ip("10.0.0.1").in_pool("b").build());
     assert_eq!(
         out.error.as_deref(),
         Some(
@@ -174,7 +174,7 @@ fn the_pool_annotation_allocates_from_that_pool_even_without_auto_assign() {
     let yaml = pool("auto", &["10.0.0.0/24"], "") + &pool("manual", &["10.0.9.0/24"], "  autoAssign: false");
     let mut a = allocator(&yaml);
     assert_eq!(ips(&a.reconcile(lb("default/a").build())), ["10.0.0.0"]);
-    let out = a.reconcile(lb("default/b").from_pool("manual").build());
+    let out = a.reconcile(lb("default/b").in_pool("manual").build());
     assert_eq!((ips(&out), out.pool.as_deref()), (vec!["10.0.9.0".to_owned()], Some("manual")));
 }
 
@@ -188,7 +188,7 @@ fn a_pool_without_auto_assign_is_never_chosen_automatically() {
 #[test]
 fn an_unknown_pool_annotation_fails() {
     let mut a = allocator(&pool("p", &["10.0.0.0/24"], ""));
-    let out = a.reconcile(lb("default/a").from_pool("nope").build());
+    let out = a.reconcile(lb("default/a").in_pool("nope").build());
     assert_eq!(out.error.as_deref(), Some(r#"Failed to allocate IP for "default/a": unknown pool "nope""#));
 }
 
@@ -197,7 +197,7 @@ fn changing_the_pool_annotation_moves_the_service_to_that_pool() {
     let yaml = pool("a", &["10.0.0.0/24"], "") + &pool("b", &["10.0.1.0/24"], "");
     let mut a = allocator(&yaml);
     let svc = lb("default/s").ingress(&["10.0.0.0"]).annotate("metallb.io/ip-allocated-from-pool", "a");
-    let out = a.reconcile(svc.from_pool("b").build());
+    let out = a.reconcile(svc.in_pool("b").build());
     assert_eq!((ips(&out), out.pool.as_deref()), (vec!["10.0.1.0".to_owned()], Some("b")));
 }
 
@@ -209,7 +209,10 @@ fn deprecated_annotations_are_honoured_and_warned_about() {
     assert_eq!(ips(&out), ["10.0.1.0"]);
     assert_eq!(
         events(&out)[1],
-        ("deprecatedAnnotation".to_owned(), "Service uses deprecated annotation metallb.universe.tf/address-pool".to_owned())
+        (
+            "deprecatedAnnotation".to_owned(),
+            "Service uses deprecated annotation metallb.universe.tf/address-pool".to_owned()
+        )
     );
     assert_eq!(out.events[1].type_, EventType::Warning);
 }
@@ -218,7 +221,7 @@ fn deprecated_annotations_are_honoured_and_warned_about() {
 fn the_stable_annotation_wins_over_the_deprecated_one() {
     let yaml = pool("a", &["10.0.0.0/24"], "") + &pool("b", &["10.0.1.0/24"], "");
     let mut a = allocator(&yaml);
-    let svc = lb("default/s").annotate("metallb.universe.tf/address-pool", "b").from_pool("a");
+    let svc = lb("default/s").annotate("metallb.universe.tf/address-pool", "b").in_pool("a");
     assert_eq!(a.reconcile(svc.build()).pool.as_deref(), Some("a"));
 }
 
@@ -282,7 +285,11 @@ fn incompatible_services_get_different_addresses_automatically() {
 fn requesting_a_held_address_reports_each_sharing_rule_in_metallb_words() {
     let prefix = r#"Failed to allocate IP for "default/b": can't change sharing key for "default/b", address also in use by default/a: "#;
     let cases = [
-        (lb("default/a"), lb("default/b").shared("k").ports(&[("TCP", 443)]), "existing service does not allow sharing"),
+        (
+            lb("default/a"),
+            lb("default/b").shared("k").ports(&[("TCP", 443)]),
+            "existing service does not allow sharing",
+        ),
         (lb("default/a").shared("k"), lb("default/b").ports(&[("TCP", 443)]), "new service does not allow sharing"),
         (
             lb("default/a").shared("k"),
@@ -475,7 +482,11 @@ fn priority_zero_comes_after_every_positive_priority() {
 fn namespace_selectors_are_resolved_against_namespace_labels() {
     let namespaces = "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels:\n    team: a\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-b\n";
     let yaml = pool("generic", &["10.0.0.0/24"], "")
-        + &pool("team", &["10.0.9.0/24"], "  serviceAllocation:\n    namespaceSelectors:\n      - matchLabels:\n          team: a")
+        + &pool(
+            "team",
+            &["10.0.9.0/24"],
+            "  serviceAllocation:\n    namespaceSelectors:\n      - matchLabels:\n          team: a",
+        )
         + namespaces;
     let mut a = allocator(&yaml);
     assert_eq!(a.reconcile(lb("team-a/s").build()).pool.as_deref(), Some("team"));
@@ -485,7 +496,11 @@ fn namespace_selectors_are_resolved_against_namespace_labels() {
 #[test]
 fn service_selectors_pin_matching_services_only() {
     let yaml = pool("generic", &["10.0.0.0/24"], "")
-        + &pool("web", &["10.0.9.0/24"], "  serviceAllocation:\n    serviceSelectors:\n      - matchLabels:\n          tier: web");
+        + &pool(
+            "web",
+            &["10.0.9.0/24"],
+            "  serviceAllocation:\n    serviceSelectors:\n      - matchLabels:\n          tier: web",
+        );
     let mut a = allocator(&yaml);
     assert_eq!(a.reconcile(lb("default/w").label("tier", "web").build()).pool.as_deref(), Some("web"));
     assert_eq!(a.reconcile(lb("default/d").label("tier", "db").build()).pool.as_deref(), Some("generic"));
@@ -570,7 +585,7 @@ fn turning_avoid_buggy_ips_on_drops_an_existing_buggy_allocation() {
 fn removing_a_pool_moves_its_services_to_another_pool() {
     let both = pool("old", &["10.0.0.0/24"], "") + &pool("new", &["10.0.1.0/24"], "");
     let mut a = allocator(&both);
-    let svc = lb("default/s").from_pool("old");
+    let svc = lb("default/s").in_pool("old");
     let first = a.reconcile(svc.build());
     let svc = lb("default/s").with_outcome(&first);
     assert_eq!(a.set_pools(&config(&pool("new", &["10.0.1.0/24"], ""))), ["default/s"]);

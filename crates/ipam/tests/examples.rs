@@ -47,8 +47,7 @@ fn every_plan_example_produces_its_expected_json() {
             fs::write(&expected_path, &got).unwrap();
             continue;
         }
-        let expected: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(&expected_path).unwrap()).unwrap();
+        let expected: serde_json::Value = serde_json::from_str(&fs::read_to_string(&expected_path).unwrap()).unwrap();
         let got: serde_json::Value = serde_json::from_str(&got).unwrap();
         assert_eq!(got, expected, "{}", dir.display());
     }
@@ -80,7 +79,8 @@ fn planning_the_planned_state_again_changes_nothing() {
             };
         }
         let second = plan(&config, &resources.services, None);
-        let strip = |r: &[ferrolb_ipam::ServiceResult]| r.iter().map(|r| (r.ips.clone(), r.pool.clone())).collect::<Vec<_>>();
+        let strip =
+            |r: &[ferrolb_ipam::ServiceResult]| r.iter().map(|r| (r.ips.clone(), r.pool.clone())).collect::<Vec<_>>();
         assert_eq!(strip(&first), strip(&second), "{}", dir.display());
     }
 }

@@ -19,12 +19,19 @@ struct Spec {
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
-    (0u8..24, 0u8..3, proptest::collection::vec(1u16..4, 1..3), proptest::option::of(0u8..2), proptest::option::weighted(0.3, 0u8..8))
+    (
+        0u8..24,
+        0u8..3,
+        proptest::collection::vec(1u16..4, 1..3),
+        proptest::option::of(0u8..2),
+        proptest::option::weighted(0.3, 0u8..8),
+    )
         .prop_map(|(name, key, ports, local, request)| Spec { name, key, ports, local, request })
 }
 
 fn service(s: &Spec) -> Svc {
-    let mut svc = lb(&format!("default/s{}", s.name)).ports(&s.ports.iter().map(|p| ("TCP", i32::from(*p))).collect::<Vec<_>>());
+    let mut svc =
+        lb(&format!("default/s{}", s.name)).ports(&s.ports.iter().map(|p| ("TCP", i32::from(*p))).collect::<Vec<_>>());
     if s.key > 0 {
         svc = svc.shared(&format!("k{}", s.key));
     }

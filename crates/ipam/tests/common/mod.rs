@@ -104,7 +104,7 @@ impl Svc {
         self.annotate("metallb.io/loadBalancerIPs", ips)
     }
 
-    pub fn from_pool(self, pool: &str) -> Self {
+    pub fn in_pool(self, pool: &str) -> Self {
         self.annotate("metallb.io/address-pool", pool)
     }
 
@@ -139,11 +139,8 @@ impl Svc {
 
     /// Applies an outcome as the runtime would write it back.
     pub fn with_outcome(mut self, outcome: &Outcome) -> Self {
-        self.0.status.load_balancer.ingress = outcome
-            .ips
-            .iter()
-            .map(|ip| LoadBalancerIngress { ip: Some(ip.to_string()), hostname: None })
-            .collect();
+        self.0.status.load_balancer.ingress =
+            outcome.ips.iter().map(|ip| LoadBalancerIngress { ip: Some(ip.to_string()), hostname: None }).collect();
         match &outcome.pool {
             Some(pool) => self.0.metadata.annotations.insert("metallb.io/ip-allocated-from-pool".into(), pool.clone()),
             None => self.0.metadata.annotations.remove("metallb.io/ip-allocated-from-pool"),
