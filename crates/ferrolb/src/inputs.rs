@@ -25,9 +25,10 @@ impl InputError {
     }
 }
 
-/// Loads every manifest file under `paths`: files as given, directories recursively
-/// (`*.yaml`, `*.yml`, `*.json`, in name order; hidden entries such as the `.ferrolb` state
-/// directory are skipped).
+/// Loads every manifest file under `paths`: files as given (YAML or JSON), directories
+/// recursively (`*.yaml` and `*.yml` in name order; hidden entries such as the `.ferrolb`
+/// state directory are skipped, and so are JSON files, which in a directory are more often
+/// outputs, like the examples' expected plans, than manifests).
 pub fn load(paths: &[PathBuf]) -> Result<(Resources, LoadReport), InputError> {
     let mut files = Vec::new();
     for path in paths {
@@ -65,5 +66,5 @@ fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), In
 }
 
 fn is_manifest(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }

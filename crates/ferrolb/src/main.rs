@@ -4,6 +4,7 @@
 mod cli;
 mod inputs;
 mod output;
+mod plan;
 mod validate;
 
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
+        cli::Command::Plan(args) => plan::run(&args),
         cli::Command::Crds => match output::emit(&ferrolb_api::crds::render_yaml()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(code) => code,
