@@ -15,7 +15,7 @@ pub mod addresses;
 pub mod community;
 pub mod duration;
 mod error;
-mod localpref;
+pub mod localpref;
 pub mod model;
 mod parse;
 pub mod selector;
