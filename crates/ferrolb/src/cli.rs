@@ -23,6 +23,12 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print the metallb.io CustomResourceDefinitions as YAML.
     Crds,
+    /// Run the controller: address management (one active instance, elected).
+    Controller(RuntimeArgs),
+    /// Run the speaker of one node: announcement.
+    Speaker(RuntimeArgs),
+    /// Run the controller (elected) and this node's speaker in one process.
+    Run(RuntimeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,4 +64,63 @@ pub struct PlanArgs {
     /// YAML files or directories: configuration, Services (with their current status), Nodes, Namespaces.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+/// Where the cluster state comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// The Kubernetes API.
+    Kubernetes,
+    /// A directory of manifests; status is written to a state directory.
+    Dir(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    All,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
+    /// Where the cluster state comes from: `k8s` or `dir:PATH`.
+    #[arg(long, env = "FERROLB_SOURCE", value_parser = crate::runtime::parse_source)]
+    pub source: SourceSpec,
+    /// This node's name, as in its Node object (required for the speaker).
+    #[arg(long, visible_alias = "node-name", env = "METALLB_NODE_NAME")]
+    pub node: Option<String>,
+    /// Where the `dir:` source keeps status (default: PATH/.ferrolb).
+    #[arg(long, env = "FERROLB_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The namespace metallb.io objects and Secrets are read from.
+    #[arg(long, env = "METALLB_NAMESPACE", default_value = ferrolb_config::DEFAULT_NAMESPACE)]
+    pub namespace: String,
+    /// Handle only services of this spec.loadBalancerClass (default: only services without one).
+    #[arg(long, env = "METALLB_LB_CLASS")]
+    pub lb_class: Option<String>,
+    /// Port for /metrics, /healthz and /readyz; 0 disables.
+    #[arg(long, env = "METALLB_PORT", default_value_t = 9120)]
+    pub port: u16,
+    /// Address the metrics port listens on.
+    #[arg(long, env = "METALLB_BIND_ADDRESS", default_value = "0.0.0.0")]
+    pub bind_address: std::net::IpAddr,
+    /// Port for /healthz and /readyz on 127.0.0.1; 0 disables.
+    #[arg(long, env = "METALLB_HEALTH_PROBE_PORT", default_value_t = 17472)]
+    pub health_probe_port: u16,
+    /// Log format.
+    #[arg(long, env = "METALLB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+    /// Log level.
+    #[arg(long, env = "METALLB_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
 }

@@ -30,6 +30,16 @@ impl InputError {
 /// state directory are skipped, and so are JSON files, which in a directory are more often
 /// outputs, like the examples' expected plans, than manifests).
 pub fn load(paths: &[PathBuf]) -> Result<(Resources, LoadReport), InputError> {
+    load_files(paths, false)
+}
+
+/// Like [`load`], for a directory that changes while it is read: a file deleted between
+/// listing and reading is simply gone, not an error.
+pub fn load_live(paths: &[PathBuf]) -> Result<(Resources, LoadReport), InputError> {
+    load_files(paths, true)
+}
+
+fn load_files(paths: &[PathBuf], live: bool) -> Result<(Resources, LoadReport), InputError> {
     let mut files = Vec::new();
     for path in paths {
         collect(path, true, &mut files)?;
@@ -37,8 +47,11 @@ pub fn load(paths: &[PathBuf]) -> Result<(Resources, LoadReport), InputError> {
     let mut resources = Resources::default();
     let mut report = LoadReport::default();
     for file in files {
-        let text =
-            fs::read_to_string(&file).map_err(|source| InputError::Io { path: file.display().to_string(), source })?;
+        let text = match fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if live && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(InputError::Io { path: file.display().to_string(), source }),
+        };
         let one = load_str(&text, &file.display().to_string(), &mut resources)?;
         report.loaded += one.loaded;
         report.ignored.extend(one.ignored);

@@ -3,8 +3,10 @@
 
 mod cli;
 mod inputs;
+mod logging;
 mod output;
 mod plan;
+mod runtime;
 mod validate;
 
 use std::process::ExitCode;
@@ -16,9 +18,17 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Plan(args) => plan::run(&args),
+        cli::Command::Controller(args) => serve(runtime::Roles::Controller, &args),
+        cli::Command::Speaker(args) => serve(runtime::Roles::Speaker, &args),
+        cli::Command::Run(args) => serve(runtime::Roles::Both, &args),
         cli::Command::Crds => match output::emit(&ferrolb_api::crds::render_yaml()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(code) => code,
         },
     }
+}
+
+fn serve(roles: runtime::Roles, args: &cli::RuntimeArgs) -> ExitCode {
+    logging::init(args.log_format, args.log_level);
+    runtime::run(roles, args)
 }

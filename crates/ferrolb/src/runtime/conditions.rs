@@ -1,0 +1,87 @@
+//! ConfigurationState as MetalLB writes it (reference §1.10): one condition per reconciler,
+//! aggregated into Valid / Invalid.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferrolb_api::meta::Condition;
+use ferrolb_api::metallb::ConfigurationStateStatus;
+use ferrolb_config::ConfigError;
+
+/// The controller's condition type.
+pub const CONTROLLER_CONDITION: &str = "poolReconcilerValid";
+/// A speaker's condition type.
+pub const SPEAKER_CONDITION: &str = "configReconcilerValid";
+
+/// The ConfigurationState status after a reconcile that accepted the configuration
+/// (`None`) or rejected it.
+pub fn configuration_state(condition_type: &str, error: Option<&ConfigError>) -> ConfigurationStateStatus {
+    let now = rfc3339(SystemTime::now());
+    let (status, reason, message) = match error {
+        None => ("True", "Reconciled", String::new()),
+        Some(e) => ("False", "ConfigurationError", format!("configuration error: {e}")),
+    };
+    ConfigurationStateStatus {
+        result: Some(if error.is_some() { "Invalid" } else { "Valid" }.to_owned()),
+        error_summary: if error.is_some() { message.clone() } else { String::new() },
+        conditions: vec![Condition {
+            type_: condition_type.to_owned(),
+            status: status.to_owned(),
+            observed_generation: None,
+            last_transition_time: now,
+            reason: reason.to_owned(),
+            message,
+        }],
+    }
+}
+
+/// `2026-11-22T04:10:00Z`: UTC, whole seconds, as Kubernetes writes timestamps.
+pub fn rfc3339(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_320_245)), "2026-11-22T04:04:05Z");
+    }
+
+    #[test]
+    fn a_rejected_configuration_is_invalid_with_the_error_as_summary() {
+        let err = ConfigError::new("IPAddressPool", "p", "spec.addresses", "pool has no prefixes defined");
+        let state = configuration_state(CONTROLLER_CONDITION, Some(&err));
+        assert_eq!(state.result.as_deref(), Some("Invalid"));
+        assert_eq!(
+            state.error_summary,
+            "configuration error: IPAddressPool/p: spec.addresses: pool has no prefixes defined"
+        );
+        assert_eq!(
+            (state.conditions[0].status.as_str(), state.conditions[0].reason.as_str()),
+            ("False", "ConfigurationError")
+        );
+        let ok = configuration_state(SPEAKER_CONDITION, None);
+        assert_eq!((ok.result.as_deref(), ok.conditions[0].type_.as_str()), (Some("Valid"), "configReconcilerValid"));
+    }
+}

@@ -1,0 +1,151 @@
+//! Prometheus metrics under MetalLB's names (reference section 7), so existing dashboards and
+//! alerts keep working.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabel {
+    pub pool: String,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub updates: Counter,
+    pub update_errors: Counter,
+    pub config_loaded: Gauge,
+    pub config_stale: Gauge,
+    pub addresses_total: Family<PoolLabel, Gauge>,
+    pub ipv4_addresses_total: Family<PoolLabel, Gauge>,
+    pub ipv6_addresses_total: Family<PoolLabel, Gauge>,
+    pub addresses_in_use: Family<PoolLabel, Gauge>,
+    pub ipv4_addresses_in_use: Family<PoolLabel, Gauge>,
+    pub ipv6_addresses_in_use: Family<PoolLabel, Gauge>,
+    pub is_leader: Gauge,
+    pub source_errors: Counter,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let updates = Counter::default();
+        let update_errors = Counter::default();
+        let config_loaded = Gauge::default();
+        let config_stale = Gauge::default();
+        let is_leader = Gauge::default();
+        let source_errors = Counter::default();
+        // prometheus-client appends `_total` to counters.
+        registry.register(
+            "metallb_k8s_client_updates",
+            "Number of configuration and object updates processed",
+            updates.clone(),
+        );
+        registry.register(
+            "metallb_k8s_client_update_errors",
+            "Number of updates that failed to process",
+            update_errors.clone(),
+        );
+        registry.register(
+            "metallb_k8s_client_config_loaded_bool",
+            "1 once a good configuration has been loaded",
+            config_loaded.clone(),
+        );
+        registry.register(
+            "metallb_k8s_client_config_stale_bool",
+            "1 while the last configuration update failed and an older one is in force",
+            config_stale.clone(),
+        );
+        registry.register(
+            "ferrolb_controller_leader_bool",
+            "1 while this process holds the controller role",
+            is_leader.clone(),
+        );
+        registry.register(
+            "ferrolb_source_load_errors",
+            "Number of times the source's objects failed to load",
+            source_errors.clone(),
+        );
+        let mut family = |name: &str, help: &str| {
+            let f = Family::<PoolLabel, Gauge>::default();
+            registry.register(name, help, f.clone());
+            f
+        };
+        let addresses_total = family("metallb_allocator_addresses_total", "Number of usable IP addresses, per pool");
+        let ipv4_addresses_total =
+            family("metallb_allocator_ipv4_addresses_total", "Number of usable IPv4 addresses, per pool");
+        let ipv6_addresses_total =
+            family("metallb_allocator_ipv6_addresses_total", "Number of usable IPv6 addresses, per pool");
+        let addresses_in_use =
+            family("metallb_allocator_addresses_in_use_total", "Number of IP addresses in use, per pool");
+        let ipv4_addresses_in_use =
+            family("metallb_allocator_ipv4_addresses_in_use_total", "Number of IPv4 addresses in use, per pool");
+        let ipv6_addresses_in_use =
+            family("metallb_allocator_ipv6_addresses_in_use_total", "Number of IPv6 addresses in use, per pool");
+        Self {
+            registry,
+            updates,
+            update_errors,
+            config_loaded,
+            config_stale,
+            addresses_total,
+            ipv4_addresses_total,
+            ipv6_addresses_total,
+            addresses_in_use,
+            ipv4_addresses_in_use,
+            ipv6_addresses_in_use,
+            is_leader,
+            source_errors,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    pub fn source_ok(&self) {}
+
+    pub fn source_failed(&self) {
+        self.source_errors.inc();
+        self.update_errors.inc();
+    }
+
+    /// A configuration was accepted (`true`) or rejected with an older one kept (`false`).
+    pub fn config_result(&self, accepted: bool) {
+        self.updates.inc();
+        if accepted {
+            self.config_loaded.set(1);
+            self.config_stale.set(0);
+        } else {
+            self.update_errors.inc();
+            self.config_stale.set(1);
+        }
+    }
+
+    pub fn forget_pool(&self, pool: &str) {
+        let label = PoolLabel { pool: pool.to_owned() };
+        for family in [
+            &self.addresses_total,
+            &self.ipv4_addresses_total,
+            &self.ipv6_addresses_total,
+            &self.addresses_in_use,
+            &self.ipv4_addresses_in_use,
+            &self.ipv6_addresses_in_use,
+        ] {
+            family.remove(&label);
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

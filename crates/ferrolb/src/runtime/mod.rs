@@ -1,0 +1,175 @@
+//! The long-running processes: `controller`, `speaker`, and `run` (both in one process).
+//!
+//! Wiring only: a source publishes snapshots on a watch channel; the controller (once
+//! elected) and the speaker each reconcile every snapshot with pure decisions and write
+//! status through the state directory. Neither knows where the snapshots come from.
+
+mod conditions;
+mod controller;
+mod http;
+mod leader;
+mod metrics;
+mod source;
+mod speaker;
+mod state;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::cli::{RuntimeArgs, SourceSpec};
+use metrics::Metrics;
+use source::{DirSource, Snapshot};
+use state::{Leader, StateDir};
+
+/// Which roles this process plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roles {
+    Controller,
+    Speaker,
+    Both,
+}
+
+/// How often a standby controller tries the lock: the takeover delay after the leader dies.
+const LEADER_POLL: Duration = Duration::from_millis(100);
+
+pub fn run(roles: Roles, args: &RuntimeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(run_async(roles, args));
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    code
+}
+
+async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
+    let manifests = match &args.source {
+        SourceSpec::Dir(path) => path.clone(),
+        SourceSpec::Kubernetes => {
+            error!("the k8s source is not implemented yet; use --source dir:PATH");
+            return ExitCode::from(2);
+        }
+    };
+    if !manifests.is_dir() {
+        error!(path = %manifests.display(), "the source directory does not exist");
+        return ExitCode::from(2);
+    }
+    let state = StateDir::new(args.state_dir.clone().unwrap_or_else(|| manifests.join(".ferrolb")));
+    if let Err(e) = state.create() {
+        error!(path = %state.root().display(), error = %e, "cannot create the state directory");
+        return ExitCode::from(2);
+    }
+    let node = args.node.clone();
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(http::Health::default());
+    let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
+    let source = DirSource::new(manifests.clone(), state.clone());
+    info!(source = %manifests.display(), state = %state.root().display(), node = ?node, roles = ?roles, "starting");
+
+    let router = http::router(Arc::clone(&metrics), Arc::clone(&health));
+    if args.port != 0 {
+        tokio::spawn(http::serve(SocketAddr::new(args.bind_address, args.port), router.clone()));
+    }
+    if args.health_probe_port != 0 {
+        tokio::spawn(http::serve(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), args.health_probe_port), router));
+    }
+    tokio::spawn(source.watch(tx, Arc::clone(&metrics)));
+
+    let mut first = rx.clone();
+    let ready = Arc::clone(&health);
+    tokio::spawn(async move {
+        if first.changed().await.is_ok() {
+            ready.ready.store(true, Ordering::Relaxed);
+        }
+    });
+
+    if matches!(roles, Roles::Controller | Roles::Both) {
+        let identity = node.clone().unwrap_or_else(|| "controller".to_owned());
+        let controller = controller::Controller::new(
+            state.clone(),
+            args.namespace.clone(),
+            args.lb_class.clone().filter(|c| !c.is_empty()),
+            Arc::clone(&metrics),
+        );
+        tokio::spawn(lead_then_control(state.clone(), identity, controller, rx.clone(), Arc::clone(&metrics)));
+    }
+    if matches!(roles, Roles::Speaker | Roles::Both) {
+        let Some(node) = node else {
+            error!("the speaker needs --node");
+            return ExitCode::from(2);
+        };
+        let speaker = speaker::Speaker::new(node, state.clone(), args.namespace.clone(), Arc::clone(&metrics));
+        tokio::spawn(speaker.run(rx.clone()));
+    }
+
+    shutdown_signal().await;
+    info!("shutting down");
+    ExitCode::SUCCESS
+}
+
+/// Waits for the controller lock, announces the role, then reconciles while holding it.
+async fn lead_then_control(
+    state: StateDir,
+    identity: String,
+    controller: controller::Controller,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    metrics: Arc<Metrics>,
+) {
+    let lock_path = state.lock_path();
+    let mut warned = false;
+    let leadership = loop {
+        match leader::try_acquire(&lock_path) {
+            Ok(Some(held)) => break held,
+            Ok(None) => {}
+            Err(e) if !warned => {
+                warn!(path = %lock_path.display(), error = %e, "cannot take the controller lock; retrying");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(LEADER_POLL).await;
+    };
+    metrics.is_leader.set(1);
+    if let Err(e) = state.write_leader(&Leader { node: identity.clone(), pid: std::process::id() }) {
+        warn!(error = %e, "cannot write leader.json");
+    }
+    info!(node = %identity, "controller: leading");
+    controller.run(snapshots).await;
+    drop(leadership);
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Parses `--source`: `k8s` or `dir:PATH`.
+pub fn parse_source(text: &str) -> Result<SourceSpec, String> {
+    match text {
+        "k8s" => Ok(SourceSpec::Kubernetes),
+        _ => match text.strip_prefix("dir:") {
+            Some(path) if !path.is_empty() => Ok(SourceSpec::Dir(PathBuf::from(path))),
+            _ => Err(format!("invalid source {text:?}: expected k8s or dir:PATH")),
+        },
+    }
+}

@@ -1,0 +1,139 @@
+//! The `dir:` source: a directory of manifests, watched, turned into snapshots.
+//!
+//! It produces what the Kubernetes source will produce: the objects a cluster holds, with each
+//! Service's status as the controller last wrote it. Changes are coalesced (a burst of
+//! inotify events is one reload) and a periodic resync covers anything inotify missed. A
+//! directory that does not load (a file half-written by an editor, a syntax error, an
+//! unreadable file) is reported and the last good snapshot stays in force until it loads
+//! again.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_api::Resources;
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use super::metrics::Metrics;
+use super::state::StateDir;
+use crate::inputs;
+
+/// Everything the reconcilers decide on, at one moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub resources: Resources,
+}
+
+/// How long to wait for a burst of file events to end before reloading.
+const COALESCE: Duration = Duration::from_millis(40);
+/// Reload even without events, in case a notification was lost.
+const RESYNC: Duration = Duration::from_secs(10);
+
+pub const POOL_ANNOTATION: &str = "metallb.io/ip-allocated-from-pool";
+
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    manifests: PathBuf,
+    state: StateDir,
+}
+
+impl DirSource {
+    pub fn new(manifests: PathBuf, state: StateDir) -> Self {
+        Self { manifests, state }
+    }
+
+    /// Reads the manifests and overlays the service states the controller wrote.
+    pub fn load(&self) -> Result<Snapshot, inputs::InputError> {
+        let (mut resources, _report) = inputs::load_live(std::slice::from_ref(&self.manifests))?;
+        let (states, problems) = self.state.read_services();
+        for problem in problems {
+            warn!(%problem, "ignoring an unreadable service state file");
+        }
+        for service in &mut resources.services {
+            let namespace = service.metadata.namespace.get_or_insert_with(|| "default".to_owned()).clone();
+            if let Some(state) = states.get(&(namespace, service.metadata.name.clone())) {
+                service.status.load_balancer.ingress = state.ingress.clone();
+                match &state.pool {
+                    Some(pool) => service.metadata.annotations.insert(POOL_ANNOTATION.to_owned(), pool.clone()),
+                    None => service.metadata.annotations.remove(POOL_ANNOTATION),
+                };
+            }
+        }
+        Ok(Snapshot { resources })
+    }
+
+    /// Loads once, then watches the manifests (and the state directory within or beside
+    /// them) and publishes every new snapshot that differs from the last. Returns when every
+    /// receiver is gone. Fails only if the first load fails and no watcher can be set up.
+    pub async fn watch(self, tx: watch::Sender<Arc<Snapshot>>, metrics: Arc<Metrics>) {
+        let (events_tx, events_rx) = mpsc::unbounded_channel::<()>();
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            // Opening and reading files (every reload, in every process sharing the
+            // directory) must not count as a change, or the readers would wake each other
+            // forever.
+            if event.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
+                let _ = events_tx.send(());
+            }
+        });
+        let _watcher = match watcher {
+            Ok(mut w) => {
+                for path in [self.manifests.as_path(), self.state.root()] {
+                    if let Err(e) = w.watch(path, RecursiveMode::Recursive) {
+                        warn!(path = %path.display(), error = %e, "cannot watch; relying on periodic resync");
+                    }
+                }
+                Some(w)
+            }
+            Err(e) => {
+                warn!(error = %e, "no file watcher available; relying on periodic resync");
+                None
+            }
+        };
+        let mut events = _watcher.as_ref().map(|_| events_rx);
+        let mut published = false;
+        let mut last_error: Option<String> = None;
+        loop {
+            match self.load() {
+                Ok(snapshot) => {
+                    if last_error.take().is_some() {
+                        tracing::info!(source = %self.manifests.display(), "manifests load again");
+                    }
+                    metrics.source_ok();
+                    if !published || **tx.borrow() != snapshot {
+                        debug!("new snapshot");
+                        published = true;
+                        if tx.send(Arc::new(snapshot)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    metrics.source_failed();
+                    if last_error.as_deref() != Some(message.as_str()) {
+                        warn!(error = %message, "manifests do not load; keeping the last good state");
+                        last_error = Some(message);
+                    }
+                }
+            }
+            tokio::select! {
+                Some(()) = next_event(&mut events) => {
+                    // Coalesce the burst: wait until the directory has been quiet briefly.
+                    while let Ok(Some(())) = tokio::time::timeout(COALESCE, next_event(&mut events)).await {}
+                }
+                _ = tokio::time::sleep(RESYNC) => {}
+                _ = tx.closed() => return,
+            }
+        }
+    }
+}
+
+/// The next file event, or never when there is no watcher.
+async fn next_event(events: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
