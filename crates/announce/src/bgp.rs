@@ -34,7 +34,9 @@ pub type Routes = BTreeMap<PeerName, BTreeMap<IpNet, RouteAttrs>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BgpDecision {
     /// Announce these routes. Empty when no peer of the node is named by the advertisements.
-    Announce { routes: Routes },
+    Announce {
+        routes: Routes,
+    },
     Skip(Reason),
 }
 

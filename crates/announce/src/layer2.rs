@@ -70,7 +70,9 @@ impl<'a> Election<'a> {
             .l2_advertisements
             .iter()
             .map(|ad| &**ad)
-            .filter(|ad| ad.service_selectors.is_empty() || any_matches(&ad.service_selectors, &service.metadata.labels))
+            .filter(|ad| {
+                ad.service_selectors.is_empty() || any_matches(&ad.service_selectors, &service.metadata.labels)
+            })
             .collect();
         let mut election = Self { ads, blocked: None, ranking: Vec::new() };
         if !endpoints.any_serving {

@@ -193,8 +193,14 @@ fn a_peer_selecting_other_nodes_receives_nothing_from_this_one() {
 #[test]
 fn one_prefix_from_several_services_keeps_the_first_services_local_pref_and_unions_communities() {
     let w = world(vec![
-        bgpad("for-one", "  localPref: 100\n  communities: [\"64500:1\"]\n  serviceSelectors: [{matchLabels: {app: one}}]"),
-        bgpad("for-two", "  localPref: 200\n  communities: [\"64500:2\"]\n  serviceSelectors: [{matchLabels: {app: two}}]"),
+        bgpad(
+            "for-one",
+            "  localPref: 100\n  communities: [\"64500:1\"]\n  serviceSelectors: [{matchLabels: {app: one}}]",
+        ),
+        bgpad(
+            "for-two",
+            "  localPref: 200\n  communities: [\"64500:2\"]\n  serviceSelectors: [{matchLabels: {app: two}}]",
+        ),
         service("two", &["10.0.0.1"], false, "  labels: {app: two}"),
         slice("two", &[("node1", true)]),
         service("one", &["10.0.0.1"], false, "  labels: {app: one}"),

@@ -138,12 +138,7 @@ fn candidates_come_from_every_matching_advertisement_not_only_the_deciding_nodes
 fn a_shared_ip_service_is_not_announced_when_an_advertisement_with_service_selectors_applies() {
     let world = three_nodes(vec![
         l2ad("selective", "  serviceSelectors: [{matchLabels: {tier: front}}]"),
-        service(
-            "web",
-            &["10.0.0.1"],
-            false,
-            "  labels: {tier: front}\n  annotations: {metallb.io/allow-shared-ip: k}",
-        ),
+        service("web", &["10.0.0.1"], false, "  labels: {tier: front}\n  annotations: {metallb.io/allow-shared-ip: k}"),
         slice("web", &[("node-a", true)]),
     ]);
     for (_, decision) in world.l2(&world.cluster(&Liveness::Disabled), "web") {
@@ -163,7 +158,8 @@ fn a_shared_ip_service_is_announced_when_the_selective_advertisement_does_not_se
 
 #[test]
 fn an_advertisement_whose_service_selectors_do_not_match_does_not_carry_the_service() {
-    let mut docs = vec![pool("p", &["10.0.0.0/24"]), l2ad("selective", "  serviceSelectors: [{matchLabels: {tier: back}}]")];
+    let mut docs =
+        vec![pool("p", &["10.0.0.0/24"]), l2ad("selective", "  serviceSelectors: [{matchLabels: {tier: back}}]")];
     docs.extend(nodes(&["node-a", "node-b"]));
     docs.push(service("web", &["10.0.0.1"], false, "  labels: {tier: front}"));
     docs.push(slice("web", &[("node-a", true)]));
@@ -182,7 +178,10 @@ fn preference_weights_are_summed_across_advertisements() {
             "  preferredNodeSelectors:\n  - {weight: 15, preference: {matchLabels: {kubernetes.io/hostname: node-a}}}\n\
              \x20 - {weight: 10, preference: {matchLabels: {kubernetes.io/hostname: node-c}}}",
         ),
-        l2ad("two", "  preferredNodeSelectors:\n  - {weight: 10, preference: {matchLabels: {kubernetes.io/hostname: node-c}}}"),
+        l2ad(
+            "two",
+            "  preferredNodeSelectors:\n  - {weight: 10, preference: {matchLabels: {kubernetes.io/hostname: node-c}}}",
+        ),
     ];
     docs.extend(nodes(&["node-a", "node-b", "node-c"]));
     docs.push(service("web", &["10.0.0.1"], false, ""));
@@ -194,7 +193,10 @@ fn preference_weights_are_summed_across_advertisements() {
 #[test]
 fn a_preference_outranks_the_hash() {
     let world = three_nodes(vec![
-        l2ad("pref", "  preferredNodeSelectors:\n  - {weight: 1, preference: {matchLabels: {kubernetes.io/hostname: node-c}}}"),
+        l2ad(
+            "pref",
+            "  preferredNodeSelectors:\n  - {weight: 1, preference: {matchLabels: {kubernetes.io/hostname: node-c}}}",
+        ),
         service("web", &["10.0.0.1"], false, ""),
         slice("web", &[("node-a", true)]),
     ]);
@@ -268,10 +270,9 @@ fn a_dual_stack_service_is_announced_by_one_node_for_both_addresses_hashed_on_th
         slice("web6", &[("node-a", true)]),
     ]);
     assert_eq!(winners(&world, &Liveness::Disabled, "web"), ["node-b"]);
-    let expected = ferrolb_announce::election::rank(
-        [("node-a", 0), ("node-b", 0), ("node-c", 0)],
-        "2001:db8::1".parse().unwrap(),
-    )[0];
+    let expected =
+        ferrolb_announce::election::rank([("node-a", 0), ("node-b", 0), ("node-c", 0)], "2001:db8::1".parse().unwrap())
+            [0];
     assert_eq!(winners(&world, &Liveness::Disabled, "web6"), [expected]);
 }
 

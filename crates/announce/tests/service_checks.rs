@@ -56,7 +56,8 @@ fn a_service_with_valid_ips_is_evaluated_by_each_protocol() {
 
 #[test]
 fn services_of_another_load_balancer_class_are_ignored_entirely() {
-    let text = service("web", &["10.0.0.1"], false, "").replace("type: LoadBalancer", "type: LoadBalancer\n  loadBalancerClass: other");
+    let text = service("web", &["10.0.0.1"], false, "")
+        .replace("type: LoadBalancer", "type: LoadBalancer\n  loadBalancerClass: other");
     let world = base(vec![text]);
     let liveness = Liveness::Disabled;
     let cluster = world.cluster(&liveness);
@@ -105,7 +106,10 @@ fn the_plan_reports_a_node_that_would_announce_to_no_peer() {
     let world = World::new(&docs);
     let liveness = Liveness::Disabled;
     let json = serde_json::to_value(plan_announcements(&world.cluster(&liveness))).unwrap();
-    assert_eq!(json["default/web"]["skipped"], serde_json::json!([{"node": "node-a", "protocol": "bgp", "reason": "noPeers"}]));
+    assert_eq!(
+        json["default/web"]["skipped"],
+        serde_json::json!([{"node": "node-a", "protocol": "bgp", "reason": "noPeers"}])
+    );
 }
 
 #[test]
