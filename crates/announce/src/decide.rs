@@ -93,8 +93,8 @@ impl<'a> Snapshot<'a> {
 
     /// The node that announces the service by Layer 2, if any.
     pub fn l2_owner(&self, key: &ServiceKey) -> Option<&'a str> {
-        let (_, _, prepared) = self.services.iter().find(|(k, _, _)| k == key)?;
-        prepared.as_ref().ok()?.election.as_ref()?.winner()
+        let index = self.services.binary_search_by(|(k, _, _)| k.cmp(key)).ok()?;
+        self.services[index].2.as_ref().ok()?.election.as_ref()?.winner()
     }
 
     /// The Node objects' names, sorted.
