@@ -13,6 +13,8 @@
 # wait_for SECS NAME CMD...  runs CMD every 50 ms until it succeeds or SECS pass: one line "ok (x.xx s)" / "FAIL"
 # Both return CMD's verdict (0 or 1) so a script can skip what depends on it: `check ... || skip=1`.
 # CMD may be a shell function; it runs in a subshell (its variable assignments do not survive).
+# CMD's arguments are expanded once, when check/wait_for is called: `wait_for 2 X test "$(f)" = 1`
+# polls a fixed string. Put whatever must be re-read on each poll inside a function.
 # On FAIL the last lines of CMD's output are printed, indented.
 #
 # lab ARGS...                tests/lab/lab.sh ARGS... with this script's LAB_PREFIX / LAB_DIR
