@@ -61,6 +61,13 @@ pub struct PlanArgs {
     /// Handle only services of this spec.loadBalancerClass (default: only services without one).
     #[arg(long, env = "METALLB_LB_CLASS")]
     pub lb_class: Option<String>,
+    /// The speakers membership sees alive, comma-separated (default: membership disabled,
+    /// every Node is a live speaker).
+    #[arg(long, value_delimiter = ',')]
+    pub live_nodes: Option<Vec<String>>,
+    /// Announce even from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers.
+    #[arg(long)]
+    pub ignore_exclude_lb: bool,
     /// YAML files or directories: configuration, Services (with their current status), Nodes, Namespaces.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,

@@ -67,3 +67,61 @@ fn plan_honours_the_load_balancer_class() {
     assert!(other["error"].is_null(), "{other}");
     assert!(!other["ips"].as_array().unwrap().is_empty(), "{other}");
 }
+
+#[test]
+fn plan_json_names_the_announcing_node_and_why_the_others_skip_for_every_speaker_scenario() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo_root().join("examples/announce")).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut args = vec!["plan".to_owned(), "-o".into(), "json".into()];
+        if let Ok(live) = std::fs::read_to_string(dir.join("live-nodes")) {
+            args.push("--live-nodes".into());
+            args.push(live.split_whitespace().collect::<Vec<_>>().join(","));
+        }
+        args.push(dir.to_str().unwrap().to_owned());
+        let out = ferrolb(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "{}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+        let actual: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+        for (key, want) in expected.as_object().unwrap() {
+            let (namespace, name) = key.split_once('/').unwrap();
+            let got = actual["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["namespace"] == namespace && s["name"] == name)
+                .unwrap_or_else(|| panic!("{}: {key} missing from the plan", dir.display()));
+            assert_eq!(got["announcements"], want["announcements"], "{}: {key}", dir.display());
+            assert_eq!(got["skipped"], want["skipped"], "{}: {key}", dir.display());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} scenarios found");
+}
+
+#[test]
+fn the_design_example_winner_is_node_b_for_both_addresses() {
+    let out = ferrolb(&["plan", "-o", "json", "examples/announce/l2-three-nodes"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = serde_json::to_string(&v["services"][0]["announcements"][0]).unwrap();
+    assert_eq!(text, r#"{"node":"node-b","protocol":"layer2","interfaces":[]}"#);
+}
+
+#[test]
+fn live_nodes_restrict_the_layer2_election() {
+    let all = ferrolb(&["plan", "-o", "json", "examples/announce/l2-three-nodes"]);
+    let some = ferrolb(&["plan", "-o", "json", "--live-nodes", "node-a,node-c", "examples/announce/l2-three-nodes"]);
+    let winner = |out: &Output| -> String {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["services"][0]["announcements"][0]["node"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(winner(&all), "node-b");
+    assert_ne!(winner(&some), "node-b");
+    let none = ferrolb(&["plan", "-o", "json", "--live-nodes", "", "examples/announce/l2-three-nodes"]);
+    let v: serde_json::Value = serde_json::from_slice(&none.stdout).unwrap();
+    assert_eq!(v["services"][0]["announcements"], serde_json::json!([]), "an empty member set means no candidates");
+}
