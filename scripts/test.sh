@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test ferrolb has: formatting, lints, unit, table,
-# property and command-line tests. CI runs exactly this (.ci/run).
+# property and command-line tests, then the end-to-end tests in the network lab (as root).
+# CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +25,15 @@ if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
 else
     cargo test --workspace --locked --no-fail-fast
+fi
+
+step "network lab end-to-end tests (tests/lab, root only)"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: the lab needs root (network namespaces, raw sockets)"
+else
+    cargo build -p ferrolb --locked
+    FERROLB="${CARGO_TARGET_DIR:-target}/debug/ferrolb"
+    export FERROLB
+    bash tests/lab/install.sh
+    bash tests/lab/run-all.sh
 fi
