@@ -72,8 +72,8 @@ pub struct InterfaceInfo {
     /// Enslaved to a bridge or bond (`/sys/class/net/<if>/master` exists, IFLA_MASTER):
     /// the master answers for the link, not the port.
     pub has_master: bool,
-    /// The interface's IPv6 link-local address, the source of our advertisements
-    /// (RFC 4861 §4.4: "an address assigned to the interface").
+    /// The interface's IPv6 link-local address; MetalLB runs an NDP responder only where
+    /// one exists (IPv6 enabled on the link).
     pub link_local: Option<Ipv6Addr>,
 }
 

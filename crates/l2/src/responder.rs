@@ -221,7 +221,7 @@ impl Responder {
     fn decide(&mut self, interface: &str, frame: &[u8]) -> Result<Vec<u8>, &'static str> {
         let eth = EthernetFrame::decode(frame).map_err(|e| e.reason())?;
         let iface = self.interfaces.get(interface).ok_or(Ignored::InterfaceNotEligible.reason())?;
-        let (mac, eligibility, link_local) = (iface.info.mac, iface.eligibility, iface.info.link_local);
+        let (mac, eligibility) = (iface.info.mac, iface.eligibility);
         match eth.ethertype {
             ETHERTYPE_ARP if eligibility.arp => {
                 let request = ArpPacket::decode(eth.payload).map_err(|e| e.reason())?;
@@ -257,7 +257,7 @@ impl Responder {
                 counters.requests_received += 1;
                 counters.responses_sent += 1;
                 let answer = NdpPacket {
-                    source: link_local.unwrap_or(target),
+                    source: target,
                     destination: packet.source,
                     message: NdpMessage::Advertisement {
                         router: false,
@@ -277,6 +277,10 @@ impl Responder {
     /// One gratuitous burst for `ip` on every interface that answers for it (MetalLB §4.2):
     /// IPv4 a broadcast ARP request and reply with sender IP = target IP = `ip`; IPv6 an
     /// unsolicited NA (S=0, O=1, RFC 4861 §7.2.6) to all-nodes. Empty once withdrawn.
+    ///
+    /// Every advertisement we send, solicited or not, has the target as its IPv6 source, as
+    /// Linux does for its own addresses (`ndisc_send_na`): `ndisc6` discards a solicited NA
+    /// from a link-local source when it asked for a global target (seen in the netns test).
     pub fn gratuitous(&mut self, ip: IpAddr) -> Vec<(String, Vec<u8>)> {
         let mut frames = Vec::new();
         for name in self.interfaces_answering(ip) {
@@ -290,7 +294,7 @@ impl Responder {
                     }
                 }
                 IpAddr::V6(v6) => {
-                    let packet = unsolicited_advertisement(v6, mac, iface.info.link_local.unwrap_or(v6));
+                    let packet = unsolicited_advertisement(v6, mac);
                     frames.push((name.clone(), packet.encode_frame(mac, MacAddr::ipv6_multicast(ALL_NODES))));
                 }
             }
@@ -339,9 +343,9 @@ impl Responder {
 }
 
 /// An unsolicited Neighbor Advertisement announcing that `target` now lives at `mac`.
-pub fn unsolicited_advertisement(target: Ipv6Addr, mac: MacAddr, source: Ipv6Addr) -> NdpPacket {
+pub fn unsolicited_advertisement(target: Ipv6Addr, mac: MacAddr) -> NdpPacket {
     NdpPacket {
-        source,
+        source: target,
         destination: ALL_NODES,
         message: NdpMessage::Advertisement {
             router: false,

@@ -1,5 +1,5 @@
 //! Hex fixtures: frames as `tcpdump -xx` shows them on the lab link (router 02:00:00:00:00:01
-//! at 172.30.0.1 / fd00:30::1, node 02:00:00:00:00:11 with link-local fe80::11), decoded
+//! at 172.30.0.1 / fd00:30::1, node 02:00:00:00:00:11 answering for 172.30.0.100 / fd00:30::100), decoded
 //! field by field and re-encoded byte for byte. Checksums were computed independently.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -18,7 +18,6 @@ const NODE_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x11]);
 const VIP4: Ipv4Addr = Ipv4Addr::new(172, 30, 0, 100);
 const VIP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x30, 0, 0, 0, 0, 0, 0x100);
 const ROUTER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x30, 0, 0, 0, 0, 0, 1);
-const NODE_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x11);
 
 /// `arping -i eth0 172.30.0.100` from the router: who-has 172.30.0.100 tell 172.30.0.1,
 /// padded to the 60-byte Ethernet minimum.
@@ -105,7 +104,7 @@ fn a_neighbor_solicitation_decodes_with_its_source_link_layer_address() {
 #[test]
 fn the_solicited_advertisement_matches_the_reference_bytes() {
     let na = NdpPacket {
-        source: NODE_LL,
+        source: VIP6,
         destination: ROUTER6,
         message: NdpMessage::Advertisement {
             router: false,
@@ -117,9 +116,9 @@ fn the_solicited_advertisement_matches_the_reference_bytes() {
     };
     let expected = hex("02 00 00 00 00 01  02 00 00 00 00 11  86 dd
          60 00 00 00  00 20  3a  ff
-         fe 80 00 00 00 00 00 00 00 00 00 00 00 00 00 11
+         fd 00 00 30 00 00 00 00 00 00 00 00 00 00 01 00
          fd 00 00 30 00 00 00 00 00 00 00 00 00 00 00 01
-         88  00  39 9e  40 00 00 00
+         88  00  39 ff  40 00 00 00
          fd 00 00 30 00 00 00 00 00 00 00 00 00 00 01 00
          02 01 02 00 00 00 00 11");
     assert_eq!(na.encode_frame(NODE_MAC, ROUTER_MAC), expected);
@@ -128,15 +127,15 @@ fn the_solicited_advertisement_matches_the_reference_bytes() {
 
 #[test]
 fn the_unsolicited_advertisement_goes_to_all_nodes_with_override_set() {
-    let na = ferrolb_l2::responder::unsolicited_advertisement(VIP6, NODE_MAC, NODE_LL);
+    let na = ferrolb_l2::responder::unsolicited_advertisement(VIP6, NODE_MAC);
     let frame = na.encode_frame(NODE_MAC, MacAddr::ipv6_multicast(ferrolb_l2::ndp::ALL_NODES));
     assert_eq!(
         frame,
         hex("33 33 00 00 00 01  02 00 00 00 00 11  86 dd
              60 00 00 00  00 20  3a  ff
-             fe 80 00 00 00 00 00 00 00 00 00 00 00 00 00 11
+             fd 00 00 30 00 00 00 00 00 00 00 00 00 00 01 00
              ff 02 00 00 00 00 00 00 00 00 00 00 00 00 00 01
-             88  00  57 cc  20 00 00 00
+             88  00  58 2d  20 00 00 00
              fd 00 00 30 00 00 00 00 00 00 00 00 00 00 01 00
              02 01 02 00 00 00 00 11")
     );

@@ -142,7 +142,7 @@ fn a_neighbor_solicitation_gets_a_solicited_advertisement_to_its_source() {
     let reply = r.handle("eth0", &solicitation(VIP6, Some(ROUTER_MAC))).expect("an advertisement");
     let (eth, na) = NdpPacket::decode_frame(&reply).unwrap();
     assert_eq!((eth.destination, eth.source), (ROUTER_MAC, ETH0_MAC));
-    assert_eq!((na.source, na.destination), (ETH0_LL, ROUTER6));
+    assert_eq!((na.source, na.destination), (VIP6, ROUTER6));
     assert_eq!(
         na.message,
         NdpMessage::Advertisement {
@@ -192,7 +192,7 @@ fn solicitations_for_unannounced_targets_and_advertisements_are_ignored() {
     r.announce("default/web", VIP6.into(), InterfaceSelection::All);
     let other: Ipv6Addr = "fd00:30::101".parse().unwrap();
     assert_eq!(r.handle("eth0", &solicitation(other, Some(ROUTER_MAC))), None);
-    let na = ferrolb_l2::responder::unsolicited_advertisement(VIP6, ROUTER_MAC, ROUTER6)
+    let na = ferrolb_l2::responder::unsolicited_advertisement(VIP6, ROUTER_MAC)
         .encode_frame(ROUTER_MAC, MacAddr::ipv6_multicast(ALL_NODES));
     assert_eq!(r.handle("eth0", &na), None);
     assert_eq!(r.counters().dropped["not_announced"], 1);
@@ -287,7 +287,7 @@ fn a_gratuitous_burst_for_ipv6_is_an_unsolicited_override_advertisement_to_all_n
     assert_eq!(frames.len(), 1);
     let (eth, na) = NdpPacket::decode_frame(&frames[0].1).unwrap();
     assert_eq!(eth.destination, MacAddr([0x33, 0x33, 0, 0, 0, 1]));
-    assert_eq!((na.source, na.destination), (ETH0_LL, ALL_NODES));
+    assert_eq!((na.source, na.destination), (VIP6, ALL_NODES));
     assert_eq!(
         na.message,
         NdpMessage::Advertisement {
