@@ -124,6 +124,16 @@ pub struct RuntimeArgs {
     /// Port for /healthz and /readyz on 127.0.0.1; 0 disables.
     #[arg(long, env = "METALLB_HEALTH_PROBE_PORT", default_value_t = 17472)]
     pub health_probe_port: u16,
+    /// Announce even from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers.
+    #[arg(long, env = "METALLB_IGNORE_EXCLUDE_LB")]
+    pub ignore_exclude_lb: bool,
+    /// Seconds between gratuitous ARP / unsolicited NA refreshes of every announced address,
+    /// after the takeover burst; 0 (the default, as MetalLB) sends none.
+    #[arg(long, env = "FERROLB_L2_REFRESH_INTERVAL", default_value_t = 0)]
+    pub l2_refresh_interval: u64,
+    /// Make and report Layer 2 decisions but answer no ARP/NDP (no raw sockets are opened).
+    #[arg(long, env = "FERROLB_DISABLE_LAYER2")]
+    pub disable_layer2: bool,
     /// Log format.
     #[arg(long, env = "METALLB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,

@@ -12,6 +12,25 @@ pub struct PoolLabel {
     pub pool: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AnnouncedLabels {
+    pub service: String,
+    pub protocol: String,
+    pub node: String,
+    pub ip: String,
+}
+
+impl AnnouncedLabels {
+    pub fn layer2(service: &impl std::fmt::Display, node: &str, ip: std::net::IpAddr) -> Self {
+        Self { service: service.to_string(), protocol: "layer2".into(), node: node.into(), ip: ip.to_string() }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IpLabel {
+    pub ip: String,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -27,6 +46,13 @@ pub struct Metrics {
     pub ipv6_addresses_in_use: Family<PoolLabel, Gauge>,
     pub is_leader: Gauge,
     pub source_errors: Counter,
+    pub speaker_announced: Family<AnnouncedLabels, Gauge>,
+    /// MetalLB's Layer 2 counters are named without `_total`, and prometheus-client adds
+    /// that suffix to every counter; dashboards query the names, so these are exposed under
+    /// the exact names, as gauges holding the running count.
+    pub layer2_requests_received: Family<IpLabel, Gauge>,
+    pub layer2_responses_sent: Family<IpLabel, Gauge>,
+    pub layer2_gratuitous_sent: Family<IpLabel, Gauge>,
 }
 
 impl Metrics {
@@ -85,7 +111,34 @@ impl Metrics {
             family("metallb_allocator_ipv4_addresses_in_use_total", "Number of IPv4 addresses in use, per pool");
         let ipv6_addresses_in_use =
             family("metallb_allocator_ipv6_addresses_in_use_total", "Number of IPv6 addresses in use, per pool");
+        let speaker_announced = Family::<AnnouncedLabels, Gauge>::default();
+        registry.register(
+            "metallb_speaker_announced",
+            "1 while this node announces the service's IP with the protocol",
+            speaker_announced.clone(),
+        );
+        let mut counter_family = |name: &str, help: &str| {
+            let f = Family::<IpLabel, Gauge>::default();
+            registry.register(name, help, f.clone());
+            f
+        };
+        let layer2_requests_received = counter_family(
+            "metallb_layer2_requests_received",
+            "ARP requests and neighbor solicitations received for owned IPs",
+        );
+        let layer2_responses_sent = counter_family(
+            "metallb_layer2_responses_sent",
+            "ARP replies and neighbor advertisements sent for owned IPs",
+        );
+        let layer2_gratuitous_sent = counter_family(
+            "metallb_layer2_gratuitous_sent",
+            "Gratuitous ARP and unsolicited neighbor advertisements sent",
+        );
         Self {
+            speaker_announced,
+            layer2_requests_received,
+            layer2_responses_sent,
+            layer2_gratuitous_sent,
             registry,
             updates,
             update_errors,
@@ -126,6 +179,17 @@ impl Metrics {
         } else {
             self.update_errors.inc();
             self.config_stale.set(1);
+        }
+    }
+
+    /// Copies the data plane's per-IP counters.
+    pub fn layer2_counters(&self, counters: &ferrolb_l2::Counters) {
+        for (ip, c) in &counters.per_ip {
+            let label = IpLabel { ip: ip.to_string() };
+            let value = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            self.layer2_requests_received.get_or_create(&label).set(value(c.requests_received));
+            self.layer2_responses_sent.get_or_create(&label).set(value(c.responses_sent));
+            self.layer2_gratuitous_sent.get_or_create(&label).set(value(c.gratuitous_sent));
         }
     }
 

@@ -7,6 +7,7 @@
 mod conditions;
 mod controller;
 mod http;
+mod layer2;
 mod leader;
 mod metrics;
 mod source;
@@ -83,7 +84,7 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
     if args.health_probe_port != 0 {
         tokio::spawn(http::serve(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), args.health_probe_port), router));
     }
-    tokio::spawn(source.watch(tx, Arc::clone(&metrics)));
+    let source_task = tokio::spawn(source.watch(tx, Arc::clone(&metrics)));
 
     let mut first = rx.clone();
     let ready = Arc::clone(&health);
@@ -103,17 +104,56 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
         );
         tokio::spawn(lead_then_control(state.clone(), identity, controller, rx.clone(), Arc::clone(&metrics)));
     }
+    let mut speaker_task = None;
     if matches!(roles, Roles::Speaker | Roles::Both) {
         let Some(node) = node else {
             error!("the speaker needs --node");
             return ExitCode::from(2);
         };
-        let speaker = speaker::Speaker::new(node, state.clone(), args.namespace.clone(), Arc::clone(&metrics));
-        tokio::spawn(speaker.run(rx.clone()));
+        let l2 = if args.disable_layer2 {
+            info!(
+                "layer 2 data plane disabled (--disable-layer2): decisions are made and reported, nothing is answered"
+            );
+            None
+        } else {
+            let mut l2_config = ferrolb_l2::L2Config::default();
+            l2_config.gratuitous.refresh =
+                (args.l2_refresh_interval > 0).then(|| Duration::from_secs(args.l2_refresh_interval));
+            match ferrolb_l2::L2Announcer::start(l2_config).await {
+                Ok(l2) => {
+                    tokio::spawn(copy_layer2_counters(l2.clone(), Arc::clone(&metrics)));
+                    Some(l2)
+                }
+                Err(e) => {
+                    error!(error = %e, "cannot start the layer 2 data plane (raw sockets need CAP_NET_RAW); ARP/NDP will not be answered");
+                    None
+                }
+            }
+        };
+        // Membership among speakers is not implemented yet: every Node object counts as a
+        // live speaker (MetalLB's "memberlist disabled" mode, reference §5).
+        let decide = speaker::SpeakerOptions {
+            lb_class: args.lb_class.clone().filter(|c| !c.is_empty()),
+            ignore_exclude_lb: args.ignore_exclude_lb,
+            liveness: ferrolb_announce::Liveness::Disabled,
+        };
+        let speaker =
+            speaker::Speaker::new(node, state.clone(), args.namespace.clone(), decide, l2, Arc::clone(&metrics));
+        speaker_task = Some(tokio::spawn(speaker.run(rx.clone())));
     }
 
     shutdown_signal().await;
     info!("shutting down");
+    // Closing the snapshot channel ends the speaker's loop, which withdraws everything it
+    // announces before returning.
+    drop(rx);
+    source_task.abort();
+    let _ = source_task.await;
+    if let Some(task) = speaker_task
+        && tokio::time::timeout(Duration::from_secs(2), task).await.is_err()
+    {
+        warn!("the speaker did not withdraw within 2 s");
+    }
     ExitCode::SUCCESS
 }
 
@@ -171,5 +211,17 @@ pub fn parse_source(text: &str) -> Result<SourceSpec, String> {
             Some(path) if !path.is_empty() => Ok(SourceSpec::Dir(PathBuf::from(path))),
             _ => Err(format!("invalid source {text:?}: expected k8s or dir:PATH")),
         },
+    }
+}
+
+/// Copies the data plane's counters into the metrics every second.
+async fn copy_layer2_counters(l2: ferrolb_l2::L2Announcer, metrics: Arc<Metrics>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        match l2.counters().await {
+            Ok(counters) => metrics.layer2_counters(&counters),
+            Err(_) => return,
+        }
     }
 }

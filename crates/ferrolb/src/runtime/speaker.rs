@@ -1,45 +1,84 @@
-//! The speaker role: this node's view of the configuration.
+//! The speaker role: what this node announces.
 //!
-//! Parses the configuration in this node's scope (peers and BGP advertisements for other
-//! nodes are dropped before validation, reference §1.13), keeps the last good one when a new
-//! one is rejected, and reports the outcome in `configurationstates/speaker-<node>.json`.
+//! Every snapshot: parse the configuration in this node's scope (peers and BGP
+//! advertisements for other nodes are dropped before validation, reference §1.13; the last
+//! good configuration stays when a new one is rejected), run the pure speaker decisions for
+//! this node, and bring the Layer 2 data plane to the addresses this node wins. The winner of
+//! a service writes its ServiceL2Status; every other node removes its own.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use ferrolb_announce::{Cluster, Liveness, ServiceKey};
+use ferrolb_api::metallb::{InterfaceInfo, ServiceL2StatusStatus};
 use ferrolb_config::{Config, ConfigError, Options, Scope};
+use ferrolb_l2::L2Announcer;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::conditions::{SPEAKER_CONDITION, configuration_state};
-use super::metrics::Metrics;
+use super::layer2::{self, Claims};
+use super::metrics::{AnnouncedLabels, Metrics};
 use super::source::Snapshot;
 use super::state::StateDir;
+
+/// How the speaker decides, beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct SpeakerOptions {
+    pub lb_class: Option<String>,
+    pub ignore_exclude_lb: bool,
+    pub liveness: Liveness,
+}
 
 pub struct Speaker {
     node: String,
     state: StateDir,
     options: Options,
+    decide: SpeakerOptions,
     metrics: Arc<Metrics>,
     config: Option<Arc<Config>>,
     condition_written: Option<Option<String>>,
+    l2: Option<L2Announcer>,
+    claims: Claims,
+    statuses_written: BTreeMap<ServiceKey, BTreeSet<String>>,
 }
 
 impl Speaker {
-    pub fn new(node: String, state: StateDir, namespace: String, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        node: String,
+        state: StateDir,
+        namespace: String,
+        decide: SpeakerOptions,
+        l2: Option<L2Announcer>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let options = Options { namespace, scope: Scope::Speaker { node: node.clone() } };
-        Self { node, state, options, metrics, config: None, condition_written: None }
-    }
-
-    pub async fn run(mut self, mut snapshots: watch::Receiver<Arc<Snapshot>>) {
-        // The channel's initial value is a placeholder, not the cluster: reconciling it would
-        // clear every service's status. Only published snapshots count.
-        while snapshots.changed().await.is_ok() {
-            let snapshot = Arc::clone(&snapshots.borrow_and_update());
-            self.reconcile(&snapshot);
+        Self {
+            node,
+            state,
+            options,
+            decide,
+            metrics,
+            config: None,
+            condition_written: None,
+            l2,
+            claims: Claims::new(),
+            statuses_written: BTreeMap::new(),
         }
     }
 
-    pub fn reconcile(&mut self, snapshot: &Snapshot) {
+    pub async fn run(mut self, mut snapshots: watch::Receiver<Arc<Snapshot>>) {
+        // The channel's initial value is a placeholder, not the cluster: only published
+        // snapshots count.
+        while snapshots.changed().await.is_ok() {
+            let snapshot = Arc::clone(&snapshots.borrow_and_update());
+            self.reconcile_config(&snapshot);
+            self.announce(&snapshot).await;
+        }
+        self.withdraw_everything().await;
+    }
+
+    fn reconcile_config(&mut self, snapshot: &Snapshot) {
         match ferrolb_config::parse(&snapshot.resources, &self.options) {
             Ok(config) => {
                 self.metrics.config_result(true);
@@ -60,6 +99,99 @@ impl Speaker {
                 self.report(Some(&e));
             }
         }
+    }
+
+    async fn announce(&mut self, snapshot: &Snapshot) {
+        let Some(config) = self.config.clone() else { return };
+        let resources = &snapshot.resources;
+        let mut cluster = Cluster::new(
+            &config,
+            &resources.services,
+            &resources.endpoint_slices,
+            &resources.nodes,
+            &self.decide.liveness,
+        );
+        cluster.lb_class = self.decide.lb_class.as_deref();
+        cluster.ignore_exclude_lb = self.decide.ignore_exclude_lb;
+        let decisions = ferrolb_announce::decide(&cluster, &self.node);
+        let wanted = layer2::wanted(&decisions);
+        self.apply_layer2(wanted).await;
+        self.write_statuses();
+    }
+
+    /// Brings the data plane from the current claims to `wanted`, withdrawing first.
+    async fn apply_layer2(&mut self, wanted: Claims) {
+        let (withdraw, announce) = layer2::changes(&self.claims, &wanted);
+        let Some(l2) = self.l2.clone() else {
+            // Without a data plane (disabled, or no permission), decisions are still made and
+            // reported so that plan and status stay truthful.
+            self.claims = wanted;
+            return;
+        };
+        for (key, ip) in withdraw {
+            if let Err(e) = l2.withdraw(&key.to_string(), ip).await {
+                error!(service = %key, %ip, error = %e, "cannot withdraw");
+            }
+            self.claims.remove(&(key.clone(), ip));
+            self.metrics.speaker_announced.remove(&AnnouncedLabels::layer2(&key, &self.node, ip));
+            if !wanted.keys().any(|(k, _)| *k == key) {
+                info!(service = %key, node = %self.node, "withdrawn: this node no longer announces the service by layer2");
+            }
+        }
+        for ((key, ip), selection) in announce {
+            match l2.announce(&key.to_string(), ip, selection.clone()).await {
+                Ok(interfaces) if interfaces.is_empty() => {
+                    warn!(service = %key, %ip, node = %self.node, event = "announceFailed",
+                        "the interfaces of the L2Advertisement do not exist on this node; not announcing");
+                }
+                Ok(interfaces) => {
+                    info!(service = %key, %ip, node = %self.node, interfaces = ?interfaces, event = "nodeAssigned",
+                        "announcing from node {:?} with protocol \"layer2\"", self.node);
+                    self.metrics.speaker_announced.get_or_create(&AnnouncedLabels::layer2(&key, &self.node, ip)).set(1);
+                    self.claims.insert((key, ip), selection);
+                }
+                Err(e) => error!(service = %key, %ip, error = %e, "cannot announce"),
+            }
+        }
+    }
+
+    /// ServiceL2Status: one file per (service, node), written by the node that announces and
+    /// removed by it when it stops, so each file has exactly one writer.
+    fn write_statuses(&mut self) {
+        let now = layer2::statuses(&self.claims);
+        for gone in self.statuses_written.keys().filter(|k| !now.contains_key(*k)).cloned().collect::<Vec<_>>() {
+            match self.state.write_l2_status::<ServiceL2StatusStatus>(&gone.namespace, &gone.name, &self.node, None) {
+                Ok(()) => {
+                    self.statuses_written.remove(&gone);
+                }
+                Err(e) => warn!(service = %gone, error = %e, "cannot remove ServiceL2Status"),
+            }
+        }
+        for (key, interfaces) in now {
+            if self.statuses_written.get(&key) == Some(&interfaces) {
+                continue;
+            }
+            let status = ServiceL2StatusStatus {
+                node: self.node.clone(),
+                service_name: key.name.clone(),
+                service_namespace: key.namespace.clone(),
+                interfaces: interfaces.iter().map(|name| InterfaceInfo { name: name.clone() }).collect(),
+            };
+            match self.state.write_l2_status(&key.namespace, &key.name, &self.node, Some(&status)) {
+                Ok(()) => {
+                    self.statuses_written.insert(key, interfaces);
+                }
+                Err(e) => {
+                    self.metrics.update_errors.inc();
+                    warn!(service = %key, error = %e, "cannot write ServiceL2Status");
+                }
+            }
+        }
+    }
+
+    async fn withdraw_everything(&mut self) {
+        self.apply_layer2(Claims::new()).await;
+        self.write_statuses();
     }
 
     fn report(&mut self, error: Option<&ConfigError>) {

@@ -5,7 +5,7 @@
 //! directory), so a reader or a `kill -9` at any moment sees either the previous content or
 //! the new one, never half of it. Each file has one writer: the active controller writes
 //! services, pools, `leader.json` and `configurationstates/controller.json`; each speaker
-//! writes its own `configurationstates/speaker-<node>.json`.
+//! writes its own `configurationstates/speaker-<node>.json` and its own ServiceL2Status files.
 //!
 //! ```text
 //! <state>/controller.lock                          flock'ed by the active controller
@@ -13,6 +13,7 @@
 //! <state>/services/<namespace>/<name>.json         {"ingress": [{"ip"}], "pool"}
 //! <state>/pools/<name>.json                        IPAddressPool status counters
 //! <state>/configurationstates/<component>.json     ConfigurationState status
+//! <state>/servicel2status/<ns>/<name>/<node>.json  written by the node answering ARP/NDP
 //! ```
 
 use std::collections::BTreeMap;
@@ -108,6 +109,21 @@ impl StateDir {
 
     pub fn remove_pool(&self, name: &str) -> io::Result<()> {
         remove(&self.root.join("pools").join(format!("{name}.json")))
+    }
+
+    /// Writes or (with `None`) removes this node's ServiceL2Status for a service.
+    pub fn write_l2_status<T: Serialize>(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+        status: Option<&T>,
+    ) -> io::Result<()> {
+        let path = self.root.join("servicel2status").join(namespace).join(name).join(format!("{node}.json"));
+        match status {
+            Some(status) => write_json(&path, status),
+            None => remove(&path),
+        }
     }
 
     pub fn write_configuration_state<T: Serialize>(&self, component: &str, state: &T) -> io::Result<()> {
