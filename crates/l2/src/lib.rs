@@ -9,8 +9,11 @@
 //! * decisions: [`eligibility`] (which interfaces get responders), [`responder`] (the
 //!   announced-IP table and what to answer), [`gratuitous`] (burst timers as deadlines);
 #![cfg_attr(feature = "driver", doc = "* I/O: [`driver`] moves frames between AF_PACKET sockets and the decisions;")]
-#![cfg_attr(feature = "driver", doc = "  all `unsafe` of the project is in its `sys` module.")]
-#![deny(unsafe_code)]
+#![cfg_attr(
+    feature = "driver",
+    doc = "  the system calls themselves live in `ferrolb-sys`, the one crate with `unsafe`."
+)]
+#![forbid(unsafe_code)]
 
 pub mod arp;
 pub mod eligibility;
@@ -25,7 +28,7 @@ pub mod driver;
 #[cfg(all(feature = "driver", target_os = "linux"))]
 mod netlink;
 #[cfg(all(feature = "driver", target_os = "linux"))]
-mod sys;
+use ferrolb_sys as sys;
 
 pub use arp::{ArpOperation, ArpPacket};
 pub use eligibility::{DEFAULT_EXCLUDED, Eligibility, Exclusion, InterfaceInfo, InterfaceSelection};

@@ -1,6 +1,8 @@
-//! AF_PACKET sockets (packet(7)): the only `unsafe` code in ferrolb. Each function wraps one
-//! system call whose arguments are plain structs built here, so the unsafe surface is the
-//! FFI call itself; everything above works on [`OwnedFd`] and byte slices.
+//! The only `unsafe` code in ferrolb: the system calls no safe wrapper covers, for AF_PACKET
+//! sockets (packet(7), the Layer 2 responders) and TCP-MD5 keys (tcp(7) `TCP_MD5SIG`, the
+//! BGP sessions). Each function wraps one system call whose arguments are plain structs built
+//! here, so the unsafe surface is the FFI call itself; every caller works on [`OwnedFd`] and
+//! byte slices.
 #![allow(unsafe_code)]
 
 use std::io;
