@@ -136,14 +136,7 @@ pub(crate) fn target<'a>(config: &'a Config, service: &Service) -> Result<Target
 /// The non-empty `ingress[].ip` entries, parsed as Go's `net.ParseIP` does: an IPv4-mapped
 /// IPv6 address is the IPv4 address (it prints and matches pools as such).
 fn ingress_ips(service: &Service) -> Result<Vec<IpAddr>, Reason> {
-    let texts: Vec<&str> = service
-        .status
-        .load_balancer
-        .ingress
-        .iter()
-        .filter_map(|i| i.ip.as_deref())
-        .filter(|ip| !ip.is_empty())
-        .collect();
+    let texts: Vec<&str> = service.ingress_ips().collect();
     if texts.is_empty() {
         return Err(Reason::NoIpAllocated);
     }

@@ -66,6 +66,14 @@ pub struct Service {
     pub status: ServiceStatus,
 }
 
+impl Service {
+    /// The non-empty `status.loadBalancer.ingress[].ip` texts, in order: what the controller
+    /// handed to the speakers.
+    pub fn ingress_ips(&self) -> impl Iterator<Item = &str> {
+        self.status.load_balancer.ingress.iter().filter_map(|i| i.ip.as_deref()).filter(|ip| !ip.is_empty())
+    }
+}
+
 /// `discovery.k8s.io/v1.EndpointSlice`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -3,7 +3,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::process::ExitCode;
+
 use ferrolb_api::{LoadReport, ManifestError, Resources, load_str};
+use ferrolb_config::{Config, Options};
 
 /// Why the inputs could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -80,4 +83,19 @@ fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), In
 
 fn is_manifest(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// What the offline commands start from: the objects and the validated configuration, or
+/// the exit code after the one-line error has been printed.
+pub fn load_config(paths: &[PathBuf], namespace: &str) -> Result<(Resources, LoadReport, Config), ExitCode> {
+    let (resources, report) = load(paths).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(e.exit_code())
+    })?;
+    let options = Options { namespace: namespace.to_owned(), ..Options::default() };
+    let config = ferrolb_config::parse(&resources, &options).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })?;
+    Ok((resources, report, config))
 }

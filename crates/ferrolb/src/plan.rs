@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use ferrolb_announce::{Cluster, Liveness, ServiceKey};
 use ferrolb_api::Resources;
 use ferrolb_api::core::LoadBalancerIngress;
-use ferrolb_config::{Config, Options};
+use ferrolb_config::Config;
 use ferrolb_ipam::ServiceResult;
 use serde::Serialize;
 
@@ -23,20 +23,9 @@ struct Plan<'a> {
 }
 
 pub fn run(args: &PlanArgs) -> ExitCode {
-    let (resources, _report) = match inputs::load(&args.paths) {
+    let (resources, _report, config) = match inputs::load_config(&args.paths, &args.namespace) {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(e.exit_code());
-        }
-    };
-    let options = Options { namespace: args.namespace.clone(), ..Options::default() };
-    let config = match ferrolb_config::parse(&resources, &options) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let lb_class = args.lb_class.as_deref().filter(|c| !c.is_empty());
     let mut services = ferrolb_ipam::plan(&config, &resources.services, lb_class);

@@ -4,26 +4,15 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use ferrolb_api::LoadReport;
-use ferrolb_config::{Config, Options, PeerAsn};
+use ferrolb_config::{Config, PeerAsn};
 
 use crate::cli::{Output, ValidateArgs};
 use crate::{inputs, output};
 
 pub fn run(args: &ValidateArgs) -> ExitCode {
-    let (resources, report) = match inputs::load(&args.paths) {
+    let (_resources, report, config) = match inputs::load_config(&args.paths, &args.namespace) {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(e.exit_code());
-        }
-    };
-    let options = Options { namespace: args.namespace.clone(), ..Options::default() };
-    let config = match ferrolb_config::parse(&resources, &options) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     for warning in &config.warnings {
         eprintln!("warning: {warning}");

@@ -15,7 +15,7 @@ use ferrolb_config::{Config, Pool};
 use crate::family::{Family, Policy, quote_ips};
 use crate::service::{AllocKey, Port};
 use crate::space::{CidrSpace, FreeSet};
-use crate::stats::{PoolCounters, PoolMetrics, capacity_of};
+use crate::stats::{PoolCounters, PoolMetrics, capacity_of, pool_counters};
 
 /// What one service asks for, independent of how it was written.
 #[derive(Debug, Clone, Copy)]
@@ -192,7 +192,7 @@ impl Allocator {
     pub fn counters(&self, name: &str) -> Option<PoolCounters> {
         let pool = self.pool_state(name)?;
         let capacity = capacity_of(&pool.config);
-        Some(PoolCounters::new(&capacity, pool.in_use_v4, pool.in_use_v6))
+        Some(pool_counters(&capacity, pool.in_use_v4, pool.in_use_v6))
     }
 
     /// The `metallb_allocator_*` gauge values of pool `name` (reference §7).

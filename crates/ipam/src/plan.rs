@@ -36,13 +36,7 @@ impl Allocator {
         let mut order: Vec<usize> = (0..services.len()).collect();
         order.sort_by_cached_key(|&i| {
             let s = &services[i];
-            let ingress = s
-                .status
-                .load_balancer
-                .ingress
-                .iter()
-                .filter(|i| i.ip.as_deref().is_some_and(|ip| !ip.is_empty()))
-                .count();
+            let ingress = s.ingress_ips().count();
             (Reverse(ingress), namespace_of(s).to_owned(), s.metadata.name.clone())
         });
         let mut outcomes: Vec<Option<Outcome>> = vec![None; services.len()];

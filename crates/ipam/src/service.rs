@@ -112,14 +112,7 @@ impl<'a> ServiceView<'a> {
             },
             desired_pool: annotation(annotations, ANNOTATION_ADDRESS_POOL, DEPRECATED_ADDRESS_POOL)
                 .filter(|p| !p.is_empty()),
-            ingress: svc
-                .status
-                .load_balancer
-                .ingress
-                .iter()
-                .filter_map(|i| i.ip.as_deref())
-                .filter(|ip| !ip.is_empty())
-                .collect(),
+            ingress: svc.ingress_ips().collect(),
             current_pool: annotations.get(ANNOTATION_IP_ALLOCATED_FROM_POOL).map(String::as_str),
             lb_ips_annotation: annotation(annotations, ANNOTATION_LOAD_BALANCER_IPS, DEPRECATED_LOAD_BALANCER_IPS)
                 .filter(|v| !v.is_empty()),

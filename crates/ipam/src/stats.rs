@@ -35,29 +35,18 @@ pub fn capacity_of(pool: &Pool) -> Capacity {
     capacity
 }
 
-/// `IPAddressPool.status`: distinct addresses in use and left, per family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PoolCounters {
-    #[serde(rename = "assignedIPv4")]
-    pub assigned_ipv4: i64,
-    #[serde(rename = "assignedIPv6")]
-    pub assigned_ipv6: i64,
-    #[serde(rename = "availableIPv4")]
-    pub available_ipv4: i64,
-    #[serde(rename = "availableIPv6")]
-    pub available_ipv6: i64,
-}
+/// `IPAddressPool.status`: distinct addresses in use and left, per family. The API type
+/// itself, so what the controller writes is exactly what the CRD holds.
+pub type PoolCounters = ferrolb_api::metallb::IPAddressPoolStatus;
 
-impl PoolCounters {
-    pub(crate) fn new(capacity: &Capacity, in_use_v4: u64, in_use_v6: u64) -> Self {
-        let (v4, v6) = (saturate(in_use_v4), saturate(in_use_v6));
-        Self {
-            assigned_ipv4: v4,
-            assigned_ipv6: v6,
-            available_ipv4: capacity.ipv4.saturating_sub(v4),
-            available_ipv6: capacity.ipv6.saturating_sub(v6),
-        }
+/// The status of a pool of `capacity` with these many distinct addresses in use.
+pub(crate) fn pool_counters(capacity: &Capacity, in_use_v4: u64, in_use_v6: u64) -> PoolCounters {
+    let (v4, v6) = (saturate(in_use_v4), saturate(in_use_v6));
+    PoolCounters {
+        assigned_ipv4: v4,
+        assigned_ipv6: v6,
+        available_ipv4: capacity.ipv4.saturating_sub(v4),
+        available_ipv6: capacity.ipv6.saturating_sub(v6),
     }
 }
 
