@@ -1,0 +1,473 @@
+//! The sans-IO membership engine: datagrams and timer expiries in, datagrams, timer requests
+//! and membership changes out. It wraps foca's SWIM implementation (failure detection with
+//! suspicion and incarnation numbers, infection-style dissemination piggybacked on probes,
+//! Das et al. 2002 §4) with the parts foca leaves to its user: sealing, seeding from
+//! addresses, retrying seeds, graceful-leave notices and per-name (not per-identity) events.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use foca::{Foca, Member, NoCustomBroadcast, OwnedNotification, PostcardCodec, Runtime};
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use thiserror::Error;
+
+use crate::config::{Timers, TimersError};
+use crate::identity::NodeId;
+use crate::seal::{Key, OpenError, Sealer};
+
+/// Message kinds inside a sealed datagram.
+const KIND_SWIM: u8 = 0;
+const KIND_LEAVE: u8 = 1;
+
+/// How many copies of a leave notice go to each member: one lost datagram must not turn a
+/// graceful leave into a failure (which would keep the node in the fencing quorum).
+const LEAVE_COPIES: usize = 2;
+
+/// What this member is and how it probes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// The Kubernetes node name; members are reported by this name.
+    pub name: String,
+    /// The address peers send to (node IP and membership port), not the wildcard bind address.
+    pub advertise: SocketAddr,
+    pub timers: Timers,
+}
+
+/// What differs between two starts of the same speaker. The driver fills it from the clock and
+/// the OS; tests fix it for determinism.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Boot {
+    /// Grows with every start (the driver uses milliseconds since the Unix epoch), so a
+    /// restarted speaker wins its address over the identity the cluster remembers.
+    pub generation: u64,
+    /// Seeds the choice of probe targets and gossip peers.
+    pub rng_seed: u64,
+    /// Nonce prefix for sealing: must be unpredictable and differ between starts.
+    pub nonce_salt: [u8; 16],
+}
+
+/// A request to the driver, or a membership change, in the order they happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Send { to: SocketAddr, bytes: Vec<u8> },
+    /// Call [`Engine::handle_timer`] with `timer` once `after` has passed. Every request must
+    /// be delivered; stale ones are ignored by the engine.
+    SetTimer { after: Duration, timer: Timer },
+    /// A node name became live (first identity with that name alive).
+    MemberUp(String),
+    /// A live node was declared down by the failure detector.
+    MemberDown(String),
+    /// A live node announced that it is leaving (graceful shutdown).
+    MemberLeft(String),
+    /// A datagram was dropped before decoding; counted in [`Counters`].
+    Dropped { from: SocketAddr, reason: DropReason },
+}
+
+/// Why a datagram was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// It does not authenticate under our key (other key, tampered, or keyed vs. unkeyed).
+    BadKey,
+    /// It authenticates but is not a membership message we can decode.
+    Malformed,
+    /// It decodes but the SWIM layer refused it (e.g. it claims to come from ourselves).
+    Refused,
+}
+
+/// An opaque timer the engine asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timer(TimerKind);
+
+#[derive(Debug, Clone, PartialEq)]
+enum TimerKind {
+    Swim(foca::Timer<NodeId>),
+    Rejoin,
+}
+
+/// Monotonic counters for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    pub dropped_bad_key: u64,
+    pub dropped_malformed: u64,
+    pub dropped_refused: u64,
+    pub member_up: u64,
+    pub member_down: u64,
+    pub member_left: u64,
+}
+
+/// Why an engine cannot be built.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Timers(#[from] TimersError),
+    #[error("member name must be non-empty and at most 253 bytes (a Kubernetes node name)")]
+    Name,
+}
+
+type Swim = Foca<NodeId, PostcardCodec, SmallRng, NoCustomBroadcast>;
+
+/// The membership state machine of one speaker.
+pub struct Engine {
+    swim: Swim,
+    sealer: Sealer,
+    name: String,
+    advertise: SocketAddr,
+    timers: Timers,
+    seeds: Vec<SocketAddr>,
+    /// Live peer identities, as foca reported them.
+    alive: BTreeSet<NodeId>,
+    /// Live peer names last reported to the caller.
+    names: BTreeSet<String>,
+    /// Peers whose leave notice arrived and that have not come back since.
+    leaving: BTreeSet<String>,
+    tuned_for: usize,
+    rejoin_armed: bool,
+    left: bool,
+    counters: Counters,
+    last_change: Option<Instant>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("name", &self.name)
+            .field("advertise", &self.advertise)
+            .field("members", &self.names)
+            .field("left", &self.left)
+            .finish_non_exhaustive()
+    }
+}
+
+/// foca's runtime, collecting what it asks for as [`Output`]s.
+struct Io<'a> {
+    sealer: &'a mut Sealer,
+    out: &'a mut Vec<Output>,
+    notes: &'a mut Vec<OwnedNotification<NodeId>>,
+    sent: &'a mut u64,
+}
+
+impl Runtime<NodeId> for Io<'_> {
+    fn notify(&mut self, notification: foca::Notification<'_, NodeId>) {
+        self.notes.push(notification.to_owned());
+    }
+
+    fn send_to(&mut self, to: NodeId, data: &[u8]) {
+        let mut plain = Vec::with_capacity(1 + data.len());
+        plain.push(KIND_SWIM);
+        plain.extend_from_slice(data);
+        *self.sent += 1;
+        self.out.push(Output::Send { to: to.addr, bytes: self.sealer.seal(&plain) });
+    }
+
+    fn submit_after(&mut self, event: foca::Timer<NodeId>, after: Duration) {
+        self.out.push(Output::SetTimer { after, timer: Timer(TimerKind::Swim(event)) });
+    }
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, key: Option<&Key>, boot: Boot) -> Result<Self, EngineError> {
+        config.timers.validate()?;
+        if config.name.is_empty() || config.name.len() > 253 {
+            return Err(EngineError::Name);
+        }
+        let me = NodeId { addr: config.advertise, name: config.name.clone(), generation: boot.generation };
+        let swim = Foca::new(me, config.timers.foca_config(1), SmallRng::seed_from_u64(boot.rng_seed), PostcardCodec);
+        Ok(Self {
+            swim,
+            sealer: Sealer::new(key, boot.nonce_salt),
+            name: config.name,
+            advertise: config.advertise,
+            timers: config.timers,
+            seeds: Vec::new(),
+            alive: BTreeSet::new(),
+            names: BTreeSet::new(),
+            leaving: BTreeSet::new(),
+            tuned_for: 1,
+            rejoin_armed: false,
+            left: false,
+            counters: Counters::default(),
+            last_change: None,
+        })
+    }
+
+    /// This member's node name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Live members by node name, this one included (until it leaves): the Layer 2 election's
+    /// candidate set (METALLB-BEHAVIOUR.md §4.2 step 5).
+    pub fn members(&self) -> BTreeSet<String> {
+        let mut members = self.names.clone();
+        if !self.left {
+            members.insert(self.name.clone());
+        }
+        members
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// When the set of live names last changed (as passed in `now`).
+    pub fn last_change(&self) -> Option<Instant> {
+        self.last_change
+    }
+
+    pub fn has_left(&self) -> bool {
+        self.left
+    }
+
+    /// Replaces the seed list and asks every seed that is not already a member to let us in.
+    /// Seeds that do not answer are retried every `rejoin_interval` (speakers start in any
+    /// order, and a healed partition reconnects through them). Our own address is skipped, so
+    /// passing every node's address is fine.
+    pub fn join(&mut self, seeds: impl IntoIterator<Item = SocketAddr>) -> Vec<Output> {
+        if self.left {
+            return Vec::new();
+        }
+        let mut seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != self.advertise).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        self.seeds = seeds;
+        let mut out = self.announce_to_seeds();
+        if !self.rejoin_armed {
+            self.rejoin_armed = true;
+            out.push(Output::SetTimer { after: self.timers.rejoin_interval, timer: Timer(TimerKind::Rejoin) });
+        }
+        out
+    }
+
+    /// Leaves the cluster: every live member gets a leave notice (so it reports
+    /// [`Output::MemberLeft`] at once and stops counting us for quorum), and the SWIM layer
+    /// gossips our own down update as well. The engine is inert afterwards.
+    pub fn leave(&mut self) -> Vec<Output> {
+        if self.left {
+            return Vec::new();
+        }
+        let notice = encode_leave(self.swim.identity());
+        let mut out = Vec::new();
+        for peer in &self.alive {
+            for _ in 0..LEAVE_COPIES {
+                self.counters.datagrams_out += 1;
+                out.push(Output::Send { to: peer.addr, bytes: self.sealer.seal(&notice) });
+            }
+        }
+        let mut notes = Vec::new();
+        let mut io =
+            Io { sealer: &mut self.sealer, out: &mut out, notes: &mut notes, sent: &mut self.counters.datagrams_out };
+        // Only fails to encode our own identity, which every datagram already did.
+        let _ = self.swim.leave_cluster(&mut io);
+        out.retain(|o| !matches!(o, Output::SetTimer { .. }));
+        self.left = true;
+        self.alive.clear();
+        self.names.clear();
+        out
+    }
+
+    /// Handles one received datagram. Nothing is decoded unless it authenticates.
+    pub fn handle_datagram(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) -> Vec<Output> {
+        if self.left {
+            return Vec::new();
+        }
+        self.counters.datagrams_in += 1;
+        let plain = match self.sealer.open(datagram) {
+            Ok(plain) => plain,
+            Err(OpenError::BadKey) => return self.dropped(from, DropReason::BadKey),
+            Err(OpenError::Malformed) => return self.dropped(from, DropReason::Malformed),
+        };
+        match plain.split_first() {
+            Some((&KIND_SWIM, body)) => {
+                let (mut out, result) = self.drive(now, |swim, io| swim.handle_data(body, io));
+                if result.is_err() {
+                    out.extend(self.dropped(from, DropReason::Refused));
+                }
+                out
+            }
+            Some((&KIND_LEAVE, body)) => match decode_leave(body) {
+                Some(id) if id.addr != self.advertise && id.name != self.name => {
+                    self.leaving.insert(id.name.clone());
+                    let (out, _) = self.drive(now, |swim, io| swim.apply_many(std::iter::once(Member::down(id)), true, io));
+                    out
+                }
+                Some(_) => self.dropped(from, DropReason::Refused),
+                None => self.dropped(from, DropReason::Malformed),
+            },
+            _ => self.dropped(from, DropReason::Malformed),
+        }
+    }
+
+    /// Handles a timer the engine asked for earlier.
+    pub fn handle_timer(&mut self, timer: Timer, now: Instant) -> Vec<Output> {
+        if self.left {
+            return Vec::new();
+        }
+        match timer.0 {
+            TimerKind::Swim(t) => self.drive(now, |swim, io| swim.handle_timer(t, io)).0,
+            TimerKind::Rejoin => {
+                let mut out = self.announce_to_seeds();
+                out.push(Output::SetTimer { after: self.timers.rejoin_interval, timer: Timer(TimerKind::Rejoin) });
+                out
+            }
+        }
+    }
+
+    fn dropped(&mut self, from: SocketAddr, reason: DropReason) -> Vec<Output> {
+        match reason {
+            DropReason::BadKey => self.counters.dropped_bad_key += 1,
+            DropReason::Malformed => self.counters.dropped_malformed += 1,
+            DropReason::Refused => self.counters.dropped_refused += 1,
+        }
+        vec![Output::Dropped { from, reason }]
+    }
+
+    fn announce_to_seeds(&mut self) -> Vec<Output> {
+        let present: BTreeSet<SocketAddr> = self.alive.iter().map(|id| id.addr).collect();
+        let absent: Vec<SocketAddr> = self.seeds.iter().copied().filter(|s| !present.contains(s)).collect();
+        // The clock is irrelevant: announcing changes no membership.
+        let mut out = Vec::new();
+        for seed in absent {
+            let mut notes = Vec::new();
+            let mut io =
+                Io { sealer: &mut self.sealer, out: &mut out, notes: &mut notes, sent: &mut self.counters.datagrams_out };
+            // Only fails to encode identities, which cannot fail for ours.
+            let _ = self.swim.announce(NodeId::seed(seed), &mut io);
+        }
+        out
+    }
+
+    /// Runs one foca call, then turns its notifications into per-name changes.
+    fn drive(
+        &mut self,
+        now: Instant,
+        call: impl FnOnce(&mut Swim, &mut Io<'_>) -> Result<(), foca::Error>,
+    ) -> (Vec<Output>, Result<(), foca::Error>) {
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        let result = {
+            let mut io =
+                Io { sealer: &mut self.sealer, out: &mut out, notes: &mut notes, sent: &mut self.counters.datagrams_out };
+            call(&mut self.swim, &mut io)
+        };
+        for note in notes {
+            match note {
+                OwnedNotification::MemberUp(id) => {
+                    self.alive.insert(id);
+                }
+                OwnedNotification::MemberDown(id) => {
+                    self.alive.remove(&id);
+                }
+                OwnedNotification::Rename(old, new) => {
+                    if self.alive.remove(&old) {
+                        self.alive.insert(new);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.sync_names(&mut out, now);
+        (out, result)
+    }
+
+    fn sync_names(&mut self, out: &mut Vec<Output>, now: Instant) {
+        let live: BTreeSet<String> =
+            self.alive.iter().filter(|id| id.name != self.name).map(|id| id.name.clone()).collect();
+        if live == self.names {
+            return;
+        }
+        for gone in self.names.difference(&live) {
+            if self.leaving.contains(gone) {
+                self.counters.member_left += 1;
+                out.push(Output::MemberLeft(gone.clone()));
+            } else {
+                self.counters.member_down += 1;
+                out.push(Output::MemberDown(gone.clone()));
+            }
+        }
+        for new in live.difference(&self.names) {
+            self.leaving.remove(new);
+            self.counters.member_up += 1;
+            out.push(Output::MemberUp(new.clone()));
+        }
+        self.names = live;
+        self.last_change = Some(now);
+        let n = self.names.len() + 1;
+        if n != self.tuned_for {
+            self.tuned_for = n;
+            // Only probe_period, probe_rtt and enabling periodic tasks are refused, and
+            // those never change here.
+            let _ = self.swim.set_config(self.timers.foca_config(n));
+        }
+    }
+}
+
+/// `KIND_LEAVE | generation (8) | port (2) | ip length (1) | ip (4 or 16) | name`.
+fn encode_leave(id: &NodeId) -> Vec<u8> {
+    let mut out = vec![KIND_LEAVE];
+    out.extend_from_slice(&id.generation.to_be_bytes());
+    out.extend_from_slice(&id.addr.port().to_be_bytes());
+    match id.addr.ip() {
+        IpAddr::V4(ip) => {
+            out.push(4);
+            out.extend_from_slice(&ip.octets());
+        }
+        IpAddr::V6(ip) => {
+            out.push(16);
+            out.extend_from_slice(&ip.octets());
+        }
+    }
+    out.extend_from_slice(id.name.as_bytes());
+    out
+}
+
+fn decode_leave(body: &[u8]) -> Option<NodeId> {
+    let generation = u64::from_be_bytes(body.get(..8)?.try_into().ok()?);
+    let port = u16::from_be_bytes(body.get(8..10)?.try_into().ok()?);
+    let len = usize::from(*body.get(10)?);
+    let raw = body.get(11..11 + len)?;
+    let ip = match len {
+        4 => IpAddr::from(<[u8; 4]>::try_from(raw).ok()?),
+        16 => IpAddr::from(<[u8; 16]>::try_from(raw).ok()?),
+        _ => return None,
+    };
+    let name = std::str::from_utf8(body.get(11 + len..)?).ok()?;
+    if name.is_empty() {
+        return None;
+    }
+    Some(NodeId { addr: SocketAddr::new(ip, port), name: name.to_owned(), generation })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leave_notice_round_trips_for_both_families() {
+        for addr in ["10.0.0.1:7946", "[fd00::1]:7946"] {
+            let id = NodeId { addr: addr.parse().unwrap(), name: "node-a".into(), generation: 42 };
+            assert_eq!(decode_leave(&encode_leave(&id)[1..]), Some(id));
+        }
+    }
+
+    #[test]
+    fn a_truncated_leave_notice_does_not_decode() {
+        let id = NodeId { addr: "10.0.0.1:7946".parse().unwrap(), name: "n".into(), generation: 1 };
+        let enc = encode_leave(&id);
+        for cut in 1..enc.len() {
+            assert_eq!(decode_leave(&enc[1..cut]), None, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_overlong_name_is_rejected() {
+        let boot = Boot { generation: 1, rng_seed: 1, nonce_salt: [0; 16] };
+        for name in [String::new(), "x".repeat(254)] {
+            let config = EngineConfig { name, advertise: "127.0.0.1:1".parse().unwrap(), timers: Timers::default() };
+            assert!(matches!(Engine::new(config, None, boot.clone()), Err(EngineError::Name)));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Speaker membership: which speakers are alive, for the Layer 2 election
+//! (METALLB-BEHAVIOUR.md §4.2 step 5, §5) and for quorum fencing (DESIGN.md §4).
+//!
+//! - [`engine`]: the sans-IO SWIM engine (foca underneath), tuned for sub-second detection.
+//! - [`config`]: its timers and the detection-time formula.
+//! - [`seal`]: datagram encryption and authentication; ferrolb speakers only talk to ferrolb
+//!   speakers (no wire compatibility with Go memberlist).
+//! - [`fence`]: the pure quorum rule.
+//! - [`driver`] (feature `driver`): the tokio UDP driver and the view it publishes.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod engine;
+pub mod fence;
+mod identity;
+pub mod seal;
+
+pub use config::{DEFAULT_PORT, Timers, TimersError};
+pub use engine::{Boot, Counters, DropReason, Engine, EngineConfig, EngineError, Output, Timer};
+pub use fence::{Fence, has_quorum};
+pub use identity::NodeId;
+pub use seal::{Key, KeyError, OpenError};
