@@ -9,6 +9,11 @@
 //! RFC 9003 shutdown communication, ROUTE-REFRESH, and [`UpdatePacker`], which fills each
 //! UPDATE with as many prefixes as fit.
 //!
+//! On top of the codec: the session state machine ([`fsm`], RFC 4271 §8, sans-IO: inputs
+//! in, outputs including timers out), the Adj-RIB-Out ([`rib`], desired table to packed
+//! UPDATEs), and, with the `driver` feature (default), the tokio task per peer that does
+//! the I/O for both (`session::Session`).
+//!
 //! Decode errors are NOTIFICATION codes (RFC 4271 §6) classified by RFC 7606 into session
 //! reset and treat-as-withdraw; decoding never panics and allocates at most in proportion
 //! to its input.
@@ -16,11 +21,14 @@
 
 pub mod attributes;
 pub mod error;
+pub mod fsm;
 pub mod header;
 pub mod nlri;
 pub mod notification;
 pub mod open;
 pub mod pack;
+pub mod peer;
+pub mod rib;
 pub mod route_refresh;
 pub mod update;
 mod wire;
@@ -30,10 +38,13 @@ pub use attributes::{
     SegmentType,
 };
 pub use error::{DecodeError, EncodeError, MessageError};
+pub use fsm::{DownReason, Fsm, FsmConfig, Input, Negotiated, Output, PeerAs, State, Timer};
 pub use header::{MessageType, next_frame_len};
 pub use notification::{CeaseSubcode, ErrorCode, Notification};
 pub use open::{Capability, GracefulRestart, GracefulRestartFamily, Open};
 pub use pack::UpdatePacker;
+pub use peer::PeerSettings;
+pub use rib::{AdjRibOut, ExportPolicy, RouteAttrs};
 pub use route_refresh::RouteRefresh;
 pub use update::Update;
 pub use wire::{AS_TRANS, AfiSafi, HEADER_LEN, MARKER, MAX_MESSAGE_LEN};

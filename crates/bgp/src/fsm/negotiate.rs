@@ -1,0 +1,106 @@
+//! OPEN checks (RFC 4271 §6.2) and what the exchange settles: hold time (§4.2), 4-octet AS
+//! (RFC 6793), address families (RFC 4760) and route refresh (RFC 2918).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use super::{FsmConfig, PeerAs};
+use crate::{AfiSafi, Capability, MessageError, Open};
+
+/// What both sides agreed on; the driver and the Adj-RIB-Out shape every UPDATE by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// Our AS, as sent in the OPEN.
+    pub local_asn: u32,
+    /// The peer's real AS (from its 4-octet AS capability when present).
+    pub peer_asn: u32,
+    pub peer_id: Ipv4Addr,
+    /// iBGP: the peer is in our AS (RFC 4271 §5.1.2, §5.1.5 decide AS_PATH and LOCAL_PREF).
+    pub internal: bool,
+    /// The smaller of both hold times; `None` when it is zero (no hold timer, no
+    /// keepalives, RFC 4271 §4.2).
+    pub hold_time: Option<Duration>,
+    pub keepalive_interval: Option<Duration>,
+    /// Both sides sent the 4-octet AS capability (RFC 6793 §4.1).
+    pub four_octet_as: bool,
+    /// Families both sides offered; a peer with no multiprotocol capability at all speaks
+    /// IPv4 unicast only (RFC 4760 §8, RFC 4271).
+    pub families: Vec<AfiSafi>,
+    /// The peer may send ROUTE-REFRESH; we offered it, and it offered it too.
+    pub route_refresh: bool,
+    pub peer_open: Open,
+}
+
+impl Negotiated {
+    pub fn has_family(&self, family: AfiSafi) -> bool {
+        self.families.contains(&family)
+    }
+}
+
+pub(super) fn capabilities(config: &FsmConfig) -> Vec<Capability> {
+    let mut caps: Vec<Capability> = config.families.iter().map(|&f| Capability::Multiprotocol(f)).collect();
+    caps.push(Capability::RouteRefresh);
+    caps.push(Capability::FourOctetAs(config.local_asn));
+    caps
+}
+
+/// Checks the peer's OPEN in the order RFC 4271 §6.2 lists the errors, then negotiates.
+/// The decoder has already rejected a wrong version, zero AS or identifier and a hold
+/// time of 1 or 2 s; they are checked again here because an [`Open`] can be built in
+/// memory.
+pub(super) fn check_and_negotiate(
+    config: &FsmConfig,
+    open: &Open,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Result<Negotiated, MessageError> {
+    let peer_asn = open.asn();
+    let as_ok = peer_asn != 0
+        && match config.peer_asn {
+            PeerAs::Fixed(want) => peer_asn == want,
+            PeerAs::Internal => peer_asn == config.local_asn,
+            PeerAs::External => peer_asn != config.local_asn,
+        };
+    if !as_ok {
+        return Err(MessageError::BadPeerAs { asn: peer_asn });
+    }
+    // RFC 6286 §2.2: zero is never valid; an iBGP peer must not share our identifier.
+    if open.bgp_id.is_unspecified() || (peer_asn == config.local_asn && open.bgp_id == config.router_id) {
+        return Err(MessageError::BadBgpIdentifier { id: open.bgp_id });
+    }
+    if open.hold_time == 1 || open.hold_time == 2 {
+        return Err(MessageError::UnacceptableHoldTime { hold_time: open.hold_time });
+    }
+
+    let hold_secs = config.hold_time_secs().min(open.hold_time);
+    let hold_time = (hold_secs > 0).then(|| Duration::from_secs(u64::from(hold_secs)));
+    let keepalive_interval = hold_time.map(|hold| {
+        let third = hold / 3;
+        config.keepalive_time.filter(|k| !k.is_zero()).map_or(third, |k| k.min(third))
+    });
+
+    let peer_offers_mp = open.capabilities.iter().any(|c| matches!(c, Capability::Multiprotocol(_)));
+    let families = config
+        .families
+        .iter()
+        .copied()
+        .filter(|&f| if peer_offers_mp { open.supports_family(f) } else { f == AfiSafi::IPV4_UNICAST })
+        .collect();
+
+    Ok(Negotiated {
+        local,
+        remote,
+        local_asn: config.local_asn,
+        peer_asn,
+        peer_id: open.bgp_id,
+        internal: peer_asn == config.local_asn,
+        hold_time,
+        keepalive_interval,
+        four_octet_as: open.four_octet_as().is_some(),
+        families,
+        route_refresh: open.supports_route_refresh(),
+        peer_open: open.clone(),
+    })
+}

@@ -1,0 +1,299 @@
+//! The Adj-RIB-Out of one session (RFC 4271 §3.2), sans-IO: the table the speaker wants
+//! the peer to hold, what the peer was sent, and the UPDATEs that move the second to the
+//! first. Changes go out as soon as they are made, and only the difference (issue 6; MetalLB
+//! resends nothing either, but sends one prefix per UPDATE): prefixes with equal attributes
+//! share UPDATEs through [`UpdatePacker`]. On (re)establishment the whole table goes out,
+//! followed by End-of-RIB for each negotiated family (RFC 4724 §2).
+//!
+//! The attributes follow how a route originator talks to each kind of peer:
+//! ORIGIN IGP; AS_PATH empty towards iBGP and `[our AS]` towards eBGP (RFC 4271 §5.1.2;
+//! AS4_PATH is added by the encoder when the peer lacks 4-octet AS support, RFC 6793 §4.2.2);
+//! LOCAL_PREF to iBGP peers only (RFC 4271 §5.1.5: it must not go to external peers);
+//! COMMUNITIES (RFC 1997) and LARGE_COMMUNITIES (RFC 8092). IPv6 routes are sent only with a
+//! real global IPv6 next hop: an IPv4-mapped one (`::ffff:a.b.c.d`, what GoBGP sends over an
+//! IPv4 session) makes BIRD treat the routes as withdrawn (netlab gotchas).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+use crate::fsm::Negotiated;
+use crate::{
+    AfiSafi, AsPath, Community, EncodeContext, LargeCommunity, Message, MpNextHop, Origin, PathAttributes, Update,
+    UpdatePacker,
+};
+
+/// LOCAL_PREF sent to iBGP peers for routes whose advertisement sets none. RFC 4271
+/// §5.1.5 requires the attribute on iBGP; 100 is the value routers assume when it is
+/// missing, and what MetalLB's FRR mode sends (its native mode sends 0, which makes such
+/// routes lose against every other path).
+pub const DEFAULT_LOCAL_PREF: u32 = 100;
+
+/// The attributes the speaker chooses per prefix (from the BGPAdvertisements).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouteAttrs {
+    /// 0 = not set; see [`DEFAULT_LOCAL_PREF`]. Sent to iBGP peers only.
+    pub local_pref: u32,
+    pub communities: Vec<u32>,
+    /// (global administrator, local data 1, local data 2).
+    pub large_communities: Vec<(u32, u32, u32)>,
+}
+
+/// How this session's UPDATEs are shaped: who the peer is, what was negotiated, and the
+/// next hops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportPolicy {
+    pub local_asn: u32,
+    pub internal: bool,
+    pub ctx: EncodeContext,
+    /// Families negotiated with the peer; routes of other families are held back.
+    pub families: Vec<AfiSafi>,
+    pub ipv4_next_hop: Option<Ipv4Addr>,
+    /// Always [`MpNextHop::V6`] when set.
+    pub ipv6_next_hop: Option<MpNextHop>,
+}
+
+impl ExportPolicy {
+    /// NEXT_HOP for IPv4 routes: the session's local address over IPv4, else
+    /// `ipv4_next_hop`. IPv6 next hop: the session's local address over IPv6 when it is
+    /// global, else `ipv6_next_hop`; with `link_local` added (RFC 2545 §3) when known. A
+    /// link-local session address is itself the link-local next hop.
+    pub fn new(
+        negotiated: &Negotiated,
+        ipv4_next_hop: Option<Ipv4Addr>,
+        ipv6_next_hop: Option<Ipv6Addr>,
+        link_local: Option<Ipv6Addr>,
+    ) -> Self {
+        let local = negotiated.local.ip();
+        let (v4, v6_local) = match local {
+            IpAddr::V4(a) => (Some(a), None),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => (Some(v4), None),
+                None => (ipv4_next_hop, Some(a)),
+            },
+        };
+        let mut link_local = link_local.filter(|a| a.is_unicast_link_local());
+        let global = match v6_local {
+            Some(a) if a.is_unicast_link_local() => {
+                link_local = link_local.or(Some(a));
+                ipv6_next_hop
+            }
+            Some(a) => Some(a),
+            None => ipv6_next_hop,
+        };
+        let global = global.filter(|a| !a.is_unspecified() && a.to_ipv4_mapped().is_none() && !a.is_multicast());
+        Self {
+            local_asn: negotiated.local_asn,
+            internal: negotiated.internal,
+            ctx: EncodeContext { four_octet_as: negotiated.four_octet_as },
+            families: negotiated.families.clone(),
+            ipv4_next_hop: v4,
+            ipv6_next_hop: global.map(|global| MpNextHop::V6 { global, link_local }),
+        }
+    }
+
+    /// Why routes of `family` cannot be sent on this session, if they cannot.
+    pub fn held_back(&self, family: AfiSafi) -> Option<&'static str> {
+        if !self.families.contains(&family) {
+            return Some(if family == AfiSafi::IPV6_UNICAST {
+                "IPv6 unicast was not negotiated with the peer"
+            } else {
+                "IPv4 unicast was not negotiated with the peer"
+            });
+        }
+        match family {
+            AfiSafi::IPV4_UNICAST if self.ipv4_next_hop.is_none() => {
+                Some("no IPv4 next hop: the session runs over IPv6 and no IPv4 next hop is configured")
+            }
+            AfiSafi::IPV6_UNICAST if self.ipv6_next_hop.is_none() => {
+                Some("no global IPv6 next hop: the session runs over IPv4 and no IPv6 next hop is configured")
+            }
+            _ => None,
+        }
+    }
+
+    fn exports(&self, prefix: &IpNet) -> bool {
+        self.held_back(family_of(prefix)).is_none()
+    }
+
+    /// The path attributes of a route with `attrs` on this session.
+    pub fn path_attributes(&self, attrs: &RouteAttrs) -> PathAttributes {
+        let mut communities: Vec<Community> = attrs.communities.iter().map(|&c| Community(c)).collect();
+        communities.sort_unstable();
+        communities.dedup();
+        let mut large: Vec<LargeCommunity> =
+            attrs.large_communities.iter().map(|&(g, a, b)| LargeCommunity::new(g, a, b)).collect();
+        large.sort_unstable();
+        large.dedup();
+        PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(if self.internal { AsPath::default() } else { AsPath::sequence([self.local_asn]) }),
+            next_hop: self.ipv4_next_hop,
+            local_pref: self.internal.then_some(if attrs.local_pref == 0 {
+                DEFAULT_LOCAL_PREF
+            } else {
+                attrs.local_pref
+            }),
+            communities,
+            large_communities: large,
+            ..PathAttributes::default()
+        }
+    }
+
+    fn packer(&self, attrs: &RouteAttrs) -> UpdatePacker {
+        UpdatePacker::new(self.path_attributes(attrs), self.ipv6_next_hop, self.ctx)
+    }
+}
+
+pub fn family_of(prefix: &IpNet) -> AfiSafi {
+    match prefix {
+        IpNet::V4(_) => AfiSafi::IPV4_UNICAST,
+        IpNet::V6(_) => AfiSafi::IPV6_UNICAST,
+    }
+}
+
+/// One session's Adj-RIB-Out. See the module documentation.
+#[derive(Debug, Clone, Default)]
+pub struct AdjRibOut {
+    desired: BTreeMap<IpNet, RouteAttrs>,
+    /// What the peer holds from us on the current session; empty while down.
+    sent: BTreeMap<IpNet, RouteAttrs>,
+    policy: Option<ExportPolicy>,
+    /// The last UPDATE that could not be encoded (its prefixes stay pending).
+    encode_problem: Option<String>,
+}
+
+impl AdjRibOut {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces the desired table; while the session is up, returns the UPDATEs that bring
+    /// the peer from what it holds to it: withdrawals first, then announcements grouped
+    /// by attributes. Prefixes are taken with host bits cleared.
+    pub fn set_desired(&mut self, desired: BTreeMap<IpNet, RouteAttrs>) -> Vec<Vec<u8>> {
+        self.desired = desired.into_iter().map(|(p, a)| (p.trunc(), a)).collect();
+        self.sync()
+    }
+
+    /// The session reached Established: the peer holds nothing from us yet, so the whole
+    /// table goes out, then End-of-RIB for every negotiated family.
+    pub fn session_up(&mut self, policy: ExportPolicy) -> Vec<Vec<u8>> {
+        self.sent.clear();
+        let families = policy.families.clone();
+        let ctx = policy.ctx;
+        self.policy = Some(policy);
+        let mut messages = self.sync();
+        for family in families {
+            if let Ok(eor) = Message::Update(Update::end_of_rib(family)).encode(&ctx) {
+                messages.push(eor);
+            }
+        }
+        messages
+    }
+
+    /// The session went down: the peer dropped everything we sent (RFC 4271 §9.1.4 ...
+    /// it removes routes learned over a closed session).
+    pub fn session_down(&mut self) {
+        self.sent.clear();
+        self.policy = None;
+    }
+
+    /// The peer sent a ROUTE-REFRESH for `family` (RFC 2918 §4): announce again everything
+    /// it should hold in that family.
+    pub fn refresh(&mut self, family: AfiSafi) -> Vec<Vec<u8>> {
+        let Some(policy) = &self.policy else { return Vec::new() };
+        let mut groups: BTreeMap<&RouteAttrs, Vec<IpNet>> = BTreeMap::new();
+        for (prefix, attrs) in self.sent.iter().filter(|(p, _)| family_of(p) == family) {
+            groups.entry(attrs).or_default().push(*prefix);
+        }
+        let mut messages = Vec::new();
+        for (attrs, prefixes) in groups {
+            // These encoded once already, so they encode again.
+            messages.extend(policy.packer(attrs).announce(&prefixes).unwrap_or_default());
+        }
+        messages
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.policy.is_some()
+    }
+
+    pub fn desired(&self) -> &BTreeMap<IpNet, RouteAttrs> {
+        &self.desired
+    }
+
+    /// What the peer holds from us.
+    pub fn sent(&self) -> &BTreeMap<IpNet, RouteAttrs> {
+        &self.sent
+    }
+
+    /// Prefixes announced to the peer (MetalLB's `announced_prefixes_total`).
+    pub fn announced(&self) -> usize {
+        self.sent.len()
+    }
+
+    /// Desired prefixes the peer does not hold as desired (MetalLB's
+    /// `pending_prefixes_total`): all of them while the session is down, and any held back.
+    pub fn pending(&self) -> usize {
+        self.desired.iter().filter(|(p, a)| self.sent.get(p) != Some(a)).count()
+    }
+
+    /// Why some desired prefixes are not sent, one line per cause; empty when all are.
+    pub fn held_back(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if let Some(policy) = &self.policy {
+            for family in [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST] {
+                let count = self.desired.keys().filter(|p| family_of(p) == family).count();
+                if let (Some(why), true) = (policy.held_back(family), count > 0) {
+                    reasons.push(format!("{count} {family} prefixes not sent: {why}"));
+                }
+            }
+        }
+        reasons.extend(self.encode_problem.clone());
+        reasons
+    }
+
+    fn sync(&mut self) -> Vec<Vec<u8>> {
+        let Some(policy) = &self.policy else { return Vec::new() };
+        self.encode_problem = None;
+        let target = |p: &IpNet| policy.exports(p).then(|| self.desired.get(p)).flatten();
+
+        let withdraw: Vec<IpNet> = self.sent.keys().filter(|p| target(p).is_none()).copied().collect();
+        let mut announce: BTreeMap<&RouteAttrs, Vec<IpNet>> = BTreeMap::new();
+        for (prefix, attrs) in &self.desired {
+            if policy.exports(prefix) && self.sent.get(prefix) != Some(attrs) {
+                announce.entry(attrs).or_default().push(*prefix);
+            }
+        }
+
+        let mut messages = Vec::new();
+        let mut newly_sent = Vec::new();
+        if !withdraw.is_empty() {
+            // Withdrawals carry no attributes; any packer will do.
+            match policy.packer(&RouteAttrs::default()).withdraw(&withdraw) {
+                Ok(m) => messages.extend(m),
+                Err(e) => self.encode_problem = Some(format!("withdrawal not sent: {e}")),
+            }
+        }
+        for (attrs, prefixes) in announce {
+            match policy.packer(attrs).announce(&prefixes) {
+                Ok(m) => {
+                    messages.extend(m);
+                    newly_sent.extend(prefixes.into_iter().map(|p| (p, attrs.clone())));
+                }
+                Err(e) => {
+                    self.encode_problem = Some(format!("{} prefixes not sent: {e}", prefixes.len()));
+                }
+            }
+        }
+        if self.encode_problem.as_ref().is_none_or(|p| !p.starts_with("withdrawal")) {
+            for p in &withdraw {
+                self.sent.remove(p);
+            }
+        }
+        self.sent.extend(newly_sent);
+        messages
+    }
+}
