@@ -4,11 +4,11 @@
 //! Das et al. 2002 §4) with the parts foca leaves to its user: sealing, seeding from
 //! addresses, retrying seeds, graceful-leave notices and per-name (not per-identity) events.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use foca::{Foca, Member, NoCustomBroadcast, OwnedNotification, PostcardCodec, Runtime};
+use foca::{Foca, Incarnation, Member, NoCustomBroadcast, OwnedNotification, PostcardCodec, Runtime, State};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use thiserror::Error;
@@ -20,6 +20,7 @@ use crate::seal::{Key, OpenError, Sealer};
 /// Message kinds inside a sealed datagram.
 const KIND_SWIM: u8 = 0;
 const KIND_LEAVE: u8 = 1;
+const KIND_SUSPECT: u8 = 2;
 
 /// How many copies of a leave notice go to each member: one lost datagram must not turn a
 /// graceful leave into a failure (which would keep the node in the fencing quorum).
@@ -51,10 +52,16 @@ pub struct Boot {
 /// A request to the driver, or a membership change, in the order they happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    Send { to: SocketAddr, bytes: Vec<u8> },
+    Send {
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
     /// Call [`Engine::handle_timer`] with `timer` once `after` has passed. Every request must
     /// be delivered; stale ones are ignored by the engine.
-    SetTimer { after: Duration, timer: Timer },
+    SetTimer {
+        after: Duration,
+        timer: Timer,
+    },
     /// A node name became live (first identity with that name alive).
     MemberUp(String),
     /// A live node was declared down by the failure detector.
@@ -62,7 +69,10 @@ pub enum Output {
     /// A live node announced that it is leaving (graceful shutdown).
     MemberLeft(String),
     /// A datagram was dropped before decoding; counted in [`Counters`].
-    Dropped { from: SocketAddr, reason: DropReason },
+    Dropped {
+        from: SocketAddr,
+        reason: DropReason,
+    },
 }
 
 /// Why a datagram was dropped.
@@ -124,6 +134,8 @@ pub struct Engine {
     names: BTreeSet<String>,
     /// Peers whose leave notice arrived and that have not come back since.
     leaving: BTreeSet<String>,
+    /// Suspects told of their suspicion, and when.
+    told: BTreeMap<NodeId, Instant>,
     tuned_for: usize,
     rejoin_armed: bool,
     left: bool,
@@ -186,6 +198,7 @@ impl Engine {
             alive: BTreeSet::new(),
             names: BTreeSet::new(),
             leaving: BTreeSet::new(),
+            told: BTreeMap::new(),
             tuned_for: 1,
             rejoin_armed: false,
             left: false,
@@ -207,6 +220,11 @@ impl Engine {
             members.insert(self.name.clone());
         }
         members
+    }
+
+    /// Live members currently under suspicion (SWIM §4.2): a failed probe, not yet refuted.
+    pub fn suspects(&self) -> BTreeSet<String> {
+        self.swim.iter_members().filter(|m| m.state() == State::Suspect).map(|m| m.id().name.clone()).collect()
     }
 
     pub fn counters(&self) -> &Counters {
@@ -291,10 +309,27 @@ impl Engine {
             Some((&KIND_LEAVE, body)) => match decode_leave(body) {
                 Some(id) if id.addr != self.advertise && id.name != self.name => {
                     self.leaving.insert(id.name.clone());
-                    let (out, _) = self.drive(now, |swim, io| swim.apply_many(std::iter::once(Member::down(id)), true, io));
+                    let (out, _) =
+                        self.drive(now, |swim, io| swim.apply_many(std::iter::once(Member::down(id)), true, io));
                     out
                 }
                 Some(_) => self.dropped(from, DropReason::Refused),
+                None => self.dropped(from, DropReason::Malformed),
+            },
+            Some((&KIND_SUSPECT, body)) => match decode_suspect(body) {
+                // Only our current identity refutes; a notice about an older generation is
+                // stale. The refutation is our bumped incarnation, which foca puts in the
+                // header of every message: foca gossips it to a few members, and an announce
+                // carries it straight back to the member that suspects us.
+                Some((teller, id, incarnation)) if &id == self.swim.identity() => {
+                    let update = Member::new(id, incarnation, State::Suspect);
+                    self.drive(now, |swim, io| {
+                        swim.apply_many(std::iter::once(update), true, &mut *io)?;
+                        swim.announce(teller, io)
+                    })
+                    .0
+                }
+                Some(_) => Vec::new(),
                 None => self.dropped(from, DropReason::Malformed),
             },
             _ => self.dropped(from, DropReason::Malformed),
@@ -332,8 +367,12 @@ impl Engine {
         let mut out = Vec::new();
         for seed in absent {
             let mut notes = Vec::new();
-            let mut io =
-                Io { sealer: &mut self.sealer, out: &mut out, notes: &mut notes, sent: &mut self.counters.datagrams_out };
+            let mut io = Io {
+                sealer: &mut self.sealer,
+                out: &mut out,
+                notes: &mut notes,
+                sent: &mut self.counters.datagrams_out,
+            };
             // Only fails to encode identities, which cannot fail for ours.
             let _ = self.swim.announce(NodeId::seed(seed), &mut io);
         }
@@ -349,8 +388,12 @@ impl Engine {
         let mut out = Vec::new();
         let mut notes = Vec::new();
         let result = {
-            let mut io =
-                Io { sealer: &mut self.sealer, out: &mut out, notes: &mut notes, sent: &mut self.counters.datagrams_out };
+            let mut io = Io {
+                sealer: &mut self.sealer,
+                out: &mut out,
+                notes: &mut notes,
+                sent: &mut self.counters.datagrams_out,
+            };
             call(&mut self.swim, &mut io)
         };
         for note in notes {
@@ -361,16 +404,39 @@ impl Engine {
                 OwnedNotification::MemberDown(id) => {
                     self.alive.remove(&id);
                 }
-                OwnedNotification::Rename(old, new) => {
-                    if self.alive.remove(&old) {
-                        self.alive.insert(new);
-                    }
+                OwnedNotification::Rename(old, new) if self.alive.remove(&old) => {
+                    self.alive.insert(new);
                 }
                 _ => {}
             }
         }
         self.sync_names(&mut out, now);
+        self.tell_suspects(&mut out, now);
         (out, result)
+    }
+
+    /// Tells each suspect, directly and once per probe period, that it is suspected, so it
+    /// refutes in time even when the piggybacked suspicion was used up while it was
+    /// unreachable (Lifeguard's "buddy system", Dadgar et al. 2018 §IV-C; SWIM alone relies
+    /// on dissemination reaching the suspect).
+    fn tell_suspects(&mut self, out: &mut Vec<Output>, now: Instant) {
+        let suspects: Vec<(NodeId, Incarnation)> = self
+            .swim
+            .iter_members()
+            .filter(|m| m.state() == State::Suspect)
+            .map(|m| (m.id().clone(), m.incarnation()))
+            .collect();
+        self.told.retain(|id, _| suspects.iter().any(|(s, _)| s == id));
+        for (id, incarnation) in suspects {
+            let every = self.timers.probe_period / 2;
+            let due = self.told.get(&id).is_none_or(|at| now.saturating_duration_since(*at) >= every);
+            if due {
+                self.told.insert(id.clone(), now);
+                self.counters.datagrams_out += 1;
+                let notice = encode_suspect(self.swim.identity(), &id, incarnation);
+                out.push(Output::Send { to: id.addr, bytes: self.sealer.seal(&notice) });
+            }
+        }
     }
 
     fn sync_names(&mut self, out: &mut Vec<Output>, now: Instant) {
@@ -405,9 +471,8 @@ impl Engine {
     }
 }
 
-/// `KIND_LEAVE | generation (8) | port (2) | ip length (1) | ip (4 or 16) | name`.
-fn encode_leave(id: &NodeId) -> Vec<u8> {
-    let mut out = vec![KIND_LEAVE];
+/// An identity on the wire: `generation (8) | port (2) | ip length (1) | ip (4 or 16) | name`.
+fn encode_id(out: &mut Vec<u8>, id: &NodeId) {
     out.extend_from_slice(&id.generation.to_be_bytes());
     out.extend_from_slice(&id.addr.port().to_be_bytes());
     match id.addr.ip() {
@@ -421,10 +486,9 @@ fn encode_leave(id: &NodeId) -> Vec<u8> {
         }
     }
     out.extend_from_slice(id.name.as_bytes());
-    out
 }
 
-fn decode_leave(body: &[u8]) -> Option<NodeId> {
+fn decode_id(body: &[u8]) -> Option<NodeId> {
     let generation = u64::from_be_bytes(body.get(..8)?.try_into().ok()?);
     let port = u16::from_be_bytes(body.get(8..10)?.try_into().ok()?);
     let len = usize::from(*body.get(10)?);
@@ -441,6 +505,37 @@ fn decode_leave(body: &[u8]) -> Option<NodeId> {
     Some(NodeId { addr: SocketAddr::new(ip, port), name: name.to_owned(), generation })
 }
 
+/// `KIND_LEAVE | identity`.
+fn encode_leave(id: &NodeId) -> Vec<u8> {
+    let mut out = vec![KIND_LEAVE];
+    encode_id(&mut out, id);
+    out
+}
+
+fn decode_leave(body: &[u8]) -> Option<NodeId> {
+    decode_id(body)
+}
+
+/// `KIND_SUSPECT | incarnation (2) | teller identity length (2) | teller | suspect`.
+fn encode_suspect(teller: &NodeId, suspect: &NodeId, incarnation: Incarnation) -> Vec<u8> {
+    let mut teller_bytes = Vec::new();
+    encode_id(&mut teller_bytes, teller);
+    let mut out = vec![KIND_SUSPECT];
+    out.extend_from_slice(&incarnation.to_be_bytes());
+    out.extend_from_slice(&(teller_bytes.len() as u16).to_be_bytes());
+    out.extend_from_slice(&teller_bytes);
+    encode_id(&mut out, suspect);
+    out
+}
+
+fn decode_suspect(body: &[u8]) -> Option<(NodeId, NodeId, Incarnation)> {
+    let incarnation = Incarnation::from_be_bytes(body.get(..2)?.try_into().ok()?);
+    let len = usize::from(u16::from_be_bytes(body.get(2..4)?.try_into().ok()?));
+    let teller = decode_id(body.get(4..4 + len)?)?;
+    let suspect = decode_id(body.get(4 + len..)?)?;
+    Some((teller, suspect, incarnation))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,6 +546,13 @@ mod tests {
             let id = NodeId { addr: addr.parse().unwrap(), name: "node-a".into(), generation: 42 };
             assert_eq!(decode_leave(&encode_leave(&id)[1..]), Some(id));
         }
+    }
+
+    #[test]
+    fn a_suspicion_notice_round_trips() {
+        let a = NodeId { addr: "10.0.0.1:7946".parse().unwrap(), name: "node-a".into(), generation: 3 };
+        let b = NodeId { addr: "[fd00::2]:7946".parse().unwrap(), name: "node-b".into(), generation: 4 };
+        assert_eq!(decode_suspect(&encode_suspect(&a, &b, 9)[1..]), Some((a, b, 9)));
     }
 
     #[test]

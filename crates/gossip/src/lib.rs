@@ -10,12 +10,16 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod engine;
 pub mod fence;
 mod identity;
 pub mod seal;
 
 pub use config::{DEFAULT_PORT, Timers, TimersError};
+#[cfg(feature = "driver")]
+pub use driver::{DriverConfig, DriverError, Membership, MembershipHandle, MembershipView, Stats};
 pub use engine::{Boot, Counters, DropReason, Engine, EngineConfig, EngineError, Output, Timer};
 pub use fence::{Fence, has_quorum};
 pub use identity::NodeId;
