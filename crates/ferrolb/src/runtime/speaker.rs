@@ -123,35 +123,47 @@ impl Speaker {
     async fn apply_layer2(&mut self, wanted: Claims) {
         let (withdraw, announce) = layer2::changes(&self.claims, &wanted);
         let Some(l2) = self.l2.clone() else {
-            // Without a data plane (disabled, or no permission), decisions are still made and
-            // reported so that plan and status stay truthful.
-            self.claims = wanted;
+            // Without a data plane (disabled, or no permission) nothing answers, so nothing is
+            // claimed and no ServiceL2Status says otherwise; the decisions are still logged.
+            for ((key, ip), _) in announce {
+                info!(service = %key, %ip, node = %self.node, "would announce by layer2 (data plane off)");
+            }
             return;
         };
+        let before: BTreeSet<ServiceKey> = self.claims.keys().map(|(k, _)| k.clone()).collect();
+        let mut failed = BTreeSet::new();
         for (key, ip) in withdraw {
             if let Err(e) = l2.withdraw(&key.to_string(), ip).await {
                 error!(service = %key, %ip, error = %e, "cannot withdraw");
             }
             self.claims.remove(&(key.clone(), ip));
             self.metrics.speaker_announced.remove(&AnnouncedLabels::layer2(&key, &self.node, ip));
-            if !wanted.keys().any(|(k, _)| *k == key) {
-                info!(service = %key, node = %self.node, "withdrawn: this node no longer announces the service by layer2");
-            }
         }
         for ((key, ip), selection) in announce {
             match l2.announce(&key.to_string(), ip, selection.clone()).await {
                 Ok(interfaces) if interfaces.is_empty() => {
-                    warn!(service = %key, %ip, node = %self.node, event = "announceFailed",
-                        "the interfaces of the L2Advertisement do not exist on this node; not announcing");
+                    failed.insert(key);
                 }
-                Ok(interfaces) => {
-                    info!(service = %key, %ip, node = %self.node, interfaces = ?interfaces, event = "nodeAssigned",
-                        "announcing from node {:?} with protocol \"layer2\"", self.node);
+                Ok(_) => {
                     self.metrics.speaker_announced.get_or_create(&AnnouncedLabels::layer2(&key, &self.node, ip)).set(1);
                     self.claims.insert((key, ip), selection);
                 }
                 Err(e) => error!(service = %key, %ip, error = %e, "cannot announce"),
             }
+        }
+        // Events are per service, as MetalLB records them, however many addresses it has.
+        let after: BTreeSet<ServiceKey> = self.claims.keys().map(|(k, _)| k.clone()).collect();
+        for key in after.difference(&before) {
+            let ips: Vec<String> = self.claims.keys().filter(|(k, _)| k == key).map(|(_, ip)| ip.to_string()).collect();
+            info!(service = %key, ips = ?ips, node = %self.node, event = "nodeAssigned",
+                "announcing from node {:?} with protocol \"layer2\"", self.node);
+        }
+        for key in before.difference(&after) {
+            info!(service = %key, node = %self.node, "withdrawn: this node no longer announces the service by layer2");
+        }
+        for key in failed.difference(&after) {
+            warn!(service = %key, node = %self.node, event = "announceFailed",
+                "the interfaces of the L2Advertisement do not exist on this node; not announcing");
         }
     }
 
