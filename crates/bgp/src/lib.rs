@@ -30,6 +30,8 @@ pub mod pack;
 pub mod peer;
 pub mod rib;
 pub mod route_refresh;
+#[cfg(feature = "driver")]
+pub mod session;
 pub mod update;
 mod wire;
 
@@ -48,6 +50,9 @@ pub use rib::{AdjRibOut, ExportPolicy, RouteAttrs};
 pub use route_refresh::RouteRefresh;
 pub use update::Update;
 pub use wire::{AS_TRANS, AfiSafi, HEADER_LEN, MARKER, MAX_MESSAGE_LEN};
+
+#[cfg(feature = "driver")]
+pub use session::{Session, SessionStatus};
 
 /// What the session negotiated that changes how UPDATEs are read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 
 use std::io;
 use std::mem::size_of;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::sys::socket::{LinkAddr, MsgFlags, recvfrom, send};
@@ -87,6 +88,60 @@ fn setsockopt<T>(fd: i32, level: i32, name: i32, value: &T) -> io::Result<()> {
         libc::setsockopt(fd, level, name, (value as *const T).cast::<libc::c_void>(), size_of::<T>() as libc::socklen_t)
     };
     if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `struct tcp_md5sig` of linux/tcp.h (libc does not define it): the peer address as a
+/// `__kernel_sockaddr_storage`, then flags, prefix length, key length, ifindex and key. With
+/// flags 0 the kernel ignores prefix length and ifindex (the pre-4.13 layout had padding
+/// there), so one key applies to exactly one peer address.
+#[repr(C)]
+struct TcpMd5Sig {
+    addr: SockaddrStorage,
+    flags: u8,
+    prefixlen: u8,
+    keylen: u16,
+    ifindex: i32,
+    key: [u8; TCP_MD5SIG_MAXKEYLEN],
+}
+
+/// `__kernel_sockaddr_storage`: 128 octets, pointer-aligned.
+#[repr(C, align(8))]
+struct SockaddrStorage([u8; 128]);
+
+const TCP_MD5SIG_MAXKEYLEN: usize = 80;
+
+/// Sets the TCP-MD5 key (RFC 2385, tcp(7) `TCP_MD5SIG`) for segments exchanged with
+/// `peer`'s address; an empty key removes it. Set it before `connect`, so the SYN is
+/// signed: a peer expecting a key drops unsigned segments, and one with another key drops
+/// ours, so a wrong key keeps the session from ever connecting. Keys are at most 80 octets.
+pub fn set_tcp_md5sig(fd: BorrowedFd<'_>, peer: SocketAddr, key: &[u8]) -> io::Result<()> {
+    if key.len() > TCP_MD5SIG_MAXKEYLEN {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "TCP-MD5 key longer than 80 octets"));
+    }
+    // sockaddr_in / sockaddr_in6 laid out by hand: family in host order, port and address
+    // in network order, the rest zero.
+    let mut addr = [0u8; 128];
+    match peer {
+        SocketAddr::V4(a) => {
+            addr[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            addr[4..8].copy_from_slice(&a.ip().octets());
+        }
+        SocketAddr::V6(a) => {
+            addr[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+            addr[8..24].copy_from_slice(&a.ip().octets());
+            addr[24..28].copy_from_slice(&a.scope_id().to_ne_bytes());
+        }
+    }
+    let mut sig = TcpMd5Sig {
+        addr: SockaddrStorage(addr),
+        flags: 0,
+        prefixlen: 0,
+        keylen: key.len() as u16,
+        ifindex: 0,
+        key: [0; TCP_MD5SIG_MAXKEYLEN],
+    };
+    sig.key[..key.len()].copy_from_slice(key);
+    setsockopt(fd.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_MD5SIG, &sig)
 }
 
 /// Receives one frame into `buf`. `Ok(None)` for frames this host sent itself

@@ -1,0 +1,423 @@
+//! The session driver: one tokio task per peer that owns the socket and carries out what
+//! the [`Fsm`] and the [`AdjRibOut`] decide, and nothing else (DESIGN.md §1). It dials
+//! (ferrolb never listens, like MetalLB, METALLB-BEHAVIOUR.md §4.4), frames the byte stream
+//! with [`next_frame_len`], runs the FSM's timers as deadlines, and writes the UPDATEs the
+//! Adj-RIB-Out produces as soon as the desired table changes.
+//!
+//! Socket options are set before `connect`, so the SYN already carries them: the TCP-MD5
+//! key (RFC 2385, via `ferrolb-sys`, the one crate allowed `unsafe`), the source address,
+//! and for eBGP the TTL (1 for a directly connected peer, 255 with `ebgpMultiHop`).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::fsm::{Fsm, Input, Output, State, Timer};
+use crate::rib::{AdjRibOut, ExportPolicy, RouteAttrs};
+use crate::{CeaseSubcode, DecodeError, PeerSettings, next_frame_len};
+
+/// How long [`Session::shutdown`] waits for the CEASE to go out and the connection to close.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+/// A write that makes no progress for this long (no negotiated hold time to go by) means
+/// the peer is gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// What a session looks like from outside: for the speaker's status and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStatus {
+    pub state: State,
+    pub established: bool,
+    /// Why the session last went down or why routes are held back; cleared once
+    /// established with nothing held back.
+    pub last_error: Option<String>,
+    /// UPDATE messages sent over the session's lifetime (`metallb_bgp_updates_total`).
+    pub updates_sent: u64,
+    /// Prefixes the peer holds from us (`metallb_bgp_announced_prefixes_total`).
+    pub announced_prefixes: u64,
+    /// Desired prefixes the peer does not hold (`metallb_bgp_pending_prefixes_total`).
+    pub pending_prefixes: u64,
+    /// `"addr:port"`, MetalLB's `peer` label.
+    pub peer: String,
+}
+
+/// A handle on one peer's session task; cheap to clone. The task stops (with a CEASE) when
+/// [`Session::shutdown`] is called or the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: Arc<Handle>,
+}
+
+#[derive(Debug)]
+struct Handle {
+    routes: watch::Sender<Arc<BTreeMap<IpNet, RouteAttrs>>>,
+    commands: mpsc::UnboundedSender<Command>,
+    status: watch::Receiver<SessionStatus>,
+}
+
+#[derive(Debug)]
+enum Command {
+    Shutdown { message: String, done: oneshot::Sender<()> },
+}
+
+impl Session {
+    /// Starts the session task, which dials at once and redials with backoff (1, 2, 4 …
+    /// 120 s) for as long as the session lives. Must be called within a tokio runtime.
+    pub fn spawn(settings: PeerSettings) -> Session {
+        let (routes_tx, routes_rx) = watch::channel(Arc::new(BTreeMap::new()));
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let fsm = Fsm::new(settings.fsm_config());
+        let status = SessionStatus {
+            state: fsm.state(),
+            established: false,
+            last_error: None,
+            updates_sent: 0,
+            announced_prefixes: 0,
+            pending_prefixes: 0,
+            peer: settings.peer_label(),
+        };
+        let (status_tx, status_rx) = watch::channel(status);
+        let driver = Driver {
+            settings,
+            fsm,
+            rib: AdjRibOut::new(),
+            conn: None,
+            connecting: None,
+            timers: BTreeMap::new(),
+            status: status_tx,
+            updates_sent: 0,
+            last_error: None,
+        };
+        tokio::spawn(driver.run(routes_rx, commands_rx));
+        Session { inner: Arc::new(Handle { routes: routes_tx, commands: commands_tx, status: status_rx }) }
+    }
+
+    /// Replaces the table this peer should hold. The difference goes out at once while the
+    /// session is established; otherwise the whole table goes out when it is.
+    pub fn set_routes(&self, routes: BTreeMap<IpNet, RouteAttrs>) {
+        self.inner.routes.send_replace(Arc::new(routes));
+    }
+
+    pub fn status(&self) -> watch::Receiver<SessionStatus> {
+        self.inner.status.clone()
+    }
+
+    /// Sends a CEASE / Administrative Shutdown carrying `message` (RFC 8203, RFC 9003) if
+    /// the session is up, withdraws nothing (the peer drops our routes with the session),
+    /// closes the connection and stops the task. Returns once closed, or after 1 s.
+    pub async fn shutdown(self, message: &str) {
+        let (done, closed) = oneshot::channel();
+        let command = Command::Shutdown { message: message.to_owned(), done };
+        if self.inner.commands.send(command).is_ok() {
+            let _ = tokio::time::timeout(SHUTDOWN_WAIT, closed).await;
+        }
+    }
+}
+
+type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+struct Conn {
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    /// Bytes read but not yet framed: at most one partial message (4096 octets, RFC 4271
+    /// §4.1) plus one read, since complete messages are taken out after every read.
+    buf: Vec<u8>,
+}
+
+enum Event {
+    Connected(io::Result<TcpStream>),
+    Read(io::Result<usize>),
+    Timer(Timer),
+    Routes,
+    Stop { subcode: CeaseSubcode, message: String, done: Option<oneshot::Sender<()>> },
+}
+
+struct Driver {
+    settings: PeerSettings,
+    fsm: Fsm,
+    rib: AdjRibOut,
+    conn: Option<Conn>,
+    connecting: Option<Connecting>,
+    timers: BTreeMap<Timer, Instant>,
+    status: watch::Sender<SessionStatus>,
+    updates_sent: u64,
+    last_error: Option<String>,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut routes: watch::Receiver<Arc<BTreeMap<IpNet, RouteAttrs>>>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        self.feed(Input::Start).await;
+        loop {
+            let next_timer = self.timers.iter().min_by_key(|(_, at)| **at).map(|(t, at)| (*t, *at));
+            let event = tokio::select! {
+                result = async { self.connecting.as_mut().expect("guarded").await }, if self.connecting.is_some() => {
+                    self.connecting = None;
+                    Event::Connected(result)
+                }
+                result = read_more(self.conn.as_mut()), if self.conn.is_some() => Event::Read(result),
+                _ = tokio::time::sleep_until(next_timer.map_or_else(Instant::now, |(_, at)| at)), if next_timer.is_some() => {
+                    let timer = next_timer.expect("guarded").0;
+                    self.timers.remove(&timer);
+                    Event::Timer(timer)
+                }
+                changed = routes.changed() => match changed {
+                    Ok(()) => Event::Routes,
+                    // Every handle is gone: the peer was de-configured.
+                    Err(_) => Event::Stop { subcode: CeaseSubcode::PeerDeconfigured, message: String::new(), done: None },
+                },
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown { message, done }) => {
+                        Event::Stop { subcode: CeaseSubcode::AdministrativeShutdown, message, done: Some(done) }
+                    }
+                    None => Event::Stop { subcode: CeaseSubcode::PeerDeconfigured, message: String::new(), done: None },
+                },
+            };
+            match event {
+                Event::Connected(Ok(stream)) => self.connected(stream).await,
+                Event::Connected(Err(e)) => self.feed(Input::TcpFailed { reason: e.to_string() }).await,
+                Event::Read(Ok(0)) => self.feed(Input::TcpClosed).await,
+                Event::Read(Ok(_)) => self.frames().await,
+                Event::Read(Err(e)) => {
+                    self.last_error = Some(format!("read: {e}"));
+                    self.feed(Input::TcpClosed).await;
+                }
+                Event::Timer(timer) => self.feed(Input::TimerFired(timer)).await,
+                Event::Routes => {
+                    let desired = routes.borrow_and_update().clone();
+                    let messages = self.rib.set_desired((*desired).clone());
+                    if let Some(input) = self.write_updates(messages).await {
+                        self.feed(input).await;
+                    }
+                }
+                Event::Stop { subcode, message, done } => {
+                    let _ = tokio::time::timeout(SHUTDOWN_WAIT, self.feed(Input::Stop { subcode, message })).await;
+                    self.conn = None;
+                    self.publish();
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                    return;
+                }
+            }
+            self.publish();
+        }
+    }
+
+    async fn connected(&mut self, stream: TcpStream) {
+        let (local, remote) = match (stream.local_addr(), stream.peer_addr()) {
+            (Ok(l), Ok(r)) => (l, r),
+            (Err(e), _) | (_, Err(e)) => return self.feed(Input::TcpFailed { reason: e.to_string() }).await,
+        };
+        let _ = stream.set_nodelay(true);
+        let (reader, writer) = stream.into_split();
+        self.conn = Some(Conn { reader, writer, buf: Vec::with_capacity(2 * crate::MAX_MESSAGE_LEN) });
+        self.feed(Input::TcpConnected { local, remote }).await;
+    }
+
+    /// Takes every complete message out of the read buffer and feeds it to the FSM.
+    async fn frames(&mut self) {
+        while let Some(conn) = self.conn.as_mut() {
+            let input = match next_frame_len(&conn.buf) {
+                Ok(None) => return,
+                Ok(Some(len)) => {
+                    let frame: Vec<u8> = conn.buf.drain(..len).collect();
+                    match crate::decode(&frame, &self.fsm.decode_context()) {
+                        Ok(message) => Input::Message(message),
+                        Err(e) => Input::DecodeError(e),
+                    }
+                }
+                Err(e) => Input::DecodeError(DecodeError::SessionReset(e)),
+            };
+            if let Input::DecodeError(e) = &input {
+                warn!(peer = %self.settings.name, addr = %self.settings.peer_label(), "BGP message from peer rejected: {e}");
+            }
+            self.feed(input).await;
+        }
+    }
+
+    /// Runs one input through the FSM and carries out its outputs; inputs they cause
+    /// (a failed write closes the connection) are fed in turn.
+    async fn feed(&mut self, input: Input) {
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            let before = self.fsm.state();
+            let outputs = self.fsm.process(input);
+            let after = self.fsm.state();
+            if before != after {
+                info!(peer = %self.settings.name, addr = %self.settings.peer_label(), "BGP session {before} -> {after}");
+            }
+            for output in outputs {
+                if let Some(next) = self.execute(output).await {
+                    inputs.push_back(next);
+                }
+            }
+        }
+    }
+
+    async fn execute(&mut self, output: Output) -> Option<Input> {
+        match output {
+            Output::Connect => {
+                self.conn = None;
+                self.connecting = Some(Box::pin(connect(self.settings.clone())));
+            }
+            Output::Send(message) => {
+                let Ok(bytes) = message.encode(&self.fsm.encode_context()) else {
+                    warn!(peer = %self.settings.name, "BGP message could not be encoded: {message:?}");
+                    return None;
+                };
+                return self.write(&[bytes]).await;
+            }
+            Output::ArmTimer(timer, after) => {
+                self.timers.insert(timer, Instant::now() + after);
+            }
+            Output::CancelTimer(timer) => {
+                self.timers.remove(&timer);
+            }
+            Output::CloseTcp => {
+                self.connecting = None;
+                if let Some(mut conn) = self.conn.take() {
+                    let _ = tokio::time::timeout(Duration::from_millis(200), conn.writer.shutdown()).await;
+                }
+                self.rib.session_down();
+            }
+            Output::Established { negotiated } => {
+                let link_local = match negotiated.local.ip() {
+                    IpAddr::V6(local) => link_local_of(local),
+                    IpAddr::V4(_) => None,
+                };
+                let policy = ExportPolicy::new(
+                    &negotiated,
+                    self.settings.ipv4_next_hop,
+                    self.settings.ipv6_next_hop,
+                    link_local,
+                );
+                let messages = self.rib.session_up(policy);
+                let held_back = self.rib.held_back();
+                for reason in &held_back {
+                    warn!(peer = %self.settings.name, addr = %self.settings.peer_label(), "{reason}");
+                }
+                self.last_error = (!held_back.is_empty()).then(|| held_back.join("; "));
+                return self.write_updates(messages).await;
+            }
+            Output::ResendRoutes(family) => {
+                let messages = self.rib.refresh(family);
+                return self.write_updates(messages).await;
+            }
+            Output::Down { reason } => {
+                self.rib.session_down();
+                warn!(peer = %self.settings.name, addr = %self.settings.peer_label(), "BGP session down: {reason}");
+                self.last_error = Some(reason.to_string());
+            }
+        }
+        None
+    }
+
+    async fn write_updates(&mut self, messages: Vec<Vec<u8>>) -> Option<Input> {
+        let count = messages.len() as u64;
+        let next = self.write(&messages).await;
+        if next.is_none() {
+            self.updates_sent += count;
+        }
+        next
+    }
+
+    /// Writes whole messages; a write that fails or stalls for the hold time means the
+    /// connection is gone.
+    async fn write(&mut self, messages: &[Vec<u8>]) -> Option<Input> {
+        let conn = self.conn.as_mut()?;
+        let limit = self.fsm.negotiated().and_then(|n| n.hold_time).unwrap_or(WRITE_TIMEOUT);
+        let result = tokio::time::timeout(limit, async {
+            for m in messages {
+                conn.writer.write_all(m).await?;
+            }
+            io::Result::Ok(())
+        })
+        .await;
+        let error = match result {
+            Ok(Ok(())) => return None,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "write timed out".to_owned(),
+        };
+        self.last_error = Some(format!("write: {error}"));
+        self.conn = None;
+        Some(Input::TcpClosed)
+    }
+
+    fn publish(&mut self) {
+        let established = self.fsm.state() == State::Established;
+        let status = SessionStatus {
+            state: self.fsm.state(),
+            established,
+            last_error: self.last_error.clone(),
+            updates_sent: self.updates_sent,
+            announced_prefixes: self.rib.announced() as u64,
+            pending_prefixes: self.rib.pending() as u64,
+            peer: self.settings.peer_label(),
+        };
+        self.status.send_if_modified(|current| {
+            let changed = *current != status;
+            *current = status;
+            changed
+        });
+    }
+}
+
+/// Reads whatever is available into the connection's buffer. Cancel-safe: data is
+/// appended in the same poll that reads it.
+async fn read_more(conn: Option<&mut Conn>) -> io::Result<usize> {
+    let conn = conn.expect("guarded");
+    conn.buf.reserve(crate::MAX_MESSAGE_LEN);
+    conn.reader.read_buf(&mut conn.buf).await
+}
+
+/// Dials the peer with every socket option in place before the SYN.
+async fn connect(settings: PeerSettings) -> io::Result<TcpStream> {
+    let peer = settings.peer_addr();
+    let socket = if peer.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    if let Some(password) = settings.password.as_deref().filter(|p| !p.is_empty()) {
+        ferrolb_sys::set_tcp_md5sig(socket.as_fd(), peer, password.as_bytes())?;
+    }
+    if settings.is_external() {
+        // RFC 4271 has no TTL rule; single-hop eBGP with TTL 1 is what FRR and BIRD do by
+        // default, and `ebgpMultiHop` lifts it to the maximum.
+        let ttl = if settings.ebgp_multihop { 255 } else { 1 };
+        let sock = socket2::SockRef::from(&socket);
+        if peer.is_ipv4() {
+            sock.set_ttl_v4(ttl)?;
+        } else {
+            sock.set_unicast_hops_v6(ttl)?;
+        }
+    }
+    if let Some(source) = settings.source_address {
+        socket.bind(SocketAddr::new(source, 0))?;
+    }
+    socket.connect(peer).await
+}
+
+/// The link-local address of the interface that holds `local`, for the second IPv6 next
+/// hop (RFC 2545 §3). `local` itself when it is link-local.
+fn link_local_of(local: Ipv6Addr) -> Option<Ipv6Addr> {
+    if local.is_unicast_link_local() {
+        return Some(local);
+    }
+    let addrs: Vec<_> = nix::ifaddrs::getifaddrs().ok()?.collect();
+    let v6 = |a: &nix::ifaddrs::InterfaceAddress| a.address.as_ref()?.as_sockaddr_in6().map(|s| s.ip());
+    let interface = addrs.iter().find(|a| v6(a) == Some(local))?.interface_name.clone();
+    addrs.iter().filter(|a| a.interface_name == interface).filter_map(v6).find(|a| a.is_unicast_link_local())
+}

@@ -1,0 +1,312 @@
+//! The session driver against a fake BGP peer on 127.0.0.1 (an ephemeral port, in this
+//! process): a tiny tokio server speaking OPEN, KEEPALIVE and UPDATE through the codec.
+#![cfg(feature = "driver")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use ferrolb_bgp::notification::{ErrorCode, OpenError};
+use ferrolb_bgp::{
+    AfiSafi, Capability, DecodeContext, EncodeContext, Message, Notification, Open, PeerAs, PeerSettings, RouteAttrs,
+    RouteRefresh, Session, SessionStatus, State, Update, next_frame_len,
+};
+use ipnet::IpNet;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+const LOCAL_AS: u32 = 64512;
+const PEER_AS: u32 = 64500;
+const WAIT: Duration = Duration::from_secs(5);
+
+struct FakePeer {
+    listener: TcpListener,
+}
+
+impl FakePeer {
+    async fn bind() -> Self {
+        Self { listener: TcpListener::bind("127.0.0.1:0").await.unwrap() }
+    }
+
+    fn settings(&self) -> PeerSettings {
+        let addr = self.listener.local_addr().unwrap();
+        let mut s = PeerSettings::new("fake", LOCAL_AS, PeerAs::Fixed(PEER_AS), addr.ip(), Ipv4Addr::new(10, 0, 0, 1));
+        s.port = addr.port();
+        s.ipv6_next_hop = Some("fd00:30::11".parse().unwrap());
+        s
+    }
+
+    async fn accept(&self) -> PeerConn {
+        let (stream, _) = timeout(WAIT, self.listener.accept()).await.expect("the session dials").unwrap();
+        PeerConn { stream, buf: Vec::new() }
+    }
+}
+
+struct PeerConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl PeerConn {
+    /// The next message, or `None` when the session closed the connection.
+    async fn recv(&mut self) -> Option<Message> {
+        loop {
+            if let Some(len) = next_frame_len(&self.buf).unwrap() {
+                let frame: Vec<u8> = self.buf.drain(..len).collect();
+                return Some(ferrolb_bgp::decode(&frame, &DecodeContext { four_octet_as: true }).unwrap());
+            }
+            let mut chunk = [0u8; 4096];
+            let n = timeout(WAIT, self.stream.read(&mut chunk)).await.expect("a message in time").ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The next message that is not a KEEPALIVE.
+    async fn recv_non_keepalive(&mut self) -> Option<Message> {
+        loop {
+            match self.recv().await? {
+                Message::Keepalive => continue,
+                m => return Some(m),
+            }
+        }
+    }
+
+    async fn send(&mut self, m: Message) {
+        let bytes = m.encode(&EncodeContext { four_octet_as: true }).unwrap();
+        self.stream.write_all(&bytes).await.unwrap();
+    }
+
+    /// Answers the session's OPEN with ours and completes the exchange.
+    async fn handshake(&mut self, asn: u32, hold: u16) -> Open {
+        let Some(Message::Open(theirs)) = self.recv().await else { panic!("expected OPEN") };
+        self.send(Message::Open(peer_open(asn, hold))).await;
+        self.send(Message::Keepalive).await;
+        assert_eq!(self.recv().await, Some(Message::Keepalive));
+        theirs
+    }
+
+    /// UPDATEs up to and including End-of-RIB for both families: the prefixes announced.
+    async fn full_table(&mut self) -> BTreeSet<IpNet> {
+        let mut announced = BTreeSet::new();
+        let mut eor = Vec::new();
+        while eor.len() < 2 {
+            let Some(Message::Update(u)) = self.recv_non_keepalive().await else { panic!("expected UPDATE") };
+            match u.end_of_rib_family() {
+                Some(f) => eor.push(f),
+                None => announced.extend(u.announced()),
+            }
+        }
+        assert_eq!(eor, [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST]);
+        announced
+    }
+
+    async fn update(&mut self) -> Update {
+        match self.recv_non_keepalive().await {
+            Some(Message::Update(u)) => u,
+            other => panic!("expected UPDATE, got {other:?}"),
+        }
+    }
+}
+
+fn peer_open(asn: u32, hold: u16) -> Open {
+    Open::new(
+        asn,
+        hold,
+        Ipv4Addr::new(10, 0, 0, 254),
+        vec![
+            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+            Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
+            Capability::RouteRefresh,
+            Capability::FourOctetAs(asn),
+        ],
+    )
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn routes(prefixes: &[&str]) -> BTreeMap<IpNet, RouteAttrs> {
+    prefixes.iter().map(|p| (net(p), RouteAttrs::default())).collect()
+}
+
+fn set(prefixes: &[&str]) -> BTreeSet<IpNet> {
+    prefixes.iter().map(|p| net(p)).collect()
+}
+
+async fn wait_for(session: &Session, what: impl Fn(&SessionStatus) -> bool) -> SessionStatus {
+    let mut status = session.status();
+    let result = timeout(WAIT, status.wait_for(|s| what(s))).await;
+    let status = result.expect("status in time").unwrap();
+    status.clone()
+}
+
+/// Spawns a session with `routes` already pending, so the first table is deterministic.
+async fn spawn(settings: PeerSettings, table: &[&str]) -> Session {
+    let session = Session::spawn(settings);
+    session.set_routes(routes(table));
+    let n = table.len() as u64;
+    wait_for(&session, |s| s.pending_prefixes == n).await;
+    session
+}
+
+#[tokio::test]
+async fn the_session_establishes_and_sends_the_full_table_then_end_of_rib() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(peer.settings(), &["10.0.0.1/32", "10.0.0.2/32", "fd00:1::1/128"]).await;
+    let mut conn = peer.accept().await;
+    let open = conn.handshake(PEER_AS, 90).await;
+    assert_eq!(open.asn(), LOCAL_AS);
+    assert_eq!(open.hold_time, 90);
+    assert_eq!(conn.full_table().await, set(&["10.0.0.1/32", "10.0.0.2/32", "fd00:1::1/128"]));
+
+    let status = wait_for(&session, |s| s.established && s.updates_sent == 4).await;
+    assert_eq!(status.state, State::Established);
+    assert_eq!((status.announced_prefixes, status.pending_prefixes), (3, 0));
+    assert_eq!(status.peer, peer.listener.local_addr().unwrap().to_string());
+    assert_eq!(status.last_error, None);
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn an_incremental_change_sends_only_the_difference() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(peer.settings(), &["10.0.0.1/32", "10.0.0.2/32"]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 90).await;
+    conn.full_table().await;
+
+    session.set_routes(routes(&["10.0.0.2/32", "10.0.0.3/32"]));
+    let withdrawal = conn.update().await;
+    assert_eq!(withdrawal.withdrawals().collect::<Vec<_>>(), [net("10.0.0.1/32")]);
+    assert_eq!(withdrawal.announced().count(), 0);
+    let announcement = conn.update().await;
+    assert_eq!(announcement.announced().collect::<Vec<_>>(), [net("10.0.0.3/32")]);
+    assert_eq!(announcement.withdrawals().count(), 0);
+    wait_for(&session, |s| s.updates_sent == 5 && s.announced_prefixes == 2).await;
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn shutdown_sends_a_cease_with_the_message_and_closes() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(peer.settings(), &["10.0.0.1/32"]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 90).await;
+    conn.full_table().await;
+
+    let status = session.status();
+    timeout(Duration::from_secs(2), session.shutdown("speaker stopping")).await.expect("within 1 s");
+    let Some(Message::Notification(n)) = conn.recv_non_keepalive().await else { panic!("expected NOTIFICATION") };
+    assert_eq!(n, Notification::administrative_shutdown("speaker stopping").unwrap());
+    assert_eq!(conn.recv().await, None, "closed after the CEASE, nothing withdrawn");
+    assert!(!status.borrow().established);
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_sending_keepalives_is_dropped_after_the_hold_time() {
+    let peer = FakePeer::bind().await;
+    let mut settings = peer.settings();
+    settings.hold_time = Duration::from_secs(3);
+    let session = spawn(settings, &["10.0.0.1/32"]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 3).await;
+    conn.full_table().await;
+    // We send nothing more; the session keeps sending keepalives until it gives up.
+    let started = tokio::time::Instant::now();
+    let Some(Message::Notification(n)) = conn.recv_non_keepalive().await else { panic!("expected NOTIFICATION") };
+    assert_eq!(n.error, ErrorCode::HoldTimerExpired(0));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(2500) && waited < Duration::from_secs(5), "{waited:?}");
+    let status = wait_for(&session, |s| !s.established).await;
+    assert_eq!(status.last_error.as_deref(), Some("hold timer expired"));
+    assert_eq!(status.announced_prefixes, 0);
+    assert_eq!(status.pending_prefixes, 1);
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn an_open_from_the_wrong_as_keeps_the_session_down_with_bad_peer_as() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(peer.settings(), &["10.0.0.1/32"]).await;
+    for _ in 0..2 {
+        let mut conn = peer.accept().await;
+        let Some(Message::Open(_)) = conn.recv().await else { panic!("expected OPEN") };
+        conn.send(Message::Open(peer_open(65999, 90))).await;
+        let Some(Message::Notification(n)) = conn.recv().await else { panic!("expected NOTIFICATION") };
+        assert_eq!(n.error, ErrorCode::Open(OpenError::BadPeerAs));
+        assert_eq!(conn.recv().await, None);
+        let status = wait_for(&session, |s| s.last_error.is_some()).await;
+        assert!(!status.established);
+        assert!(status.last_error.unwrap().contains("bad peer AS 65999"));
+    }
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn after_the_peer_closes_the_session_reconnects_and_resends_the_full_table() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(peer.settings(), &["10.0.0.1/32", "fd00:1::1/128"]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 90).await;
+    assert_eq!(conn.full_table().await.len(), 2);
+    drop(conn);
+
+    wait_for(&session, |s| !s.established).await;
+    session.set_routes(routes(&["10.0.0.1/32", "10.0.0.9/32", "fd00:1::1/128"]));
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 90).await;
+    assert_eq!(conn.full_table().await, set(&["10.0.0.1/32", "10.0.0.9/32", "fd00:1::1/128"]));
+    wait_for(&session, |s| s.established && s.announced_prefixes == 3).await;
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn a_route_refresh_resends_the_family() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(peer.settings(), &["10.0.0.1/32", "fd00:1::1/128"]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 90).await;
+    conn.full_table().await;
+    conn.send(Message::RouteRefresh(RouteRefresh::new(AfiSafi::IPV4_UNICAST))).await;
+    assert_eq!(conn.update().await.announced().collect::<Vec<_>>(), [net("10.0.0.1/32")]);
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn ipv6_routes_without_an_ipv6_next_hop_are_held_back_and_reported() {
+    let peer = FakePeer::bind().await;
+    let mut settings = peer.settings();
+    settings.ipv6_next_hop = None;
+    let session = spawn(settings, &["10.0.0.1/32", "fd00:1::1/128"]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 90).await;
+    assert_eq!(conn.full_table().await, set(&["10.0.0.1/32"]));
+    let status = wait_for(&session, |s| s.established).await;
+    assert_eq!((status.announced_prefixes, status.pending_prefixes), (1, 1));
+    assert!(status.last_error.unwrap().contains("no global IPv6 next hop"));
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn an_unreachable_peer_leaves_the_session_retrying_with_the_error_reported() {
+    // A port nobody listens on: bind, note the port, close.
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let mut settings = PeerSettings::new(
+        "gone",
+        LOCAL_AS,
+        PeerAs::Fixed(PEER_AS),
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Ipv4Addr::new(10, 0, 0, 1),
+    );
+    settings.port = port;
+    let session = Session::spawn(settings);
+    let status = wait_for(&session, |s| s.last_error.is_some()).await;
+    assert!(status.last_error.unwrap().starts_with("connect failed"), "refused");
+    assert!(matches!(status.state, State::Active | State::Connect));
+    session.shutdown("test over").await;
+}
