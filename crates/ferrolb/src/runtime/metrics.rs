@@ -12,7 +12,7 @@ pub struct PoolLabel {
     pub pool: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct AnnouncedLabels {
     pub service: String,
     pub protocol: String,
@@ -23,6 +23,22 @@ pub struct AnnouncedLabels {
 impl AnnouncedLabels {
     pub fn layer2(service: &impl std::fmt::Display, node: &str, ip: std::net::IpAddr) -> Self {
         Self { service: service.to_string(), protocol: "layer2".into(), node: node.into(), ip: ip.to_string() }
+    }
+
+    pub fn bgp(service: &impl std::fmt::Display, node: &str, ip: std::net::IpAddr) -> Self {
+        Self { service: service.to_string(), protocol: "bgp".into(), node: node.into(), ip: ip.to_string() }
+    }
+}
+
+/// MetalLB labels BGP metrics with the peer's `address:port` (`[v6]:port` for IPv6).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerLabel {
+    pub peer: String,
+}
+
+impl PeerLabel {
+    pub fn of(address: std::net::IpAddr, port: u16) -> Self {
+        Self { peer: std::net::SocketAddr::new(address, port).to_string() }
     }
 }
 
@@ -53,6 +69,10 @@ pub struct Metrics {
     pub layer2_requests_received: Family<IpLabel, Gauge>,
     pub layer2_responses_sent: Family<IpLabel, Gauge>,
     pub layer2_gratuitous_sent: Family<IpLabel, Gauge>,
+    pub bgp_session_up: Family<PeerLabel, Gauge>,
+    pub bgp_updates: Family<PeerLabel, Counter>,
+    pub bgp_announced_prefixes: Family<PeerLabel, Gauge>,
+    pub bgp_pending_prefixes: Family<PeerLabel, Gauge>,
 }
 
 impl Metrics {
@@ -134,7 +154,31 @@ impl Metrics {
             "metallb_layer2_gratuitous_sent",
             "Gratuitous ARP and unsolicited neighbor advertisements sent",
         );
+        let bgp_session_up = Family::<PeerLabel, Gauge>::default();
+        registry.register(
+            "metallb_bgp_session_up",
+            "1 while the BGP session with the peer is established",
+            bgp_session_up.clone(),
+        );
+        let bgp_updates = Family::<PeerLabel, Counter>::default();
+        registry.register("metallb_bgp_updates", "Number of BGP UPDATE messages sent to the peer", bgp_updates.clone());
+        let bgp_announced_prefixes = Family::<PeerLabel, Gauge>::default();
+        registry.register(
+            "metallb_bgp_announced_prefixes_total",
+            "Number of prefixes currently advertised to the peer",
+            bgp_announced_prefixes.clone(),
+        );
+        let bgp_pending_prefixes = Family::<PeerLabel, Gauge>::default();
+        registry.register(
+            "metallb_bgp_pending_prefixes_total",
+            "Number of prefixes waiting to be advertised to the peer",
+            bgp_pending_prefixes.clone(),
+        );
         Self {
+            bgp_session_up,
+            bgp_updates,
+            bgp_announced_prefixes,
+            bgp_pending_prefixes,
             speaker_announced,
             layer2_requests_received,
             layer2_responses_sent,

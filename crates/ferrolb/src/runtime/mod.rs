@@ -4,6 +4,7 @@
 //! elected) and the speaker each reconcile every snapshot with pure decisions and write
 //! status through the state directory. Neither knows where the snapshots come from.
 
+mod bgp;
 mod conditions;
 mod controller;
 mod http;

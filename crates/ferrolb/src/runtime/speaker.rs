@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ferrolb_announce::{Cluster, Liveness, ServiceKey};
-use ferrolb_api::metallb::{InterfaceInfo, ServiceL2StatusStatus};
+use ferrolb_api::metallb::{InterfaceInfo, ServiceBGPStatusStatus, ServiceL2StatusStatus};
 use ferrolb_config::{Config, ConfigError, Options, Scope};
 use ferrolb_l2::L2Announcer;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use super::bgp::{self, NodeAddresses, Sessions};
 use super::conditions::{SPEAKER_CONDITION, configuration_state};
 use super::layer2::{self, Claims};
 use super::metrics::{AnnouncedLabels, Metrics};
@@ -41,6 +42,9 @@ pub struct Speaker {
     l2: Option<L2Announcer>,
     claims: Claims,
     statuses_written: BTreeMap<ServiceKey, BTreeSet<String>>,
+    sessions: Sessions,
+    bgp_statuses_written: BTreeMap<ServiceKey, BTreeSet<String>>,
+    bgp_announced: BTreeSet<AnnouncedLabels>,
 }
 
 impl Speaker {
@@ -53,6 +57,7 @@ impl Speaker {
         metrics: Arc<Metrics>,
     ) -> Self {
         let options = Options { namespace, scope: Scope::Speaker { node: node.clone() } };
+        let sessions = Sessions::new(node.clone(), Arc::clone(&metrics));
         Self {
             node,
             state,
@@ -64,6 +69,9 @@ impl Speaker {
             l2,
             claims: Claims::new(),
             statuses_written: BTreeMap::new(),
+            sessions,
+            bgp_statuses_written: BTreeMap::new(),
+            bgp_announced: BTreeSet::new(),
         }
     }
 
@@ -117,6 +125,67 @@ impl Speaker {
         let wanted = layer2::wanted(&decisions);
         self.apply_layer2(wanted).await;
         self.write_statuses();
+
+        let this_node = resources.nodes.iter().find(|n| n.metadata.name == self.node);
+        let addresses = NodeAddresses::of(this_node);
+        self.sessions.reconcile(bgp::wanted_sessions(&config, &self.node, addresses)).await;
+        self.sessions.advertise(bgp::tables(&decisions));
+        self.write_bgp_statuses(bgp::statuses(&decisions), &decisions);
+    }
+
+    /// ServiceBGPStatus, one file per (service, node), and `metallb_speaker_announced` for
+    /// BGP.
+    fn write_bgp_statuses(
+        &mut self,
+        now: BTreeMap<ServiceKey, BTreeSet<String>>,
+        decisions: &ferrolb_announce::NodeDecisions,
+    ) {
+        let mut announced = BTreeSet::new();
+        for key in now.keys() {
+            if let Some(ferrolb_announce::ServiceDecision::Evaluated { ips, .. }) = decisions.services.get(key) {
+                for ip in ips {
+                    announced.insert(AnnouncedLabels::bgp(key, &self.node, *ip));
+                }
+            }
+        }
+        for gone in self.bgp_announced.difference(&announced) {
+            self.metrics.speaker_announced.remove(gone);
+        }
+        for label in &announced {
+            self.metrics.speaker_announced.get_or_create(label).set(1);
+        }
+        self.bgp_announced = announced;
+
+        for gone in self.bgp_statuses_written.keys().filter(|k| !now.contains_key(*k)).cloned().collect::<Vec<_>>() {
+            match self.state.write_bgp_status::<ServiceBGPStatusStatus>(&gone.namespace, &gone.name, &self.node, None) {
+                Ok(()) => {
+                    self.bgp_statuses_written.remove(&gone);
+                }
+                Err(e) => warn!(service = %gone, error = %e, "cannot remove ServiceBGPStatus"),
+            }
+        }
+        for (key, peers) in now {
+            if self.bgp_statuses_written.get(&key) == Some(&peers) {
+                continue;
+            }
+            let status = ServiceBGPStatusStatus {
+                node: self.node.clone(),
+                service_name: key.name.clone(),
+                service_namespace: key.namespace.clone(),
+                peers: peers.iter().cloned().collect(),
+            };
+            match self.state.write_bgp_status(&key.namespace, &key.name, &self.node, Some(&status)) {
+                Ok(()) => {
+                    info!(service = %key, node = %self.node, peers = ?peers, event = "nodeAssigned",
+                        "announcing from node {:?} with protocol \"bgp\"", self.node);
+                    self.bgp_statuses_written.insert(key, peers);
+                }
+                Err(e) => {
+                    self.metrics.update_errors.inc();
+                    warn!(service = %key, error = %e, "cannot write ServiceBGPStatus");
+                }
+            }
+        }
     }
 
     /// Brings the data plane from the current claims to `wanted`, withdrawing first.
@@ -201,9 +270,15 @@ impl Speaker {
         }
     }
 
+    /// On shutdown: stop answering ARP/NDP, and end every BGP session with a CEASE so the
+    /// routers withdraw at once instead of waiting for the hold timer.
     async fn withdraw_everything(&mut self) {
         self.apply_layer2(Claims::new()).await;
         self.write_statuses();
+        self.sessions.shutdown("ferrolb speaker shutting down").await;
+        for key in std::mem::take(&mut self.bgp_statuses_written).into_keys() {
+            let _ = self.state.write_bgp_status::<ServiceBGPStatusStatus>(&key.namespace, &key.name, &self.node, None);
+        }
     }
 
     fn report(&mut self, error: Option<&ConfigError>) {

@@ -14,6 +14,7 @@
 //! <state>/pools/<name>.json                        IPAddressPool status counters
 //! <state>/configurationstates/<component>.json     ConfigurationState status
 //! <state>/servicel2status/<ns>/<name>/<node>.json  written by the node answering ARP/NDP
+//! <state>/servicebgpstatus/<ns>/<name>/<node>.json written by each node announcing over BGP
 //! ```
 
 use std::collections::BTreeMap;
@@ -120,6 +121,21 @@ impl StateDir {
         status: Option<&T>,
     ) -> io::Result<()> {
         let path = self.root.join("servicel2status").join(namespace).join(name).join(format!("{node}.json"));
+        match status {
+            Some(status) => write_json(&path, status),
+            None => remove(&path),
+        }
+    }
+
+    /// Writes or (with `None`) removes this node's ServiceBGPStatus for a service.
+    pub fn write_bgp_status<T: Serialize>(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+        status: Option<&T>,
+    ) -> io::Result<()> {
+        let path = self.root.join("servicebgpstatus").join(namespace).join(name).join(format!("{node}.json"));
         match status {
             Some(status) => write_json(&path, status),
             None => remove(&path),

@@ -1,0 +1,355 @@
+//! The speaker's BGP side: which sessions this node keeps, what each one advertises, and the
+//! ServiceBGPStatus it reports.
+//!
+//! The translation from configuration and decisions to session settings and tables is pure
+//! and tested here; [`Sessions`] only starts, updates and stops the `ferrolb-bgp` session
+//! drivers to match.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_announce::{BgpDecision, NodeDecisions, ServiceDecision, ServiceKey};
+use ferrolb_api::Node;
+use ferrolb_bgp::{PeerAs, PeerSettings, RouteAttrs, Session};
+use ferrolb_config::community::Community;
+use ferrolb_config::{Config, Peer, PeerAsn};
+use ipnet::IpNet;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::metrics::{Metrics, PeerLabel};
+
+/// The hold time MetalLB's native speaker uses when the BGPPeer sets none.
+const DEFAULT_HOLD_TIME: Duration = Duration::from_secs(90);
+
+/// A table of routes for one peer, as the session driver takes it.
+pub type Table = BTreeMap<IpNet, RouteAttrs>;
+
+/// This node's own addresses, from its Node object: the router ID and the next hop of the
+/// other address family (an IPv6 route over an IPv4 session needs a real IPv6 next hop).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeAddresses {
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+}
+
+impl NodeAddresses {
+    /// The first InternalIP of each family (ExternalIP when there is no InternalIP).
+    pub fn of(node: Option<&Node>) -> Self {
+        let mut out = Self::default();
+        let Some(node) = node else { return out };
+        for kind in ["InternalIP", "ExternalIP"] {
+            for address in node.status.addresses.iter().filter(|a| a.type_ == kind) {
+                match address.address.parse::<IpAddr>() {
+                    Ok(IpAddr::V4(v4)) if out.ipv4.is_none() => out.ipv4 = Some(v4),
+                    Ok(IpAddr::V6(v6)) if out.ipv6.is_none() => out.ipv6 = Some(v6),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The session settings for `peer` on `node`.
+///
+/// The router ID is the peer's `routerID`, else the node's IPv4 address, else the session's
+/// IPv4 source, else a stable non-zero number derived from the node name (MetalLB uses a
+/// CRC of the name in that last case).
+pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> PeerSettings {
+    let source_v4 = match peer.source_address {
+        Some(IpAddr::V4(v4)) => Some(v4),
+        _ => None,
+    };
+    let router_id = peer.router_id.or(addresses.ipv4).or(source_v4).unwrap_or_else(|| name_router_id(node));
+    PeerSettings {
+        name: peer.name.clone(),
+        local_asn: peer.local_asn.unwrap_or(peer.my_asn),
+        peer_asn: match peer.peer_asn {
+            PeerAsn::Fixed(asn) => PeerAs::Fixed(asn),
+            PeerAsn::DynamicInternal => PeerAs::Internal,
+            PeerAsn::DynamicExternal => PeerAs::External,
+        },
+        address: peer.address,
+        port: peer.port,
+        source_address: peer.source_address,
+        router_id,
+        hold_time: peer.hold_time.unwrap_or(DEFAULT_HOLD_TIME),
+        keepalive_time: peer.keepalive_time,
+        connect_time: peer.connect_time,
+        password: peer.password.clone(),
+        ebgp_multihop: peer.ebgp_multi_hop,
+        ipv4_next_hop: addresses.ipv4,
+        ipv6_next_hop: addresses.ipv6,
+    }
+}
+
+/// FNV-1a of the node name, never zero (RFC 6286 forbids a zero BGP identifier).
+fn name_router_id(node: &str) -> Ipv4Addr {
+    let hash = node.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    Ipv4Addr::from(if hash == 0 { 1 } else { hash })
+}
+
+/// The peers this node keeps a session with: the configuration is already in this node's
+/// scope, so every peer in it selects this node.
+pub fn wanted_sessions(config: &Config, node: &str, addresses: NodeAddresses) -> BTreeMap<String, PeerSettings> {
+    config
+        .peers
+        .iter()
+        .filter(|p| p.nodes.contains(node))
+        .map(|p| (p.name.clone(), settings(p, node, addresses)))
+        .collect()
+}
+
+/// Each peer's table from this node's decisions, in the session driver's terms.
+pub fn tables(decisions: &NodeDecisions) -> BTreeMap<String, Table> {
+    ferrolb_announce::bgp_tables(decisions)
+        .into_iter()
+        .map(|(peer, routes)| {
+            let table = routes
+                .into_iter()
+                .map(|(prefix, attrs)| {
+                    let mut out = RouteAttrs {
+                        local_pref: attrs.local_pref,
+                        communities: Vec::new(),
+                        large_communities: Vec::new(),
+                    };
+                    for community in attrs.communities {
+                        match community {
+                            Community::Standard(value) => out.communities.push(value),
+                            Community::Large(a, b, c) => out.large_communities.push((a, b, c)),
+                        }
+                    }
+                    (prefix, out)
+                })
+                .collect();
+            (peer, table)
+        })
+        .collect()
+}
+
+/// ServiceBGPStatus content: per service this node announces by BGP, the sorted names of
+/// the peers its prefixes are configured to go to (whether or not the session is up, as
+/// MetalLB reports it).
+pub fn statuses(decisions: &NodeDecisions) -> BTreeMap<ServiceKey, BTreeSet<String>> {
+    decisions
+        .services
+        .iter()
+        .filter_map(|(key, decision)| match decision {
+            ServiceDecision::Evaluated { bgp: Some(BgpDecision::Announce { routes }), .. } => {
+                let peers: BTreeSet<String> =
+                    routes.iter().filter(|(_, prefixes)| !prefixes.is_empty()).map(|(p, _)| p.clone()).collect();
+                (!peers.is_empty()).then(|| (key.clone(), peers))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The running sessions of this node.
+pub struct Sessions {
+    node: String,
+    metrics: Arc<Metrics>,
+    running: BTreeMap<String, Running>,
+}
+
+struct Running {
+    /// The settings the session was started with; any change restarts it.
+    fingerprint: String,
+    session: Session,
+    table: Option<Table>,
+    watcher: JoinHandle<()>,
+}
+
+impl Sessions {
+    pub fn new(node: String, metrics: Arc<Metrics>) -> Self {
+        Self { node, metrics, running: BTreeMap::new() }
+    }
+
+    /// Starts, restarts (configuration changed) and stops sessions to match `wanted`.
+    pub async fn reconcile(&mut self, wanted: BTreeMap<String, PeerSettings>) {
+        let stale: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(name, running)| wanted.get(*name).is_none_or(|s| fingerprint(s) != running.fingerprint))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            let reason = if wanted.contains_key(&name) { "peer configuration changed" } else { "peer removed" };
+            if let Some(running) = self.running.remove(&name) {
+                info!(peer = %name, node = %self.node, reason, "closing BGP session");
+                stop(running, reason).await;
+            }
+        }
+        for (name, settings) in wanted {
+            if self.running.contains_key(&name) {
+                continue;
+            }
+            info!(peer = %name, address = %settings.address, port = settings.port, node = %self.node, "opening BGP session");
+            let label = PeerLabel::of(settings.address, settings.port);
+            let fingerprint = fingerprint(&settings);
+            let session = Session::spawn(settings);
+            let watcher = tokio::spawn(watch_status(name.clone(), label, session.clone(), Arc::clone(&self.metrics)));
+            self.running.insert(name, Running { fingerprint, session, table: None, watcher });
+        }
+    }
+
+    /// Gives every session its table (empty when nothing goes to that peer); only changed
+    /// tables are passed on, and the driver sends only the difference.
+    pub fn advertise(&mut self, mut tables: BTreeMap<String, Table>) {
+        for (name, running) in &mut self.running {
+            let table = tables.remove(name).unwrap_or_default();
+            if running.table.as_ref() != Some(&table) {
+                running.session.set_routes(table.clone());
+                running.table = Some(table);
+            }
+        }
+    }
+
+    /// CEASE to every peer (RFC 8203 message `reason`), then close.
+    pub async fn shutdown(&mut self, reason: &str) {
+        for (name, running) in std::mem::take(&mut self.running) {
+            info!(peer = %name, node = %self.node, reason, "closing BGP session");
+            stop(running, reason).await;
+        }
+    }
+}
+
+async fn stop(running: Running, reason: &str) {
+    running.watcher.abort();
+    running.session.shutdown(reason).await;
+}
+
+fn fingerprint(settings: &PeerSettings) -> String {
+    format!("{settings:?}")
+}
+
+/// Follows a session's status: logs every state change and keeps the `metallb_bgp_*`
+/// metrics current.
+async fn watch_status(name: String, label: PeerLabel, session: Session, metrics: Arc<Metrics>) {
+    let mut status = session.status();
+    let mut was_up = false;
+    let mut updates_seen = 0u64;
+    loop {
+        let current = status.borrow_and_update().clone();
+        if current.established != was_up {
+            if current.established {
+                info!(peer = %name, address = %current.peer, "BGP session established");
+            } else {
+                warn!(peer = %name, address = %current.peer, reason = ?current.last_error, "BGP session down");
+            }
+            was_up = current.established;
+        }
+        metrics.bgp_session_up.get_or_create(&label).set(i64::from(current.established));
+        metrics
+            .bgp_announced_prefixes
+            .get_or_create(&label)
+            .set(i64::try_from(current.announced_prefixes).unwrap_or(i64::MAX));
+        metrics
+            .bgp_pending_prefixes
+            .get_or_create(&label)
+            .set(i64::try_from(current.pending_prefixes).unwrap_or(i64::MAX));
+        if current.updates_sent > updates_seen {
+            metrics.bgp_updates.get_or_create(&label).inc_by(current.updates_sent - updates_seen);
+            updates_seen = current.updates_sent;
+        }
+        if status.changed().await.is_err() {
+            metrics.bgp_session_up.get_or_create(&label).set(0);
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use ferrolb_api::core::{NodeAddress, NodeStatus};
+
+    use super::*;
+
+    fn peer() -> Peer {
+        Peer {
+            name: "router".into(),
+            my_asn: 64512,
+            peer_asn: PeerAsn::Fixed(64500),
+            local_asn: None,
+            address: "172.30.0.1".parse().unwrap(),
+            port: 179,
+            source_address: None,
+            hold_time: None,
+            keepalive_time: None,
+            connect_time: None,
+            router_id: None,
+            nodes: BTreeSet::from(["node1".to_owned()]),
+            password: None,
+            bfd_profile: None,
+            graceful_restart: false,
+            ebgp_multi_hop: false,
+            dual_stack_address_family: false,
+        }
+    }
+
+    fn node(addresses: &[&str]) -> Node {
+        Node {
+            status: NodeStatus {
+                addresses: addresses
+                    .iter()
+                    .map(|a| NodeAddress { type_: "InternalIP".into(), address: (*a).to_owned() })
+                    .collect(),
+                ..NodeStatus::default()
+            },
+            ..Node::default()
+        }
+    }
+
+    #[test]
+    fn node_addresses_give_one_address_per_family() {
+        let n = node(&["172.30.0.11", "fd00:30::11", "172.30.0.99"]);
+        let a = NodeAddresses::of(Some(&n));
+        assert_eq!(a.ipv4, Some("172.30.0.11".parse().unwrap()));
+        assert_eq!(a.ipv6, Some("fd00:30::11".parse().unwrap()));
+        assert_eq!(NodeAddresses::of(None), NodeAddresses::default());
+    }
+
+    #[test]
+    fn unset_timers_become_a_90_second_hold_and_the_node_address_is_the_router_id() {
+        let addresses = NodeAddresses::of(Some(&node(&["172.30.0.11", "fd00:30::11"])));
+        let s = settings(&peer(), "node1", addresses);
+        assert_eq!(s.hold_time, Duration::from_secs(90));
+        assert_eq!(s.keepalive_time, None);
+        assert_eq!(s.router_id, Ipv4Addr::new(172, 30, 0, 11));
+        assert_eq!(s.ipv6_next_hop, Some("fd00:30::11".parse().unwrap()));
+        assert_eq!(s.local_asn, 64512);
+    }
+
+    #[test]
+    fn the_configured_router_id_and_local_asn_win() {
+        let mut p = peer();
+        p.router_id = Some(Ipv4Addr::new(10, 0, 0, 1));
+        p.local_asn = Some(64500);
+        let s = settings(&p, "node1", NodeAddresses::default());
+        assert_eq!((s.router_id, s.local_asn), (Ipv4Addr::new(10, 0, 0, 1), 64500));
+    }
+
+    #[test]
+    fn without_any_ipv4_address_the_router_id_is_derived_from_the_node_name() {
+        let a = settings(&peer(), "node1", NodeAddresses::default()).router_id;
+        let b = settings(&peer(), "node2", NodeAddresses::default()).router_id;
+        assert_ne!(a, b);
+        assert_ne!(a, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(a, settings(&peer(), "node1", NodeAddresses::default()).router_id, "stable across restarts");
+    }
+
+    #[test]
+    fn only_peers_selecting_this_node_get_a_session() {
+        let mut other = peer();
+        other.name = "other".into();
+        other.nodes = BTreeSet::from(["node2".to_owned()]);
+        let config = Config { peers: vec![other, peer()], ..Config::default() };
+        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default());
+        assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router"]);
+    }
+}
