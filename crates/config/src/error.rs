@@ -23,7 +23,8 @@ impl ConfigError {
         Self { kind, name: name.to_owned(), field: field.into(), message: message.into(), transient: false }
     }
 
-    pub(crate) fn transient(mut self) -> Self {
+    /// Marks the error as one that may heal by itself (see [`ConfigError::transient`]).
+    pub fn into_transient(mut self) -> Self {
         self.transient = true;
         self
     }

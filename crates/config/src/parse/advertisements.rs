@@ -139,7 +139,7 @@ fn parse_bgp(
                     field,
                     format!("{text:?} is neither a Community alias nor a community value (A:B or large:A:B:C)"),
                 )
-                .transient(),
+                .into_transient(),
                 LiteralError::Invalid(message) => err(field, message),
             })?,
         };

@@ -246,7 +246,7 @@ fn resolve_password(ctx: &Context<'_>, object: &Object<BGPPeerSpec>) -> Result<O
                         && s.metadata.namespace.as_deref().is_none_or(|ns| ns == namespace)
                 })
                 .ok_or_else(|| {
-                    err(format!("secret ref not found: Secret {namespace}/{}", reference.name)).transient()
+                    err(format!("secret ref not found: Secret {namespace}/{}", reference.name)).into_transient()
                 })?;
             if secret.body.type_ != BASIC_AUTH {
                 return Err(err(format!(

@@ -55,6 +55,7 @@ pub fn run(roles: Roles, args: &RuntimeArgs) -> ExitCode {
 }
 
 async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
+    let shutdown = shutdown_signal();
     let manifests = match &args.source {
         SourceSpec::Dir(path) => path.clone(),
         SourceSpec::Kubernetes => {
@@ -143,7 +144,7 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
         speaker_task = Some(tokio::spawn(speaker.run(rx.clone())));
     }
 
-    shutdown_signal().await;
+    shutdown.await;
     info!("shutting down");
     // Closing the snapshot channel ends the speaker's loop, which withdraws everything it
     // announces before returning.
@@ -189,18 +190,27 @@ async fn lead_then_control(
     drop(leadership);
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. Created before anything else starts, so a signal that
+/// arrives early still leads to the orderly shutdown (withdraw, CEASE) instead of the
+/// default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(error = %e, "cannot listen for SIGTERM");
-            return std::future::pending().await;
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            (term, int) => {
+                let e = term.err().or(int.err()).map(|e| e.to_string()).unwrap_or_default();
+                warn!(error = %e, "cannot listen for SIGTERM/SIGINT");
+                std::future::pending::<()>().await;
+            }
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }
 

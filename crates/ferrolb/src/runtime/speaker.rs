@@ -7,6 +7,7 @@
 //! a service writes its ServiceL2Status; every other node removes its own.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use ferrolb_announce::{Cluster, Liveness, ServiceKey};
@@ -82,12 +83,24 @@ impl Speaker {
             let snapshot = Arc::clone(&snapshots.borrow_and_update());
             self.reconcile_config(&snapshot);
             self.announce(&snapshot).await;
+            if self.condition_written.as_ref().is_some_and(|c| c.is_some()) {
+                // A configuration refused because it would orphan an address may fit now that
+                // the controller's move of that service has been applied.
+                self.reconcile_config(&snapshot);
+                self.announce(&snapshot).await;
+            }
         }
         self.withdraw_everything().await;
     }
 
     fn reconcile_config(&mut self, snapshot: &Snapshot) {
-        match ferrolb_config::parse(&snapshot.resources, &self.options) {
+        let parsed = ferrolb_config::parse(&snapshot.resources, &self.options).and_then(|config| {
+            match orphan(&config, self.announced()) {
+                None => Ok(config),
+                Some(e) => Err(e),
+            }
+        });
+        match parsed {
             Ok(config) => {
                 self.metrics.config_result(true);
                 if self.condition_written.as_ref().is_some_and(|c| c.is_some()) {
@@ -107,6 +120,17 @@ impl Speaker {
                 self.report(Some(&e));
             }
         }
+    }
+
+    /// Every address this node announces now, by either protocol.
+    fn announced(&self) -> Vec<(ServiceKey, IpAddr)> {
+        let mut out: Vec<(ServiceKey, IpAddr)> = self.claims.keys().cloned().collect();
+        for label in &self.bgp_announced {
+            if let (Some((namespace, name)), Ok(ip)) = (label.service.split_once('/'), label.ip.parse()) {
+                out.push((ServiceKey::new(namespace, name), ip));
+            }
+        }
+        out
     }
 
     async fn announce(&mut self, snapshot: &Snapshot) {
@@ -294,5 +318,56 @@ impl Speaker {
                 warn!(error = %e, "cannot write the speaker's ConfigurationState");
             }
         }
+    }
+}
+
+/// MetalLB's speaker refuses a configuration under which an address it announces belongs to
+/// no pool (reference §4.1): withdrawing it before the controller has moved the service would
+/// cut traffic for nothing. The previous configuration stays until the move is seen.
+fn orphan(config: &Config, announced: Vec<(ServiceKey, IpAddr)>) -> Option<ConfigError> {
+    let (key, ip) = announced.into_iter().find(|(_, ip)| config.pool_containing(*ip).is_none())?;
+    let name = key.to_string();
+    Some(
+        ConfigError::new(
+            "Service",
+            &name,
+            "status.loadBalancer.ingress",
+            format!("{ip} has no configuration under the new configuration; keeping the previous one until the service moves"),
+        )
+        .into_transient(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrolb_api::Resources;
+    use ferrolb_config::Options;
+
+    use super::*;
+
+    fn config(cidr: &str) -> Config {
+        let mut r = Resources::default();
+        let yaml = format!(
+            "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: p}}\nspec: {{addresses: [{cidr}]}}\n"
+        );
+        ferrolb_api::load_str(&yaml, "t", &mut r).unwrap();
+        ferrolb_config::parse(&r, &Options::default()).unwrap()
+    }
+
+    #[test]
+    fn a_configuration_that_keeps_every_announced_address_in_a_pool_is_accepted() {
+        let announced = vec![(ServiceKey::new("default", "web"), "10.0.0.5".parse().unwrap())];
+        assert!(orphan(&config("10.0.0.0/24"), announced).is_none());
+    }
+
+    #[test]
+    fn a_configuration_that_would_orphan_an_announced_address_is_refused() {
+        let announced = vec![(ServiceKey::new("default", "web"), "10.0.0.5".parse().unwrap())];
+        let err = orphan(&config("10.9.0.0/24"), announced).expect("refused");
+        assert!(err.transient);
+        assert!(
+            err.to_string()
+                .starts_with("Service/default/web: status.loadBalancer.ingress: 10.0.0.5 has no configuration")
+        );
     }
 }
