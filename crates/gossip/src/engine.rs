@@ -236,6 +236,12 @@ impl Engine {
         self.last_change
     }
 
+    /// The generation of this member's identity: the boot generation plus the times it was
+    /// declared down and rejoined (a flapping indicator for metrics).
+    pub fn generation(&self) -> u64 {
+        self.swim.identity().generation
+    }
+
     pub fn has_left(&self) -> bool {
         self.left
     }
