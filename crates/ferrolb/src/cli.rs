@@ -131,6 +131,29 @@ pub struct RuntimeArgs {
     /// after the takeover burst; 0 (the default, as MetalLB) sends none.
     #[arg(long, env = "FERROLB_L2_REFRESH_INTERVAL", default_value_t = 0)]
     pub l2_refresh_interval: u64,
+    /// Turn membership off: every Node object counts as a live speaker and failover follows
+    /// Node changes only (MetalLB with memberlist disabled).
+    #[arg(long, env = "FERROLB_NO_MEMBERSHIP")]
+    pub no_membership: bool,
+    /// Where the membership protocol listens (UDP).
+    #[arg(long, env = "METALLB_ML_BIND_ADDR", default_value = "0.0.0.0:7946")]
+    pub membership_bind: std::net::SocketAddr,
+    /// File holding the shared membership secret (MetalLB's `secretkey`); without it gossip
+    /// is neither encrypted nor authenticated.
+    #[arg(long, env = "METALLB_ML_SECRET_KEY_PATH")]
+    pub membership_key_file: Option<PathBuf>,
+    /// Keep answering ARP/NDP without a quorum of the known speakers (fencing is on by default).
+    #[arg(long, env = "FERROLB_NO_FENCING")]
+    pub no_fencing: bool,
+    /// Membership probe period in milliseconds (default 100): raise it on slow networks.
+    #[arg(long)]
+    pub membership_probe_interval_ms: Option<u64>,
+    /// Membership probe timeout in milliseconds (default 50): above the LAN's round-trip time.
+    #[arg(long)]
+    pub membership_probe_timeout_ms: Option<u64>,
+    /// Suspicion timeout in probe periods before a silent member is declared dead (default 4).
+    #[arg(long)]
+    pub membership_suspicion_multiplier: Option<f64>,
     /// Make and report Layer 2 decisions but answer no ARP/NDP (no raw sockets are opened).
     #[arg(long, env = "FERROLB_DISABLE_LAYER2")]
     pub disable_layer2: bool,

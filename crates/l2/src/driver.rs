@@ -61,6 +61,7 @@ pub struct L2Announcer {
 enum Command {
     Announce { owner: String, ip: IpAddr, selection: InterfaceSelection, done: oneshot::Sender<Vec<String>> },
     Withdraw { owner: String, ip: IpAddr, done: oneshot::Sender<()> },
+    Reannounce { ip: IpAddr, done: oneshot::Sender<bool> },
     Rescan { done: oneshot::Sender<io::Result<()>> },
     Counters { done: oneshot::Sender<Counters> },
     Interfaces { done: oneshot::Sender<Vec<(InterfaceInfo, Eligibility)>> },
@@ -93,6 +94,13 @@ impl L2Announcer {
     /// Drops `owner`'s claim on `ip`; the last claim stops answers and bursts at once.
     pub async fn withdraw(&self, owner: &str, ip: IpAddr) -> Result<(), L2Error> {
         self.call(|done| Command::Withdraw { owner: owner.to_string(), ip, done }).await
+    }
+
+    /// Sends a new gratuitous burst for an address already answered, e.g. when a partition
+    /// heals: neighbours may have cached another node's MAC meanwhile. Returns false when
+    /// the address is not announced.
+    pub async fn reannounce(&self, ip: IpAddr) -> Result<bool, L2Error> {
+        self.call(|done| Command::Reannounce { ip, done }).await
     }
 
     /// Re-reads interfaces now (they are also re-read every `rescan_interval`).
@@ -229,6 +237,13 @@ impl Driver {
                     self.schedule.cancel(ip);
                 }
                 let _ = done.send(());
+            }
+            Command::Reannounce { ip, done } => {
+                let announced = self.responder.is_announced(ip);
+                if announced && self.schedule.trigger(ip, Instant::now()) {
+                    self.send_gratuitous(ip);
+                }
+                let _ = done.send(announced);
             }
             Command::Rescan { done } => {
                 let _ = done.send(self.rescan());

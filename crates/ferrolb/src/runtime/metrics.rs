@@ -73,6 +73,15 @@ pub struct Metrics {
     pub bgp_updates: Family<PeerLabel, Counter>,
     pub bgp_announced_prefixes: Family<PeerLabel, Gauge>,
     pub bgp_pending_prefixes: Family<PeerLabel, Gauge>,
+    pub membership_members: Gauge,
+    pub membership_quorum: Gauge,
+    pub membership_dropped_bad_key: Gauge,
+    pub membership_transitions: Family<TransitionLabel, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransitionLabel {
+    pub kind: String,
 }
 
 impl Metrics {
@@ -174,7 +183,37 @@ impl Metrics {
             "Number of prefixes waiting to be advertised to the peer",
             bgp_pending_prefixes.clone(),
         );
+        let membership_members = Gauge::default();
+        registry.register(
+            "ferrolb_membership_members",
+            "Live speakers this speaker sees, itself included",
+            membership_members.clone(),
+        );
+        let membership_quorum = Gauge::default();
+        registry.register(
+            "ferrolb_membership_quorum_bool",
+            "1 while this speaker sees a quorum of the speakers it knows",
+            membership_quorum.clone(),
+        );
+        // Running counts copied from the membership driver, exposed as gauges (see the
+        // layer 2 counters above for why the names carry `_total` themselves).
+        let membership_dropped_bad_key = Gauge::default();
+        registry.register(
+            "ferrolb_membership_dropped_bad_key_total",
+            "Gossip datagrams dropped because they were not sealed with our key",
+            membership_dropped_bad_key.clone(),
+        );
+        let membership_transitions = Family::<TransitionLabel, Gauge>::default();
+        registry.register(
+            "ferrolb_membership_transitions_total",
+            "Members seen coming up, going down or leaving",
+            membership_transitions.clone(),
+        );
         Self {
+            membership_members,
+            membership_quorum,
+            membership_dropped_bad_key,
+            membership_transitions,
             bgp_session_up,
             bgp_updates,
             bgp_announced_prefixes,
@@ -234,6 +273,19 @@ impl Metrics {
             self.layer2_requests_received.get_or_create(&label).set(value(c.requests_received));
             self.layer2_responses_sent.get_or_create(&label).set(value(c.responses_sent));
             self.layer2_gratuitous_sent.get_or_create(&label).set(value(c.gratuitous_sent));
+        }
+    }
+
+    /// Copies the membership driver's counters.
+    pub fn membership(&self, stats: &ferrolb_gossip::Stats) {
+        let value = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.membership_dropped_bad_key.set(value(stats.counters.dropped_bad_key));
+        for (kind, count) in [
+            ("up", stats.counters.member_up),
+            ("down", stats.counters.member_down),
+            ("left", stats.counters.member_left),
+        ] {
+            self.membership_transitions.get_or_create(&TransitionLabel { kind: kind.into() }).set(value(count));
         }
     }
 

@@ -10,6 +10,7 @@ mod controller;
 mod http;
 mod layer2;
 mod leader;
+mod membership;
 mod metrics;
 mod source;
 mod speaker;
@@ -132,12 +133,17 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
                 }
             }
         };
-        // Membership among speakers is not implemented yet: every Node object counts as a
-        // live speaker (MetalLB's "memberlist disabled" mode, reference §5).
+        let membership = match membership_options(args) {
+            Ok(options) => options,
+            Err(message) => {
+                error!("{message}");
+                return ExitCode::from(2);
+            }
+        };
         let decide = speaker::SpeakerOptions {
             lb_class: args.lb_class.clone().filter(|c| !c.is_empty()),
             ignore_exclude_lb: args.ignore_exclude_lb,
-            liveness: ferrolb_announce::Liveness::Disabled,
+            membership,
         };
         let speaker =
             speaker::Speaker::new(node, state.clone(), args.namespace.clone(), decide, l2, Arc::clone(&metrics));
@@ -235,4 +241,33 @@ async fn copy_layer2_counters(l2: ferrolb_l2::L2Announcer, metrics: Arc<Metrics>
             Err(_) => return,
         }
     }
+}
+
+/// The membership settings from the command line; a key file that cannot be read is fatal:
+/// running unauthenticated by accident would let any host on the LAN join.
+fn membership_options(args: &RuntimeArgs) -> Result<membership::MembershipOptions, String> {
+    let key = match &args.membership_key_file {
+        None => None,
+        Some(path) => Some(
+            ferrolb_gossip::Key::from_file(path)
+                .map_err(|e| format!("cannot use membership key file {}: {e}", path.display()))?,
+        ),
+    };
+    let mut timers = ferrolb_gossip::Timers::default();
+    if let Some(ms) = args.membership_probe_interval_ms {
+        timers.probe_period = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.membership_probe_timeout_ms {
+        timers.probe_timeout = Duration::from_millis(ms);
+    }
+    if let Some(m) = args.membership_suspicion_multiplier {
+        timers.suspicion_multiplier = m;
+    }
+    Ok(membership::MembershipOptions {
+        enabled: !args.no_membership,
+        bind: args.membership_bind,
+        key,
+        timers,
+        fencing: !args.no_fencing,
+    })
 }

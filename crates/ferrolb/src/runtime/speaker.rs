@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ferrolb_announce::{Cluster, Liveness, ServiceKey};
+use ferrolb_announce::{Cluster, ServiceKey};
 use ferrolb_api::metallb::{InterfaceInfo, ServiceBGPStatusStatus, ServiceL2StatusStatus};
 use ferrolb_config::{Config, ConfigError, Options, Scope};
 use ferrolb_l2::L2Announcer;
@@ -20,16 +20,17 @@ use tracing::{error, info, warn};
 use super::bgp::{self, NodeAddresses, Sessions};
 use super::conditions::{SPEAKER_CONDITION, configuration_state};
 use super::layer2::{self, Claims};
+use super::membership::{Members, MembershipOptions};
 use super::metrics::{AnnouncedLabels, Metrics};
 use super::source::Snapshot;
 use super::state::StateDir;
 
 /// How the speaker decides, beyond the configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SpeakerOptions {
     pub lb_class: Option<String>,
     pub ignore_exclude_lb: bool,
-    pub liveness: Liveness,
+    pub membership: MembershipOptions,
 }
 
 pub struct Speaker {
@@ -44,6 +45,10 @@ pub struct Speaker {
     claims: Claims,
     statuses_written: BTreeMap<ServiceKey, BTreeSet<String>>,
     sessions: Sessions,
+    members: Members,
+    /// The live members at the last decision, and whether this speaker could answer then.
+    last_members: Option<BTreeSet<String>>,
+    fenced: bool,
     bgp_statuses_written: BTreeMap<ServiceKey, BTreeSet<String>>,
     bgp_announced: BTreeSet<AnnouncedLabels>,
 }
@@ -59,6 +64,7 @@ impl Speaker {
     ) -> Self {
         let options = Options { namespace, scope: Scope::Speaker { node: node.clone() } };
         let sessions = Sessions::new(node.clone(), Arc::clone(&metrics));
+        let members = Members::new(node.clone(), decide.membership.clone());
         Self {
             node,
             state,
@@ -71,6 +77,9 @@ impl Speaker {
             claims: Claims::new(),
             statuses_written: BTreeMap::new(),
             sessions,
+            members,
+            last_members: None,
+            fenced: false,
             bgp_statuses_written: BTreeMap::new(),
             bgp_announced: BTreeSet::new(),
         }
@@ -79,7 +88,16 @@ impl Speaker {
     pub async fn run(mut self, mut snapshots: watch::Receiver<Arc<Snapshot>>) {
         // The channel's initial value is a placeholder, not the cluster: only published
         // snapshots count.
-        while snapshots.changed().await.is_ok() {
+        loop {
+            tokio::select! {
+                changed = snapshots.changed() => if changed.is_err() { break },
+                () = self.members.changed() => {
+                    // Nothing to decide on before the first snapshot.
+                    if self.config.is_none() {
+                        continue;
+                    }
+                }
+            }
             let snapshot = Arc::clone(&snapshots.borrow_and_update());
             self.reconcile_config(&snapshot);
             self.announce(&snapshot).await;
@@ -122,6 +140,54 @@ impl Speaker {
         }
     }
 
+    /// Logs membership and fencing transitions and keeps their metrics current.
+    fn follow_membership(&mut self) {
+        if let Some(view) = self.members.view() {
+            if let Some(before) = &self.last_members {
+                for up in view.members.difference(before) {
+                    info!(node = %self.node, member = %up, "member up");
+                }
+                for down in before.difference(&view.members) {
+                    warn!(node = %self.node, member = %down, "member down");
+                }
+            }
+            self.metrics.membership_members.set(view.members.len() as i64);
+            self.metrics.membership_quorum.set(i64::from(view.quorum));
+        }
+        if let Some(stats) = self.members.stats() {
+            self.metrics.membership(&stats);
+        }
+        let fenced = !self.members.may_answer() && self.members.view().is_some();
+        if fenced != self.fenced {
+            if fenced {
+                warn!(node = %self.node, "lost quorum: this speaker cannot see a majority of the speakers it knows; withdrawing its layer2 announcements");
+            } else {
+                info!(node = %self.node, "quorum regained: layer2 announcements follow the election again");
+            }
+            self.fenced = fenced;
+        }
+    }
+
+    /// True when a speaker joined or came back since the last decision: neighbours may have
+    /// learnt another MAC for our addresses meanwhile (a healed partition), so the owner
+    /// sends its gratuitous burst again.
+    fn members_regrown(&mut self, liveness: &ferrolb_announce::Liveness) -> bool {
+        let ferrolb_announce::Liveness::Members(now) = liveness else { return false };
+        let grown = self.last_members.as_ref().is_some_and(|before| !now.is_subset(before));
+        self.last_members = Some(now.clone());
+        grown
+    }
+
+    async fn reannounce(&self) {
+        let Some(l2) = &self.l2 else { return };
+        let ips: BTreeSet<IpAddr> = self.claims.keys().map(|(_, ip)| *ip).collect();
+        for ip in ips {
+            if let Err(e) = l2.reannounce(ip).await {
+                error!(%ip, error = %e, "cannot re-announce");
+            }
+        }
+    }
+
     /// Every address this node announces now, by either protocol.
     fn announced(&self) -> Vec<(ServiceKey, IpAddr)> {
         let mut out: Vec<(ServiceKey, IpAddr)> = self.claims.keys().cloned().collect();
@@ -136,18 +202,20 @@ impl Speaker {
     async fn announce(&mut self, snapshot: &Snapshot) {
         let Some(config) = self.config.clone() else { return };
         let resources = &snapshot.resources;
-        let mut cluster = Cluster::new(
-            &config,
-            &resources.services,
-            &resources.endpoint_slices,
-            &resources.nodes,
-            &self.decide.liveness,
-        );
+        self.members.update(&resources.nodes);
+        let liveness = self.members.liveness();
+        self.follow_membership();
+        let mut cluster =
+            Cluster::new(&config, &resources.services, &resources.endpoint_slices, &resources.nodes, &liveness);
         cluster.lb_class = self.decide.lb_class.as_deref();
         cluster.ignore_exclude_lb = self.decide.ignore_exclude_lb;
         let decisions = ferrolb_announce::decide(&cluster, &self.node);
-        let wanted = layer2::wanted(&decisions);
+        let wanted = if self.members.may_answer() { layer2::wanted(&decisions) } else { Claims::new() };
+        let regrown = self.members_regrown(&liveness);
         self.apply_layer2(wanted).await;
+        if regrown {
+            self.reannounce().await;
+        }
         self.write_statuses();
 
         let this_node = resources.nodes.iter().find(|n| n.metadata.name == self.node);
@@ -284,6 +352,13 @@ impl Speaker {
             };
             match self.state.write_l2_status(&key.namespace, &key.name, &self.node, Some(&status)) {
                 Ok(()) => {
+                    match self.state.remove_other_l2_statuses(&key.namespace, &key.name, &self.node) {
+                        Ok(others) if !others.is_empty() => {
+                            info!(service = %key, previous = ?others, "removed the previous announcer's ServiceL2Status");
+                        }
+                        Ok(_) => {}
+                        Err(e) => warn!(service = %key, error = %e, "cannot remove other nodes' ServiceL2Status"),
+                    }
                     self.statuses_written.insert(key, interfaces);
                 }
                 Err(e) => {
@@ -297,6 +372,9 @@ impl Speaker {
     /// On shutdown: stop answering ARP/NDP, and end every BGP session with a CEASE so the
     /// routers withdraw at once instead of waiting for the hold timer.
     async fn withdraw_everything(&mut self) {
+        // Leave first: the others elect new owners the moment they hear it, while this
+        // speaker still answers; then stop answering.
+        self.members.leave().await;
         self.apply_layer2(Claims::new()).await;
         self.write_statuses();
         self.sessions.shutdown("ferrolb speaker shutting down").await;

@@ -127,6 +127,26 @@ impl StateDir {
         }
     }
 
+    /// Removes the ServiceL2Status files other nodes left for a service: only the announcer
+    /// may hold one (MetalLB's announcer deletes the others' objects), and a node killed
+    /// with SIGKILL cannot remove its own.
+    pub fn remove_other_l2_statuses(&self, namespace: &str, name: &str, node: &str) -> io::Result<Vec<String>> {
+        let dir = self.root.join("servicel2status").join(namespace).join(name);
+        let mut removed = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+            Err(e) => return Err(e),
+        };
+        for entry in entries.flatten() {
+            if let Some(other) = json_stem(&entry.path()).filter(|n| n != node) {
+                remove(&entry.path())?;
+                removed.push(other);
+            }
+        }
+        Ok(removed)
+    }
+
     /// Writes or (with `None`) removes this node's ServiceBGPStatus for a service.
     pub fn write_bgp_status<T: Serialize>(
         &self,
@@ -235,6 +255,25 @@ mod tests {
         state.write_service("default", "web", None).unwrap();
         state.write_service("default", "web", None).unwrap();
         assert_eq!(state.read_services().0.len(), 1);
+    }
+
+    #[test]
+    fn the_announcer_removes_the_status_files_other_nodes_left() {
+        let state = scratch("l2status");
+        let status = serde_json::json!({"node": "x"});
+        for node in ["node1", "node2", "node3"] {
+            state.write_l2_status("default", "web", node, Some(&status)).unwrap();
+        }
+        let mut removed = state.remove_other_l2_statuses("default", "web", "node3").unwrap();
+        removed.sort();
+        assert_eq!(removed, ["node1", "node2"]);
+        let left: Vec<String> = fs::read_dir(state.root().join("servicel2status/default/web"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["node3.json"]);
+        assert!(state.remove_other_l2_statuses("default", "gone", "node3").unwrap().is_empty());
     }
 
     #[test]

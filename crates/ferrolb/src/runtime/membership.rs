@@ -1,0 +1,280 @@
+//! Which speakers are alive: the Layer 2 election's candidate set and the fence.
+//!
+//! With membership on (the default), speakers gossip over UDP (`ferrolb-gossip`, SWIM) and
+//! the live members are the election's candidates, so a dead owner is replaced in well under
+//! a second. With `--no-membership` every Node object counts as a live speaker, as MetalLB
+//! does with memberlist disabled (reference §5), and failover follows Node changes only.
+//!
+//! Speakers find each other through the Node objects' addresses (InternalIP, else
+//! ExternalIP), as MetalLB's speakers find each other through their pods' host-network IPs.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use ferrolb_announce::Liveness;
+use ferrolb_api::Node;
+use ferrolb_gossip::{DriverConfig, Key, Membership, MembershipHandle, MembershipView, Timers};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+/// How this speaker takes part in membership.
+#[derive(Debug, Clone)]
+pub struct MembershipOptions {
+    /// `--no-membership` turns this off.
+    pub enabled: bool,
+    pub bind: SocketAddr,
+    pub key: Option<Key>,
+    pub timers: Timers,
+    /// Fencing: without quorum this speaker stops answering ARP/NDP (`--no-fencing`).
+    pub fencing: bool,
+}
+
+/// The first address of a Node object usable to reach its speaker.
+pub fn node_address(node: &Node) -> Option<IpAddr> {
+    ["InternalIP", "ExternalIP"].iter().find_map(|kind| {
+        node.status.addresses.iter().filter(|a| a.type_ == *kind).find_map(|a| a.address.parse::<IpAddr>().ok())
+    })
+}
+
+/// The other speakers' gossip addresses: every Node but this one, on the gossip port.
+pub fn seeds(nodes: &[Node], own: &str, port: u16) -> Vec<SocketAddr> {
+    let mut seeds: Vec<SocketAddr> = nodes
+        .iter()
+        .filter(|n| n.metadata.name != own)
+        .filter_map(|n| node_address(n).map(|ip| SocketAddr::new(ip, port)))
+        .collect();
+    seeds.sort();
+    seeds.dedup();
+    seeds
+}
+
+/// The membership of this speaker, started once its own Node object (and so its own address)
+/// is known.
+pub struct Members {
+    node: String,
+    options: MembershipOptions,
+    handle: Option<MembershipHandle>,
+    view: Option<watch::Receiver<MembershipView>>,
+    seeds: Vec<SocketAddr>,
+    nodes: BTreeSet<String>,
+    failed: bool,
+    /// Until then (or until every known speaker is seen) this speaker answers nothing: right
+    /// after start it sees only itself and would win every election.
+    settle_until: Option<Instant>,
+}
+
+impl Members {
+    pub fn new(node: String, options: MembershipOptions) -> Self {
+        Self {
+            node,
+            options,
+            handle: None,
+            view: None,
+            seeds: Vec::new(),
+            nodes: BTreeSet::new(),
+            failed: false,
+            settle_until: None,
+        }
+    }
+
+    /// How long a starting speaker waits for the others before it may answer alone: several
+    /// probe periods, enough for the join round trips on any LAN.
+    fn settle_time(&self) -> Duration {
+        (self.options.timers.probe_period * 5).max(Duration::from_millis(500))
+    }
+
+    fn settled(&self) -> bool {
+        let Some(view) = &self.view else { return false };
+        let view = view.borrow();
+        view.known.is_subset(&view.members) || self.settle_until.is_some_and(|t| Instant::now() >= t)
+    }
+
+    /// Starts the driver on the first call that finds this node's address, then keeps the
+    /// seeds and the known speakers in step with the Node objects.
+    pub fn update(&mut self, nodes: &[Node]) {
+        if !self.options.enabled || self.failed {
+            return;
+        }
+        let seeds = seeds(nodes, &self.node, self.options.bind.port());
+        let names: BTreeSet<String> = nodes.iter().map(|n| n.metadata.name.clone()).collect();
+        match &self.handle {
+            None => self.start(nodes, seeds, names),
+            Some(handle) => {
+                if seeds != self.seeds {
+                    handle.join(seeds.clone());
+                    self.seeds = seeds;
+                }
+                for gone in self.nodes.difference(&names) {
+                    handle.forget(gone.clone());
+                }
+                self.nodes = names;
+            }
+        }
+    }
+
+    fn start(&mut self, nodes: &[Node], seeds: Vec<SocketAddr>, names: BTreeSet<String>) {
+        let own = nodes.iter().find(|n| n.metadata.name == self.node).and_then(node_address);
+        let advertise = match (self.options.bind.ip().is_unspecified(), own) {
+            (false, _) => Some(self.options.bind),
+            (true, Some(ip)) => Some(SocketAddr::new(ip, self.options.bind.port())),
+            (true, None) => {
+                warn!(node = %self.node, "membership waits for this node's Node object with an InternalIP address");
+                return;
+            }
+        };
+        let config = DriverConfig {
+            name: self.node.clone(),
+            bind: self.options.bind,
+            advertise,
+            seeds: seeds.clone(),
+            key: self.options.key.clone(),
+            timers: self.options.timers.clone(),
+            expected: names.iter().cloned().collect(),
+        };
+        match Membership::start(config) {
+            Ok((handle, view)) => {
+                info!(node = %self.node, bind = %self.options.bind, advertise = ?advertise, seeds = seeds.len(), "membership started");
+                if self.options.key.is_none() {
+                    warn!("membership runs without a key file: gossip is neither encrypted nor authenticated");
+                }
+                self.handle = Some(handle);
+                self.view = Some(view);
+                self.settle_until = Some(Instant::now() + self.settle_time());
+                self.seeds = seeds;
+                self.nodes = names;
+            }
+            Err(e) => {
+                // Without membership every Node would count as alive, which is the unfenced
+                // mode: say so loudly rather than pretend.
+                error!(node = %self.node, error = %e, "cannot start membership; every Node object counts as a live speaker");
+                self.failed = true;
+            }
+        }
+    }
+
+    /// The election's candidates now.
+    pub fn liveness(&self) -> Liveness {
+        match &self.view {
+            Some(view) => Liveness::Members(view.borrow().members.clone()),
+            None if self.options.enabled && !self.failed => Liveness::Members(BTreeSet::from([self.node.clone()])),
+            None => Liveness::Disabled,
+        }
+    }
+
+    /// Whether this speaker may answer ARP/NDP: not before membership has settled, and, when
+    /// fencing is on, not while it cannot see a quorum of the speakers it knows.
+    pub fn may_answer(&self) -> bool {
+        if !self.options.enabled || self.failed {
+            return true;
+        }
+        self.settled() && (!self.options.fencing || self.view.as_ref().is_some_and(|v| v.borrow().quorum))
+    }
+
+    pub fn view(&self) -> Option<MembershipView> {
+        self.view.as_ref().map(|v| v.borrow().clone())
+    }
+
+    pub fn stats(&self) -> Option<ferrolb_gossip::Stats> {
+        self.handle.as_ref().map(MembershipHandle::stats)
+    }
+
+    /// Resolves when the membership view changes or the start-up settling ends; never when
+    /// membership is off.
+    pub async fn changed(&mut self) {
+        let settle = self.settle_until.filter(|t| *t > Instant::now());
+        let Some(view) = &mut self.view else { return std::future::pending().await };
+        tokio::select! {
+            changed = view.changed() => {
+                if changed.is_err() {
+                    self.view = None;
+                    std::future::pending::<()>().await;
+                }
+            }
+            () = async {
+                match settle {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+
+    /// Tells the other speakers this one is leaving, so they take over at once.
+    pub async fn leave(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), handle.leave()).await;
+            info!(node = %self.node, "left the membership");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrolb_api::ObjectMeta;
+    use ferrolb_api::core::{NodeAddress, NodeStatus};
+
+    use super::*;
+
+    fn node(name: &str, addresses: &[(&str, &str)]) -> Node {
+        Node {
+            metadata: ObjectMeta::named(name),
+            status: NodeStatus {
+                addresses: addresses
+                    .iter()
+                    .map(|(t, a)| NodeAddress { type_: (*t).to_owned(), address: (*a).to_owned() })
+                    .collect(),
+                ..NodeStatus::default()
+            },
+            ..Node::default()
+        }
+    }
+
+    #[test]
+    fn seeds_are_the_other_nodes_internal_addresses_on_the_gossip_port() {
+        let nodes = [
+            node("node1", &[("InternalIP", "172.30.0.11")]),
+            node("node2", &[("Hostname", "node2"), ("InternalIP", "172.30.0.12")]),
+            node("node3", &[("ExternalIP", "198.51.100.13")]),
+            node("node4", &[]),
+        ];
+        let s = seeds(&nodes, "node1", 7946);
+        assert_eq!(s, ["172.30.0.12:7946".parse().unwrap(), "198.51.100.13:7946".parse().unwrap()]);
+    }
+
+    #[test]
+    fn internal_addresses_win_over_external_ones() {
+        let n = node("n", &[("ExternalIP", "198.51.100.1"), ("InternalIP", "10.0.0.1")]);
+        assert_eq!(node_address(&n), Some("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn without_membership_every_node_is_live_and_nothing_is_fenced() {
+        let options = MembershipOptions {
+            enabled: false,
+            bind: "0.0.0.0:7946".parse().unwrap(),
+            key: None,
+            timers: Timers::default(),
+            fencing: true,
+        };
+        let members = Members::new("node1".into(), options);
+        assert_eq!(members.liveness(), Liveness::Disabled);
+        assert!(members.may_answer());
+    }
+
+    #[test]
+    fn before_membership_starts_this_speaker_answers_nothing() {
+        let options = MembershipOptions {
+            enabled: true,
+            bind: "0.0.0.0:7946".parse().unwrap(),
+            key: None,
+            timers: Timers::default(),
+            fencing: true,
+        };
+        let members = Members::new("node1".into(), options);
+        assert_eq!(members.liveness(), Liveness::Members(BTreeSet::from(["node1".to_owned()])));
+        assert!(!members.may_answer());
+    }
+}
