@@ -1,0 +1,25 @@
+//! BFD (Bidirectional Forwarding Detection, RFC 5880) for ferrolb's native BGP speaker, so a
+//! BGPPeer with a `bfdProfile` (METALLB-BEHAVIOUR.md §1.5, §1.6) loses its session as soon
+//! as the forwarding path fails, not a hold time later.
+//!
+//! * [`packet`]: the Control packet codec and the reception checks of RFC 5880 §6.8.6,
+//!   pure, never panicking, with a stable reason label per rejection.
+//! * [`fsm`]: one session in Asynchronous mode, sans-IO (`process(Input) -> Vec<Output>`,
+//!   timers as outputs): the RFC 5880 §6.2 state machine, timer negotiation with Poll
+//!   Sequences, slow start, jitter, passive mode.
+//! * `driver` (feature `driver`, default): the tokio task and UDP sockets for single-hop
+//!   (RFC 5881, GTSM) and multi-hop (RFC 5883) sessions.
+//!
+//! Authentication, Demand mode and the Echo function are not implemented; packets that
+//! carry authentication are rejected, as RFC 5880 §6.8.6 requires when none is configured.
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "driver")]
+pub mod driver;
+pub mod fsm;
+pub mod packet;
+
+#[cfg(feature = "driver")]
+pub use driver::{Bfd, BfdHandle, Counters, Error, Profile, SessionState};
+pub use fsm::{Fsm, FsmConfig, Input, Output, Timer, Timers};
+pub use packet::{ControlPacket, DecodeError, Diagnostic, State};
