@@ -132,7 +132,13 @@ pub struct Fsm {
 impl Fsm {
     /// A session in AdminDown; [`Input::Start`] brings it to Down.
     pub fn new(config: FsmConfig) -> Self {
-        let rng = config.jitter_seed.map(|seed| seed | 1);
+        let rng = config.jitter_seed.map(|seed| {
+            // The splitmix64 finalizer spreads nearby seeds apart; xorshift needs non-zero.
+            let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)).max(1)
+        });
         let mut fsm = Self {
             state: State::AdminDown,
             remote_state: State::Down,
