@@ -361,9 +361,9 @@ impl Fsm {
     /// nothing (required min RX zero), not while the remote system runs Demand mode and
     /// both sides are Up.
     fn may_transmit(&self) -> bool {
-        !(self.config.passive && self.remote_discriminator == 0)
-            && !self.remote_min_rx.is_zero()
-            && !(self.remote_demand && self.state == State::Up && self.remote_state == State::Up)
+        let passive_and_unheard = self.config.passive && self.remote_discriminator == 0;
+        let remote_in_demand = self.remote_demand && self.state == State::Up && self.remote_state == State::Up;
+        !passive_and_unheard && !self.remote_min_rx.is_zero() && !remote_in_demand
     }
 
     /// Sends a packet now and arms the Transmit timer for the next, or cancels it when
