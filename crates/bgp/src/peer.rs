@@ -31,6 +31,12 @@ pub struct PeerSettings {
     pub ipv4_next_hop: Option<Ipv4Addr>,
     /// Global IPv6 next hop of IPv6 routes when the session runs over IPv4.
     pub ipv6_next_hop: Option<Ipv6Addr>,
+    /// Graceful restart (RFC 4724, `enableGracefulRestart`): the Restart Time we advertise
+    /// (whole seconds, at most 4095; longer is sent as 4095). Our OPEN then carries the
+    /// capability with the F bit for IPv4 and IPv6 unicast and, until the first session is
+    /// established, the R bit; [`crate::Session::shutdown_graceful`] closes without a CEASE.
+    /// `None` (the default): not offered.
+    pub graceful_restart: Option<Duration>,
 }
 
 impl PeerSettings {
@@ -57,6 +63,7 @@ impl PeerSettings {
             ebgp_multihop: false,
             ipv4_next_hop: None,
             ipv6_next_hop: None,
+            graceful_restart: None,
         }
     }
 
@@ -84,6 +91,7 @@ impl PeerSettings {
         config.hold_time = self.hold_time;
         config.keepalive_time = self.keepalive_time;
         config.connect_time = self.connect_time.filter(|t| !t.is_zero()).unwrap_or(DEFAULT_CONNECT_TIME);
+        config.graceful_restart = self.graceful_restart;
         config
     }
 }

@@ -54,7 +54,8 @@ pub struct SessionStatus {
 }
 
 /// A handle on one peer's session task; cheap to clone. The task stops (with a CEASE) when
-/// [`Session::shutdown`] is called or the last handle is dropped.
+/// [`Session::shutdown`] is called or the last handle is dropped, or (without one, when
+/// graceful restart was negotiated) when [`Session::shutdown_graceful`] is called.
 #[derive(Debug, Clone)]
 pub struct Session {
     inner: Arc<Handle>,
@@ -69,7 +70,7 @@ struct Handle {
 
 #[derive(Debug)]
 enum Command {
-    Shutdown { message: String, done: oneshot::Sender<()> },
+    Shutdown { message: String, graceful: bool, done: oneshot::Sender<()> },
 }
 
 impl Session {
@@ -118,8 +119,22 @@ impl Session {
     /// the session is up, withdraws nothing (the peer drops our routes with the session),
     /// closes the connection and stops the task. Returns once closed, or after 1 s.
     pub async fn shutdown(self, message: &str) {
+        self.stop(message, false).await;
+    }
+
+    /// Stops for a speaker restart (RFC 4724 §4): when graceful restart was negotiated
+    /// (or offered and the peer's OPEN is still awaited), closes the connection WITHOUT a
+    /// NOTIFICATION, so the peer keeps our routes as stale for the Restart Time of
+    /// [`PeerSettings::graceful_restart`] and traffic keeps flowing until the restarted
+    /// speaker re-sends them. Otherwise exactly [`Session::shutdown`]: a CEASE /
+    /// Administrative Shutdown carrying `message`. Returns once closed, or after 1 s.
+    pub async fn shutdown_graceful(self, message: &str) {
+        self.stop(message, true).await;
+    }
+
+    async fn stop(self, message: &str, graceful: bool) {
         let (done, closed) = oneshot::channel();
-        let command = Command::Shutdown { message: message.to_owned(), done };
+        let command = Command::Shutdown { message: message.to_owned(), graceful, done };
         if self.inner.commands.send(command).is_ok() {
             let _ = tokio::time::timeout(SHUTDOWN_WAIT, closed).await;
         }
@@ -141,7 +156,7 @@ enum Event {
     Read(io::Result<usize>),
     Timer(Timer),
     Routes,
-    Stop { subcode: CeaseSubcode, message: String, done: Option<oneshot::Sender<()>> },
+    Stop { subcode: CeaseSubcode, message: String, graceful: bool, done: Option<oneshot::Sender<()>> },
 }
 
 struct Driver {
@@ -179,13 +194,26 @@ impl Driver {
                 changed = routes.changed() => match changed {
                     Ok(()) => Event::Routes,
                     // Every handle is gone: the peer was de-configured.
-                    Err(_) => Event::Stop { subcode: CeaseSubcode::PeerDeconfigured, message: String::new(), done: None },
+                    Err(_) => Event::Stop {
+                        subcode: CeaseSubcode::PeerDeconfigured,
+                        message: String::new(),
+                        graceful: false,
+                        done: None,
+                    },
                 },
                 command = commands.recv() => match command {
-                    Some(Command::Shutdown { message, done }) => {
-                        Event::Stop { subcode: CeaseSubcode::AdministrativeShutdown, message, done: Some(done) }
-                    }
-                    None => Event::Stop { subcode: CeaseSubcode::PeerDeconfigured, message: String::new(), done: None },
+                    Some(Command::Shutdown { message, graceful, done }) => Event::Stop {
+                        subcode: CeaseSubcode::AdministrativeShutdown,
+                        message,
+                        graceful,
+                        done: Some(done),
+                    },
+                    None => Event::Stop {
+                        subcode: CeaseSubcode::PeerDeconfigured,
+                        message: String::new(),
+                        graceful: false,
+                        done: None,
+                    },
                 },
             };
             match event {
@@ -205,8 +233,13 @@ impl Driver {
                         self.feed(input).await;
                     }
                 }
-                Event::Stop { subcode, message, done } => {
-                    let _ = tokio::time::timeout(SHUTDOWN_WAIT, self.feed(Input::Stop { subcode, message })).await;
+                Event::Stop { subcode, message, graceful, done } => {
+                    let input = if graceful {
+                        Input::StopGraceful { subcode, message }
+                    } else {
+                        Input::Stop { subcode, message }
+                    };
+                    let _ = tokio::time::timeout(SHUTDOWN_WAIT, self.feed(input)).await;
                     self.conn = None;
                     self.publish();
                     if let Some(done) = done {

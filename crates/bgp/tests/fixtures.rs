@@ -5,8 +5,10 @@
 mod common;
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use common::*;
+use ferrolb_bgp::fsm::{Fsm, FsmConfig, PeerAs};
 use ferrolb_bgp::{
     AfiSafi, AsPath, Capability, CeaseSubcode, Community, ErrorCode, GracefulRestart, GracefulRestartFamily,
     LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Notification, Open, Origin, PathAttributes, RawAttribute,
@@ -84,6 +86,37 @@ fn open_with_a_four_octet_asn_sends_as_trans_and_keeps_unknown_capabilities() {
     );
     assert_eq!(open.my_as, 23456);
     assert_eq!(open.asn(), 4_200_000_000);
+    assert_fixture(&Message::Open(open), &wire, true);
+}
+
+/// The OPEN our FSM sends with `graceful_restart: Some(120 s)`, right after this process
+/// started: the R bit, restart time 120, and the F bit for both families (RFC 4724 §3).
+#[test]
+fn our_open_with_graceful_restart_after_a_restart() {
+    let wire = hex(concat!(
+        "ffffffffffffffffffffffffffffffff", // marker
+        "003f",                             // length 63
+        "01",                               // type OPEN
+        "04",                               // version 4
+        "fc00",                             // my AS 64512
+        "005a",                             // hold time 90
+        "0a000001",                         // BGP id 10.0.0.1
+        "22",                               // optional parameters length 34
+        "0220",                             // parameter: capabilities, 32 octets
+        "0104 0001 00 01",                  // multiprotocol ipv4 unicast
+        "0104 0002 00 01",                  // multiprotocol ipv6 unicast
+        "0200",                             // route refresh
+        "400a",                             // graceful restart, 10 octets
+        "8078",                             //   R bit, N clear, restart time 120 s
+        "0001 01 80",                       //   ipv4 unicast, F bit (forwarding preserved)
+        "0002 01 80",                       //   ipv6 unicast, F bit
+        "4104 0000fc00",                    // 4-octet AS 64512
+    ));
+    let config = FsmConfig {
+        graceful_restart: Some(Duration::from_secs(120)),
+        ..FsmConfig::new(64512, PeerAs::Fixed(64500), Ipv4Addr::new(10, 0, 0, 1))
+    };
+    let open = Fsm::new(config).open_message();
     assert_fixture(&Message::Open(open), &wire, true);
 }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use ferrolb_bgp::fsm::{DownReason, Fsm, FsmConfig, Input, Output, PeerAs, State, Timer, backoff};
 use ferrolb_bgp::notification::{ErrorCode, FsmError, OpenError};
 use ferrolb_bgp::{
-    AfiSafi, Capability, CeaseSubcode, DecodeError, Message, MessageError, Notification, Open, RouteRefresh, Update,
+    AfiSafi, Capability, CeaseSubcode, DecodeError, GracefulRestart, GracefulRestartFamily, Message, MessageError,
+    Notification, Open, RouteRefresh, Update,
 };
 
 const LOCAL_AS: u32 = 64512;
@@ -611,4 +612,220 @@ fn down_reasons_read_well_in_logs() {
         "NOTIFICATION received: 6/2 Cease(AdministrativeShutdown): \"maintenance\""
     );
     assert_eq!(DownReason::HoldTimerExpired.to_string(), "hold timer expired");
+}
+
+// Graceful restart (RFC 4724).
+
+fn gr_config() -> FsmConfig {
+    FsmConfig { graceful_restart: Some(secs(120)), ..config() }
+}
+
+fn our_gr(restart_state: bool) -> Capability {
+    Capability::GracefulRestart(GracefulRestart {
+        restart_state,
+        notification: false,
+        restart_time: 120,
+        families: vec![
+            GracefulRestartFamily { family: AfiSafi::IPV4_UNICAST, forwarding_state: true },
+            GracefulRestartFamily { family: AfiSafi::IPV6_UNICAST, forwarding_state: true },
+        ],
+    })
+}
+
+/// The peer's OPEN with its own graceful restart capability (helper only: no families).
+fn peer_open_with_gr() -> Open {
+    let mut open = peer_open(PEER_AS, 30, PEER_ID);
+    open.capabilities.push(Capability::GracefulRestart(GracefulRestart {
+        restart_state: false,
+        notification: false,
+        restart_time: 90,
+        families: vec![],
+    }));
+    open
+}
+
+fn established_with(config: FsmConfig, open: Open) -> Fsm {
+    let mut fsm = open_sent(config);
+    fsm.process(Input::Message(Message::Open(open)));
+    fsm.process(Input::Message(Message::Keepalive));
+    assert_eq!(fsm.state(), State::Established);
+    fsm
+}
+
+fn sent_open(out: &[Output]) -> &Open {
+    out.iter()
+        .find_map(|o| match o {
+            Output::Send(Message::Open(open)) => Some(open),
+            _ => None,
+        })
+        .expect("an OPEN was sent")
+}
+
+#[test]
+fn graceful_restart_is_not_offered_by_default() {
+    assert_eq!(Fsm::new(config()).open_message().graceful_restart(), None);
+}
+
+#[test]
+fn with_graceful_restart_our_open_carries_the_restart_time_the_r_bit_and_f_bit_per_family() {
+    let mut fsm = Fsm::new(gr_config());
+    fsm.process(Input::Start);
+    let out = fsm.process(Input::TcpConnected { local: local(), remote: remote() });
+    let open = sent_open(&out);
+    assert_eq!(
+        open.capabilities,
+        [
+            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+            Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
+            Capability::RouteRefresh,
+            our_gr(true),
+            Capability::FourOctetAs(LOCAL_AS),
+        ]
+    );
+}
+
+#[test]
+fn the_restart_time_is_capped_at_the_twelve_bit_maximum() {
+    let fsm = Fsm::new(FsmConfig { graceful_restart: Some(secs(100_000)), ..config() });
+    assert_eq!(fsm.open_message().graceful_restart().unwrap().restart_time, 4095);
+    let fsm = Fsm::new(FsmConfig { graceful_restart: Some(secs(4095)), ..config() });
+    assert_eq!(fsm.open_message().graceful_restart().unwrap().restart_time, 4095);
+}
+
+#[test]
+fn the_f_bits_follow_the_offered_families() {
+    let fsm = Fsm::new(FsmConfig { families: vec![AfiSafi::IPV4_UNICAST], ..gr_config() });
+    let gr = fsm.open_message().graceful_restart().unwrap().clone();
+    assert_eq!(gr.families, [GracefulRestartFamily { family: AfiSafi::IPV4_UNICAST, forwarding_state: true }]);
+}
+
+#[test]
+fn the_r_bit_stays_set_until_a_session_is_established_then_later_opens_clear_it() {
+    let mut fsm = open_sent(gr_config());
+    // The first attempt fails before Established: the peer may never have seen our OPEN.
+    fsm.process(Input::TcpClosed);
+    fsm.process(Input::TimerFired(Timer::ConnectRetry));
+    let out = fsm.process(Input::TcpConnected { local: local(), remote: remote() });
+    assert!(sent_open(&out).graceful_restart().unwrap().restart_state);
+    fsm.process(Input::Message(Message::Open(peer_open_with_gr())));
+    fsm.process(Input::Message(Message::Keepalive));
+    assert_eq!(fsm.state(), State::Established);
+    // A session flap is not a restart of the speaker.
+    fsm.process(Input::TcpClosed);
+    fsm.process(Input::TimerFired(Timer::ConnectRetry));
+    let out = fsm.process(Input::TcpConnected { local: local(), remote: remote() });
+    assert_eq!(sent_open(&out).capabilities[3], our_gr(false));
+}
+
+#[test]
+fn graceful_restart_offered_and_accepted_is_negotiated() {
+    let mut fsm = open_sent(gr_config());
+    fsm.process(Input::Message(Message::Open(peer_open_with_gr())));
+    assert!(fsm.negotiated().unwrap().graceful_restart);
+    let out = fsm.process(Input::Message(Message::Keepalive));
+    let Some(Output::Established { negotiated }) = out.last() else { panic!("expected Established, got {out:?}") };
+    assert!(negotiated.graceful_restart);
+    assert_eq!(negotiated.families, [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST]);
+}
+
+#[test]
+fn graceful_restart_needs_both_sides() {
+    let fsm = established_with(gr_config(), peer_open(PEER_AS, 30, PEER_ID));
+    assert!(!fsm.negotiated().unwrap().graceful_restart, "the peer did not offer it");
+    let fsm = established_with(config(), peer_open_with_gr());
+    assert!(!fsm.negotiated().unwrap().graceful_restart, "we did not offer it");
+    assert!(!established().negotiated().unwrap().graceful_restart);
+}
+
+#[test]
+fn a_graceful_stop_with_graceful_restart_negotiated_closes_without_a_notification() {
+    let mut fsm = established_with(gr_config(), peer_open_with_gr());
+    let out = fsm.process(Input::StopGraceful {
+        subcode: CeaseSubcode::AdministrativeShutdown,
+        message: "speaker restarting".into(),
+    });
+    assert_eq!(
+        out,
+        [
+            Output::CancelTimer(Timer::Hold),
+            Output::CancelTimer(Timer::Keepalive),
+            Output::CloseTcp,
+            Output::Down { reason: DownReason::StoppedGracefully },
+        ]
+    );
+    assert_eq!(fsm.state(), State::Idle);
+    assert_eq!(fsm.negotiated(), None);
+    assert_eq!(fsm.process(Input::TimerFired(Timer::Keepalive)), []);
+}
+
+#[test]
+fn a_graceful_stop_in_open_confirm_with_graceful_restart_negotiated_sends_nothing_either() {
+    let mut fsm = open_sent(gr_config());
+    fsm.process(Input::Message(Message::Open(peer_open_with_gr())));
+    assert_eq!(fsm.state(), State::OpenConfirm);
+    let out = fsm.process(Input::StopGraceful { subcode: CeaseSubcode::AdministrativeShutdown, message: "x".into() });
+    assert_eq!(sent_notification(&out), None);
+    assert_eq!(out.last(), Some(&Output::Down { reason: DownReason::StoppedGracefully }));
+}
+
+#[test]
+fn a_graceful_stop_in_open_sent_with_graceful_restart_offered_sends_nothing() {
+    // The peer's OPEN has not arrived; it may hold our routes as stale from before.
+    let mut fsm = open_sent(gr_config());
+    let out = fsm.process(Input::StopGraceful { subcode: CeaseSubcode::AdministrativeShutdown, message: "x".into() });
+    assert_eq!(
+        out,
+        [Output::CancelTimer(Timer::Hold), Output::CloseTcp, Output::Down { reason: DownReason::StoppedGracefully }]
+    );
+}
+
+#[test]
+fn a_graceful_stop_without_graceful_restart_negotiated_sends_the_cease_like_stop() {
+    let graceful = |mut fsm: Fsm| {
+        let out = fsm.process(Input::StopGraceful {
+            subcode: CeaseSubcode::AdministrativeShutdown,
+            message: "node drained".into(),
+        });
+        assert_eq!(fsm.state(), State::Idle);
+        out
+    };
+    let plain = |mut fsm: Fsm| {
+        fsm.process(Input::Stop { subcode: CeaseSubcode::AdministrativeShutdown, message: "node drained".into() })
+    };
+    let cease = Notification::administrative_shutdown("node drained").unwrap();
+    // The peer did not offer it.
+    let fsm = established_with(gr_config(), peer_open(PEER_AS, 30, PEER_ID));
+    let out = graceful(fsm.clone());
+    assert_eq!(out, plain(fsm));
+    assert_eq!(sent_notification(&out), Some(&cease));
+    assert_eq!(out.last(), Some(&Output::Down { reason: DownReason::Stopped }));
+    // We did not offer it.
+    let fsm = established_with(config(), peer_open_with_gr());
+    assert_eq!(graceful(fsm.clone()), plain(fsm));
+    // Not configured, in OpenSent.
+    let fsm = open_sent(config());
+    let out = graceful(fsm.clone());
+    assert_eq!(out, plain(fsm));
+    assert_eq!(sent_notification(&out), Some(&cease));
+    // No connection: nothing to send either way.
+    let mut fsm = Fsm::new(gr_config());
+    fsm.process(Input::Start);
+    assert_eq!(
+        graceful(fsm),
+        [Output::CancelTimer(Timer::ConnectRetry), Output::CloseTcp, Output::Down { reason: DownReason::Stopped }]
+    );
+}
+
+#[test]
+fn a_plain_stop_with_graceful_restart_negotiated_still_sends_the_cease() {
+    let mut fsm = established_with(gr_config(), peer_open_with_gr());
+    let out = fsm.process(Input::Stop { subcode: CeaseSubcode::AdministrativeShutdown, message: "removed".into() });
+    assert_eq!(sent_notification(&out), Some(&Notification::administrative_shutdown("removed").unwrap()));
+    assert_eq!(out.last(), Some(&Output::Down { reason: DownReason::Stopped }));
+    assert_eq!(fsm.state(), State::Idle);
+}
+
+#[test]
+fn a_graceful_stop_reads_well_in_logs() {
+    assert_eq!(DownReason::StoppedGracefully.to_string(), "stopped for a graceful restart (no NOTIFICATION sent)");
 }

@@ -30,6 +30,7 @@ fn negotiated(local: &str, internal: bool, four_octet_as: bool, families: &[AfiS
         four_octet_as,
         families: families.to_vec(),
         route_refresh: true,
+        graceful_restart: false,
         peer_open: Open::new(peer_asn, 90, Ipv4Addr::new(10, 0, 0, 254), vec![]),
     }
 }
@@ -415,6 +416,38 @@ proptest! {
             prop_assert_eq!(&peer.routes, &expected(&policy, desired));
             prop_assert_eq!(rib.announced(), desired.len());
             prop_assert_eq!(rib.pending(), 0);
+        }
+    }
+}
+
+/// RFC 4724 §4.1, restarting speaker: after a restart (a fresh Adj-RIB-Out) and after a
+/// session flap, with graceful restart negotiated, the peer gets the whole table and only
+/// then one End-of-RIB per negotiated family, so it can drop whatever stale routes of ours
+/// it kept and were not re-sent.
+#[test]
+fn with_graceful_restart_negotiated_end_of_rib_follows_the_full_table_for_each_family() {
+    let v4: Vec<String> = (0..1500).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect();
+    let v6: Vec<String> = (0..600).map(|i| format!("fd00:{i:x}::/64")).collect();
+    let desired: BTreeMap<IpNet, RouteAttrs> = v4.iter().chain(&v6).map(|p| (net(p), plain())).collect();
+    let families: [&[AfiSafi]; 3] = [BOTH, &[AfiSafi::IPV4_UNICAST], &[AfiSafi::IPV6_UNICAST]];
+    for families in families {
+        let mut n = negotiated("172.30.0.11:40000", false, true, families);
+        n.graceful_restart = true;
+        let policy = ExportPolicy::new(&n, None, Some("fd00:30::11".parse().unwrap()), None);
+        let mut rib = AdjRibOut::new();
+        rib.set_desired(desired.clone());
+        for round in ["after the restart", "after a session flap"] {
+            let updates = decode_all(&rib.session_up(policy.clone()), true);
+            let first_eor = updates.iter().position(|u| u.end_of_rib_family().is_some()).unwrap();
+            let (table, markers) = updates.split_at(first_eor);
+            let markers: Vec<_> = markers.iter().map(|u| u.end_of_rib_family()).collect();
+            let want: Vec<_> = families.iter().map(|&f| Some(f)).collect();
+            assert_eq!(markers, want, "{families:?} {round}: one End-of-RIB per family, after the table");
+            let announced: usize = table.iter().map(|u| u.announced().count()).sum();
+            let expected = families.iter().map(|&f| if f == AfiSafi::IPV4_UNICAST { 1500 } else { 600 }).sum();
+            assert_eq!(announced, expected, "{families:?} {round}: the whole table first");
+            assert!(table.len() >= 2 * families.len(), "several UPDATEs per family before its marker");
+            rib.session_down();
         }
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use ferrolb_bgp::notification::{ErrorCode, OpenError};
 use ferrolb_bgp::{
-    AfiSafi, Capability, DecodeContext, EncodeContext, Message, Notification, Open, PeerAs, PeerSettings, RouteAttrs,
-    RouteRefresh, Session, SessionStatus, State, Update, next_frame_len,
+    AfiSafi, Capability, DecodeContext, EncodeContext, GracefulRestart, GracefulRestartFamily, Message, Notification,
+    Open, PeerAs, PeerSettings, RouteAttrs, RouteRefresh, Session, SessionStatus, State, Update, next_frame_len,
 };
 use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -82,8 +82,13 @@ impl PeerConn {
 
     /// Answers the session's OPEN with ours and completes the exchange.
     async fn handshake(&mut self, asn: u32, hold: u16) -> Open {
+        self.handshake_with(peer_open(asn, hold)).await
+    }
+
+    /// Answers the session's OPEN with `ours` and completes the exchange.
+    async fn handshake_with(&mut self, ours: Open) -> Open {
         let Some(Message::Open(theirs)) = self.recv().await else { panic!("expected OPEN") };
-        self.send(Message::Open(peer_open(asn, hold))).await;
+        self.send(Message::Open(ours)).await;
         self.send(Message::Keepalive).await;
         assert_eq!(self.recv().await, Some(Message::Keepalive));
         theirs
@@ -102,6 +107,21 @@ impl PeerConn {
         }
         assert_eq!(eor, [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST]);
         announced
+    }
+
+    /// Every message type that arrives until the session closes the connection, from the
+    /// raw bytes (whatever is still buffered included): fails on a partial message at EOF.
+    async fn types_until_eof(&mut self) -> Vec<u8> {
+        let mut rest = std::mem::take(&mut self.buf);
+        timeout(WAIT, self.stream.read_to_end(&mut rest)).await.expect("closed in time").unwrap();
+        let mut types = Vec::new();
+        let mut at = 0;
+        while at < rest.len() {
+            let len = next_frame_len(&rest[at..]).unwrap().expect("whole messages only before EOF");
+            types.push(rest[at + 18]);
+            at += len;
+        }
+        types
     }
 
     async fn update(&mut self) -> Update {
@@ -308,5 +328,124 @@ async fn an_unreachable_peer_leaves_the_session_retrying_with_the_error_reported
     let status = wait_for(&session, |s| s.last_error.is_some()).await;
     assert!(status.last_error.unwrap().starts_with("connect failed"), "refused");
     assert!(matches!(status.state, State::Active | State::Connect));
+    session.shutdown("test over").await;
+}
+
+const RESTART_TIME: Duration = Duration::from_secs(120);
+
+fn gr_settings(peer: &FakePeer) -> PeerSettings {
+    PeerSettings { graceful_restart: Some(RESTART_TIME), ..peer.settings() }
+}
+
+/// A peer that offers graceful restart (helper for both families).
+fn peer_open_with_gr() -> Open {
+    let mut open = peer_open(PEER_AS, 90);
+    open.capabilities.push(Capability::GracefulRestart(GracefulRestart {
+        restart_state: false,
+        notification: false,
+        restart_time: 90,
+        families: vec![
+            GracefulRestartFamily { family: AfiSafi::IPV4_UNICAST, forwarding_state: false },
+            GracefulRestartFamily { family: AfiSafi::IPV6_UNICAST, forwarding_state: false },
+        ],
+    }));
+    open
+}
+
+fn our_gr(restart_state: bool) -> GracefulRestart {
+    GracefulRestart {
+        restart_state,
+        notification: false,
+        restart_time: 120,
+        families: vec![
+            GracefulRestartFamily { family: AfiSafi::IPV4_UNICAST, forwarding_state: true },
+            GracefulRestartFamily { family: AfiSafi::IPV6_UNICAST, forwarding_state: true },
+        ],
+    }
+}
+
+#[tokio::test]
+async fn without_graceful_restart_configured_the_open_does_not_offer_it() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(peer.settings(), &[]).await;
+    let mut conn = peer.accept().await;
+    assert_eq!(conn.handshake_with(peer_open_with_gr()).await.graceful_restart(), None);
+    session.shutdown("test over").await;
+}
+
+/// A speaker restart, as the router sees it: GR negotiated, the table, End-of-RIB, then
+/// the connection just closes (no CEASE, so the router keeps the routes as stale); the
+/// restarted speaker's OPEN says R, and it re-sends the table and End-of-RIB.
+#[tokio::test]
+async fn graceful_shutdown_with_graceful_restart_closes_without_a_notification_and_the_restart_resends() {
+    let peer = FakePeer::bind().await;
+    let table = ["10.0.0.1/32", "10.0.0.2/32", "fd00:1::1/128"];
+    let session = spawn(gr_settings(&peer), &table).await;
+    let mut conn = peer.accept().await;
+    let open = conn.handshake_with(peer_open_with_gr()).await;
+    assert_eq!(open.graceful_restart(), Some(&our_gr(true)));
+    assert_eq!(conn.full_table().await, set(&table), "the table, then End-of-RIB for both families");
+    let status = wait_for(&session, |s| s.established && s.updates_sent == 4).await;
+    assert_eq!(status.announced_prefixes, 3);
+
+    let status = session.status();
+    timeout(Duration::from_secs(2), session.shutdown_graceful("speaker restarting")).await.expect("within 1 s");
+    let types = conn.types_until_eof().await;
+    assert!(!types.contains(&3), "no NOTIFICATION before EOF, got message types {types:?}");
+    assert!(types.iter().all(|&t| t == 4), "nothing withdrawn either: {types:?}");
+    assert!(!status.borrow().established);
+    assert_eq!(status.borrow().last_error.as_deref(), Some("stopped for a graceful restart (no NOTIFICATION sent)"));
+
+    // The restarted speaker (a new session task, as after a process restart).
+    let session = spawn(gr_settings(&peer), &table).await;
+    let mut conn = peer.accept().await;
+    let open = conn.handshake_with(peer_open_with_gr()).await;
+    assert!(open.graceful_restart().unwrap().restart_state, "R: we have restarted");
+    assert_eq!(conn.full_table().await, set(&table));
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_without_graceful_restart_from_the_peer_sends_the_cease() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(gr_settings(&peer), &["10.0.0.1/32"]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 90).await;
+    conn.full_table().await;
+    wait_for(&session, |s| s.established).await;
+    timeout(Duration::from_secs(2), session.shutdown_graceful("speaker stopping")).await.expect("within 1 s");
+    let Some(Message::Notification(n)) = conn.recv_non_keepalive().await else { panic!("expected NOTIFICATION") };
+    assert_eq!(n, Notification::administrative_shutdown("speaker stopping").unwrap());
+    assert_eq!(conn.recv().await, None);
+}
+
+#[tokio::test]
+async fn a_plain_shutdown_with_graceful_restart_negotiated_still_sends_the_cease() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(gr_settings(&peer), &["10.0.0.1/32"]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake_with(peer_open_with_gr()).await;
+    conn.full_table().await;
+    wait_for(&session, |s| s.established).await;
+    timeout(Duration::from_secs(2), session.shutdown("peer removed")).await.expect("within 1 s");
+    let Some(Message::Notification(n)) = conn.recv_non_keepalive().await else { panic!("expected NOTIFICATION") };
+    assert_eq!(n, Notification::administrative_shutdown("peer removed").unwrap());
+    assert_eq!(conn.recv().await, None);
+}
+
+#[tokio::test]
+async fn after_a_session_flap_the_open_no_longer_claims_a_restart() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(gr_settings(&peer), &["10.0.0.1/32", "fd00:1::1/128"]).await;
+    let mut conn = peer.accept().await;
+    assert!(conn.handshake_with(peer_open_with_gr()).await.graceful_restart().unwrap().restart_state);
+    conn.full_table().await;
+    drop(conn);
+
+    wait_for(&session, |s| !s.established).await;
+    let mut conn = peer.accept().await;
+    let open = conn.handshake_with(peer_open_with_gr()).await;
+    assert_eq!(open.graceful_restart(), Some(&our_gr(false)));
+    assert_eq!(conn.full_table().await, set(&["10.0.0.1/32", "fd00:1::1/128"]));
     session.shutdown("test over").await;
 }

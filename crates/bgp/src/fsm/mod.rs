@@ -32,7 +32,7 @@ use std::time::Duration;
 use crate::notification::{ErrorCode, FsmError};
 use crate::{AfiSafi, CeaseSubcode, DecodeContext, DecodeError, EncodeContext, Message, Notification, Open};
 
-pub use negotiate::Negotiated;
+pub use negotiate::{MAX_RESTART_TIME, Negotiated};
 
 /// The hold time while waiting for the peer's OPEN (RFC 4271 §8.2.2: "a large value ...
 /// 4 minutes is suggested").
@@ -107,6 +107,11 @@ pub struct FsmConfig {
     pub connect_time: Duration,
     /// Families offered in our OPEN (multiprotocol capability, RFC 4760 §8).
     pub families: Vec<AfiSafi>,
+    /// Graceful restart (RFC 4724): when set, our OPEN carries the capability with this
+    /// Restart Time (whole seconds, at most 4095; longer is sent as 4095), the F bit for
+    /// every offered family, and the R bit until a session has been established once since
+    /// this [`Fsm`] was created. `None`: the capability is not offered.
+    pub graceful_restart: Option<Duration>,
 }
 
 impl FsmConfig {
@@ -120,6 +125,7 @@ impl FsmConfig {
             keepalive_time: None,
             connect_time: DEFAULT_CONNECT_TIME,
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
+            graceful_restart: None,
         }
     }
 
@@ -136,6 +142,16 @@ pub enum Input {
     /// Shutdown or Reset, this RFC 8203 / RFC 9003 message) if a connection is open, then
     /// stay in Idle until the next `Start`.
     Stop {
+        subcode: CeaseSubcode,
+        message: String,
+    },
+    /// ManualStop for a speaker restart (RFC 4724 §4): when graceful restart was negotiated
+    /// (in OpenConfirm and Established), or offered and the peer's OPEN has not arrived yet
+    /// (OpenSent), close the connection WITHOUT a NOTIFICATION, so the peer keeps our
+    /// routes as stale for the Restart Time (we do not offer RFC 8538's N bit, so a CEASE
+    /// would make it flush them). Otherwise exactly [`Input::Stop`] with this subcode and
+    /// message.
+    StopGraceful {
         subcode: CeaseSubcode,
         message: String,
     },
@@ -186,8 +202,11 @@ pub enum Output {
 /// Why a session went down, for logs and the status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DownReason {
-    /// [`Input::Stop`].
+    /// [`Input::Stop`], or [`Input::StopGraceful`] when it sent a CEASE.
     Stopped,
+    /// [`Input::StopGraceful`] closed the connection without a NOTIFICATION: the peer keeps
+    /// our routes as stale for the Restart Time (RFC 4724 §4).
+    StoppedGracefully,
     ConnectFailed(String),
     ConnectTimeout,
     /// The peer closed the connection without a NOTIFICATION.
@@ -207,6 +226,7 @@ impl fmt::Display for DownReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Stopped => f.write_str("stopped"),
+            Self::StoppedGracefully => f.write_str("stopped for a graceful restart (no NOTIFICATION sent)"),
             Self::ConnectFailed(e) => write!(f, "connect failed: {e}"),
             Self::ConnectTimeout => f.write_str("connect timed out"),
             Self::ConnectionClosed => f.write_str("connection closed by peer"),
@@ -239,11 +259,23 @@ pub struct Fsm {
     connection: Option<(SocketAddr, SocketAddr)>,
     /// Set in OpenConfirm, reported in Established.
     negotiated: Option<Negotiated>,
+    /// The R bit of our graceful restart capability: set from creation (the control plane
+    /// has just started) until a session reaches Established, so a peer that never got our
+    /// first OPEN still learns we restarted.
+    restarting: bool,
 }
 
 impl Fsm {
     pub fn new(config: FsmConfig) -> Self {
-        Self { config, state: State::Idle, armed: BTreeSet::new(), failures: 0, connection: None, negotiated: None }
+        Self {
+            config,
+            state: State::Idle,
+            armed: BTreeSet::new(),
+            failures: 0,
+            connection: None,
+            negotiated: None,
+            restarting: true,
+        }
     }
 
     pub fn state(&self) -> State {
@@ -268,13 +300,14 @@ impl Fsm {
     }
 
     /// The OPEN we send: our AS (AS_TRANS in the 2-octet field above 65535), hold time,
-    /// router ID, and the multiprotocol, route refresh and 4-octet AS capabilities.
+    /// router ID, and the multiprotocol, route refresh, graceful restart (when configured)
+    /// and 4-octet AS capabilities.
     pub fn open_message(&self) -> Open {
         Open::new(
             self.config.local_asn,
             self.config.hold_time_secs(),
             self.config.router_id,
-            negotiate::capabilities(&self.config),
+            negotiate::capabilities(&self.config, self.restarting),
         )
     }
 
@@ -282,7 +315,8 @@ impl Fsm {
         let mut out = Vec::new();
         match input {
             Input::Start => self.start(&mut out),
-            Input::Stop { subcode, message } => self.stop(subcode, &message, &mut out),
+            Input::Stop { subcode, message } => self.stop(subcode, &message, false, &mut out),
+            Input::StopGraceful { subcode, message } => self.stop(subcode, &message, true, &mut out),
             Input::TcpConnected { local, remote } => self.connected(local, remote, &mut out),
             Input::TcpFailed { reason } => {
                 if self.state == State::Connect {
@@ -316,11 +350,19 @@ impl Fsm {
         self.arm(Timer::ConnectRetry, self.config.connect_time, out);
     }
 
-    fn stop(&mut self, subcode: CeaseSubcode, message: &str, out: &mut Vec<Output>) {
+    fn stop(&mut self, subcode: CeaseSubcode, message: &str, graceful: bool, out: &mut Vec<Output>) {
         if self.state == State::Idle {
             return;
         }
-        if matches!(self.state, State::OpenSent | State::OpenConfirm | State::Established) {
+        let silent = graceful
+            && match self.state {
+                // The peer's OPEN has not arrived: it may still hold our routes as stale
+                // from before our restart, and a CEASE would flush them.
+                State::OpenSent => self.config.graceful_restart.is_some(),
+                State::OpenConfirm | State::Established => self.negotiated.as_ref().is_some_and(|n| n.graceful_restart),
+                _ => false,
+            };
+        if !silent && matches!(self.state, State::OpenSent | State::OpenConfirm | State::Established) {
             out.push(Output::Send(Message::Notification(cease(subcode, message))));
         }
         self.cancel_all(out);
@@ -330,7 +372,8 @@ impl Fsm {
         self.state = State::Idle;
         self.connection = None;
         self.negotiated = None;
-        out.push(Output::Down { reason: DownReason::Stopped });
+        let reason = if silent { DownReason::StoppedGracefully } else { DownReason::Stopped };
+        out.push(Output::Down { reason });
     }
 
     fn connected(&mut self, local: SocketAddr, remote: SocketAddr, out: &mut Vec<Output>) {
@@ -359,6 +402,7 @@ impl Fsm {
                 self.restart_hold(out);
                 self.state = State::Established;
                 self.failures = 0;
+                self.restarting = false;
                 let negotiated = self.negotiated.clone().expect("negotiated in OpenConfirm");
                 out.push(Output::Established { negotiated });
             }

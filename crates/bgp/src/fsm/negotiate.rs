@@ -1,11 +1,12 @@
 //! OPEN checks (RFC 4271 §6.2) and what the exchange settles: hold time (§4.2), 4-octet AS
-//! (RFC 6793), address families (RFC 4760) and route refresh (RFC 2918).
+//! (RFC 6793), address families (RFC 4760), route refresh (RFC 2918) and graceful restart
+//! (RFC 4724).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::{FsmConfig, PeerAs};
-use crate::{AfiSafi, Capability, MessageError, Open};
+use crate::{AfiSafi, Capability, GracefulRestart, GracefulRestartFamily, MessageError, Open};
 
 /// What both sides agreed on; the driver and the Adj-RIB-Out shape every UPDATE by it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,10 @@ pub struct Negotiated {
     pub families: Vec<AfiSafi>,
     /// The peer may send ROUTE-REFRESH; we offered it, and it offered it too.
     pub route_refresh: bool,
+    /// Both sides offered graceful restart (RFC 4724 §3): a connection we close without a
+    /// NOTIFICATION leaves our routes with the peer, as stale, for our Restart Time. The
+    /// peer's capability (its own restart time and families) is in `peer_open`.
+    pub graceful_restart: bool,
     pub peer_open: Open,
 }
 
@@ -39,9 +44,29 @@ impl Negotiated {
     }
 }
 
-pub(super) fn capabilities(config: &FsmConfig) -> Vec<Capability> {
+/// The longest Restart Time the 12-bit field holds (RFC 4724 §3).
+pub const MAX_RESTART_TIME: u16 = 0x0fff;
+
+/// `restarting` is the R bit of the graceful restart capability.
+pub(super) fn capabilities(config: &FsmConfig, restarting: bool) -> Vec<Capability> {
     let mut caps: Vec<Capability> = config.families.iter().map(|&f| Capability::Multiprotocol(f)).collect();
     caps.push(Capability::RouteRefresh);
+    if let Some(restart_time) = config.graceful_restart {
+        let restart_time = u16::try_from(restart_time.as_secs()).unwrap_or(u16::MAX).min(MAX_RESTART_TIME);
+        caps.push(Capability::GracefulRestart(GracefulRestart {
+            restart_state: restarting,
+            // RFC 8538 is not implemented: a NOTIFICATION ends graceful restart.
+            notification: false,
+            restart_time,
+            // The node's data path is the kernel's and survives a speaker restart, so
+            // forwarding state is preserved for every family we speak.
+            families: config
+                .families
+                .iter()
+                .map(|&family| GracefulRestartFamily { family, forwarding_state: true })
+                .collect(),
+        }));
+    }
     caps.push(Capability::FourOctetAs(config.local_asn));
     caps
 }
@@ -101,6 +126,7 @@ pub(super) fn check_and_negotiate(
         four_octet_as: open.four_octet_as().is_some(),
         families,
         route_refresh: open.supports_route_refresh(),
+        graceful_restart: config.graceful_restart.is_some() && open.graceful_restart().is_some(),
         peer_open: open.clone(),
     })
 }
