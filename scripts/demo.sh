@@ -209,8 +209,9 @@ worker() {
     fi
     (cd "$REPO" && quiet "${BUILD_AS[@]}" "$CARGO" build -q --release -p ferrolb) ||
       { stop_ticker && say "" && die "cargo build --release -p ferrolb failed"; }
-    stop_ticker
-    printf '%s done (%s)\n' "$msg" "$(elapsed $((SECONDS - t)))"
+    stop_ticker # (on a terminal it cleared the line)
+    [ -t 1 ] && printf '%s ' "$msg"
+    printf 'done (%s)\n' "$(elapsed $((SECONDS - t)))"
   else
     FERROLB="${FERROLB:-${CARGO_TARGET_DIR:-$REPO/target}/release/ferrolb}"
     case "$FERROLB" in /*) ;; *) FERROLB="$PWD/$FERROLB" ;; esac
