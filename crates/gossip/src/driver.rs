@@ -269,7 +269,6 @@ impl Driver {
     }
 
     async fn apply(&mut self, outputs: Vec<Output>) {
-        let mut changed = false;
         for output in outputs {
             match output {
                 Output::Send { to, bytes } => {
@@ -285,16 +284,13 @@ impl Driver {
                 Output::MemberUp(name) => {
                     tracing::info!(member = %name, "membership: member up");
                     self.fence.up(&name);
-                    changed = true;
                 }
                 Output::MemberDown(name) => {
                     tracing::warn!(member = %name, "membership: member down");
-                    changed = true;
                 }
                 Output::MemberLeft(name) => {
                     tracing::info!(member = %name, "membership: member left");
                     self.fence.left(&name);
-                    changed = true;
                 }
                 Output::Dropped { from, reason } => {
                     tracing::debug!(%from, ?reason, "membership: datagram dropped");
@@ -302,18 +298,22 @@ impl Driver {
             }
         }
         let members = self.engine.members();
-        if changed || self.view.borrow().known != *self.fence.known() {
-            let view = MembershipView {
-                quorum: self.fence.has_quorum(&members),
-                known: self.fence.known().clone(),
-                members: members.clone(),
-            };
-            self.view.send_if_modified(|current| {
-                let modified = *current != view;
-                *current = view;
-                modified
-            });
-        }
+        // For quorum a suspected member already counts as absent: in a partition the
+        // minority then goes quiet at suspicion time, before the majority's verdict hands
+        // its addresses to another node, so the two sides never answer at once. With three
+        // or more speakers one suspicion still leaves a majority, so this only fences on a
+        // real partition. Suspicion is not an output, so quorum is recomputed every time.
+        let reachable: BTreeSet<String> = members.difference(&self.engine.suspects()).cloned().collect();
+        let view = MembershipView {
+            quorum: self.fence.has_quorum(&reachable),
+            known: self.fence.known().clone(),
+            members: members.clone(),
+        };
+        self.view.send_if_modified(|current| {
+            let modified = *current != view;
+            *current = view;
+            modified
+        });
         if let Ok(mut stats) = self.stats.lock() {
             *stats = Stats {
                 counters: self.engine.counters().clone(),

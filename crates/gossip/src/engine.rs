@@ -402,6 +402,7 @@ impl Engine {
             };
             call(&mut self.swim, &mut io)
         };
+        let mut rejoined = false;
         for note in notes {
             match note {
                 OwnedNotification::MemberUp(id) => {
@@ -413,12 +414,27 @@ impl Engine {
                 OwnedNotification::Rename(old, new) if self.alive.remove(&old) => {
                     self.alive.insert(new);
                 }
+                OwnedNotification::Rejoin(_) => rejoined = true,
                 _ => {}
             }
+        }
+        if rejoined {
+            self.resume_probing(&mut out);
         }
         self.sync_names(&mut out, now);
         self.tell_suspects(&mut out, now);
         (out, result)
+    }
+
+    /// After an automatic rejoin under a new identity, foca resets itself to "disconnected"
+    /// but keeps its members, and only reconnects (restarting the probe cycle) the next time
+    /// it applies membership updates. If none come, it never probes again and a later crash
+    /// goes unnoticed. Applying an empty batch runs that reconnection at once.
+    fn resume_probing(&mut self, out: &mut Vec<Output>) {
+        let mut notes = Vec::new();
+        let mut io = Io { sealer: &mut self.sealer, out, notes: &mut notes, sent: &mut self.counters.datagrams_out };
+        // An empty batch has nothing to decode or apply: it cannot fail.
+        let _ = self.swim.apply_many(std::iter::empty(), false, &mut io);
     }
 
     /// Tells each suspect, directly and once per probe period, that it is suspected, so it
