@@ -216,8 +216,13 @@ fn passwords_longer_than_a_tcp_md5_key_are_rejected() {
 
 #[test]
 fn unimplemented_fields_are_refused_not_ignored() {
-    reject(&ebgp("enableGracefulRestart: true"), "BGPPeer/r", &["spec.enableGracefulRestart", "not supported yet"]);
     reject(&ebgp("vrf: red"), "BGPPeer/r", &["spec.vrf", "not supported yet"]);
+}
+
+#[test]
+fn graceful_restart_is_carried_to_the_peer() {
+    assert!(accept(&ebgp("enableGracefulRestart: true")).peers[0].graceful_restart);
+    assert!(!accept(&ebgp("")).peers[0].graceful_restart);
 }
 
 #[test]
@@ -260,11 +265,8 @@ fn bfd_echo_mode_is_refused_until_implemented() {
 #[test]
 fn a_peer_must_reference_an_existing_bfd_profile() {
     reject(&ebgp("bfdProfile: ghost"), "BGPPeer/r", &["referencing non existing bfd profile ghost"]);
-    reject(
-        &(object("BFDProfile", "fast", "{}") + &ebgp("bfdProfile: fast")),
-        "BGPPeer/r",
-        &["BFD is not supported yet"],
-    );
+    let c = accept(&(object("BFDProfile", "fast", "{}") + &ebgp("bfdProfile: fast")));
+    assert_eq!(c.peers[0].bfd_profile.as_deref(), Some("fast"));
 }
 
 // ---- sessions, scopes ----------------------------------------------------------------------

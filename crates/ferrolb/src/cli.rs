@@ -131,6 +131,11 @@ pub struct RuntimeArgs {
     /// after the takeover burst; 0 (the default, as MetalLB) sends none.
     #[arg(long, env = "FERROLB_L2_REFRESH_INTERVAL", default_value_t = 0)]
     pub l2_refresh_interval: u64,
+    /// Seconds during which, on SIGTERM, every BGP route carries the GRACEFUL_SHUTDOWN
+    /// community (RFC 8326) before it is withdrawn; 0 withdraws at once. Keep it below the
+    /// pod's termination grace period.
+    #[arg(long, env = "FERROLB_GRACEFUL_SHUTDOWN_DELAY", default_value_t = 0)]
+    pub graceful_shutdown_delay: u64,
     /// Turn membership off: every Node object counts as a live speaker and failover follows
     /// Node changes only (MetalLB with memberlist disabled).
     #[arg(long, env = "FERROLB_NO_MEMBERSHIP")]

@@ -146,17 +146,11 @@ fn parse_one(
     if spec.ebgp_multi_hop && is_ibgp {
         return Err(err("ebgpMultiHop", "invalid ebgp-multihop parameter set for an ibgp peer".into()));
     }
-    if !spec.bfd_profile.is_empty() {
-        if !bfd_profiles.iter().any(|p| p.name == spec.bfd_profile) {
-            return Err(err(
-                "bfdProfile",
-                format!("peer {name} referencing non existing bfd profile {}", spec.bfd_profile),
-            ));
-        }
-        return Err(err("bfdProfile", "BFD is not supported yet".into()));
-    }
-    if spec.enable_graceful_restart {
-        return Err(err("enableGracefulRestart", "graceful restart is not supported yet".into()));
+    if !spec.bfd_profile.is_empty() && !bfd_profiles.iter().any(|p| p.name == spec.bfd_profile) {
+        return Err(err(
+            "bfdProfile",
+            format!("peer {name} referencing non existing bfd profile {}", spec.bfd_profile),
+        ));
     }
     if !spec.vrf.is_empty() {
         return Err(err("vrf", "VRFs are not supported yet".into()));
@@ -175,8 +169,8 @@ fn parse_one(
         router_id,
         nodes,
         password,
-        bfd_profile: None,
-        graceful_restart: false,
+        bfd_profile: (!spec.bfd_profile.is_empty()).then(|| spec.bfd_profile.clone()),
+        graceful_restart: spec.enable_graceful_restart,
         ebgp_multi_hop: spec.ebgp_multi_hop,
         dual_stack_address_family: spec.dual_stack_address_family,
     })

@@ -24,6 +24,10 @@ use super::metrics::{Metrics, PeerLabel};
 /// The hold time MetalLB's native speaker uses when the BGPPeer sets none.
 const DEFAULT_HOLD_TIME: Duration = Duration::from_secs(90);
 
+/// The restart time advertised with `enableGracefulRestart` (RFC 4724 §3): how long routers
+/// keep our routes while the speaker restarts; FRR's default.
+const GRACEFUL_RESTART_TIME: Duration = Duration::from_secs(120);
+
 /// A table of routes for one peer, as the session driver takes it.
 pub type Table = BTreeMap<IpNet, RouteAttrs>;
 
@@ -83,6 +87,7 @@ pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> PeerSettin
         ebgp_multihop: peer.ebgp_multi_hop,
         ipv4_next_hop: addresses.ipv4,
         ipv6_next_hop: addresses.ipv6,
+        graceful_restart: peer.graceful_restart.then_some(GRACEFUL_RESTART_TIME),
     }
 }
 
@@ -158,6 +163,7 @@ pub struct Sessions {
 struct Running {
     /// The settings the session was started with; any change restarts it.
     fingerprint: String,
+    settings: PeerSettings,
     session: Session,
     table: Option<Table>,
     watcher: JoinHandle<()>,
@@ -184,16 +190,37 @@ impl Sessions {
             }
         }
         for (name, settings) in wanted {
-            if self.running.contains_key(&name) {
-                continue;
+            if !self.running.contains_key(&name) {
+                self.start(name, settings);
             }
-            info!(peer = %name, address = %settings.address, port = settings.port, node = %self.node, "opening BGP session");
-            let label = PeerLabel::of(settings.address, settings.port);
-            let fingerprint = fingerprint(&settings);
-            let session = Session::spawn(settings);
-            let watcher = tokio::spawn(watch_status(name.clone(), label, session.clone(), Arc::clone(&self.metrics)));
-            self.running.insert(name, Running { fingerprint, session, table: None, watcher });
         }
+    }
+
+    fn start(&mut self, name: String, settings: PeerSettings) {
+        info!(peer = %name, address = %settings.address, port = settings.port, node = %self.node, "opening BGP session");
+        let label = PeerLabel::of(settings.address, settings.port);
+        let fingerprint = fingerprint(&settings);
+        let session = Session::spawn(settings.clone());
+        let watcher = tokio::spawn(watch_status(name.clone(), label, session.clone(), Arc::clone(&self.metrics)));
+        self.running.insert(name, Running { fingerprint, settings, session, table: None, watcher });
+    }
+
+    /// Drops a session and dials again at once, for a peer whose BFD session went down: the
+    /// hold timer would take up to 90 s to notice.
+    pub async fn reset(&mut self, name: &str) {
+        let Some(running) = self.running.remove(name) else { return };
+        let (settings, table) = (running.settings.clone(), running.table.clone());
+        stop(running, "BFD session down").await;
+        self.start(name.to_owned(), settings);
+        if let (Some(table), Some(running)) = (table, self.running.get_mut(name)) {
+            running.session.set_routes(table.clone());
+            running.table = Some(table);
+        }
+    }
+
+    /// The tables last given to the sessions.
+    pub fn tables(&self) -> BTreeMap<String, Table> {
+        self.running.iter().filter_map(|(n, r)| r.table.clone().map(|t| (n.clone(), t))).collect()
     }
 
     /// Gives every session its table (empty when nothing goes to that peer); only changed
@@ -208,11 +235,20 @@ impl Sessions {
         }
     }
 
-    /// CEASE to every peer (RFC 8203 message `reason`), then close.
-    pub async fn shutdown(&mut self, reason: &str) {
+    /// Ends every session on shutdown. A draining shutdown (routes already announced with
+    /// GRACEFUL_SHUTDOWN) sends a CEASE so routers withdraw at once; otherwise a session with
+    /// graceful restart negotiated closes without a NOTIFICATION (RFC 4724 §4), so the router
+    /// keeps forwarding to this node while the speaker restarts.
+    pub async fn shutdown(&mut self, reason: &str, draining: bool) {
         for (name, running) in std::mem::take(&mut self.running) {
-            info!(peer = %name, node = %self.node, reason, "closing BGP session");
-            stop(running, reason).await;
+            running.watcher.abort();
+            if !draining && running.settings.graceful_restart.is_some() {
+                info!(peer = %name, node = %self.node, "closing BGP session for a graceful restart (routes stay with the router)");
+                running.session.shutdown_graceful(reason).await;
+            } else {
+                info!(peer = %name, node = %self.node, reason, "closing BGP session");
+                running.session.shutdown(reason).await;
+            }
         }
     }
 }
@@ -260,6 +296,30 @@ async fn watch_status(name: String, label: PeerLabel, session: Session, metrics:
             return;
         }
     }
+}
+
+/// RFC 8326 GRACEFUL_SHUTDOWN (65535:0): routers that honour it prefer other paths at once.
+pub const GRACEFUL_SHUTDOWN: u32 = 0xFFFF_0000;
+
+/// The same tables with GRACEFUL_SHUTDOWN on every route, to drain traffic before a
+/// withdraw (on SIGTERM with `--graceful-shutdown-delay`, or while the node is cordoned).
+pub fn with_graceful_shutdown(tables: BTreeMap<String, Table>) -> BTreeMap<String, Table> {
+    tables
+        .into_iter()
+        .map(|(peer, table)| {
+            let table = table
+                .into_iter()
+                .map(|(prefix, mut attrs)| {
+                    if !attrs.communities.contains(&GRACEFUL_SHUTDOWN) {
+                        attrs.communities.push(GRACEFUL_SHUTDOWN);
+                        attrs.communities.sort_unstable();
+                    }
+                    (prefix, attrs)
+                })
+                .collect();
+            (peer, table)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -341,6 +401,24 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a, Ipv4Addr::UNSPECIFIED);
         assert_eq!(a, settings(&peer(), "node1", NodeAddresses::default()).router_id, "stable across restarts");
+    }
+
+    #[test]
+    fn graceful_shutdown_adds_the_rfc_8326_community_once_to_every_route() {
+        let mut table = Table::new();
+        table.insert(
+            "10.0.0.1/32".parse().unwrap(),
+            RouteAttrs { local_pref: 0, communities: vec![1], large_communities: vec![] },
+        );
+        table.insert(
+            "10.0.0.2/32".parse().unwrap(),
+            RouteAttrs { local_pref: 0, communities: vec![GRACEFUL_SHUTDOWN], large_communities: vec![] },
+        );
+        let drained = with_graceful_shutdown(BTreeMap::from([("r".to_owned(), table)]));
+        for attrs in drained["r"].values() {
+            assert_eq!(attrs.communities.iter().filter(|c| **c == GRACEFUL_SHUTDOWN).count(), 1);
+        }
+        assert_eq!(drained["r"][&"10.0.0.1/32".parse().unwrap()].communities, [1, GRACEFUL_SHUTDOWN]);
     }
 
     #[test]

@@ -173,6 +173,16 @@ impl Members {
         self.settled() && (!self.options.fencing || self.view.as_ref().is_some_and(|v| v.borrow().quorum))
     }
 
+    /// True while fencing holds this speaker back: settled, fencing on, and no quorum. (Before
+    /// settling it answers nothing either, but that is start-up, not a lost quorum.)
+    pub fn fenced(&self) -> bool {
+        self.options.enabled
+            && !self.failed
+            && self.options.fencing
+            && self.settled()
+            && self.view.as_ref().is_some_and(|v| !v.borrow().quorum)
+    }
+
     pub fn view(&self) -> Option<MembershipView> {
         self.view.as_ref().map(|v| v.borrow().clone())
     }

@@ -73,6 +73,11 @@ pub struct Metrics {
     pub bgp_updates: Family<PeerLabel, Counter>,
     pub bgp_announced_prefixes: Family<PeerLabel, Gauge>,
     pub bgp_pending_prefixes: Family<PeerLabel, Gauge>,
+    pub bfd_session_up: Family<PeerLabel, Gauge>,
+    pub bfd_control_packet_input: Family<PeerLabel, Gauge>,
+    pub bfd_control_packet_output: Family<PeerLabel, Gauge>,
+    pub bfd_session_up_events: Family<PeerLabel, Gauge>,
+    pub bfd_session_down_events: Family<PeerLabel, Gauge>,
     pub membership_members: Gauge,
     pub membership_quorum: Gauge,
     pub membership_dropped_bad_key: Gauge,
@@ -183,6 +188,20 @@ impl Metrics {
             "Number of prefixes waiting to be advertised to the peer",
             bgp_pending_prefixes.clone(),
         );
+        // MetalLB's FRR-mode BFD metrics, same names; the counts are exposed as gauges for the
+        // same reason as the layer 2 counters.
+        let mut bfd_family = |name: &str, help: &str| {
+            let f = Family::<PeerLabel, Gauge>::default();
+            registry.register(name, help, f.clone());
+            f
+        };
+        let bfd_session_up = bfd_family("metallb_bfd_session_up", "1 while the BFD session with the peer is up");
+        let bfd_control_packet_input =
+            bfd_family("metallb_bfd_control_packet_input", "BFD control packets received from the peer");
+        let bfd_control_packet_output =
+            bfd_family("metallb_bfd_control_packet_output", "BFD control packets sent to the peer");
+        let bfd_session_up_events = bfd_family("metallb_bfd_session_up_events", "Times the BFD session came up");
+        let bfd_session_down_events = bfd_family("metallb_bfd_session_down_events", "Times the BFD session went down");
         let membership_members = Gauge::default();
         registry.register(
             "ferrolb_membership_members",
@@ -210,6 +229,11 @@ impl Metrics {
             membership_transitions.clone(),
         );
         Self {
+            bfd_session_up,
+            bfd_control_packet_input,
+            bfd_control_packet_output,
+            bfd_session_up_events,
+            bfd_session_down_events,
             membership_members,
             membership_quorum,
             membership_dropped_bad_key,
@@ -274,6 +298,15 @@ impl Metrics {
             self.layer2_responses_sent.get_or_create(&label).set(value(c.responses_sent));
             self.layer2_gratuitous_sent.get_or_create(&label).set(value(c.gratuitous_sent));
         }
+    }
+
+    /// Copies one BFD session's counters.
+    pub fn bfd_counters(&self, label: &PeerLabel, c: &ferrolb_bfd::Counters) {
+        let value = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.bfd_control_packet_input.get_or_create(label).set(value(c.control_packets_in));
+        self.bfd_control_packet_output.get_or_create(label).set(value(c.control_packets_out));
+        self.bfd_session_up_events.get_or_create(label).set(value(c.up_events));
+        self.bfd_session_down_events.get_or_create(label).set(value(c.down_events));
     }
 
     /// Copies the membership driver's counters.

@@ -4,6 +4,7 @@
 //! elected) and the speaker each reconcile every snapshot with pure decisions and write
 //! status through the state directory. Neither knows where the snapshots come from.
 
+mod bfd;
 mod bgp;
 mod conditions;
 mod controller;
@@ -144,6 +145,7 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
             lb_class: args.lb_class.clone().filter(|c| !c.is_empty()),
             ignore_exclude_lb: args.ignore_exclude_lb,
             membership,
+            graceful_shutdown_delay: Duration::from_secs(args.graceful_shutdown_delay),
         };
         let speaker =
             speaker::Speaker::new(node, state.clone(), args.namespace.clone(), decide, l2, Arc::clone(&metrics));

@@ -17,6 +17,7 @@ use ferrolb_l2::L2Announcer;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use super::bfd::{self as bfd_sessions, BfdSessions};
 use super::bgp::{self, NodeAddresses, Sessions};
 use super::conditions::{SPEAKER_CONDITION, configuration_state};
 use super::layer2::{self, Claims};
@@ -31,6 +32,8 @@ pub struct SpeakerOptions {
     pub lb_class: Option<String>,
     pub ignore_exclude_lb: bool,
     pub membership: MembershipOptions,
+    /// On SIGTERM, how long routes carry GRACEFUL_SHUTDOWN before they are withdrawn.
+    pub graceful_shutdown_delay: std::time::Duration,
 }
 
 pub struct Speaker {
@@ -46,6 +49,9 @@ pub struct Speaker {
     statuses_written: BTreeMap<ServiceKey, BTreeSet<String>>,
     sessions: Sessions,
     members: Members,
+    bfd: BfdSessions,
+    bfd_down: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+    draining: bool,
     /// The live members at the last decision, and whether this speaker could answer then.
     last_members: Option<BTreeSet<String>>,
     fenced: bool,
@@ -65,6 +71,8 @@ impl Speaker {
         let options = Options { namespace, scope: Scope::Speaker { node: node.clone() } };
         let sessions = Sessions::new(node.clone(), Arc::clone(&metrics));
         let members = Members::new(node.clone(), decide.membership.clone());
+        let (bfd_down_tx, bfd_down) = tokio::sync::mpsc::unbounded_channel();
+        let bfd = BfdSessions::new(Arc::clone(&metrics), bfd_down_tx);
         Self {
             node,
             state,
@@ -78,6 +86,9 @@ impl Speaker {
             statuses_written: BTreeMap::new(),
             sessions,
             members,
+            bfd,
+            bfd_down: Some(bfd_down),
+            draining: false,
             last_members: None,
             fenced: false,
             bgp_statuses_written: BTreeMap::new(),
@@ -88,15 +99,27 @@ impl Speaker {
     pub async fn run(mut self, mut snapshots: watch::Receiver<Arc<Snapshot>>) {
         // The channel's initial value is a placeholder, not the cluster: only published
         // snapshots count.
+        let Some(mut bfd_down) = self.bfd_down.take() else { return };
+        let mut seen_snapshot = false;
         loop {
+            let mut reset = None;
             tokio::select! {
-                changed = snapshots.changed() => if changed.is_err() { break },
-                () = self.members.changed() => {
-                    // Nothing to decide on before the first snapshot.
-                    if self.config.is_none() {
-                        continue;
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        break;
                     }
+                    seen_snapshot = true;
                 }
+                () = self.members.changed() => {}
+                Some(peer) = bfd_down.recv() => reset = Some(peer),
+            }
+            if let Some(peer) = reset {
+                self.sessions.reset(&peer).await;
+                continue;
+            }
+            // Membership may wake us before the first snapshot: nothing to decide on yet.
+            if !seen_snapshot {
+                continue;
             }
             let snapshot = Arc::clone(&snapshots.borrow_and_update());
             self.reconcile_config(&snapshot);
@@ -157,7 +180,7 @@ impl Speaker {
         if let Some(stats) = self.members.stats() {
             self.metrics.membership(&stats);
         }
-        let fenced = !self.members.may_answer() && self.members.view().is_some();
+        let fenced = self.members.fenced();
         if fenced != self.fenced {
             if fenced {
                 warn!(node = %self.node, "lost quorum: this speaker cannot see a majority of the speakers it knows; withdrawing its layer2 announcements");
@@ -221,7 +244,16 @@ impl Speaker {
         let this_node = resources.nodes.iter().find(|n| n.metadata.name == self.node);
         let addresses = NodeAddresses::of(this_node);
         self.sessions.reconcile(bgp::wanted_sessions(&config, &self.node, addresses)).await;
-        self.sessions.advertise(bgp::tables(&decisions));
+        self.bfd.reconcile(bfd_sessions::wanted(&config, &self.node)).await;
+        // A cordoned node (kubectl cordon/drain) keeps announcing, with RFC 8326's
+        // GRACEFUL_SHUTDOWN, so routers move traffic away before its pods go.
+        let draining = this_node.is_some_and(|n| n.spec.unschedulable);
+        if draining != self.draining {
+            info!(node = %self.node, draining, "node schedulability changed: GRACEFUL_SHUTDOWN community {}", if draining { "added" } else { "removed" });
+            self.draining = draining;
+        }
+        let tables = bgp::tables(&decisions);
+        self.sessions.advertise(if draining { bgp::with_graceful_shutdown(tables) } else { tables });
         self.write_bgp_statuses(bgp::statuses(&decisions), &decisions);
     }
 
@@ -377,7 +409,16 @@ impl Speaker {
         self.members.leave().await;
         self.apply_layer2(Claims::new()).await;
         self.write_statuses();
-        self.sessions.shutdown("ferrolb speaker shutting down").await;
+        let delay = self.decide.graceful_shutdown_delay;
+        let tables = self.sessions.tables();
+        let draining = !delay.is_zero() && tables.values().any(|t| !t.is_empty());
+        if draining {
+            info!(node = %self.node, ?delay, "graceful shutdown: announcing GRACEFUL_SHUTDOWN (RFC 8326) before withdrawing");
+            self.sessions.advertise(bgp::with_graceful_shutdown(tables));
+            tokio::time::sleep(delay).await;
+        }
+        self.sessions.shutdown("ferrolb speaker shutting down", draining).await;
+        self.bfd.shutdown().await;
         for key in std::mem::take(&mut self.bgp_statuses_written).into_keys() {
             let _ = self.state.write_bgp_status::<ServiceBGPStatusStatus>(&key.namespace, &key.name, &self.node, None);
         }

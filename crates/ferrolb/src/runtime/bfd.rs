@@ -1,0 +1,183 @@
+//! BFD for the BGP peers that name a `bfdProfile`: one session per such peer on this node.
+//!
+//! When a BFD session that was up goes down, the BGP session with that peer is reset at once
+//! instead of waiting for the hold timer (the peer's router does the same on its side).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_bfd::{Bfd, BfdHandle, Profile};
+use ferrolb_config::{BfdProfile, Config};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::metrics::{Metrics, PeerLabel};
+
+/// The driver's profile for a validated BFDProfile.
+pub fn profile(p: &BfdProfile) -> Profile {
+    Profile {
+        receive_interval_ms: p.receive_interval,
+        transmit_interval_ms: p.transmit_interval,
+        detect_multiplier: u8::try_from(p.detect_multiplier).unwrap_or(u8::MAX),
+        passive: p.passive_mode,
+        minimum_ttl: u8::try_from(p.minimum_ttl).unwrap_or(u8::MAX),
+    }
+}
+
+/// What one BFD session needs; a change restarts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub peer: IpAddr,
+    pub local: Option<IpAddr>,
+    pub multihop: bool,
+    pub profile: Profile,
+}
+
+/// The BFD sessions this node's peers ask for, by BGPPeer name.
+pub fn wanted(config: &Config, node: &str) -> BTreeMap<String, Wanted> {
+    config
+        .peers
+        .iter()
+        .filter(|p| p.nodes.contains(node))
+        .filter_map(|p| {
+            let name = p.bfd_profile.as_ref()?;
+            let profile = config.bfd_profiles.iter().find(|b| &b.name == name)?;
+            Some((
+                p.name.clone(),
+                Wanted {
+                    peer: p.address,
+                    local: p.source_address,
+                    multihop: p.ebgp_multi_hop,
+                    profile: self::profile(profile),
+                },
+            ))
+        })
+        .collect()
+}
+
+pub struct BfdSessions {
+    metrics: Arc<Metrics>,
+    /// BGPPeer names whose BFD session went down.
+    down: mpsc::UnboundedSender<String>,
+    /// Shared with the per-session followers, which read the counters.
+    handle: Option<Arc<BfdHandle>>,
+    failed: bool,
+    running: BTreeMap<String, (Wanted, JoinHandle<()>)>,
+}
+
+impl BfdSessions {
+    pub fn new(metrics: Arc<Metrics>, down: mpsc::UnboundedSender<String>) -> Self {
+        Self { metrics, down, handle: None, failed: false, running: BTreeMap::new() }
+    }
+
+    pub async fn reconcile(&mut self, wanted: BTreeMap<String, Wanted>) {
+        let stale: Vec<String> =
+            self.running.iter().filter(|(name, (w, _))| wanted.get(*name) != Some(w)).map(|(n, _)| n.clone()).collect();
+        for name in stale {
+            if let Some((w, task)) = self.running.remove(&name) {
+                task.abort();
+                if let Some(handle) = &self.handle {
+                    handle.remove_session(w.peer).await;
+                }
+                info!(peer = %name, address = %w.peer, "BFD session removed");
+            }
+        }
+        if wanted.is_empty() || self.failed {
+            return;
+        }
+        if self.handle.is_none() {
+            match Bfd::start(Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED))) {
+                Ok(handle) => self.handle = Some(Arc::new(handle)),
+                Err(e) => {
+                    error!(error = %e, "cannot start BFD; BGP sessions rely on their hold timers");
+                    self.failed = true;
+                    return;
+                }
+            }
+        }
+        let Some(handle) = &self.handle else { return };
+        for (name, w) in wanted {
+            if self.running.contains_key(&name) {
+                continue;
+            }
+            match handle.add_session(w.peer, w.local, w.multihop, w.profile) {
+                Ok(state) => {
+                    info!(peer = %name, address = %w.peer, multihop = w.multihop, "BFD session added");
+                    let task = tokio::spawn(follow(
+                        name.clone(),
+                        w.peer,
+                        state,
+                        Arc::clone(handle),
+                        Arc::clone(&self.metrics),
+                        self.down.clone(),
+                    ));
+                    self.running.insert(name, (w, task));
+                }
+                Err(e) => error!(peer = %name, error = %e, "cannot add BFD session"),
+            }
+        }
+    }
+
+    /// AdminDown to every peer, so routers do not mistake the shutdown for a failure.
+    pub async fn shutdown(&mut self) {
+        let running = std::mem::take(&mut self.running);
+        let peers: Vec<IpAddr> = running.values().map(|(w, _)| w.peer).collect();
+        for (_, (_, task)) in running {
+            task.abort();
+            let _ = task.await;
+        }
+        if let Some(handle) = self.handle.take() {
+            match Arc::try_unwrap(handle) {
+                Ok(handle) => handle.shutdown().await,
+                Err(shared) => {
+                    for peer in peers {
+                        shared.remove_session(peer).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Logs transitions, keeps the `metallb_bfd_*` metrics (MetalLB's names) current, and
+/// reports an up-to-down transition so the BGP session is reset.
+async fn follow(
+    name: String,
+    peer: IpAddr,
+    mut state: tokio::sync::watch::Receiver<ferrolb_bfd::SessionState>,
+    handle: Arc<BfdHandle>,
+    metrics: Arc<Metrics>,
+    down: mpsc::UnboundedSender<String>,
+) {
+    let label = PeerLabel { peer: peer.to_string() };
+    let mut was_up = false;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            changed = state.changed() => {
+                if changed.is_err() {
+                    metrics.bfd_session_up.get_or_create(&label).set(0);
+                    return;
+                }
+                let now = *state.borrow_and_update();
+                if now.is_up() != was_up {
+                    if now.is_up() {
+                        info!(peer = %name, address = %peer, transmit = ?now.transmit_interval, detection = ?now.detection_time, "BFD session up");
+                    } else {
+                        warn!(peer = %name, address = %peer, diagnostic = ?now.diagnostic, "BFD session down: resetting the BGP session");
+                        let _ = down.send(name.clone());
+                    }
+                    was_up = now.is_up();
+                }
+                metrics.bfd_session_up.get_or_create(&label).set(i64::from(was_up));
+            }
+            _ = tick.tick() => {}
+        }
+        if let Some(c) = handle.counters(peer) {
+            metrics.bfd_counters(&label, &c);
+        }
+    }
+}
