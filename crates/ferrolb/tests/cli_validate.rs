@@ -45,7 +45,7 @@ fn assert_one_line_error(out: &Output, code: i32, fragments: &[&str]) {
 
 #[test]
 fn every_example_directory_is_valid() {
-    for example in ["l2", "bgp", "dual-stack", "communities", "service-allocation", "mixed"] {
+    for example in ["l2", "bgp", "dual-stack", "communities", "service-allocation", "mixed", "demo"] {
         let out = ferrolb(&["validate", &format!("examples/{example}")]);
         assert!(out.status.success(), "examples/{example}: {}", stderr(&out));
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("configuration is valid"));
