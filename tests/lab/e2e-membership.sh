@@ -510,7 +510,7 @@ check "no gratuitous ARP from $W2 (not the owner) before the cut" cap_none_befor
 wait_for "$DETECT" "cut $W: $W logs 'lost quorum'" log_more "$W" "lost quorum" "$lost0"
 wait_for 1 "cut $W: $W no longer announces $V4 (metallb_speaker_announced)" announces_not "$W" "$V4"
 check "cut $W: $W reports quorum 0" metric_is "$W" ferrolb_membership_quorum_bool 0
-check "cut $W: $W sees 1 member (itself)" metric_is "$W" ferrolb_membership_members 1
+wait_for 3 "cut $W: $W sees 1 member (itself)" metric_is "$W" ferrolb_membership_members 1
 answers_from "cut $W" "$W2"
 wait_for 3 "cut $W: gratuitous ARP for $V4 from $W2's MAC after the cut" cap_after cap-b-garp "$T0"
 cap_stop cap-b-garp
