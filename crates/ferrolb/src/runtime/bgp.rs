@@ -186,7 +186,7 @@ impl Sessions {
             let reason = if wanted.contains_key(&name) { "peer configuration changed" } else { "peer removed" };
             if let Some(running) = self.running.remove(&name) {
                 info!(peer = %name, node = %self.node, reason, "closing BGP session");
-                stop(running, reason).await;
+                stop(running, reason, &self.metrics).await;
             }
         }
         for (name, settings) in wanted {
@@ -210,7 +210,7 @@ impl Sessions {
     pub async fn reset(&mut self, name: &str) {
         let Some(running) = self.running.remove(name) else { return };
         let (settings, table) = (running.settings.clone(), running.table.clone());
-        stop(running, "BFD session down").await;
+        stop(running, "BFD session down", &self.metrics).await;
         self.start(name.to_owned(), settings);
         if let (Some(table), Some(running)) = (table, self.running.get_mut(name)) {
             running.session.set_routes(table.clone());
@@ -242,6 +242,8 @@ impl Sessions {
     pub async fn shutdown(&mut self, reason: &str, draining: bool) {
         for (name, running) in std::mem::take(&mut self.running) {
             running.watcher.abort();
+            let _ = running.watcher.await;
+            self.metrics.forget_peer(&PeerLabel::of(running.settings.address, running.settings.port));
             if !draining && running.settings.graceful_restart.is_some() {
                 info!(peer = %name, node = %self.node, "closing BGP session for a graceful restart (routes stay with the router)");
                 running.session.shutdown_graceful(reason).await;
@@ -253,9 +255,12 @@ impl Sessions {
     }
 }
 
-async fn stop(running: Running, reason: &str) {
+async fn stop(running: Running, reason: &str, metrics: &Metrics) {
+    // Wait for the status follower to be gone, so it cannot set the series again.
     running.watcher.abort();
+    let _ = running.watcher.await;
     running.session.shutdown(reason).await;
+    metrics.forget_peer(&PeerLabel::of(running.settings.address, running.settings.port));
 }
 
 fn fingerprint(settings: &PeerSettings) -> String {

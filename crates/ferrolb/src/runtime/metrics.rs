@@ -322,6 +322,15 @@ impl Metrics {
         }
     }
 
+    /// Drops a peer's BGP series when its session is removed, as MetalLB does: a stale
+    /// `session_up 1` for a peer that is gone would mislead every alert.
+    pub fn forget_peer(&self, label: &PeerLabel) {
+        self.bgp_session_up.remove(label);
+        self.bgp_updates.remove(label);
+        self.bgp_announced_prefixes.remove(label);
+        self.bgp_pending_prefixes.remove(label);
+    }
+
     pub fn forget_pool(&self, pool: &str) {
         let label = PoolLabel { pool: pool.to_owned() };
         for family in [
