@@ -36,7 +36,7 @@
 #       does not; uncordon removes it
 #   end: no panic in any log.
 # Binary: $FERROLB, or target/debug/ferrolb (under $CARGO_TARGET_DIR if set) built by
-# `cargo build -p ferrolb`. Root; about 60 s. One line per check, "N passed, M failed" last.
+# `cargo build -p ferrolb`. Root; about 25 s. One line per check, "N passed, M failed" last.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -423,6 +423,10 @@ wait_for 20 "GR: restarted speaker: BIRD Established with node1" established nod
 echo "#    GR: Established again $(elapsed_ms "$t0") ms after the restart"
 check "GR: the restarted speaker's OPEN has the R bit (BIRD: \"Restart recovery\")" \
   proto_all_has node1 'Restart recovery'
+neighbor_preserves() { # F bits: the forwarding state of both families was preserved
+  bc show protocols all node1 | awk '/Neighbor capabilities/ { n = 1 } n && /AF preserved: +ipv4 ipv6/ { f = 1 } END { exit !f }'
+}
+check "GR: ... and the F bits for ipv4 and ipv6 (BIRD: \"AF preserved: ipv4 ipv6\")" neighbor_preserves
 wait_for 10 "GR: the restart is over at BIRD (End-of-RIB received; stale timer is 360 s)" \
   proto_all_lacks node1 'Neighbor GR:|graceful restart active'
 check "GR: the route is at BIRD, fresh" has_route node1
