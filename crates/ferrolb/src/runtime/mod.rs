@@ -159,10 +159,13 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
     drop(rx);
     source_task.abort();
     let _ = source_task.await;
+    // The speaker withdraws, sends its CEASEs and, with --graceful-shutdown-delay, first
+    // drains for that long: wait for all of it, with 2 s to spare.
+    let budget = Duration::from_secs(args.graceful_shutdown_delay) + Duration::from_secs(2);
     if let Some(task) = speaker_task
-        && tokio::time::timeout(Duration::from_secs(2), task).await.is_err()
+        && tokio::time::timeout(budget, task).await.is_err()
     {
-        warn!("the speaker did not withdraw within 2 s");
+        warn!(?budget, "the speaker did not finish withdrawing in time");
     }
     ExitCode::SUCCESS
 }
