@@ -79,9 +79,11 @@ impl BfdSessions {
         for name in stale {
             if let Some((w, task)) = self.running.remove(&name) {
                 task.abort();
+                let _ = task.await;
                 if let Some(handle) = &self.handle {
                     handle.remove_session(w.peer).await;
                 }
+                self.metrics.forget_bfd_peer(&PeerLabel { peer: w.peer.to_string() });
                 info!(peer = %name, address = %w.peer, "BFD session removed");
             }
         }

@@ -331,6 +331,19 @@ impl Metrics {
         self.bgp_pending_prefixes.remove(label);
     }
 
+    /// Drops a BFD session's series when the peer no longer asks for BFD.
+    pub fn forget_bfd_peer(&self, label: &PeerLabel) {
+        for family in [
+            &self.bfd_session_up,
+            &self.bfd_control_packet_input,
+            &self.bfd_control_packet_output,
+            &self.bfd_session_up_events,
+            &self.bfd_session_down_events,
+        ] {
+            family.remove(label);
+        }
+    }
+
     pub fn forget_pool(&self, pool: &str) {
         let label = PoolLabel { pool: pool.to_owned() };
         for family in [
