@@ -81,9 +81,10 @@ impl Members {
     }
 
     /// How long a starting speaker waits for the others before it may answer alone: several
-    /// probe periods, enough for the join round trips on any LAN.
+    /// probe periods, and at least a second, so that speakers started one after the other
+    /// (a DaemonSet rollout) find each other before anyone answers.
     fn settle_time(&self) -> Duration {
-        (self.options.timers.probe_period * 5).max(Duration::from_millis(500))
+        (self.options.timers.probe_period * 10).max(Duration::from_secs(1))
     }
 
     fn settled(&self) -> bool {

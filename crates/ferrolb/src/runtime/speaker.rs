@@ -373,7 +373,10 @@ impl Speaker {
             }
         }
         for (key, interfaces) in now {
-            if self.statuses_written.get(&key) == Some(&interfaces) {
+            // Re-created if it vanished (an operator, or a node that briefly announced too).
+            if self.statuses_written.get(&key) == Some(&interfaces)
+                && self.state.has_l2_status(&key.namespace, &key.name, &self.node)
+            {
                 continue;
             }
             let status = ServiceL2StatusStatus {
@@ -384,7 +387,9 @@ impl Speaker {
             };
             match self.state.write_l2_status(&key.namespace, &key.name, &self.node, Some(&status)) {
                 Ok(()) => {
-                    match self.state.remove_other_l2_statuses(&key.namespace, &key.name, &self.node) {
+                    let live = self.last_members.clone();
+                    let alive = |n: &str| live.as_ref().is_some_and(|m| m.contains(n));
+                    match self.state.remove_other_l2_statuses(&key.namespace, &key.name, &self.node, alive) {
                         Ok(others) if !others.is_empty() => {
                             info!(service = %key, previous = ?others, "removed the previous announcer's ServiceL2Status");
                         }

@@ -127,10 +127,17 @@ impl StateDir {
         }
     }
 
-    /// Removes the ServiceL2Status files other nodes left for a service: only the announcer
-    /// may hold one (MetalLB's announcer deletes the others' objects), and a node killed
-    /// with SIGKILL cannot remove its own.
-    pub fn remove_other_l2_statuses(&self, namespace: &str, name: &str, node: &str) -> io::Result<Vec<String>> {
+    /// Removes the ServiceL2Status files other nodes left for a service, except those of
+    /// nodes `keep` says are alive (each live node removes its own when it stops announcing):
+    /// only the announcer may hold one (MetalLB's announcer deletes the others' objects), and
+    /// a node killed with SIGKILL cannot remove its own.
+    pub fn remove_other_l2_statuses(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+        keep: impl Fn(&str) -> bool,
+    ) -> io::Result<Vec<String>> {
         let dir = self.root.join("servicel2status").join(namespace).join(name);
         let mut removed = Vec::new();
         let entries = match fs::read_dir(&dir) {
@@ -139,12 +146,17 @@ impl StateDir {
             Err(e) => return Err(e),
         };
         for entry in entries.flatten() {
-            if let Some(other) = json_stem(&entry.path()).filter(|n| n != node) {
+            if let Some(other) = json_stem(&entry.path()).filter(|n| n != node && !keep(n)) {
                 remove(&entry.path())?;
                 removed.push(other);
             }
         }
         Ok(removed)
+    }
+
+    /// Whether this node's ServiceL2Status for a service is on disk.
+    pub fn has_l2_status(&self, namespace: &str, name: &str, node: &str) -> bool {
+        self.root.join("servicel2status").join(namespace).join(name).join(format!("{node}.json")).exists()
     }
 
     /// Writes or (with `None`) removes this node's ServiceBGPStatus for a service.
@@ -264,16 +276,17 @@ mod tests {
         for node in ["node1", "node2", "node3"] {
             state.write_l2_status("default", "web", node, Some(&status)).unwrap();
         }
-        let mut removed = state.remove_other_l2_statuses("default", "web", "node3").unwrap();
-        removed.sort();
-        assert_eq!(removed, ["node1", "node2"]);
+        // node1 is alive and answers for its own file; node2 is gone.
+        let removed = state.remove_other_l2_statuses("default", "web", "node3", |n| n == "node1").unwrap();
+        assert_eq!(removed, ["node2"]);
+        state.remove_other_l2_statuses("default", "web", "node3", |_| false).unwrap();
         let left: Vec<String> = fs::read_dir(state.root().join("servicel2status/default/web"))
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left, ["node3.json"]);
-        assert!(state.remove_other_l2_statuses("default", "gone", "node3").unwrap().is_empty());
+        assert!(state.remove_other_l2_statuses("default", "gone", "node3", |_| false).unwrap().is_empty());
     }
 
     #[test]
