@@ -49,7 +49,7 @@ pub struct LoadReport {
 ///
 /// On error `into` is left unchanged: a half-read file never contributes objects.
 pub fn load_str(text: &str, origin: &str, into: &mut Resources) -> Result<LoadReport, ManifestError> {
-    let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| {
+    let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options_for(text)).map_err(|e| {
         let location = e.location();
         ManifestError::Syntax {
             origin: origin.to_owned(),
@@ -65,6 +65,19 @@ pub fn load_str(text: &str, origin: &str, into: &mut Resources) -> Result<LoadRe
     }
     into.extend(staged);
     Ok(report)
+}
+
+/// The parser's default budget caps a file at 1,024 documents and a million events, which a
+/// real cluster dump exceeds. Bounds proportional to the text keep the protection that
+/// matters (no amplification: every document and event costs bytes of input) without
+/// refusing large honest files. Alias expansion keeps the parser's own limits.
+fn options_for(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = text.len() / 4 + 1_024;
+    budget.max_events = text.len().max(1_000_000);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 fn load_document(
@@ -322,6 +335,14 @@ mod tests {
         let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\n";
         assert!(load_str(text, "x", &mut r).is_err());
         assert!(r.namespaces.is_empty());
+    }
+
+    #[test]
+    fn a_file_with_thousands_of_documents_loads() {
+        let text: String =
+            (0..3_000).map(|i| format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: ns{i}}}\n---\n")).collect();
+        let (r, report) = load(&text).unwrap();
+        assert_eq!((r.namespaces.len(), report.loaded), (3_000, 3_000));
     }
 
     #[test]
