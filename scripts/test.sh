@@ -20,6 +20,12 @@ cargo fmt --all --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+if [ "$(id -u)" -eq 0 ]; then
+    # The network-namespace tests among the Rust tests use arping and ndisc6 too.
+    step "lab packages (root)"
+    bash tests/lab/install.sh
+fi
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
@@ -34,6 +40,5 @@ else
     cargo build -p ferrolb --locked
     FERROLB="${CARGO_TARGET_DIR:-target}/debug/ferrolb"
     export FERROLB
-    bash tests/lab/install.sh
     bash tests/lab/run-all.sh
 fi
