@@ -15,19 +15,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPO="$(cd "$LAB_HOME/../.." && pwd)"
-if [ -z "${FERROLB:-}" ]; then
-  FERROLB="${CARGO_TARGET_DIR:-$REPO/target}/debug/ferrolb"
-  # cargo is a no-op when the binary is fresh; building here keeps the test from running a stale one
-  if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build -q -p ferrolb) || {
-      echo "FAIL - cargo build -p ferrolb"
-      echo "0 passed, 1 failed"
-      exit 1
-    }
-  fi
-fi
-case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
+find_ferrolb
 
 lab_setup 3
 [ -x "$FERROLB" ] || fatal "no ferrolb binary at $FERROLB"

@@ -164,6 +164,25 @@ _lab_on_signal() {
   exit 130
 }
 
+# The ferrolb binary under test, in FERROLB: as given, or target/debug/ferrolb rebuilt first
+# (cargo is a no-op when the binary is fresh), so a test never runs a stale one. Sets REPO, the
+# repository root. Call it before lab_setup: a failed build ends the script with a summary.
+find_ferrolb() {
+  REPO="$(cd "$LAB_HOME/../.." && pwd)"
+  if [ -z "${FERROLB:-}" ]; then
+    FERROLB="${CARGO_TARGET_DIR:-$REPO/target}/debug/ferrolb"
+    # cargo is a no-op when the binary is fresh; building here keeps the test from running a stale one
+    if command -v cargo >/dev/null; then
+      (cd "$REPO" && cargo build -q -p ferrolb) || {
+        echo "FAIL - cargo build -p ferrolb"
+        echo "0 passed, 1 failed"
+        exit 1
+      }
+    fi
+  fi
+  case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
+}
+
 lab_setup() { # [N nodes, default 3]
   trap _lab_on_exit EXIT
   trap '_lab_on_signal INT' INT
