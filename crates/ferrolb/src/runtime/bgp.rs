@@ -162,7 +162,6 @@ pub struct Sessions {
 
 struct Running {
     /// The settings the session was started with; any change restarts it.
-    fingerprint: String,
     settings: PeerSettings,
     session: Session,
     table: Option<Table>,
@@ -179,7 +178,7 @@ impl Sessions {
         let stale: Vec<String> = self
             .running
             .iter()
-            .filter(|(name, running)| wanted.get(*name).is_none_or(|s| fingerprint(s) != running.fingerprint))
+            .filter(|(name, running)| wanted.get(*name) != Some(&running.settings))
             .map(|(name, _)| name.clone())
             .collect();
         for name in stale {
@@ -199,10 +198,9 @@ impl Sessions {
     fn start(&mut self, name: String, settings: PeerSettings) {
         info!(peer = %name, address = %settings.address, port = settings.port, node = %self.node, "opening BGP session");
         let label = PeerLabel::of(settings.address, settings.port);
-        let fingerprint = fingerprint(&settings);
         let session = Session::spawn(settings.clone());
         let watcher = tokio::spawn(watch_status(name.clone(), label, session.clone(), Arc::clone(&self.metrics)));
-        self.running.insert(name, Running { fingerprint, settings, session, table: None, watcher });
+        self.running.insert(name, Running { settings, session, table: None, watcher });
     }
 
     /// Drops a session and dials again at once, for a peer whose BFD session went down: the
@@ -261,10 +259,6 @@ async fn stop(running: Running, reason: &str, metrics: &Metrics) {
     let _ = running.watcher.await;
     running.session.shutdown(reason).await;
     metrics.forget_peer(&PeerLabel::of(running.settings.address, running.settings.port));
-}
-
-fn fingerprint(settings: &PeerSettings) -> String {
-    format!("{settings:?}")
 }
 
 /// Follows a session's status: logs every state change and keeps the `metallb_bgp_*`

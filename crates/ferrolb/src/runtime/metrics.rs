@@ -270,8 +270,6 @@ impl Metrics {
         out
     }
 
-    pub fn source_ok(&self) {}
-
     pub fn source_failed(&self) {
         self.source_errors.inc();
         self.update_errors.inc();

@@ -100,7 +100,6 @@ impl DirSource {
                     if last_error.take().is_some() {
                         tracing::info!(source = %self.manifests.display(), "manifests load again");
                     }
-                    metrics.source_ok();
                     if !published || **tx.borrow() != snapshot {
                         debug!("new snapshot");
                         published = true;
