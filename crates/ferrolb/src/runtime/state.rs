@@ -26,6 +26,10 @@ use ferrolb_api::core::LoadBalancerIngress;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// The directories of the per-node ServiceL2Status and ServiceBGPStatus files.
+const L2_STATUS: &str = "servicel2status";
+const BGP_STATUS: &str = "servicebgpstatus";
+
 /// A service's controller-written state: `status.loadBalancer.ingress` and the
 /// `metallb.io/ip-allocated-from-pool` annotation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +116,26 @@ impl StateDir {
         remove(&self.root.join("pools").join(format!("{name}.json")))
     }
 
+    /// `<kind>/<namespace>/<name>`: where the per-node status files of one service live.
+    fn service_status_dir(&self, kind: &str, namespace: &str, name: &str) -> PathBuf {
+        self.root.join(kind).join(namespace).join(name)
+    }
+
+    fn write_service_status<T: Serialize>(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        node: &str,
+        status: Option<&T>,
+    ) -> io::Result<()> {
+        let path = self.service_status_dir(kind, namespace, name).join(format!("{node}.json"));
+        match status {
+            Some(status) => write_json(&path, status),
+            None => remove(&path),
+        }
+    }
+
     /// Writes or (with `None`) removes this node's ServiceL2Status for a service.
     pub fn write_l2_status<T: Serialize>(
         &self,
@@ -120,11 +144,7 @@ impl StateDir {
         node: &str,
         status: Option<&T>,
     ) -> io::Result<()> {
-        let path = self.root.join("servicel2status").join(namespace).join(name).join(format!("{node}.json"));
-        match status {
-            Some(status) => write_json(&path, status),
-            None => remove(&path),
-        }
+        self.write_service_status(L2_STATUS, namespace, name, node, status)
     }
 
     /// Removes the ServiceL2Status files other nodes left for a service, except those of
@@ -138,7 +158,7 @@ impl StateDir {
         node: &str,
         keep: impl Fn(&str) -> bool,
     ) -> io::Result<Vec<String>> {
-        let dir = self.root.join("servicel2status").join(namespace).join(name);
+        let dir = self.service_status_dir(L2_STATUS, namespace, name);
         let mut removed = Vec::new();
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -156,7 +176,7 @@ impl StateDir {
 
     /// Whether this node's ServiceL2Status for a service is on disk.
     pub fn has_l2_status(&self, namespace: &str, name: &str, node: &str) -> bool {
-        self.root.join("servicel2status").join(namespace).join(name).join(format!("{node}.json")).exists()
+        self.service_status_dir(L2_STATUS, namespace, name).join(format!("{node}.json")).exists()
     }
 
     /// Writes or (with `None`) removes this node's ServiceBGPStatus for a service.
@@ -167,11 +187,7 @@ impl StateDir {
         node: &str,
         status: Option<&T>,
     ) -> io::Result<()> {
-        let path = self.root.join("servicebgpstatus").join(namespace).join(name).join(format!("{node}.json"));
-        match status {
-            Some(status) => write_json(&path, status),
-            None => remove(&path),
-        }
+        self.write_service_status(BGP_STATUS, namespace, name, node, status)
     }
 
     pub fn write_configuration_state<T: Serialize>(&self, component: &str, state: &T) -> io::Result<()> {
