@@ -162,10 +162,81 @@ pub struct RuntimeArgs {
     /// Make and report Layer 2 decisions but answer no ARP/NDP (no raw sockets are opened).
     #[arg(long, env = "FERROLB_DISABLE_LAYER2")]
     pub disable_layer2: bool,
+    #[command(flatten)]
+    pub kubernetes: KubernetesArgs,
     /// Log format.
     #[arg(long, env = "METALLB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     /// Log level.
     #[arg(long, env = "METALLB_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
+}
+
+/// Settings of the `k8s` source, the controller's Lease and its webhooks; ignored on `dir:`.
+/// Names and defaults follow MetalLB's manifests, so an existing install's Secrets, Services
+/// and webhook configuration keep their names.
+#[derive(Debug, Clone, Args)]
+pub struct KubernetesArgs {
+    /// kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, env = "FERROLB_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// This process's Pod name: owner of the status objects it creates, Lease holder identity.
+    #[arg(long, env = "METALLB_POD_NAME")]
+    pub pod_name: Option<String>,
+    /// The controller's Deployment, owner of the memberlist Secret it creates.
+    #[arg(long, env = "METALLB_DEPLOYMENT", default_value = "controller")]
+    pub deployment: String,
+    /// The Secret holding the membership key (`secretkey`); the controller creates it when absent.
+    #[arg(long, env = "METALLB_ML_SECRET_NAME", default_value = "memberlist")]
+    pub ml_secret_name: String,
+    /// Label selector of the speaker Pods (in --namespace) whose IPs seed membership, e.g.
+    /// `app.kubernetes.io/component=speaker`; without it speakers find each other through
+    /// their Nodes' addresses only.
+    #[arg(long, env = "METALLB_ML_LABELS")]
+    pub ml_labels: Option<String>,
+    /// The coordination.k8s.io Lease the controller replicas compete for.
+    #[arg(long, env = "FERROLB_LEASE_NAME", default_value = "ferrolb-controller")]
+    pub lease_name: String,
+    /// Seconds a Lease stays valid without renewal: the controller takeover delay.
+    #[arg(long, env = "FERROLB_LEASE_DURATION", default_value_t = 15)]
+    pub lease_duration: u64,
+    /// Webhooks: `enabled` (with the controller), `disabled`, or `onlywebhook` (no reconcilers).
+    #[arg(long, env = "FERROLB_WEBHOOK_MODE", value_enum, default_value_t = WebhookMode::Enabled)]
+    pub webhook_mode: WebhookMode,
+    /// Port the webhook server listens on (HTTPS).
+    #[arg(long, env = "FERROLB_WEBHOOK_PORT", default_value_t = 9443)]
+    pub webhook_port: u16,
+    /// The Secret holding the webhook's serving certificate and its CA.
+    #[arg(long, env = "FERROLB_WEBHOOK_SECRET", default_value = "metallb-webhook-cert")]
+    pub webhook_secret: String,
+    /// The Service in front of the webhook server (the certificate's DNS name).
+    #[arg(long, env = "FERROLB_CERT_SERVICE_NAME", default_value = "metallb-webhook-service")]
+    pub cert_service_name: String,
+    /// The ValidatingWebhookConfiguration whose caBundle the controller keeps current.
+    #[arg(long, env = "FERROLB_WEBHOOK_CONFIGURATION", default_value = "metallb-webhook-configuration")]
+    pub webhook_configuration: String,
+    /// Where the serving certificate is read from when rotation is disabled (tls.crt, tls.key).
+    #[arg(long, env = "FERROLB_CERT_DIR", default_value = "/tmp/k8s-webhook-server/serving-certs")]
+    pub cert_dir: PathBuf,
+    /// Use the certificate in --cert-dir instead of generating, storing and rotating one.
+    #[arg(long, env = "FERROLB_DISABLE_CERT_ROTATION")]
+    pub disable_cert_rotation: bool,
+    /// Lowest TLS version the webhook server accepts.
+    #[arg(long, env = "FERROLB_TLS_MIN_VERSION", value_enum, default_value_t = TlsVersion::Tls13)]
+    pub tls_min_version: TlsVersion,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WebhookMode {
+    Enabled,
+    Disabled,
+    Onlywebhook,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsVersion {
+    #[value(name = "VersionTLS12", alias = "1.2")]
+    Tls12,
+    #[value(name = "VersionTLS13", alias = "1.3")]
+    Tls13,
 }
