@@ -7,3 +7,7 @@
 
 #[cfg(feature = "testing")]
 pub mod scripted;
+
+pub mod events;
+pub mod lease;
+pub mod memberlist;
