@@ -17,6 +17,6 @@ pub mod meta;
 pub mod metallb;
 pub mod objects;
 
-pub use manifest::{LoadReport, ManifestError, load_str};
+pub use manifest::{LoadReport, ManifestError, load_str, load_value};
 pub use meta::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 pub use objects::{EndpointSlice, Namespace, Node, Object, Resources, Secret, Service};

@@ -67,6 +67,16 @@ pub fn load_str(text: &str, origin: &str, into: &mut Resources) -> Result<LoadRe
     Ok(report)
 }
 
+/// Decodes one object already parsed as JSON (an object the API server handed over) into
+/// `into`, with the same dispatch and errors as [`load_str`]. `origin` names it in errors.
+pub fn load_value(document: Value, origin: &str, into: &mut Resources) -> Result<LoadReport, ManifestError> {
+    let mut staged = Resources::default();
+    let mut report = LoadReport::default();
+    load_document(document, origin, 1, &mut staged, &mut report)?;
+    into.extend(staged);
+    Ok(report)
+}
+
 /// The parser's default budget caps a file at 1,024 documents and a million events, which a
 /// real cluster dump exceeds. Bounds proportional to the text keep the protection that
 /// matters (no amplification: every document and event costs bytes of input) without

@@ -11,3 +11,4 @@ pub mod scripted;
 pub mod events;
 pub mod lease;
 pub mod memberlist;
+pub mod source;

@@ -1,0 +1,422 @@
+//! The `k8s` source: watches of exactly the objects a role reads, folded into snapshots of
+//! [`Resources`], the same shape the `dir:` source produces.
+//!
+//! Every watched kind keeps its own store, filled by a kube-runtime watcher (list, then
+//! watch, re-listing with backoff after any error). Objects are decoded by the manifest
+//! loader (`ferrolb_api::load_value`), so an object means the same thing whether it came from
+//! a file or from the API server. An object that does not decode is kept out of the
+//! snapshot and reported in it ([`Snapshot::rejected`]), where the reconcilers turn it into
+//! a ConfigurationState error; a watcher never stops on one.
+//!
+//! Nothing is published until every kind has been listed once: a controller reconciling a
+//! half-listed cluster would release the addresses of the services it has not seen yet.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ferrolb_api::Resources;
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+/// The kinds ferrolb reads from the API server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    IPAddressPool,
+    L2Advertisement,
+    BGPAdvertisement,
+    BGPPeer,
+    BFDProfile,
+    Community,
+    Secret,
+    Service,
+    EndpointSlice,
+    Node,
+    Namespace,
+}
+
+/// Which process reads: the controller needs far less than a speaker (reference §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Controller,
+    Speaker,
+}
+
+impl Role {
+    /// The kinds this role watches. The controller validates pools and communities only
+    /// (config scope `Controller`) and allocates to Services by Namespace.
+    pub fn kinds(self) -> &'static [Kind] {
+        use Kind::*;
+        match self {
+            Role::Controller => &[IPAddressPool, Community, Service, Namespace],
+            Role::Speaker => &[
+                IPAddressPool,
+                L2Advertisement,
+                BGPAdvertisement,
+                BGPPeer,
+                BFDProfile,
+                Community,
+                Secret,
+                Service,
+                EndpointSlice,
+                Node,
+                Namespace,
+            ],
+        }
+    }
+}
+
+impl Kind {
+    /// Where the kind lives on the API server.
+    pub fn api_resource(self) -> ApiResource {
+        let (group, version, kind, plural) = match self {
+            Kind::IPAddressPool => ("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools"),
+            Kind::L2Advertisement => ("metallb.io", "v1beta1", "L2Advertisement", "l2advertisements"),
+            Kind::BGPAdvertisement => ("metallb.io", "v1beta1", "BGPAdvertisement", "bgpadvertisements"),
+            // The storage version: v1beta1 objects arrive converted by the webhook.
+            Kind::BGPPeer => ("metallb.io", "v1beta2", "BGPPeer", "bgppeers"),
+            Kind::BFDProfile => ("metallb.io", "v1beta1", "BFDProfile", "bfdprofiles"),
+            Kind::Community => ("metallb.io", "v1beta1", "Community", "communities"),
+            Kind::Secret => ("", "v1", "Secret", "secrets"),
+            Kind::Service => ("", "v1", "Service", "services"),
+            Kind::EndpointSlice => ("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
+            Kind::Node => ("", "v1", "Node", "nodes"),
+            Kind::Namespace => ("", "v1", "Namespace", "namespaces"),
+        };
+        ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: if group.is_empty() { version.into() } else { format!("{group}/{version}") },
+            kind: kind.into(),
+            plural: plural.into(),
+        }
+    }
+
+    /// MetalLB CRs and Secrets are read in the ferrolb namespace only; the rest cluster-wide.
+    pub fn in_own_namespace(self) -> bool {
+        !matches!(self, Kind::Service | Kind::EndpointSlice | Kind::Node | Kind::Namespace)
+    }
+}
+
+/// What the reconcilers get: the objects, and the ones that could not be read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub resources: Resources,
+    /// `Kind/namespace/name: why`, for objects the API server holds but ferrolb cannot
+    /// decode (a field of the wrong type on an object written before the CRD was updated).
+    pub rejected: Vec<String>,
+}
+
+/// One watcher's news, tagged with its kind.
+#[derive(Debug)]
+pub enum Change {
+    /// A re-list began: objects until [`Change::Listed`] replace the kind's store.
+    Relist(Kind),
+    Apply(Kind, Value),
+    Delete(Kind, Value),
+    /// The re-list is complete.
+    Listed(Kind),
+    /// The watch failed; the watcher retries by itself.
+    Failed(Kind, String),
+}
+
+/// The stores of every watched kind: pure, fed [`Change`]s, read as a [`Snapshot`].
+#[derive(Debug, Default)]
+pub struct Stores {
+    kinds: BTreeMap<Kind, Store>,
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    /// Decoded objects by `namespace/name`, each as a one-object [`Resources`].
+    objects: BTreeMap<String, Entry>,
+    /// Objects received during a re-list, swapped in when it completes.
+    relisting: Option<BTreeMap<String, Entry>>,
+    listed: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Entry {
+    Decoded(Resources),
+    Rejected(String),
+}
+
+impl Stores {
+    /// Stores for these kinds, none listed yet.
+    pub fn new(kinds: &[Kind]) -> Self {
+        Self { kinds: kinds.iter().map(|k| (*k, Store::default())).collect() }
+    }
+
+    /// Applies one change; true when the snapshot may have changed.
+    pub fn apply(&mut self, change: Change) -> bool {
+        match change {
+            Change::Relist(kind) => {
+                if let Some(store) = self.kinds.get_mut(&kind) {
+                    store.relisting = Some(BTreeMap::new());
+                }
+                false
+            }
+            Change::Apply(kind, object) => {
+                let Some(store) = self.kinds.get_mut(&kind) else { return false };
+                let (key, entry) = decode(kind, object);
+                match &mut store.relisting {
+                    Some(buffer) => {
+                        buffer.insert(key, entry);
+                        false
+                    }
+                    None => {
+                        store.objects.insert(key, entry);
+                        true
+                    }
+                }
+            }
+            Change::Delete(kind, object) => {
+                let Some(store) = self.kinds.get_mut(&kind) else { return false };
+                let key = object_key(&object);
+                if let Some(buffer) = &mut store.relisting {
+                    buffer.remove(&key);
+                }
+                store.objects.remove(&key).is_some()
+            }
+            Change::Listed(kind) => {
+                let Some(store) = self.kinds.get_mut(&kind) else { return false };
+                if let Some(buffer) = store.relisting.take() {
+                    store.objects = buffer;
+                }
+                store.listed = true;
+                true
+            }
+            Change::Failed(..) => false,
+        }
+    }
+
+    /// Whether every kind has been listed at least once.
+    pub fn ready(&self) -> bool {
+        self.kinds.values().all(|s| s.listed)
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        for store in self.kinds.values() {
+            for entry in store.objects.values() {
+                match entry {
+                    Entry::Decoded(one) => snapshot.resources.extend(one.clone()),
+                    Entry::Rejected(why) => snapshot.rejected.push(why.clone()),
+                }
+            }
+        }
+        snapshot
+    }
+}
+
+fn object_key(object: &Value) -> String {
+    let field = |path: &str| object.pointer(path).and_then(Value::as_str).unwrap_or("");
+    format!("{}/{}", field("/metadata/namespace"), field("/metadata/name"))
+}
+
+/// Decodes an object the way a manifest is decoded. List responses carry no apiVersion and
+/// kind per item, so they are set from the watched kind first.
+fn decode(kind: Kind, mut object: Value) -> (String, Entry) {
+    let key = object_key(&object);
+    let resource = kind.api_resource();
+    if let Value::Object(map) = &mut object {
+        map.insert("apiVersion".into(), Value::String(resource.api_version));
+        map.insert("kind".into(), Value::String(resource.kind));
+    }
+    let mut one = Resources::default();
+    let origin = format!("{:?}/{}", kind, key.trim_start_matches('/'));
+    match ferrolb_api::load_value(object, &origin, &mut one) {
+        Ok(_) => (key, Entry::Decoded(one)),
+        Err(e) => (key, Entry::Rejected(e.to_string())),
+    }
+}
+
+/// How long the stores must be quiet before a snapshot is published: a burst of changes
+/// (a `kubectl apply` of many objects, a re-list) is one reconcile.
+const COALESCE: Duration = Duration::from_millis(30);
+/// A snapshot is published at least this often while changes keep coming.
+const MAX_DELAY: Duration = Duration::from_millis(300);
+
+/// Watches `kinds` and publishes a [`Snapshot`] on `tx` after the first complete listing and
+/// after every change. Returns when every receiver is gone.
+pub async fn run(client: kube::Client, namespace: String, kinds: &[Kind], tx: watch::Sender<Option<Snapshot>>) {
+    let (changes_tx, mut changes) = mpsc::channel(1024);
+    let mut tasks = Vec::new();
+    for kind in kinds {
+        tasks.push(tokio::spawn(watch_kind(client.clone(), namespace.clone(), *kind, changes_tx.clone())));
+    }
+    drop(changes_tx);
+    let mut stores = Stores::new(kinds);
+    let mut failing: BTreeMap<Kind, String> = BTreeMap::new();
+    let mut dirty = false;
+    let mut first_dirty: Option<tokio::time::Instant> = None;
+    loop {
+        let wait = match first_dirty {
+            Some(since) if dirty => COALESCE.min(MAX_DELAY.saturating_sub(since.elapsed())),
+            _ => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            change = changes.recv() => {
+                let Some(change) = change else { break };
+                note_health(&change, &mut failing);
+                if stores.apply(change) {
+                    dirty = true;
+                    first_dirty.get_or_insert_with(tokio::time::Instant::now);
+                }
+            }
+            () = tokio::time::sleep(wait), if dirty => {
+                if stores.ready() {
+                    let snapshot = stores.snapshot();
+                    if tx.borrow().as_ref() != Some(&snapshot) {
+                        debug!(rejected = snapshot.rejected.len(), "new snapshot");
+                        tx.send_replace(Some(snapshot));
+                    }
+                    dirty = false;
+                    first_dirty = None;
+                }
+            }
+            () = tx.closed() => break,
+        }
+    }
+    for task in tasks {
+        task.abort();
+    }
+}
+
+/// Logs a watch failure once, and its recovery.
+fn note_health(change: &Change, failing: &mut BTreeMap<Kind, String>) {
+    match change {
+        Change::Failed(kind, error) => {
+            if failing.get(kind) != Some(error) {
+                warn!(kind = ?kind, %error, "watch failed; retrying with backoff");
+                failing.insert(*kind, error.clone());
+            }
+        }
+        Change::Listed(kind) | Change::Apply(kind, _) | Change::Delete(kind, _) => {
+            if failing.remove(kind).is_some() {
+                info!(kind = ?kind, "watch recovered");
+            }
+        }
+        Change::Relist(_) => {}
+    }
+}
+
+/// One kind's watcher: list, watch, re-list after errors with backoff, forever.
+async fn watch_kind(client: kube::Client, namespace: String, kind: Kind, out: mpsc::Sender<Change>) {
+    let resource = kind.api_resource();
+    let api: Api<DynamicObject> = if kind.in_own_namespace() {
+        Api::namespaced_with(client, &namespace, &resource)
+    } else {
+        Api::all_with(client, &resource)
+    };
+    let mut stream = watcher::watcher(api, watcher::Config::default()).default_backoff().boxed();
+    while let Some(event) = stream.next().await {
+        let change = match event {
+            Ok(Event::Init) => Change::Relist(kind),
+            Ok(Event::InitApply(object) | Event::Apply(object)) => Change::Apply(kind, to_value(object)),
+            Ok(Event::Delete(object)) => Change::Delete(kind, to_value(object)),
+            Ok(Event::InitDone) => Change::Listed(kind),
+            Err(e) => Change::Failed(kind, e.to_string()),
+        };
+        if out.send(change).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn to_value(object: DynamicObject) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pool(name: &str, cidr: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "metallb-system"}, "spec": {"addresses": [cidr]}})
+    }
+
+    #[test]
+    fn nothing_is_ready_until_every_kind_is_listed() {
+        let mut stores = Stores::new(&[Kind::IPAddressPool, Kind::Service]);
+        stores.apply(Change::Relist(Kind::IPAddressPool));
+        stores.apply(Change::Apply(Kind::IPAddressPool, pool("a", "10.0.0.0/24")));
+        stores.apply(Change::Listed(Kind::IPAddressPool));
+        assert!(!stores.ready());
+        stores.apply(Change::Relist(Kind::Service));
+        stores.apply(Change::Listed(Kind::Service));
+        assert!(stores.ready());
+        assert_eq!(stores.snapshot().resources.ip_address_pools.len(), 1);
+    }
+
+    #[test]
+    fn a_relist_replaces_the_store_only_when_complete() {
+        let mut stores = Stores::new(&[Kind::IPAddressPool]);
+        stores.apply(Change::Relist(Kind::IPAddressPool));
+        stores.apply(Change::Apply(Kind::IPAddressPool, pool("a", "10.0.0.0/24")));
+        stores.apply(Change::Apply(Kind::IPAddressPool, pool("b", "10.0.1.0/24")));
+        stores.apply(Change::Listed(Kind::IPAddressPool));
+        // The watch broke; while re-listing, the old view stays whole.
+        stores.apply(Change::Failed(Kind::IPAddressPool, "connection reset".into()));
+        stores.apply(Change::Relist(Kind::IPAddressPool));
+        stores.apply(Change::Apply(Kind::IPAddressPool, pool("b", "10.0.1.0/24")));
+        assert_eq!(stores.snapshot().resources.ip_address_pools.len(), 2);
+        // "a" was deleted while the watch was down: the completed re-list drops it.
+        stores.apply(Change::Listed(Kind::IPAddressPool));
+        let names: Vec<String> =
+            stores.snapshot().resources.ip_address_pools.iter().map(|p| p.metadata.name.clone()).collect();
+        assert_eq!(names, ["b"]);
+    }
+
+    #[test]
+    fn updates_and_deletes_change_the_snapshot() {
+        let mut stores = Stores::new(&[Kind::IPAddressPool]);
+        stores.apply(Change::Listed(Kind::IPAddressPool));
+        assert!(stores.apply(Change::Apply(Kind::IPAddressPool, pool("a", "10.0.0.0/24"))));
+        assert!(stores.apply(Change::Apply(Kind::IPAddressPool, pool("a", "10.9.0.0/24"))));
+        let snapshot = stores.snapshot();
+        assert_eq!(snapshot.resources.ip_address_pools.len(), 1);
+        assert_eq!(snapshot.resources.ip_address_pools[0].spec.addresses, ["10.9.0.0/24"]);
+        assert!(stores.apply(Change::Delete(Kind::IPAddressPool, pool("a", "10.9.0.0/24"))));
+        assert!(!stores.apply(Change::Delete(Kind::IPAddressPool, pool("a", "10.9.0.0/24"))));
+        assert!(stores.snapshot().resources.ip_address_pools.is_empty());
+    }
+
+    #[test]
+    fn an_undecodable_object_is_reported_not_dropped_silently() {
+        let mut stores = Stores::new(&[Kind::IPAddressPool]);
+        stores.apply(Change::Listed(Kind::IPAddressPool));
+        let bad =
+            json!({"metadata": {"name": "bad", "namespace": "metallb-system"}, "spec": {"addresses": "10.0.0.0/24"}});
+        stores.apply(Change::Apply(Kind::IPAddressPool, bad));
+        stores.apply(Change::Apply(Kind::IPAddressPool, pool("good", "10.0.0.0/24")));
+        let snapshot = stores.snapshot();
+        assert_eq!(snapshot.resources.ip_address_pools.len(), 1);
+        assert_eq!(snapshot.rejected.len(), 1);
+        assert!(snapshot.rejected[0].contains("IPAddressPool/bad"), "{}", snapshot.rejected[0]);
+        assert!(snapshot.rejected[0].contains("spec.addresses"), "{}", snapshot.rejected[0]);
+    }
+
+    #[test]
+    fn changes_for_unwatched_kinds_are_ignored() {
+        let mut stores = Stores::new(&[Kind::Service]);
+        assert!(!stores.apply(Change::Apply(Kind::Node, json!({"metadata": {"name": "n"}}))));
+        assert!(!stores.apply(Change::Listed(Kind::Node)));
+    }
+
+    #[test]
+    fn the_controller_watches_less_than_a_speaker() {
+        assert!(!Role::Controller.kinds().contains(&Kind::Secret));
+        assert!(!Role::Controller.kinds().contains(&Kind::EndpointSlice));
+        assert!(Role::Speaker.kinds().contains(&Kind::Secret));
+        assert_eq!(Kind::BGPPeer.api_resource().api_version, "metallb.io/v1beta2");
+        assert_eq!(Kind::EndpointSlice.api_resource().api_version, "discovery.k8s.io/v1");
+        assert!(Kind::Secret.in_own_namespace() && !Kind::Node.in_own_namespace());
+    }
+}
