@@ -12,3 +12,4 @@ pub mod events;
 pub mod lease;
 pub mod memberlist;
 pub mod source;
+pub mod status;
