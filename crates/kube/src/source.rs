@@ -106,9 +106,35 @@ impl Kind {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub resources: Resources,
-    /// `Kind/namespace/name: why`, for objects the API server holds but ferrolb cannot
-    /// decode (a field of the wrong type on an object written before the CRD was updated).
-    pub rejected: Vec<String>,
+    /// Objects the API server holds but ferrolb cannot decode (a field of the wrong type on
+    /// an object written before the CRD was updated).
+    pub rejected: Vec<Rejected>,
+}
+
+/// An object that could not be decoded, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub kind: Kind,
+    pub namespace: String,
+    pub name: String,
+    /// The decoder's one-line message: `Kind/name: field: rule`.
+    pub message: String,
+}
+
+impl Kind {
+    /// True for the metallb.io configuration kinds: one of them unreadable makes the whole
+    /// configuration unknowable, so the last good one stays (as for any invalid object).
+    pub fn is_configuration(self) -> bool {
+        matches!(
+            self,
+            Kind::IPAddressPool
+                | Kind::L2Advertisement
+                | Kind::BGPAdvertisement
+                | Kind::BGPPeer
+                | Kind::BFDProfile
+                | Kind::Community
+        )
+    }
 }
 
 /// One watcher's news, tagged with its kind.
@@ -142,7 +168,7 @@ struct Store {
 #[derive(Debug, Clone)]
 enum Entry {
     Decoded(Resources),
-    Rejected(String),
+    Rejected(Rejected),
 }
 
 impl Stores {
@@ -205,7 +231,7 @@ impl Stores {
             for entry in store.objects.values() {
                 match entry {
                     Entry::Decoded(one) => snapshot.resources.extend(one.clone()),
-                    Entry::Rejected(why) => snapshot.rejected.push(why.clone()),
+                    Entry::Rejected(rejected) => snapshot.rejected.push(rejected.clone()),
                 }
             }
         }
@@ -228,10 +254,15 @@ fn decode(kind: Kind, mut object: Value) -> (String, Entry) {
         map.insert("kind".into(), Value::String(resource.kind));
     }
     let mut one = Resources::default();
-    let origin = format!("{:?}/{}", kind, key.trim_start_matches('/'));
-    match ferrolb_api::load_value(object, &origin, &mut one) {
+    match ferrolb_api::load_value(object, "api", &mut one) {
         Ok(_) => (key, Entry::Decoded(one)),
-        Err(e) => (key, Entry::Rejected(e.to_string())),
+        Err(e) => {
+            let (namespace, name) = key.split_once('/').unwrap_or(("", &key));
+            let message = e.to_string();
+            let message = message.strip_prefix("api: ").unwrap_or(&message).to_owned();
+            let rejected = Rejected { kind, namespace: namespace.into(), name: name.into(), message };
+            (key, Entry::Rejected(rejected))
+        }
     }
 }
 
@@ -399,8 +430,9 @@ mod tests {
         let snapshot = stores.snapshot();
         assert_eq!(snapshot.resources.ip_address_pools.len(), 1);
         assert_eq!(snapshot.rejected.len(), 1);
-        assert!(snapshot.rejected[0].contains("IPAddressPool/bad"), "{}", snapshot.rejected[0]);
-        assert!(snapshot.rejected[0].contains("spec.addresses"), "{}", snapshot.rejected[0]);
+        let rejected = &snapshot.rejected[0];
+        assert_eq!((rejected.kind, rejected.name.as_str()), (Kind::IPAddressPool, "bad"));
+        assert!(rejected.message.starts_with("IPAddressPool/bad: spec.addresses: "), "{}", rejected.message);
     }
 
     #[test]

@@ -112,8 +112,6 @@ struct Observed {
 #[derive(Debug, Default)]
 struct State {
     wishes: BTreeMap<Target, Option<Wish>>,
-    /// What was last written successfully per target.
-    written: BTreeMap<Target, Option<Wish>>,
     /// Targets to visit, with the earliest time to do so (backoff).
     due: BTreeMap<Target, Instant>,
     attempts: BTreeMap<Target, u32>,
@@ -158,9 +156,11 @@ impl StatusWriter {
     }
 
     /// States the wish for a target. Returns at once; the write happens in [`run`](Self::run).
+    /// The same wish while it is still waiting is one write; stated again after it was
+    /// written, it is written again (the caller saw the object differ: someone changed it).
     pub fn set(&self, target: Target, wish: Option<Wish>) {
         let mut state = self.lock();
-        if state.wishes.get(&target) == Some(&wish) {
+        if state.wishes.get(&target) == Some(&wish) && state.due.contains_key(&target) {
             return;
         }
         state.wishes.insert(target.clone(), wish);
@@ -304,9 +304,6 @@ impl StatusWriter {
                 Target::ServiceStatus { kind, .. } | Target::Stale { kind, .. } => !state.listed.contains(kind),
                 _ => false,
             };
-            if state.written.get(&target) == Some(&wish) && !matches!(target, Target::ServiceStatus { .. }) {
-                return;
-            }
             (wish, blocked)
         };
         if blocked {
@@ -326,12 +323,8 @@ impl StatusWriter {
         match result {
             Ok(()) => {
                 state.attempts.remove(&target);
-                if state.wishes.get(&target) == Some(&wish) {
-                    if matches!(target, Target::Stale { .. }) {
-                        state.wishes.remove(&target);
-                    } else {
-                        state.written.insert(target, wish);
-                    }
+                if matches!(target, Target::Stale { .. }) && state.wishes.get(&target) == Some(&wish) {
+                    state.wishes.remove(&target);
                 }
             }
             Err(e) => {
@@ -587,15 +580,16 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_wish_is_not_rescheduled() {
+    fn a_repeated_wish_waits_once_and_a_new_one_replaces_it() {
         let writer = StatusWriter::new(Settings { namespace: "metallb-system".into(), owner: None });
         let target = Target::Pool { name: "p".into() };
         writer.set(target.clone(), Some(Wish::Pool(json!({"assignedIPv4": 1}))));
-        writer.lock().due.clear();
+        let first = writer.lock().due[&target];
         writer.set(target.clone(), Some(Wish::Pool(json!({"assignedIPv4": 1}))));
-        assert!(writer.lock().due.is_empty());
-        writer.set(target, Some(Wish::Pool(json!({"assignedIPv4": 2}))));
+        assert_eq!(writer.lock().due[&target], first, "not pushed back by a repeat");
+        writer.set(target.clone(), Some(Wish::Pool(json!({"assignedIPv4": 2}))));
         assert_eq!(writer.lock().due.len(), 1);
+        assert_eq!(writer.lock().wishes[&target], Some(Wish::Pool(json!({"assignedIPv4": 2}))));
     }
 
     #[test]
