@@ -291,18 +291,4 @@ fn bad_runtime_arguments_exit_2_with_a_clear_message() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
-    let out = run(&[
-        "speaker",
-        "--source",
-        "k8s",
-        "--log-format",
-        "text",
-        "--port",
-        "0",
-        "--health-probe-port",
-        "0",
-        "--disable-layer2",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
 }

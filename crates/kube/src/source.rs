@@ -73,25 +73,25 @@ impl Role {
 impl Kind {
     /// Where the kind lives on the API server.
     pub fn api_resource(self) -> ApiResource {
-        let (group, version, kind, plural) = match self {
-            Kind::IPAddressPool => ("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools"),
-            Kind::L2Advertisement => ("metallb.io", "v1beta1", "L2Advertisement", "l2advertisements"),
-            Kind::BGPAdvertisement => ("metallb.io", "v1beta1", "BGPAdvertisement", "bgpadvertisements"),
+        let (group, version, plural) = match self {
+            Kind::IPAddressPool => ("metallb.io", "v1beta1", "ipaddresspools"),
+            Kind::L2Advertisement => ("metallb.io", "v1beta1", "l2advertisements"),
+            Kind::BGPAdvertisement => ("metallb.io", "v1beta1", "bgpadvertisements"),
             // The storage version: v1beta1 objects arrive converted by the webhook.
-            Kind::BGPPeer => ("metallb.io", "v1beta2", "BGPPeer", "bgppeers"),
-            Kind::BFDProfile => ("metallb.io", "v1beta1", "BFDProfile", "bfdprofiles"),
-            Kind::Community => ("metallb.io", "v1beta1", "Community", "communities"),
-            Kind::Secret => ("", "v1", "Secret", "secrets"),
-            Kind::Service => ("", "v1", "Service", "services"),
-            Kind::EndpointSlice => ("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
-            Kind::Node => ("", "v1", "Node", "nodes"),
-            Kind::Namespace => ("", "v1", "Namespace", "namespaces"),
+            Kind::BGPPeer => ("metallb.io", "v1beta2", "bgppeers"),
+            Kind::BFDProfile => ("metallb.io", "v1beta1", "bfdprofiles"),
+            Kind::Community => ("metallb.io", "v1beta1", "communities"),
+            Kind::Secret => ("", "v1", "secrets"),
+            Kind::Service => ("", "v1", "services"),
+            Kind::EndpointSlice => ("discovery.k8s.io", "v1", "endpointslices"),
+            Kind::Node => ("", "v1", "nodes"),
+            Kind::Namespace => ("", "v1", "namespaces"),
         };
         ApiResource {
             group: group.into(),
             version: version.into(),
             api_version: if group.is_empty() { version.into() } else { format!("{group}/{version}") },
-            kind: kind.into(),
+            kind: self.as_str().into(),
             plural: plural.into(),
         }
     }
@@ -122,6 +122,23 @@ pub struct Rejected {
 }
 
 impl Kind {
+    /// The kind's name, as in `apiVersion`/`kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::IPAddressPool => "IPAddressPool",
+            Kind::L2Advertisement => "L2Advertisement",
+            Kind::BGPAdvertisement => "BGPAdvertisement",
+            Kind::BGPPeer => "BGPPeer",
+            Kind::BFDProfile => "BFDProfile",
+            Kind::Community => "Community",
+            Kind::Secret => "Secret",
+            Kind::Service => "Service",
+            Kind::EndpointSlice => "EndpointSlice",
+            Kind::Node => "Node",
+            Kind::Namespace => "Namespace",
+        }
+    }
+
     /// True for the metallb.io configuration kinds: one of them unreadable makes the whole
     /// configuration unknowable, so the last good one stays (as for any invalid object).
     pub fn is_configuration(self) -> bool {

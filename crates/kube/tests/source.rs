@@ -88,7 +88,11 @@ async fn an_object_that_does_not_decode_is_reported_and_the_rest_served() {
         let snapshot = until(&mut rx, |_| true).await;
         assert_eq!(names(&snapshot), ["good"]);
         assert_eq!(snapshot.rejected.len(), 1);
-        assert!(snapshot.rejected[0].message.starts_with("IPAddressPool/bad: spec.autoAssign"), "{:?}", snapshot.rejected);
+        assert!(
+            snapshot.rejected[0].message.starts_with("IPAddressPool/bad: spec.autoAssign"),
+            "{:?}",
+            snapshot.rejected
+        );
         task.abort();
     })
     .await;

@@ -17,11 +17,12 @@ use tracing::{error, info, warn};
 
 use super::conditions::{CONTROLLER_CONDITION, configuration_state};
 use super::metrics::{Metrics, PoolLabel};
-use super::source::Snapshot;
-use super::state::{ServiceState, StateDir};
+use super::sink::{ServiceRef, Sink};
+use super::source::{POOL_ANNOTATION, Snapshot};
+use super::state::ServiceState;
 
 pub struct Controller {
-    state: StateDir,
+    sink: Sink,
     options: Options,
     metrics: Arc<Metrics>,
     allocator: Allocator,
@@ -39,9 +40,9 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn new(state: StateDir, namespace: String, lb_class: Option<String>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(sink: Sink, namespace: String, lb_class: Option<String>, metrics: Arc<Metrics>) -> Self {
         Self {
-            state,
+            sink,
             options: Options { namespace, scope: Scope::Controller },
             metrics,
             allocator: Allocator::new(lb_class),
@@ -67,7 +68,7 @@ impl Controller {
 
     pub fn reconcile(&mut self, snapshot: &Snapshot) {
         let resources = &snapshot.resources;
-        match ferrolb_config::parse(resources, &self.options) {
+        match parse(snapshot, &self.options) {
             Ok(config) => {
                 let json = serde_json::to_string(&config).unwrap_or_default();
                 if self.config_json.as_deref() != Some(json.as_str()) {
@@ -79,7 +80,7 @@ impl Controller {
                         self.config.iter().flat_map(|c| c.pools.iter()).filter(|p| config.pool(&p.name).is_none())
                     {
                         self.metrics.forget_pool(&gone.name);
-                        if let Err(e) = self.state.remove_pool(&gone.name) {
+                        if let Err(e) = self.sink.remove_pool(&gone.name) {
                             warn!(pool = %gone.name, error = %e, "cannot remove pool status");
                         }
                     }
@@ -107,30 +108,41 @@ impl Controller {
             return;
         }
 
-        let present: BTreeSet<(String, String)> = resources
+        let mut present: BTreeSet<(String, String)> = resources
             .services
             .iter()
             .map(|s| (s.metadata.namespace.clone().unwrap_or_else(|| "default".into()), s.metadata.name.clone()))
             .collect();
+        // A Service the source could not decode still exists: its address stays reserved.
+        for rejected in snapshot.rejected.iter().filter(|r| r.kind == ferrolb_kube::source::Kind::Service) {
+            present.insert((rejected.namespace.clone(), rejected.name.clone()));
+        }
         for (namespace, name) in self.known.difference(&present) {
             if self.allocator.release_service(namespace, name) {
                 info!(service = %format!("{namespace}/{name}"), "service deleted; address released");
             }
         }
-        // Service states of services that no longer exist are garbage, whoever wrote them.
-        let (on_disk, _) = self.state.read_services();
-        for key in on_disk.keys().filter(|k| !present.contains(*k)) {
-            self.write_service(key, None);
-        }
-        self.written = on_disk.into_iter().filter(|(k, _)| present.contains(k)).collect();
+        self.written = match self.sink.stored_services() {
+            Some(stored) => {
+                // Service states of services that no longer exist are garbage, whoever wrote them.
+                for key in stored.keys().filter(|k| !present.contains(*k)) {
+                    self.write_service(key, None);
+                }
+                stored.into_iter().filter(|(k, _)| present.contains(k)).collect()
+            }
+            None => states_on_objects(resources),
+        };
         self.known = present;
 
         let outcomes = self.allocator.reconcile_all(&resources.services);
         for (service, outcome) in resources.services.iter().zip(outcomes) {
             let key =
                 (service.metadata.namespace.clone().unwrap_or_else(|| "default".into()), service.metadata.name.clone());
+            let service_ref = ServiceRef { namespace: &key.0, name: &key.1, uid: service.metadata.uid.as_deref() };
             for event in &outcome.events {
                 info!(service = %format!("{}/{}", key.0, key.1), reason = %event.reason, kind = ?event.type_, "{}", event.message);
+                let warning = event.type_ == ferrolb_ipam::EventType::Warning;
+                self.sink.event(&service_ref, warning, &event.reason, event.message.clone());
             }
             if !outcome.handled {
                 continue;
@@ -152,7 +164,7 @@ impl Controller {
 
     fn write_service(&mut self, key: &(String, String), state: Option<&ServiceState>) {
         self.metrics.updates.inc();
-        match self.state.write_service(&key.0, &key.1, state) {
+        match self.sink.write_service(&key.0, &key.1, state) {
             Ok(()) => match state {
                 Some(s) => {
                     let ips: Vec<&str> = s.ingress.iter().filter_map(|i| i.ip.as_deref()).collect();
@@ -188,7 +200,7 @@ impl Controller {
             if self.pools_written.get(&pool.name) == Some(&json) {
                 continue;
             }
-            match self.state.write_pool(&pool.name, &counters) {
+            match self.sink.write_pool(&pool.name, &counters) {
                 Ok(()) => {
                     self.pools_written.insert(pool.name.clone(), json);
                 }
@@ -207,7 +219,7 @@ impl Controller {
             return;
         }
         let status = configuration_state(CONTROLLER_CONDITION, error);
-        match self.state.write_configuration_state("controller", &status) {
+        match self.sink.write_configuration_state("controller", &status) {
             Ok(()) => self.condition_written = Some(key),
             Err(e) => {
                 self.metrics.update_errors.inc();
@@ -215,4 +227,34 @@ impl Controller {
             }
         }
     }
+}
+
+/// The configuration in the controller's scope; an object the source could not decode makes
+/// it unknowable, which is an error like any invalid object.
+pub fn parse(snapshot: &Snapshot, options: &Options) -> Result<Config, ferrolb_config::ConfigError> {
+    if let Some(rejected) = snapshot.rejected.iter().find(|r| r.kind.is_configuration()) {
+        // The decoder says `Kind/name: field: rule`; the error names kind and name itself.
+        let kind = rejected.kind.as_str();
+        let text = rejected.message.strip_prefix(&format!("{kind}/{}: ", rejected.name)).unwrap_or(&rejected.message);
+        let (field, rule) = text.split_once(": ").unwrap_or(("", text));
+        return Err(ferrolb_config::ConfigError::new(kind, &rejected.name, field, rule));
+    }
+    ferrolb_config::parse(&snapshot.resources, options)
+}
+
+/// Service states as the objects carry them (the API server's Services).
+fn states_on_objects(resources: &ferrolb_api::Resources) -> BTreeMap<(String, String), ServiceState> {
+    resources
+        .services
+        .iter()
+        .filter(|s| !s.status.load_balancer.ingress.is_empty())
+        .map(|s| {
+            let key = (s.metadata.namespace.clone().unwrap_or_else(|| "default".into()), s.metadata.name.clone());
+            let state = ServiceState {
+                ingress: s.status.load_balancer.ingress.clone(),
+                pool: s.metadata.annotations.get(POOL_ANNOTATION).cloned(),
+            };
+            (key, state)
+        })
+        .collect()
 }

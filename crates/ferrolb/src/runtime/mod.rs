@@ -6,6 +6,7 @@
 
 mod bfd;
 mod bgp;
+mod cluster;
 mod conditions;
 mod controller;
 mod http;
@@ -13,6 +14,7 @@ mod layer2;
 mod leader;
 mod membership;
 mod metrics;
+mod sink;
 mod source;
 mod speaker;
 mod state;
@@ -29,6 +31,7 @@ use tracing::{error, info, warn};
 
 use crate::cli::{RuntimeArgs, SourceSpec};
 use metrics::Metrics;
+use sink::{KubeSink, Sink};
 use source::{DirSource, Snapshot};
 use state::{Leader, StateDir};
 
@@ -58,28 +61,51 @@ pub fn run(roles: Roles, args: &RuntimeArgs) -> ExitCode {
 
 async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
     let shutdown = shutdown_signal();
-    let manifests = match &args.source {
-        SourceSpec::Dir(path) => path.clone(),
-        SourceSpec::Kubernetes => {
-            error!("the k8s source is not implemented yet; use --source dir:PATH");
-            return ExitCode::from(2);
-        }
-    };
-    if !manifests.is_dir() {
-        error!(path = %manifests.display(), "the source directory does not exist");
-        return ExitCode::from(2);
-    }
-    let state = StateDir::new(args.state_dir.clone().unwrap_or_else(|| manifests.join(".ferrolb")));
-    if let Err(e) = state.create() {
-        error!(path = %state.root().display(), error = %e, "cannot create the state directory");
-        return ExitCode::from(2);
-    }
-    let node = args.node.clone();
+    let (stopping_tx, stopping) = watch::channel(false);
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(http::Health::default());
-    let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
-    let source = DirSource::new(manifests.clone(), state.clone());
-    info!(source = %manifests.display(), state = %state.root().display(), node = ?node, roles = ?roles, "starting");
+    let node = args.node.clone();
+    if matches!(roles, Roles::Speaker | Roles::Both) && node.is_none() {
+        error!("the speaker needs --node");
+        return ExitCode::from(2);
+    }
+    let mut background = Vec::new();
+    let mut writer = None;
+    let (sink, rx, leadership) = match &args.source {
+        SourceSpec::Dir(manifests) => {
+            if !manifests.is_dir() {
+                error!(path = %manifests.display(), "the source directory does not exist");
+                return ExitCode::from(2);
+            }
+            let state = StateDir::new(args.state_dir.clone().unwrap_or_else(|| manifests.join(".ferrolb")));
+            if let Err(e) = state.create() {
+                error!(path = %state.root().display(), error = %e, "cannot create the state directory");
+                return ExitCode::from(2);
+            }
+            let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
+            let source = DirSource::new(manifests.clone(), state.clone());
+            info!(source = %manifests.display(), state = %state.root().display(), node = ?node, roles = ?roles, "starting");
+            background.push(tokio::spawn(source.watch(tx, Arc::clone(&metrics))));
+            (Sink::Dir(state.clone()), rx, Leadership::Lock(state))
+        }
+        SourceSpec::Kubernetes => {
+            let k8s = &args.kubernetes;
+            let client = match cluster::connect(k8s).await {
+                Ok(client) => client,
+                Err(message) => {
+                    error!("{message}");
+                    return ExitCode::from(2);
+                }
+            };
+            let owner = cluster::pod_owner(&client, &args.namespace, k8s.pod_name.as_deref()).await;
+            let started = cluster::start(&client, &args.namespace, roles, node.as_deref(), owner);
+            info!(namespace = %args.namespace, node = ?node, roles = ?roles, "starting on the Kubernetes API");
+            background.extend(started.tasks);
+            writer = Some(started.writer.clone());
+            let sink = Sink::Kube(KubeSink { writer: started.writer, events: started.events });
+            (sink, started.snapshots, Leadership::Lease(client))
+        }
+    };
 
     let router = http::router(Arc::clone(&metrics), Arc::clone(&health));
     if args.port != 0 {
@@ -88,7 +114,6 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
     if args.health_probe_port != 0 {
         tokio::spawn(http::serve(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), args.health_probe_port), router));
     }
-    let source_task = tokio::spawn(source.watch(tx, Arc::clone(&metrics)));
 
     let mut first = rx.clone();
     let ready = Arc::clone(&health);
@@ -98,22 +123,41 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
         }
     });
 
+    let mut election = None;
     if matches!(roles, Roles::Controller | Roles::Both) {
-        let identity = node.clone().unwrap_or_else(|| "controller".to_owned());
-        let controller = controller::Controller::new(
-            state.clone(),
-            args.namespace.clone(),
-            args.lb_class.clone().filter(|c| !c.is_empty()),
-            Arc::clone(&metrics),
-        );
-        tokio::spawn(lead_then_control(state.clone(), identity, controller, rx.clone(), Arc::clone(&metrics)));
+        let identity = args.kubernetes.pod_name.clone().or_else(|| node.clone()).unwrap_or_else(|| "controller".into());
+        let make = {
+            let (sink, namespace, lb_class, metrics) = (
+                sink.clone(),
+                args.namespace.clone(),
+                args.lb_class.clone().filter(|c| !c.is_empty()),
+                Arc::clone(&metrics),
+            );
+            move || controller::Controller::new(sink.clone(), namespace.clone(), lb_class.clone(), Arc::clone(&metrics))
+        };
+        match leadership {
+            Leadership::Lock(state) => {
+                tokio::spawn(lead_then_control(state, identity, make(), rx.clone(), Arc::clone(&metrics)));
+            }
+            Leadership::Lease(client) => {
+                let (leading_tx, leading) = watch::channel(false);
+                let mut stop = stopping.clone();
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                match cluster::elect(&client, &args.namespace, &args.kubernetes, &identity, leading_tx, stopped) {
+                    Ok(task) => election = Some(task),
+                    Err(message) => {
+                        error!("{message}");
+                        return ExitCode::from(2);
+                    }
+                }
+                tokio::spawn(control_while_leading(make, rx.clone(), leading, Arc::clone(&metrics)));
+            }
+        }
     }
     let mut speaker_task = None;
-    if matches!(roles, Roles::Speaker | Roles::Both) {
-        let Some(node) = node else {
-            error!("the speaker needs --node");
-            return ExitCode::from(2);
-        };
+    if let (Roles::Speaker | Roles::Both, Some(node)) = (roles, node) {
         let l2 = if args.disable_layer2 {
             info!(
                 "layer 2 data plane disabled (--disable-layer2): decisions are made and reported, nothing is answered"
@@ -148,17 +192,21 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
             graceful_shutdown_delay: Duration::from_secs(args.graceful_shutdown_delay),
         };
         let speaker =
-            speaker::Speaker::new(node, state.clone(), args.namespace.clone(), decide, l2, Arc::clone(&metrics));
+            speaker::Speaker::new(node, sink.clone(), args.namespace.clone(), decide, l2, Arc::clone(&metrics));
         speaker_task = Some(tokio::spawn(speaker.run(rx.clone())));
     }
 
     shutdown.await;
     info!("shutting down");
+    let _ = stopping_tx.send(true);
     // Closing the snapshot channel ends the speaker's loop, which withdraws everything it
     // announces before returning.
     drop(rx);
-    source_task.abort();
-    let _ = source_task.await;
+    for task in &background {
+        if writer.is_none() {
+            task.abort();
+        }
+    }
     // The speaker withdraws, sends its CEASEs and, with --graceful-shutdown-delay, first
     // drains for that long: wait for all of it, with 2 s to spare.
     let budget = Duration::from_secs(args.graceful_shutdown_delay) + Duration::from_secs(2);
@@ -167,7 +215,54 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
     {
         warn!(?budget, "the speaker did not finish withdrawing in time");
     }
+    // The last statuses (the speaker's removals) and the Lease's release reach the API server
+    // before the process goes.
+    if let Some(writer) = writer
+        && !writer.flush(Duration::from_secs(2)).await
+    {
+        warn!("some status writes did not reach the API server before shutdown");
+    }
+    if let Some(task) = election {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+    for task in background {
+        task.abort();
+    }
     ExitCode::SUCCESS
+}
+
+/// How the controller role is elected: a lock on the state directory, or a Lease.
+enum Leadership {
+    Lock(StateDir),
+    Lease(kube::Client),
+}
+
+/// Runs a fresh controller whenever this replica holds the Lease, and stops it the moment
+/// the Lease is lost, before another replica can take over (the elector's timing invariant).
+async fn control_while_leading(
+    make: impl Fn() -> controller::Controller,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    mut leading: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        if leading.wait_for(|l| *l).await.is_err() {
+            return;
+        }
+        metrics.is_leader.set(1);
+        info!("controller: leading");
+        let controller = make();
+        tokio::select! {
+            () = controller.run(snapshots.clone()) => return,
+            lost = leading.wait_for(|l| !*l) => {
+                metrics.is_leader.set(0);
+                if lost.is_err() {
+                    return;
+                }
+                warn!("controller: lost the Lease; standing by");
+            }
+        }
+    }
 }
 
 /// Waits for the controller lock, announces the role, then reconciles while holding it.

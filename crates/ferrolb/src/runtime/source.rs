@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_api::Resources;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
@@ -20,11 +19,8 @@ use super::metrics::Metrics;
 use super::state::StateDir;
 use crate::inputs;
 
-/// Everything the reconcilers decide on, at one moment.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Snapshot {
-    pub resources: Resources,
-}
+/// Everything the reconcilers decide on, at one moment: the same type from either source.
+pub use ferrolb_kube::source::Snapshot;
 
 /// How long to wait for a burst of file events to end before reloading.
 const COALESCE: Duration = Duration::from_millis(40);
@@ -61,7 +57,7 @@ impl DirSource {
                 };
             }
         }
-        Ok(Snapshot { resources })
+        Ok(Snapshot { resources, rejected: Vec::new() })
     }
 
     /// Loads once, then watches the manifests (and the state directory within or beside

@@ -23,8 +23,8 @@ use super::conditions::{SPEAKER_CONDITION, configuration_state};
 use super::layer2::{self, Claims};
 use super::membership::{Members, MembershipOptions};
 use super::metrics::{AnnouncedLabels, Metrics};
+use super::sink::{ServiceRef, Sink};
 use super::source::Snapshot;
-use super::state::StateDir;
 
 /// How the speaker decides, beyond the configuration.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub struct SpeakerOptions {
 
 pub struct Speaker {
     node: String,
-    state: StateDir,
+    sink: Sink,
     options: Options,
     decide: SpeakerOptions,
     metrics: Arc<Metrics>,
@@ -57,12 +57,14 @@ pub struct Speaker {
     fenced: bool,
     bgp_statuses_written: BTreeMap<ServiceKey, BTreeSet<String>>,
     bgp_announced: BTreeSet<AnnouncedLabels>,
+    /// Each Service's uid, from the last snapshot: events name their object by it.
+    uids: BTreeMap<ServiceKey, String>,
 }
 
 impl Speaker {
     pub fn new(
         node: String,
-        state: StateDir,
+        sink: Sink,
         namespace: String,
         decide: SpeakerOptions,
         l2: Option<L2Announcer>,
@@ -75,7 +77,7 @@ impl Speaker {
         let bfd = BfdSessions::new(Arc::clone(&metrics), bfd_down_tx);
         Self {
             node,
-            state,
+            sink,
             options,
             decide,
             metrics,
@@ -93,6 +95,7 @@ impl Speaker {
             fenced: false,
             bgp_statuses_written: BTreeMap::new(),
             bgp_announced: BTreeSet::new(),
+            uids: BTreeMap::new(),
         }
     }
 
@@ -135,7 +138,7 @@ impl Speaker {
     }
 
     fn reconcile_config(&mut self, snapshot: &Snapshot) {
-        let parsed = ferrolb_config::parse(&snapshot.resources, &self.options).and_then(|config| {
+        let parsed = super::controller::parse(snapshot, &self.options).and_then(|config| {
             match orphan(&config, self.announced()) {
                 None => Ok(config),
                 Some(e) => Err(e),
@@ -225,6 +228,14 @@ impl Speaker {
     async fn announce(&mut self, snapshot: &Snapshot) {
         let Some(config) = self.config.clone() else { return };
         let resources = &snapshot.resources;
+        self.uids = resources
+            .services
+            .iter()
+            .filter_map(|s| {
+                let namespace = s.metadata.namespace.as_deref().unwrap_or("default");
+                Some((ServiceKey::new(namespace, &s.metadata.name), s.metadata.uid.clone()?))
+            })
+            .collect();
         self.members.update(&resources.nodes);
         let liveness = self.members.liveness();
         self.follow_membership();
@@ -281,7 +292,7 @@ impl Speaker {
         self.bgp_announced = announced;
 
         for gone in self.bgp_statuses_written.keys().filter(|k| !now.contains_key(*k)).cloned().collect::<Vec<_>>() {
-            match self.state.write_bgp_status::<ServiceBGPStatusStatus>(&gone.namespace, &gone.name, &self.node, None) {
+            match self.sink.write_bgp_status(&gone.namespace, &gone.name, &self.node, None) {
                 Ok(()) => {
                     self.bgp_statuses_written.remove(&gone);
                 }
@@ -298,10 +309,16 @@ impl Speaker {
                 service_namespace: key.namespace.clone(),
                 peers: peers.iter().cloned().collect(),
             };
-            match self.state.write_bgp_status(&key.namespace, &key.name, &self.node, Some(&status)) {
+            match self.sink.write_bgp_status(&key.namespace, &key.name, &self.node, Some(&status)) {
                 Ok(()) => {
                     info!(service = %key, node = %self.node, peers = ?peers, event = "nodeAssigned",
                         "announcing from node {:?} with protocol \"bgp\"", self.node);
+                    self.event(
+                        &key,
+                        false,
+                        "nodeAssigned",
+                        format!("announcing from node {:?} with protocol \"bgp\"", self.node),
+                    );
                     self.bgp_statuses_written.insert(key, peers);
                 }
                 Err(e) => {
@@ -350,6 +367,12 @@ impl Speaker {
             let ips: Vec<String> = self.claims.keys().filter(|(k, _)| k == key).map(|(_, ip)| ip.to_string()).collect();
             info!(service = %key, ips = ?ips, node = %self.node, event = "nodeAssigned",
                 "announcing from node {:?} with protocol \"layer2\"", self.node);
+            self.event(
+                key,
+                false,
+                "nodeAssigned",
+                format!("announcing from node {:?} with protocol \"layer2\"", self.node),
+            );
         }
         for key in before.difference(&after) {
             info!(service = %key, node = %self.node, "withdrawn: this node no longer announces the service by layer2");
@@ -357,6 +380,8 @@ impl Speaker {
         for key in failed.difference(&after) {
             warn!(service = %key, node = %self.node, event = "announceFailed",
                 "the interfaces of the L2Advertisement do not exist on this node; not announcing");
+            let message = format!("the interfaces of the L2Advertisement do not exist on node {:?}", self.node);
+            self.event(key, true, "announceFailed", message);
         }
     }
 
@@ -365,7 +390,7 @@ impl Speaker {
     fn write_statuses(&mut self) {
         let now = layer2::statuses(&self.claims);
         for gone in self.statuses_written.keys().filter(|k| !now.contains_key(*k)).cloned().collect::<Vec<_>>() {
-            match self.state.write_l2_status::<ServiceL2StatusStatus>(&gone.namespace, &gone.name, &self.node, None) {
+            match self.sink.write_l2_status(&gone.namespace, &gone.name, &self.node, None) {
                 Ok(()) => {
                     self.statuses_written.remove(&gone);
                 }
@@ -375,7 +400,7 @@ impl Speaker {
         for (key, interfaces) in now {
             // Re-created if it vanished (an operator, or a node that briefly announced too).
             if self.statuses_written.get(&key) == Some(&interfaces)
-                && self.state.has_l2_status(&key.namespace, &key.name, &self.node)
+                && self.sink.has_l2_status(&key.namespace, &key.name, &self.node)
             {
                 continue;
             }
@@ -385,11 +410,11 @@ impl Speaker {
                 service_namespace: key.namespace.clone(),
                 interfaces: interfaces.iter().map(|name| InterfaceInfo { name: name.clone() }).collect(),
             };
-            match self.state.write_l2_status(&key.namespace, &key.name, &self.node, Some(&status)) {
+            match self.sink.write_l2_status(&key.namespace, &key.name, &self.node, Some(&status)) {
                 Ok(()) => {
                     let live = self.last_members.clone();
                     let alive = |n: &str| live.as_ref().is_some_and(|m| m.contains(n));
-                    match self.state.remove_other_l2_statuses(&key.namespace, &key.name, &self.node, alive) {
+                    match self.sink.remove_other_l2_statuses(&key.namespace, &key.name, &self.node, alive) {
                         Ok(others) if !others.is_empty() => {
                             info!(service = %key, previous = ?others, "removed the previous announcer's ServiceL2Status");
                         }
@@ -425,8 +450,13 @@ impl Speaker {
         self.sessions.shutdown("ferrolb speaker shutting down", draining).await;
         self.bfd.shutdown().await;
         for key in std::mem::take(&mut self.bgp_statuses_written).into_keys() {
-            let _ = self.state.write_bgp_status::<ServiceBGPStatusStatus>(&key.namespace, &key.name, &self.node, None);
+            let _ = self.sink.write_bgp_status(&key.namespace, &key.name, &self.node, None);
         }
+    }
+
+    fn event(&self, key: &ServiceKey, warning: bool, reason: &str, message: String) {
+        let uid = self.uids.get(key).map(String::as_str);
+        self.sink.event(&ServiceRef { namespace: &key.namespace, name: &key.name, uid }, warning, reason, message);
     }
 
     fn report(&mut self, error: Option<&ConfigError>) {
@@ -435,7 +465,7 @@ impl Speaker {
             return;
         }
         let status = configuration_state(SPEAKER_CONDITION, error);
-        match self.state.write_configuration_state(&format!("speaker-{}", self.node), &status) {
+        match self.sink.write_configuration_state(&format!("speaker-{}", self.node), &status) {
             Ok(()) => self.condition_written = Some(key),
             Err(e) => {
                 self.metrics.update_errors.inc();

@@ -1,0 +1,142 @@
+//! The `k8s` source's wiring: connect to the API server, start the watches, the status
+//! writer and the event recorder, and elect the controller with a Lease.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_kube::events::{EventRecorder, RecorderSettings, Reporter};
+use ferrolb_kube::lease::{ElectionConfig, LeaderElector};
+use ferrolb_kube::source::{self, Kind, Snapshot};
+use ferrolb_kube::status::{self, ServiceStatusKind, Settings, StatusWriter};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Api;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::Roles;
+use crate::cli::KubernetesArgs;
+
+/// How long the first contact with the API server may take before the process gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client for the configured cluster, proven reachable. The error is one line for the user.
+pub async fn connect(args: &KubernetesArgs) -> Result<kube::Client, String> {
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("cannot use kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::infer().await.map_err(|e| {
+            format!("no Kubernetes configuration found (not in a pod, no $KUBECONFIG, no ~/.kube/config): {e}")
+        })?,
+    };
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| format!("cannot build a client for {url}: {e}"))?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
+        Ok(Ok(version)) => {
+            info!(server = %url, version = %version.git_version, "connected to the Kubernetes API server");
+            Ok(client)
+        }
+        Ok(Err(e)) => Err(format!("cannot reach the Kubernetes API server at {url}: {e}")),
+        Err(_) => Err(format!("cannot reach the Kubernetes API server at {url}: no answer in {CONNECT_TIMEOUT:?}")),
+    }
+}
+
+/// This process's Pod as the owner of what it creates, so Kubernetes removes those objects
+/// with it (MetalLB does the same). Without a pod name (running outside the cluster) there is
+/// no owner.
+pub async fn pod_owner(client: &kube::Client, namespace: &str, pod: Option<&str>) -> Option<OwnerReference> {
+    let name = pod?;
+    match Api::<Pod>::namespaced(client.clone(), namespace).get(name).await {
+        Ok(pod) => Some(OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: name.into(),
+            uid: pod.metadata.uid.unwrap_or_default(),
+            ..OwnerReference::default()
+        }),
+        Err(e) => {
+            warn!(pod = %name, error = %e, "cannot read this pod; objects created will have no owner");
+            None
+        }
+    }
+}
+
+/// The kinds the given roles read.
+fn kinds(roles: Roles) -> Vec<Kind> {
+    match roles {
+        Roles::Controller => source::Role::Controller.kinds().to_vec(),
+        Roles::Speaker | Roles::Both => source::Role::Speaker.kinds().to_vec(),
+    }
+}
+
+/// What the runtime gets from the cluster: snapshots and a way to write back.
+pub struct Started {
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    pub writer: StatusWriter,
+    pub events: EventRecorder,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts the watches, the status writer (and for speakers the watches of their status
+/// objects) and the event recorder.
+pub fn start(
+    client: &kube::Client,
+    namespace: &str,
+    roles: Roles,
+    node: Option<&str>,
+    owner: Option<OwnerReference>,
+) -> Started {
+    let mut tasks = Vec::new();
+    let (raw_tx, mut raw_rx) = watch::channel(None::<Snapshot>);
+    let kinds = kinds(roles);
+    let (client_for_source, ns) = (client.clone(), namespace.to_owned());
+    tasks.push(tokio::spawn(async move { source::run(client_for_source, ns, &kinds, raw_tx).await }));
+    // The runtime's channel carries shared snapshots; only published ones are forwarded.
+    let (tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
+    tasks.push(tokio::spawn(async move {
+        while raw_rx.changed().await.is_ok() {
+            let next = raw_rx.borrow_and_update().clone();
+            if let Some(snapshot) = next
+                && tx.send(Arc::new(snapshot)).is_err()
+            {
+                return;
+            }
+        }
+    }));
+
+    let writer = StatusWriter::new(Settings { namespace: namespace.to_owned(), owner });
+    tasks.push(tokio::spawn(writer.clone().run(client.clone())));
+    if matches!(roles, Roles::Speaker | Roles::Both) {
+        for kind in [ServiceStatusKind::Layer2, ServiceStatusKind::Bgp] {
+            tasks.push(tokio::spawn(status::watch_statuses(client.clone(), writer.clone(), kind)));
+        }
+    }
+    let reporter = match (roles, node) {
+        (Roles::Speaker | Roles::Both, Some(node)) => Reporter::speaker(node),
+        _ => Reporter::controller(),
+    };
+    let (events, worker) = EventRecorder::new(client.clone(), reporter, RecorderSettings::default());
+    tasks.push(tokio::spawn(worker.run()));
+    Started { snapshots, writer, events, tasks }
+}
+
+/// Campaigns for the controller Lease; `leading` says when the controller may act.
+pub fn elect(
+    client: &kube::Client,
+    namespace: &str,
+    args: &KubernetesArgs,
+    identity: &str,
+    leading: watch::Sender<bool>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<JoinHandle<()>, String> {
+    let config =
+        ElectionConfig::new(namespace, &args.lease_name, identity, Duration::from_secs(args.lease_duration.max(3)));
+    let elector = LeaderElector::new(client.clone(), config).map_err(|e| format!("invalid leader election: {e}"))?;
+    Ok(tokio::spawn(async move { elector.run(leading, shutdown).await }))
+}
