@@ -234,7 +234,7 @@ impl Aggregator {
         let suffix = now.as_nanosecond().max(self.last_suffix.saturating_add(1)).max(0);
         self.last_suffix = suffix;
         let namespace = event.object.event_namespace().to_owned();
-        let name = format!("{}.{suffix:x}", event.object.name);
+        let name = event_name(&event.object.name, suffix);
         self.entries
             .insert(event.clone(), Entry { namespace: namespace.clone(), name: name.clone(), count: 1, last: now });
         Action::Create(Box::new(KubeEvent {
@@ -273,6 +273,16 @@ impl Aggregator {
             self.entries.remove(&oldest);
         }
     }
+}
+
+/// `<object name>.<hex suffix>` (client-go), the object name cut so the whole stays a valid
+/// object name (at most 253 characters).
+fn event_name(object: &str, suffix: i128) -> String {
+    let suffix = format!(".{suffix:x}");
+    let room = 253usize.saturating_sub(suffix.len());
+    let cut =
+        object.char_indices().map(|(i, _)| i).chain([object.len()]).take_while(|&i| i <= room).last().unwrap_or(0);
+    format!("{}{suffix}", &object[..cut])
 }
 
 fn expired(last: Timestamp, window: SignedDuration, now: Timestamp) -> bool {

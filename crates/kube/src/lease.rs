@@ -368,7 +368,7 @@ impl LeaderElector {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout),
         };
-        match result {
+        let delay = match result {
             Ok(Attempt::Leading { acquired, renewed_at }) => {
                 if acquired {
                     info!(lease = %cfg.name, identity = %cfg.identity, "acquired the controller Lease");
@@ -395,13 +395,14 @@ impl LeaderElector {
             Err(e) => {
                 round.failures = round.failures.saturating_add(1);
                 warn!(lease = %cfg.name, error = %e, failures = round.failures, "Lease round failed");
-                // While leading, wake at the deadline at the latest, to step down on time.
-                let delay = backoff(cfg.retry_period, round.failures);
-                match round.deadline {
-                    Some(deadline) => delay.min(deadline.saturating_duration_since(Instant::now())),
-                    None => delay,
-                }
+                backoff(cfg.retry_period, round.failures)
             }
+        };
+        // While leading, wake at the deadline at the latest, to step down on time (a slow
+        // acquisition can leave less than a retry period before it).
+        match round.deadline {
+            Some(deadline) => delay.min(deadline.saturating_duration_since(Instant::now())),
+            None => delay,
         }
     }
 

@@ -115,6 +115,18 @@ fn events_about_cluster_scoped_objects_go_to_the_default_namespace() {
 }
 
 #[test]
+fn event_names_stay_within_253_characters() {
+    let long = "s".repeat(253);
+    let event = Event::normal(ObjectRef::service("shop", &long, None), "IPAllocated", "x");
+    let Action::Create(created) = aggregator().record(&event, &Reporter::controller(), at(0)) else {
+        panic!("expected Create")
+    };
+    let name = created.metadata.name.expect("named");
+    assert_eq!(name.len(), 253);
+    assert!(name.ends_with(&format!(".{:x}", at(0).as_nanosecond())), "{name}");
+}
+
+#[test]
 fn a_full_cache_forgets_the_least_recently_seen_event() {
     let mut cache = Aggregator::new(Duration::from_secs(600), 2);
     let reporter = Reporter::controller();
