@@ -140,3 +140,35 @@ pub fn elect(
     let elector = LeaderElector::new(client.clone(), config).map_err(|e| format!("invalid leader election: {e}"))?;
     Ok(tokio::spawn(async move { elector.run(leading, shutdown).await }))
 }
+
+/// Creates the membership key Secret when absent (as MetalLB's controller does), owned by
+/// the controller Deployment; retried every 10 s until it exists.
+pub async fn ensure_memberlist_secret(client: kube::Client, namespace: String, args: KubernetesArgs) {
+    use ferrolb_kube::memberlist::{SecretOutcome, deployment_owner, ensure_secret};
+    let mut warned = false;
+    loop {
+        let owner = match deployment_owner(client.clone(), &namespace, &args.deployment).await {
+            Ok(owner) => Some(owner),
+            Err(e) => {
+                if !warned {
+                    warn!(error = %e, "the memberlist Secret will have no owner");
+                }
+                None
+            }
+        };
+        match ensure_secret(client.clone(), &namespace, &args.ml_secret_name, owner).await {
+            Ok(SecretOutcome::Created) => {
+                info!(secret = %args.ml_secret_name, "created the membership key Secret");
+                return;
+            }
+            Ok(_) => return,
+            Err(e) => {
+                if !warned {
+                    warn!(error = %e, "cannot ensure the membership key Secret; retrying every 10 s");
+                    warned = true;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+}

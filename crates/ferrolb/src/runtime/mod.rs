@@ -101,6 +101,10 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
             let started = cluster::start(&client, &args.namespace, roles, node.as_deref(), owner);
             info!(namespace = %args.namespace, node = ?node, roles = ?roles, "starting on the Kubernetes API");
             background.extend(started.tasks);
+            if matches!(roles, Roles::Controller | Roles::Both) {
+                let (client, namespace) = (client.clone(), args.namespace.clone());
+                background.push(tokio::spawn(cluster::ensure_memberlist_secret(client, namespace, k8s.clone())));
+            }
             writer = Some(started.writer.clone());
             let sink = Sink::Kube(KubeSink { writer: started.writer, events: started.events });
             (sink, started.snapshots, Leadership::Lease(client))
