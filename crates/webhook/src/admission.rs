@@ -207,6 +207,10 @@ pub fn precheck(review: &Review, endpoint: Kind, namespace: &str) -> Option<Verd
             endpoint.name()
         )));
     }
+    // Status writes (IPAddressPool usage counts, by the controller) change no configuration.
+    if review.request.sub_resource.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Some(Verdict::allow());
+    }
     match review.operation() {
         Operation::Create | Operation::Update => {}
         // Deleting an object outside the namespace cannot change the configuration.

@@ -6,13 +6,21 @@
 //! * [`conversion`]: pure BGPPeer v1beta1 <-> v1beta2 ConversionReviews;
 //! * [`certs`]: the pure certificate decisions (generate, reuse or renew);
 //! * [`rotation`], [`existing`]: the API-server side (Secret, caBundles, listing);
-//! * [`server`]: HTTPS with hot-swapped certificates; [`serve`] ties it all together.
+//! * [`server`]: HTTPS with hot-swapped certificates; [`serve`] ties it all together;
+//! * [`manifest`]: the ValidatingWebhookConfiguration the install manifests must carry.
+//!
+//! What the install must grant the process: in the namespace, `get/list` on the six
+//! metallb.io configuration kinds and on Secrets, `create/update` on Secrets (the certificate
+//! Secret); cluster-wide, `list` on Nodes and Namespaces, `get/patch` on the
+//! ValidatingWebhookConfiguration and on `customresourcedefinitions` (`bgppeers.metallb.io`).
+//! The Service `<service>` in the namespace must map port 443 to the webhook port (9443).
 #![forbid(unsafe_code)]
 
 pub mod admission;
 pub mod certs;
 pub mod conversion;
 pub mod existing;
+pub mod manifest;
 pub mod rotation;
 pub mod server;
 

@@ -351,3 +351,19 @@ fn malformed_bodies_are_bad_requests_not_panics() {
         assert!(!err.0.contains('\n'), "{err}");
     }
 }
+
+#[test]
+fn status_subresource_writes_are_allowed_whatever_they_carry() {
+    let pool = object("IPAddressPool", "a", json!({"addresses": ["nope"]}));
+    let mut review: Value = serde_json::from_slice(&body("UPDATE", &pool)).unwrap();
+    review["request"]["subResource"] = "status".into();
+    let review = decode_review(&serde_json::to_vec(&review).unwrap()).unwrap();
+    assert!(validate(&review, Kind::IPAddressPool, &Resources::default(), NS).is_allowed());
+}
+
+#[test]
+fn deleting_an_object_outside_the_namespace_is_allowed() {
+    let mut profile = object("BFDProfile", "fast", json!({}));
+    profile["metadata"]["namespace"] = "default".into();
+    allowed("DELETE", Kind::BFDProfile, &profile, &existing(PEER_USING_FAST));
+}
