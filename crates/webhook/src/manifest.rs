@@ -59,7 +59,6 @@ pub fn validating_webhook_configuration(
     ValidatingWebhookConfiguration {
         metadata: ObjectMeta { name: Some(configuration_name.into()), ..ObjectMeta::default() },
         webhooks: Some(webhooks),
-        ..ValidatingWebhookConfiguration::default()
     }
 }
 

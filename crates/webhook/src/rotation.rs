@@ -40,7 +40,8 @@ pub fn is_retryable(error: &kube::Error) -> bool {
     }
 }
 
-/// Runs `call` until it succeeds, fails for good, or [`ATTEMPTS`] are used up.
+/// Runs `call` until it succeeds, fails for good, or six attempts are used up (backoff
+/// 0.5 s doubling to 8 s).
 pub async fn retrying<T, F, Fut>(what: &str, mut call: F) -> Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
