@@ -87,7 +87,10 @@ pub async fn ensure_secret(
             Decision::Reuse => return bundle.ok_or_else(|| WebhookError::Certificate("reused nothing".into())),
             Decision::RenewServing { reason } => {
                 tracing::info!(secret = name, %reason, "webhook: renewing the serving certificate");
-                certs::renew_serving(bundle.as_ref().expect("RenewServing implies a stored bundle"), &names, now)?
+                match bundle.as_ref() {
+                    Some(stored) => certs::renew_serving(stored, &names, now)?,
+                    None => certs::generate(&names, now)?,
+                }
             }
             Decision::Regenerate { reason } => {
                 tracing::info!(secret = name, %reason, "webhook: generating a new CA and serving certificate");
