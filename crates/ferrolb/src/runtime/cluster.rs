@@ -172,3 +172,21 @@ pub async fn ensure_memberlist_secret(client: kube::Client, namespace: String, a
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
 }
+
+/// The webhook server's settings from the command line.
+pub fn webhook_settings(namespace: &str, args: &KubernetesArgs) -> ferrolb_webhook::WebhookSettings {
+    ferrolb_webhook::WebhookSettings {
+        namespace: namespace.to_owned(),
+        port: args.webhook_port,
+        bind: std::net::IpAddr::from([0, 0, 0, 0]),
+        secret_name: args.webhook_secret.clone(),
+        service_name: args.cert_service_name.clone(),
+        configuration_name: args.webhook_configuration.clone(),
+        cert_dir: args.cert_dir.clone(),
+        rotate_certificates: !args.disable_cert_rotation,
+        tls_min_version: match args.tls_min_version {
+            crate::cli::TlsVersion::Tls12 => ferrolb_webhook::TlsMinVersion::Tls12,
+            crate::cli::TlsVersion::Tls13 => ferrolb_webhook::TlsMinVersion::Tls13,
+        },
+    }
+}

@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::cli::{RuntimeArgs, SourceSpec};
+use crate::cli::{RuntimeArgs, SourceSpec, WebhookMode};
 use metrics::Metrics;
 use sink::{KubeSink, Sink};
 use source::{DirSource, Snapshot};
@@ -127,8 +127,22 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
         }
     });
 
+    // Webhooks run beside the controller on the API server (every replica serves them, the
+    // Lease only decides who reconciles); `onlywebhook` runs them without the reconcilers.
+    let webhook_mode = args.kubernetes.webhook_mode;
+    if let (Leadership::Lease(client), Roles::Controller, true) =
+        (&leadership, roles, webhook_mode != WebhookMode::Disabled)
+    {
+        let settings = cluster::webhook_settings(&args.namespace, &args.kubernetes);
+        let client = client.clone();
+        background.push(tokio::spawn(async move {
+            if let Err(e) = ferrolb_webhook::serve(client, settings).await {
+                error!(error = %e, "the webhook server stopped");
+            }
+        }));
+    }
     let mut election = None;
-    if matches!(roles, Roles::Controller | Roles::Both) {
+    if matches!(roles, Roles::Controller | Roles::Both) && webhook_mode != WebhookMode::Onlywebhook {
         let identity = args.kubernetes.pod_name.clone().or_else(|| node.clone()).unwrap_or_else(|| "controller".into());
         let make = {
             let (sink, namespace, lb_class, metrics) = (
