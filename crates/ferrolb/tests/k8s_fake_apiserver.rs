@@ -343,7 +343,18 @@ fn the_speaker_reports_its_configuration_state_and_watches_its_status_objects() 
     seed_cluster(&fake, json!({"loadBalancer": {"ingress": [{"ip": "172.30.0.100"}]}}));
     let addr = start(Arc::clone(&fake));
     let config = kubeconfig(addr, "speaker");
-    let _process = spawn(&["speaker", "--node", "n1", "--disable-layer2", "--no-membership"], &config);
+    let _process = spawn(
+        &[
+            "speaker",
+            "--node",
+            "n1",
+            "--disable-layer2",
+            "--no-membership",
+            "--ml-labels",
+            "app.kubernetes.io/component=speaker",
+        ],
+        &config,
+    );
     let state = wait_for(
         &fake,
         |s| s.method == Method::PATCH && s.path.ends_with("/configurationstates/speaker-n1/status"),
@@ -356,7 +367,7 @@ fn the_speaker_reports_its_configuration_state_and_watches_its_status_objects() 
         .find(|s| s.method == Method::PATCH && s.path.ends_with("/configurationstates/speaker-n1"))
         .expect("the object is applied before its status");
     assert_eq!(object.body["metadata"]["labels"]["metallb.io/node-name"], "n1");
-    for kind in ["servicel2statuses", "servicebgpstatuses", "secrets", "endpointslices", "bgppeers"] {
+    for kind in ["servicel2statuses", "servicebgpstatuses", "secrets", "endpointslices", "bgppeers", "pods"] {
         assert!(
             fake.seen().iter().any(|s| s.method == Method::GET && s.path.ends_with(kind)),
             "the speaker lists {kind}"

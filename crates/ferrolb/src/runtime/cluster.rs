@@ -190,3 +190,54 @@ pub fn webhook_settings(namespace: &str, args: &KubernetesArgs) -> ferrolb_webho
         },
     }
 }
+
+/// How often the speaker pods are listed for membership discovery.
+const DISCOVERY_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Publishes the names of the nodes running a speaker pod (pods in the namespace matching
+/// `--ml-labels`, running and not being deleted), relisting every 30 s. A failed listing
+/// keeps the last answer.
+pub async fn discover_speakers(
+    client: kube::Client,
+    namespace: String,
+    selector: String,
+    tx: watch::Sender<Option<std::collections::BTreeSet<String>>>,
+) {
+    use kube::api::ListParams;
+    let api: Api<Pod> = Api::namespaced(client, &namespace);
+    let mut failing = false;
+    loop {
+        match api.list(&ListParams::default().labels(&selector)).await {
+            Ok(pods) => {
+                let nodes: std::collections::BTreeSet<String> = pods
+                    .items
+                    .iter()
+                    .filter(|p| p.metadata.deletion_timestamp.is_none())
+                    .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+                    .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+                    .collect();
+                if failing {
+                    info!("speaker discovery works again");
+                    failing = false;
+                }
+                tx.send_if_modified(|current| {
+                    let changed = current.as_ref() != Some(&nodes);
+                    if changed {
+                        info!(speakers = nodes.len(), "speaker pods discovered");
+                        *current = Some(nodes);
+                    }
+                    changed
+                });
+            }
+            Err(e) if !failing => {
+                warn!(selector = %selector, error = %e, "cannot list the speaker pods; keeping the last answer");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(DISCOVERY_INTERVAL) => {}
+            () = tx.closed() => return,
+        }
+    }
+}

@@ -141,6 +141,10 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
             }
         }));
     }
+    let kube_client = match &leadership {
+        Leadership::Lease(client) => Some(client.clone()),
+        Leadership::Lock(_) => None,
+    };
     let mut election = None;
     if matches!(roles, Roles::Controller | Roles::Both) && webhook_mode != WebhookMode::Onlywebhook {
         let identity = args.kubernetes.pod_name.clone().or_else(|| node.clone()).unwrap_or_else(|| "controller".into());
@@ -209,8 +213,14 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
             membership,
             graceful_shutdown_delay: Duration::from_secs(args.graceful_shutdown_delay),
         };
-        let speaker =
+        let mut speaker =
             speaker::Speaker::new(node, sink.clone(), args.namespace.clone(), decide, l2, Arc::clone(&metrics));
+        if let (Some(client), Some(selector)) = (&kube_client, args.kubernetes.ml_labels.clone()) {
+            let (tx, speaker_nodes) = watch::channel(None);
+            let task = cluster::discover_speakers(client.clone(), args.namespace.clone(), selector, tx);
+            background.push(tokio::spawn(task));
+            speaker = speaker.with_speaker_nodes(speaker_nodes);
+        }
         speaker_task = Some(tokio::spawn(speaker.run(rx.clone())));
     }
 

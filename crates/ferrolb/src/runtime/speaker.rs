@@ -59,6 +59,9 @@ pub struct Speaker {
     bgp_announced: BTreeSet<AnnouncedLabels>,
     /// Each Service's uid, from the last snapshot: events name their object by it.
     uids: BTreeMap<ServiceKey, String>,
+    /// The nodes that run a speaker, when discovery by pod label says so; `None` means
+    /// every Node object (the `dir:` source, or no `--ml-labels`).
+    speaker_nodes: watch::Receiver<Option<BTreeSet<String>>>,
 }
 
 impl Speaker {
@@ -96,7 +99,16 @@ impl Speaker {
             bgp_statuses_written: BTreeMap::new(),
             bgp_announced: BTreeSet::new(),
             uids: BTreeMap::new(),
+            speaker_nodes: watch::channel(None).1,
         }
+    }
+
+    /// Takes the set of nodes running a speaker from pod discovery: only they take part in
+    /// membership and count toward its quorum (a node a nodeSelector keeps the speaker off
+    /// would otherwise count as a speaker that never answers).
+    pub fn with_speaker_nodes(mut self, nodes: watch::Receiver<Option<BTreeSet<String>>>) -> Self {
+        self.speaker_nodes = nodes;
+        self
     }
 
     pub async fn run(mut self, mut snapshots: watch::Receiver<Arc<Snapshot>>) {
@@ -114,6 +126,7 @@ impl Speaker {
                     seen_snapshot = true;
                 }
                 () = self.members.changed() => {}
+                Ok(()) = self.speaker_nodes.changed() => {}
                 Some(peer) = bfd_down.recv() => reset = Some(peer),
             }
             if let Some(peer) = reset {
@@ -236,7 +249,19 @@ impl Speaker {
                 Some((ServiceKey::new(namespace, &s.metadata.name), s.metadata.uid.clone()?))
             })
             .collect();
-        self.members.update(&resources.nodes);
+        let speaker_nodes = self.speaker_nodes.borrow_and_update().clone();
+        match speaker_nodes {
+            Some(names) => {
+                let nodes: Vec<ferrolb_api::Node> = resources
+                    .nodes
+                    .iter()
+                    .filter(|n| n.metadata.name == self.node || names.contains(&n.metadata.name))
+                    .cloned()
+                    .collect();
+                self.members.update(&nodes);
+            }
+            None => self.members.update(&resources.nodes),
+        }
         let liveness = self.members.liveness();
         self.follow_membership();
         let mut cluster =
