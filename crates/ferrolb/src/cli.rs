@@ -23,6 +23,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print the metallb.io CustomResourceDefinitions as YAML.
     Crds,
+    /// Print the whole install (namespace, CRDs, RBAC, controller, speaker, webhooks) as YAML.
+    Manifests(ManifestsArgs),
     /// Run the controller: address management (one active instance, elected).
     Controller(RuntimeArgs),
     /// Run the speaker of one node: announcement.
@@ -71,6 +73,13 @@ pub struct PlanArgs {
     /// YAML files or directories: configuration, Services (with their current status), Nodes, Namespaces.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestsArgs {
+    /// The container image the controller and the speaker run.
+    #[arg(long, default_value = crate::manifests::DEFAULT_IMAGE)]
+    pub image: String,
 }
 
 /// Where the cluster state comes from.

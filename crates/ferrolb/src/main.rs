@@ -4,6 +4,7 @@
 mod cli;
 mod inputs;
 mod logging;
+mod manifests;
 mod output;
 mod plan;
 mod runtime;
@@ -24,6 +25,16 @@ fn main() -> ExitCode {
         cli::Command::Crds => match output::emit(&ferrolb_api::crds::render_yaml()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(code) => code,
+        },
+        cli::Command::Manifests(args) => match manifests::render_yaml(&manifests::Options { image: args.image }) {
+            Ok(yaml) => match output::emit(&yaml) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
+            },
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
         },
     }
 }
