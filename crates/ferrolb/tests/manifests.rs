@@ -1067,3 +1067,22 @@ fn the_charts_rbac_rules_are_the_static_manifests_rules() {
     }
     assert_eq!(compared, 4);
 }
+
+#[test]
+fn the_image_is_a_static_non_root_ferrolb_whose_entrypoint_the_workloads_call() {
+    let dockerfile = read("Dockerfile");
+    let instructions: Vec<&str> =
+        dockerfile.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let stages: Vec<&&str> = instructions.iter().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(stages.len(), 2, "a build stage and a final stage: {stages:?}");
+    assert!(stages[1].contains("distroless/static") || stages[1].contains("scratch"), "{}", stages[1]);
+    assert!(dockerfile.contains("unknown-linux-musl"), "a static musl build");
+    assert!(dockerfile.contains("cargo build --locked --release -p ferrolb"));
+    let last_user = instructions.iter().rev().find(|l| l.starts_with("USER ")).copied();
+    assert_eq!(last_user, Some("USER 65534:65534"));
+    assert!(instructions.contains(&r#"ENTRYPOINT ["/ferrolb"]"#));
+    let ignore = read(".dockerignore");
+    for needed in ["!Cargo.toml", "!Cargo.lock", "!crates/"] {
+        assert!(ignore.lines().any(|l| l.trim() == needed), "{needed}");
+    }
+}
