@@ -21,6 +21,7 @@ use k8s_openapi::api::core::v1::{
     PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext,
     Service, ServiceAccount, ServicePort, ServiceSpec, Toleration, Volume, VolumeMount, WeightedPodAffinityTerm,
 };
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -161,6 +162,7 @@ pub fn render_yaml(options: &Options) -> Result<String, RenderError> {
     push(&mut out, "ConfigMap", &exclude_l2_config_map())?;
     push(&mut out, "Service", &webhook_service())?;
     push(&mut out, "Deployment", &controller_deployment(options))?;
+    push(&mut out, "PodDisruptionBudget", &controller_disruption_budget())?;
     push(&mut out, "DaemonSet", &speaker_daemon_set(options))?;
     push(&mut out, "ValidatingWebhookConfiguration", &webhook_configuration())?;
     Ok(out)
@@ -546,6 +548,20 @@ fn controller_deployment(options: &Options) -> Deployment {
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
+    }
+}
+
+/// A node drain evicts one controller replica at a time, so the webhooks (which fail
+/// closed) always have a replica to answer them.
+fn controller_disruption_budget() -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(CONTROLLER, CONTROLLER),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector { match_labels: Some(labels(CONTROLLER)), ..LabelSelector::default() }),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
     }
 }
 

@@ -14,6 +14,7 @@ use std::process::Command;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Namespace, PodSpec, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -90,6 +91,7 @@ struct Install {
     config_maps: Vec<ConfigMap>,
     services: Vec<Service>,
     deployments: Vec<Deployment>,
+    disruption_budgets: Vec<PodDisruptionBudget>,
     daemon_sets: Vec<DaemonSet>,
     webhook_configurations: Vec<ValidatingWebhookConfiguration>,
 }
@@ -121,6 +123,7 @@ fn install() -> Install {
             "ConfigMap" => install.config_maps.push(typed(doc)),
             "Service" => install.services.push(typed(doc)),
             "Deployment" => install.deployments.push(typed(doc)),
+            "PodDisruptionBudget" => install.disruption_budgets.push(typed(doc)),
             "DaemonSet" => install.daemon_sets.push(typed(doc)),
             "ValidatingWebhookConfiguration" => install.webhook_configurations.push(typed(doc)),
             other => panic!("unexpected kind {other:?} in deploy/ferrolb.yaml"),
@@ -192,6 +195,7 @@ fn the_install_is_a_namespace_the_crds_and_the_workloads_in_apply_order() {
         ("ConfigMap", 1),
         ("Service", 1),
         ("Deployment", 1),
+        ("PodDisruptionBudget", 1),
         ("DaemonSet", 1),
         ("ValidatingWebhookConfiguration", 1),
     ] {
@@ -217,6 +221,7 @@ fn the_namespace_is_metallb_system_and_admits_the_privileged_speaker() {
         .chain(install.config_maps.iter().map(|o| &o.metadata))
         .chain(install.services.iter().map(|o| &o.metadata))
         .chain(install.deployments.iter().map(|o| &o.metadata))
+        .chain(install.disruption_budgets.iter().map(|o| &o.metadata))
         .chain(install.daemon_sets.iter().map(|o| &o.metadata));
     for meta in namespaced {
         assert_eq!(meta.namespace.as_deref(), Some("metallb-system"), "{}", name(meta));
@@ -259,6 +264,11 @@ fn the_controller_runs_as_nobody_with_no_capabilities_and_no_host_network() {
     assert_eq!(security.allow_privilege_escalation, Some(false));
     let replicas = install.deployments[0].spec.as_ref().and_then(|s| s.replicas);
     assert_eq!(replicas, Some(2), "two replicas keep the webhooks available; the Lease elects one reconciler");
+    let budget = install.disruption_budgets[0].spec.clone().expect("a budget");
+    assert_eq!(budget.max_unavailable, Some(IntOrString::Int(1)));
+    let template_labels =
+        install.deployments[0].spec.as_ref().and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.labels.clone());
+    assert_eq!(budget.selector.and_then(|s| s.match_labels), template_labels);
 }
 
 /// What `ferrolb SUBCOMMAND --help` documents: long flags and `[env: NAME=...]` variables.
@@ -1015,6 +1025,7 @@ fn the_chart_sets_the_same_environment_webhooks_and_names_as_the_static_manifest
         "NET_RAW",
         "hostNetwork: true",
         "bgppeers.metallb.io",
+        "kind: PodDisruptionBudget",
     ] {
         assert!(templates.contains(fixed), "{fixed}");
     }
