@@ -90,7 +90,9 @@ fn bgp_peer() -> CustomResourceDefinition {
     crd
 }
 
-/// Applies [`tidy_schema`] to every version's schema and lets status-only kinds omit `spec`.
+/// Applies [`tidy_schema`] to every version's schema and lets `spec` be omitted where
+/// nothing in it is required: by status-only kinds, and by kinds whose every field has a
+/// default (a spec-less L2Advertisement announces every pool, MetalLB's own first example).
 fn tidy(crd: &mut CustomResourceDefinition) {
     let status_only = STATUS_ONLY_KINDS.contains(&crd.spec.names.kind.as_str());
     for version in &mut crd.spec.versions {
@@ -100,7 +102,13 @@ fn tidy(crd: &mut CustomResourceDefinition) {
         let mut value = serde_json::to_value(&*schema).expect("a schema always serializes");
         if let Value::Object(root) = &mut value {
             tidy_schema(root);
-            if status_only && let Some(Value::Array(required)) = root.get_mut("required") {
+            let spec_all_optional = root
+                .get("properties")
+                .and_then(|p| p.get("spec"))
+                .is_some_and(|spec| spec.get("required").is_none_or(|r| r.as_array().is_some_and(Vec::is_empty)));
+            if (status_only || spec_all_optional)
+                && let Some(Value::Array(required)) = root.get_mut("required")
+            {
                 required.retain(|name| name != "spec");
                 if required.is_empty() {
                     root.remove("required");

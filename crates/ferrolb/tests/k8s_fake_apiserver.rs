@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -213,7 +213,7 @@ impl Drop for Process {
     }
 }
 
-fn spawn(args: &[&str], kubeconfig: &PathBuf) -> Process {
+fn spawn(args: &[&str], kubeconfig: &Path) -> Process {
     let child = Command::new(env!("CARGO_BIN_EXE_ferrolb"))
         .args(args)
         .args(["--source", "k8s", "--kubeconfig", kubeconfig.to_str().unwrap(), "--namespace", NS])

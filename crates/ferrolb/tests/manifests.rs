@@ -863,18 +863,6 @@ fn every_metallb_example_in_the_repository_is_accepted_by_its_crd_schema() {
         }
     }
     assert!(checked >= 30, "only {checked} metallb.io objects found");
-    // Known CRD bug, owned by crates/api: the generated schemas require `spec` on every
-    // configuration kind, where MetalLB's L2Advertisement CRD does not (its documentation's
-    // canonical "announce every pool" advertisement has no spec at all). Each entry must
-    // still fail, so this list shrinks when the CRDs are fixed.
-    const KNOWN: [&str; 1] = ["L2Advertisement.spec: required"];
-    for known in KNOWN {
-        assert!(
-            failures.iter().any(|f| f.ends_with(known)),
-            "{known:?} no longer fails: remove it from KNOWN in this test"
-        );
-    }
-    failures.retain(|f| !KNOWN.iter().any(|k| f.ends_with(k)));
     assert!(failures.is_empty(), "{} schema errors:\n{}", failures.len(), failures.join("\n"));
 }
 
