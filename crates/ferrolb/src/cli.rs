@@ -168,6 +168,11 @@ pub struct RuntimeArgs {
     /// Suspicion timeout in probe periods before a silent member is declared dead (default 4).
     #[arg(long)]
     pub membership_suspicion_multiplier: Option<f64>,
+    /// The interface exclusion list (MetalLB's `metallb-excludel2` ConfigMap, mounted): the
+    /// interfaces matching its `announcedInterfacesToExclude` patterns never answer ARP/NDP.
+    /// Without the file, MetalLB's default list applies.
+    #[arg(long, env = "FERROLB_EXCLUDE_INTERFACES_FILE", default_value = "/etc/metallb/excludel2.yaml")]
+    pub exclude_interfaces_file: PathBuf,
     /// Make and report Layer 2 decisions but answer no ARP/NDP (no raw sockets are opened).
     #[arg(long, env = "FERROLB_DISABLE_LAYER2")]
     pub disable_layer2: bool,

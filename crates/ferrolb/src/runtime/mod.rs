@@ -9,6 +9,7 @@ mod bgp;
 mod cluster;
 mod conditions;
 mod controller;
+mod exclusions;
 mod http;
 mod layer2;
 mod leader;
@@ -187,6 +188,16 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
             None
         } else {
             let mut l2_config = ferrolb_l2::L2Config::default();
+            match exclusions::load(&args.exclude_interfaces_file) {
+                Ok((exclusion, origin)) => {
+                    info!(file = %args.exclude_interfaces_file.display(), ?origin, "interfaces excluded from layer 2");
+                    l2_config.exclusion = exclusion;
+                }
+                Err(message) => {
+                    error!("{message}");
+                    return ExitCode::from(2);
+                }
+            }
             l2_config.gratuitous.refresh =
                 (args.l2_refresh_interval > 0).then(|| Duration::from_secs(args.l2_refresh_interval));
             match ferrolb_l2::L2Announcer::start(l2_config).await {
