@@ -334,6 +334,15 @@ fn an_undecodable_pool_is_reported_in_configuration_state_and_nothing_is_allocat
     assert_eq!(state.body["status"]["result"], "Invalid");
     let summary = state.body["status"]["errorSummary"].as_str().unwrap_or_default();
     assert!(summary.contains("IPAddressPool/broken: spec.addresses"), "{summary}");
+    let event = wait_for(
+        &fake,
+        |s| s.method == Method::POST && s.path == format!("/api/v1/namespaces/{NS}/events"),
+        "the event on the broken pool",
+    );
+    assert_eq!(event.body["type"], "Warning");
+    assert_eq!(event.body["reason"], "ConfigurationError");
+    assert_eq!(event.body["involvedObject"]["kind"], "IPAddressPool");
+    assert_eq!(event.body["involvedObject"]["name"], "broken");
     assert!(!fake.seen().iter().any(|s| s.path.starts_with("/api/v1/namespaces/default/services/web")));
 }
 

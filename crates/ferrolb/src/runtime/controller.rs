@@ -99,6 +99,7 @@ impl Controller {
                 let message = e.to_string();
                 if self.last_error.as_deref() != Some(message.as_str()) {
                     error!(error = %message, "configuration rejected; keeping the last good configuration");
+                    self.sink.configuration_event(&self.options.namespace, &e, "controller");
                     self.last_error = Some(message);
                 }
                 self.write_configuration_state(Some(&e));

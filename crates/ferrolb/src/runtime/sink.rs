@@ -88,6 +88,22 @@ impl Sink {
         }
     }
 
+    /// A rejected configuration, as a Warning event on the object at fault, so `kubectl
+    /// describe` on it says why (ConfigurationState says it too, for the whole component).
+    pub fn configuration_event(&self, namespace: &str, error: &ferrolb_config::ConfigError, component: &str) {
+        if let Sink::Kube(KubeSink { events, .. }) = self {
+            let api_version = if error.kind == "BGPPeer" { "metallb.io/v1beta2" } else { "metallb.io/v1beta1" };
+            let object = ObjectRef {
+                api_version: api_version.into(),
+                kind: error.kind.into(),
+                namespace: Some(namespace.into()),
+                name: error.name.clone(),
+                uid: None,
+            };
+            events.publish(Event::warning(object, "ConfigurationError", format!("{component}: {error}")));
+        }
+    }
+
     /// A deleted pool's status: a file to remove; on the API server it went with the pool.
     pub fn remove_pool(&self, name: &str) -> io::Result<()> {
         match self {

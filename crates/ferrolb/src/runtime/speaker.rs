@@ -173,6 +173,7 @@ impl Speaker {
                 self.metrics.config_result(false);
                 if self.condition_written.as_ref().and_then(|c| c.as_deref()) != Some(e.to_string().as_str()) {
                     error!(node = %self.node, error = %e, "configuration rejected; keeping the last good configuration");
+                    self.sink.configuration_event(&self.options.namespace, &e, &format!("speaker {}", self.node));
                 }
                 self.report(Some(&e));
             }
