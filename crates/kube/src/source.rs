@@ -53,24 +53,27 @@ impl Role {
         use Kind::*;
         match self {
             Role::Controller => &[IPAddressPool, Community, Service, Namespace],
-            Role::Speaker => &[
-                IPAddressPool,
-                L2Advertisement,
-                BGPAdvertisement,
-                BGPPeer,
-                BFDProfile,
-                Community,
-                Secret,
-                Service,
-                EndpointSlice,
-                Node,
-                Namespace,
-            ],
+            Role::Speaker => &Kind::ALL,
         }
     }
 }
 
 impl Kind {
+    /// Every kind; a speaker reads them all.
+    pub const ALL: [Kind; 11] = [
+        Kind::IPAddressPool,
+        Kind::L2Advertisement,
+        Kind::BGPAdvertisement,
+        Kind::BGPPeer,
+        Kind::BFDProfile,
+        Kind::Community,
+        Kind::Secret,
+        Kind::Service,
+        Kind::EndpointSlice,
+        Kind::Node,
+        Kind::Namespace,
+    ];
+
     /// Where the kind lives on the API server.
     pub fn api_resource(self) -> ApiResource {
         let (group, version, plural) = match self {
