@@ -115,6 +115,8 @@ struct State {
     /// Targets to visit, with the earliest time to do so (backoff).
     due: BTreeMap<Target, Instant>,
     attempts: BTreeMap<Target, u32>,
+    /// Targets being written right now.
+    in_flight: BTreeSet<Target>,
     /// Per-service status objects by object name.
     observed: BTreeMap<String, Observed>,
     /// Whether each status kind's first listing is done: until then nobody knows which
@@ -139,6 +141,13 @@ pub struct Settings {
     pub namespace: String,
     /// Owner of the objects this process creates (its Pod), so they go with it.
     pub owner: Option<OwnerReference>,
+}
+
+/// How many targets are written at once.
+pub const IN_FLIGHT: usize = 8;
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
 }
 
 /// Backoff of a failed write: 200 ms doubling to 30 s.
@@ -173,7 +182,8 @@ impl StatusWriter {
     /// Whether nothing is waiting to be written (targets waiting for their kind's first
     /// listing do not count).
     pub fn settled(&self) -> bool {
-        self.lock().due.is_empty()
+        let state = self.lock();
+        state.due.is_empty() && state.in_flight.is_empty()
     }
 
     /// Waits until [`settled`](Self::settled) or the time is up; true if settled. For an
@@ -272,33 +282,54 @@ impl StatusWriter {
         self.wake.notify_one();
     }
 
-    /// Converges the API server to the wishes until the future is dropped.
+    /// Converges the API server to the wishes until the future is dropped. Up to
+    /// [`IN_FLIGHT`] targets are written at once (thousands of services after a restart must
+    /// not queue behind each other's round trips); one target is never written twice at once,
+    /// so its writes stay in order.
     pub async fn run(self, client: kube::Client) {
+        let mut writes = tokio::task::JoinSet::new();
         loop {
+            while writes.len() < IN_FLIGHT {
+                let Some(target) = self.take_due(Instant::now()) else { break };
+                let (writer, client) = (self.clone(), client.clone());
+                writes.spawn(async move {
+                    writer.visit(&client, target.clone()).await;
+                    writer.lock().in_flight.remove(&target);
+                });
+            }
             let next = self.next_due();
-            match next {
-                Some((target, at)) if at <= Instant::now() => self.visit(&client, target).await,
-                Some((_, at)) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(at) => {}
-                        () = self.wake.notified() => {}
-                    }
-                }
-                None => self.wake.notified().await,
+            tokio::select! {
+                Some(_) = writes.join_next(), if !writes.is_empty() => {}
+                () = tokio::time::sleep_until(next.unwrap_or_else(far_future)), if next.is_some() && writes.len() < IN_FLIGHT => {}
+                () = self.wake.notified() => {}
             }
         }
     }
 
-    fn next_due(&self) -> Option<(Target, Instant)> {
+    /// The earliest due target not being written now, if it is due by `now`; marked in flight.
+    fn take_due(&self, now: Instant) -> Option<Target> {
+        let mut state = self.lock();
+        let target = state
+            .due
+            .iter()
+            .filter(|(t, at)| **at <= now && !state.in_flight.contains(*t))
+            .min_by_key(|(_, at)| **at)
+            .map(|(t, _)| t.clone())?;
+        state.due.remove(&target);
+        state.in_flight.insert(target.clone());
+        Some(target)
+    }
+
+    /// When the next target not being written now falls due.
+    fn next_due(&self) -> Option<Instant> {
         let state = self.lock();
-        state.due.iter().min_by_key(|(_, at)| **at).map(|(t, at)| (t.clone(), *at))
+        state.due.iter().filter(|(t, _)| !state.in_flight.contains(*t)).map(|(_, at)| *at).min()
     }
 
     /// One attempt at one target.
     async fn visit(&self, client: &kube::Client, target: Target) {
         let (wish, blocked) = {
-            let mut state = self.lock();
-            state.due.remove(&target);
+            let state = self.lock();
             let wish = state.wishes.get(&target).cloned().unwrap_or(None);
             let blocked = match &target {
                 Target::ServiceStatus { kind, .. } | Target::Stale { kind, .. } => !state.listed.contains(kind),

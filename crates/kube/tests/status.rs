@@ -227,3 +227,39 @@ async fn the_announcer_deletes_a_dead_nodes_object() {
     })
     .await;
 }
+
+/// Many targets are written at once, never more than `IN_FLIGHT`: a restart with thousands of
+/// services does not wait for each round trip in turn, and does not flood the API server.
+#[tokio::test(start_paused = true)]
+async fn writes_overlap_up_to_the_in_flight_limit() {
+    use ferrolb_kube::status::IN_FLIGHT;
+    let (service, mut handle) =
+        tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<kube::client::Body>>();
+    let client = kube::Client::new(service, NS);
+    let writer = writer();
+    let pools = IN_FLIGHT + 3;
+    for i in 0..pools {
+        writer.set(Target::Pool { name: format!("p{i}") }, Some(Wish::Pool(json!({"assignedIPv4": i}))));
+    }
+    let task = tokio::spawn(writer.clone().run(client));
+    let mut waiting = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        let (request, respond) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
+            .await
+            .expect("the first writes start together")
+            .expect("a request");
+        assert_eq!(request.method(), http::Method::PATCH);
+        waiting.push(respond);
+    }
+    // None answered yet: no further write may start.
+    assert!(tokio::time::timeout(Duration::from_secs(5), handle.next_request()).await.is_err());
+    for respond in waiting {
+        respond.send_response(http::Response::new(kube::client::Body::from(b"{}".to_vec())));
+    }
+    for _ in IN_FLIGHT..pools {
+        let (_, respond) = tokio::time::timeout(Duration::from_secs(5), handle.next_request()).await.unwrap().unwrap();
+        respond.send_response(http::Response::new(kube::client::Body::from(b"{}".to_vec())));
+    }
+    assert!(writer.flush(Duration::from_secs(5)).await);
+    task.abort();
+}
