@@ -12,6 +12,7 @@
 //! half-listed cluster would release the addresses of the services it has not seen yet.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_api::Resources;
@@ -294,7 +295,7 @@ const MAX_DELAY: Duration = Duration::from_millis(300);
 
 /// Watches `kinds` and publishes a [`Snapshot`] on `tx` after the first complete listing and
 /// after every change. Returns when every receiver is gone.
-pub async fn run(client: kube::Client, namespace: String, kinds: &[Kind], tx: watch::Sender<Option<Snapshot>>) {
+pub async fn run(client: kube::Client, namespace: String, kinds: &[Kind], tx: watch::Sender<Option<Arc<Snapshot>>>) {
     let (changes_tx, mut changes) = mpsc::channel(1024);
     let mut tasks = Vec::new();
     for kind in kinds {
@@ -322,9 +323,9 @@ pub async fn run(client: kube::Client, namespace: String, kinds: &[Kind], tx: wa
             () = tokio::time::sleep(wait), if dirty => {
                 if stores.ready() {
                     let snapshot = stores.snapshot();
-                    if tx.borrow().as_ref() != Some(&snapshot) {
+                    if tx.borrow().as_deref() != Some(&snapshot) {
                         debug!(rejected = snapshot.rejected.len(), "new snapshot");
-                        tx.send_replace(Some(snapshot));
+                        tx.send_replace(Some(Arc::new(snapshot)));
                     }
                     dirty = false;
                     first_dirty = None;

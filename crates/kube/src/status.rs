@@ -112,8 +112,10 @@ struct Observed {
 #[derive(Debug, Default)]
 struct State {
     wishes: BTreeMap<Target, Option<Wish>>,
-    /// Targets to visit, with the earliest time to do so (backoff).
+    /// Targets to visit, with the earliest time to do so (backoff)...
     due: BTreeMap<Target, Instant>,
+    /// ...and the same visits in time order.
+    queue: BTreeSet<(Instant, Target)>,
     attempts: BTreeMap<Target, u32>,
     /// Targets being written right now.
     in_flight: BTreeSet<Target>,
@@ -125,6 +127,31 @@ struct State {
     /// ConfigurationState objects already applied by this process.
     applied_objects: BTreeSet<String>,
     errors: u64,
+}
+
+impl State {
+    /// Schedules a visit of `target` at `at`, or keeps an earlier one. The queue orders visits
+    /// by time, so finding the next is cheap however many thousands are waiting.
+    fn schedule(&mut self, target: Target, at: Instant) {
+        match self.due.get(&target) {
+            Some(existing) if *existing <= at => {}
+            Some(existing) => {
+                self.queue.remove(&(*existing, target.clone()));
+                self.queue.insert((at, target.clone()));
+                self.due.insert(target, at);
+            }
+            None => {
+                self.queue.insert((at, target.clone()));
+                self.due.insert(target, at);
+            }
+        }
+    }
+
+    fn unschedule(&mut self, target: &Target) {
+        if let Some(at) = self.due.remove(target) {
+            self.queue.remove(&(at, target.clone()));
+        }
+    }
 }
 
 /// The handle reconcilers write through; cheap to clone.
@@ -174,7 +201,7 @@ impl StatusWriter {
         }
         state.wishes.insert(target.clone(), wish);
         state.attempts.remove(&target);
-        state.due.insert(target, Instant::now());
+        state.schedule(target, Instant::now());
         drop(state);
         self.wake.notify_one();
     }
@@ -264,7 +291,7 @@ impl StatusWriter {
                     .collect();
                 let now = Instant::now();
                 for target in waiting {
-                    state.due.entry(target).or_insert(now);
+                    state.schedule(target, now);
                 }
             }
             StatusEvent::Applied(object) => {
@@ -309,13 +336,9 @@ impl StatusWriter {
     /// The earliest due target not being written now, if it is due by `now`; marked in flight.
     fn take_due(&self, now: Instant) -> Option<Target> {
         let mut state = self.lock();
-        let target = state
-            .due
-            .iter()
-            .filter(|(t, at)| **at <= now && !state.in_flight.contains(*t))
-            .min_by_key(|(_, at)| **at)
-            .map(|(t, _)| t.clone())?;
-        state.due.remove(&target);
+        let (_, target) =
+            state.queue.iter().take_while(|(at, _)| *at <= now).find(|(_, t)| !state.in_flight.contains(t)).cloned()?;
+        state.unschedule(&target);
         state.in_flight.insert(target.clone());
         Some(target)
     }
@@ -323,7 +346,7 @@ impl StatusWriter {
     /// When the next target not being written now falls due.
     fn next_due(&self) -> Option<Instant> {
         let state = self.lock();
-        state.due.iter().filter(|(t, _)| !state.in_flight.contains(*t)).map(|(_, at)| *at).min()
+        state.queue.iter().find(|(_, t)| !state.in_flight.contains(t)).map(|(at, _)| *at)
     }
 
     /// One attempt at one target.
@@ -366,7 +389,7 @@ impl StatusWriter {
                 if *attempt == 1 || (*attempt).is_power_of_two() {
                     warn!(target = ?target, error = %e, retry_in = ?delay, "status write failed; retrying");
                 }
-                state.due.entry(target).or_insert(Instant::now() + delay);
+                state.schedule(target, Instant::now() + delay);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The `k8s` source against a scripted API server: the first snapshot waits for the list,
 //! watch events change it, and a broken watch is re-listed without losing the view.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_kube::scripted::{self, Exchange};
@@ -26,8 +27,8 @@ fn names(snapshot: &Snapshot) -> Vec<String> {
 }
 
 /// Waits for the next published snapshot that satisfies `done`.
-async fn until(rx: &mut watch::Receiver<Option<Snapshot>>, done: impl Fn(&Snapshot) -> bool) -> Snapshot {
-    let wait = rx.wait_for(|s| s.as_ref().is_some_and(&done));
+async fn until(rx: &mut watch::Receiver<Option<Arc<Snapshot>>>, done: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
+    let wait = rx.wait_for(|s| s.as_deref().is_some_and(&done));
     let snapshot = tokio::time::timeout(Duration::from_secs(10), wait).await.expect("snapshot in time").expect("open");
     snapshot.clone().expect("published")
 }

@@ -93,17 +93,18 @@ pub fn start(
     owner: Option<OwnerReference>,
 ) -> Started {
     let mut tasks = Vec::new();
-    let (raw_tx, mut raw_rx) = watch::channel(None::<Snapshot>);
+    let (raw_tx, mut raw_rx) = watch::channel(None::<Arc<Snapshot>>);
     let kinds = kinds(roles);
     let (client_for_source, ns) = (client.clone(), namespace.to_owned());
     tasks.push(tokio::spawn(async move { source::run(client_for_source, ns, &kinds, raw_tx).await }));
-    // The runtime's channel carries shared snapshots; only published ones are forwarded.
+    // The runtime's channel starts with a placeholder; only published snapshots are
+    // forwarded (shared, not copied).
     let (tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
     tasks.push(tokio::spawn(async move {
         while raw_rx.changed().await.is_ok() {
             let next = raw_rx.borrow_and_update().clone();
             if let Some(snapshot) = next
-                && tx.send(Arc::new(snapshot)).is_err()
+                && tx.send(snapshot).is_err()
             {
                 return;
             }
