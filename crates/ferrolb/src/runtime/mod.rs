@@ -20,8 +20,9 @@ mod source;
 mod speaker;
 mod state;
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -61,201 +62,243 @@ pub fn run(roles: Roles, args: &RuntimeArgs) -> ExitCode {
 }
 
 async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
+    // Listened for before anything starts, so an early signal still means an orderly stop.
     let shutdown = shutdown_signal();
-    let (stopping_tx, stopping) = watch::channel(false);
-    let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(http::Health::default());
+    match run_until(roles, args, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Starts the source and the roles, waits for `shutdown`, stops in order. An error is a
+/// start-up failure, one line for the user (exit code 2).
+async fn run_until(roles: Roles, args: &RuntimeArgs, shutdown: impl Future<Output = ()>) -> Result<(), String> {
     let node = args.node.clone();
     if matches!(roles, Roles::Speaker | Roles::Both) && node.is_none() {
-        error!("the speaker needs --node");
-        return ExitCode::from(2);
+        return Err("the speaker needs --node".into());
     }
-    let mut background = Vec::new();
-    let mut writer = None;
-    let (sink, rx, leadership) = match &args.source {
-        SourceSpec::Dir(manifests) => {
-            if !manifests.is_dir() {
-                error!(path = %manifests.display(), "the source directory does not exist");
-                return ExitCode::from(2);
-            }
-            let state = StateDir::new(args.state_dir.clone().unwrap_or_else(|| manifests.join(".ferrolb")));
-            if let Err(e) = state.create() {
-                error!(path = %state.root().display(), error = %e, "cannot create the state directory");
-                return ExitCode::from(2);
-            }
-            let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
-            let source = DirSource::new(manifests.clone(), state.clone());
-            info!(source = %manifests.display(), state = %state.root().display(), node = ?node, roles = ?roles, "starting");
-            background.push(tokio::spawn(source.watch(tx, Arc::clone(&metrics))));
-            (Sink::Dir(state.clone()), rx, Leadership::Lock(state))
+    let metrics = Arc::new(Metrics::new());
+    let mut backend = match &args.source {
+        SourceSpec::Dir(manifests) => start_dir(manifests, args, roles, &metrics)?,
+        SourceSpec::Kubernetes => start_kubernetes(args, roles).await?,
+    };
+    serve_http(args, &metrics, &backend.snapshots);
+    let (stopping_tx, stopping) = watch::channel(false);
+    let election = start_controller(roles, args, &backend, &metrics, stopping)?;
+    let speaker = match node {
+        Some(node) if matches!(roles, Roles::Speaker | Roles::Both) => {
+            Some(start_speaker(node, args, &mut backend, &metrics).await?)
         }
-        SourceSpec::Kubernetes => {
-            let k8s = &args.kubernetes;
-            let client = match cluster::connect(k8s).await {
-                Ok(client) => client,
-                Err(message) => {
-                    error!("{message}");
-                    return ExitCode::from(2);
-                }
-            };
-            let owner = cluster::pod_owner(&client, &args.namespace, k8s.pod_name.as_deref()).await;
-            let started = cluster::start(&client, &args.namespace, roles, node.as_deref(), owner);
-            info!(namespace = %args.namespace, node = ?node, roles = ?roles, "starting on the Kubernetes API");
-            background.extend(started.tasks);
-            if matches!(roles, Roles::Controller | Roles::Both) {
-                let (client, namespace) = (client.clone(), args.namespace.clone());
-                background.push(tokio::spawn(cluster::ensure_memberlist_secret(client, namespace, k8s.clone())));
-            }
-            writer = Some(started.writer.clone());
-            let sink = Sink::Kube(KubeSink { writer: started.writer, events: started.events });
-            (sink, started.snapshots, Leadership::Lease(client))
-        }
+        _ => None,
     };
 
-    let router = http::router(Arc::clone(&metrics), Arc::clone(&health));
+    shutdown.await;
+    info!("shutting down");
+    let _ = stopping_tx.send(true);
+    stop(args, backend, speaker, election).await;
+    Ok(())
+}
+
+/// What a source gives the roles: snapshots, where to write, and how to elect the controller.
+struct Backend {
+    sink: Sink,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    leadership: Leadership,
+    /// The API server's status writer, flushed on shutdown.
+    writer: Option<ferrolb_kube::status::StatusWriter>,
+    /// Tasks that live as long as the process.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// How the controller role is elected: a lock on the state directory, or a Lease.
+enum Leadership {
+    Lock(StateDir),
+    Lease(kube::Client),
+}
+
+fn start_dir(manifests: &Path, args: &RuntimeArgs, roles: Roles, metrics: &Arc<Metrics>) -> Result<Backend, String> {
+    if !manifests.is_dir() {
+        return Err(format!("the source directory does not exist: {}", manifests.display()));
+    }
+    let state = StateDir::new(args.state_dir.clone().unwrap_or_else(|| manifests.join(".ferrolb")));
+    state.create().map_err(|e| format!("cannot create the state directory {}: {e}", state.root().display()))?;
+    let (tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
+    let source = DirSource::new(manifests.to_owned(), state.clone());
+    info!(source = %manifests.display(), state = %state.root().display(), node = ?args.node, roles = ?roles, "starting");
+    Ok(Backend {
+        sink: Sink::Dir(state.clone()),
+        snapshots,
+        leadership: Leadership::Lock(state),
+        writer: None,
+        tasks: vec![tokio::spawn(source.watch(tx, Arc::clone(metrics)))],
+    })
+}
+
+async fn start_kubernetes(args: &RuntimeArgs, roles: Roles) -> Result<Backend, String> {
+    let k8s = &args.kubernetes;
+    let client = cluster::connect(k8s).await?;
+    let owner = cluster::pod_owner(&client, &args.namespace, k8s.pod_name.as_deref()).await;
+    let started = cluster::start(&client, &args.namespace, roles, args.node.as_deref(), owner);
+    info!(namespace = %args.namespace, node = ?args.node, roles = ?roles, "starting on the Kubernetes API");
+    let mut tasks = started.tasks;
+    if matches!(roles, Roles::Controller | Roles::Both) {
+        let (client, namespace) = (client.clone(), args.namespace.clone());
+        tasks.push(tokio::spawn(cluster::ensure_memberlist_secret(client, namespace, k8s.clone())));
+    }
+    // Webhooks run beside the controller (every replica serves them; the Lease only decides
+    // who reconciles); `onlywebhook` runs them without the reconcilers.
+    if roles == Roles::Controller && k8s.webhook_mode != WebhookMode::Disabled {
+        let settings = cluster::webhook_settings(&args.namespace, k8s);
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = ferrolb_webhook::serve(client, settings).await {
+                error!(error = %e, "the webhook server stopped");
+            }
+        }));
+    }
+    Ok(Backend {
+        sink: Sink::Kube(KubeSink { writer: started.writer.clone(), events: started.events }),
+        snapshots: started.snapshots,
+        leadership: Leadership::Lease(client),
+        writer: Some(started.writer),
+        tasks,
+    })
+}
+
+/// `/metrics`, `/healthz` and `/readyz`; ready once the first snapshot is published.
+fn serve_http(args: &RuntimeArgs, metrics: &Arc<Metrics>, snapshots: &watch::Receiver<Arc<Snapshot>>) {
+    let health = Arc::new(http::Health::default());
+    let router = http::router(Arc::clone(metrics), Arc::clone(&health));
     if args.port != 0 {
         tokio::spawn(http::serve(SocketAddr::new(args.bind_address, args.port), router.clone()));
     }
     if args.health_probe_port != 0 {
         tokio::spawn(http::serve(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), args.health_probe_port), router));
     }
-
-    let mut first = rx.clone();
-    let ready = Arc::clone(&health);
+    let mut first = snapshots.clone();
     tokio::spawn(async move {
         if first.changed().await.is_ok() {
-            ready.ready.store(true, Ordering::Relaxed);
+            health.ready.store(true, Ordering::Relaxed);
         }
     });
+}
 
-    // Webhooks run beside the controller on the API server (every replica serves them, the
-    // Lease only decides who reconciles); `onlywebhook` runs them without the reconcilers.
-    let webhook_mode = args.kubernetes.webhook_mode;
-    if let (Leadership::Lease(client), Roles::Controller, true) =
-        (&leadership, roles, webhook_mode != WebhookMode::Disabled)
-    {
-        let settings = cluster::webhook_settings(&args.namespace, &args.kubernetes);
-        let client = client.clone();
-        background.push(tokio::spawn(async move {
-            if let Err(e) = ferrolb_webhook::serve(client, settings).await {
-                error!(error = %e, "the webhook server stopped");
-            }
-        }));
+/// The controller, once elected: by the state directory's lock, or by the Lease (then the
+/// returned task is the election, which releases the Lease when `stopping` turns true).
+fn start_controller(
+    roles: Roles,
+    args: &RuntimeArgs,
+    backend: &Backend,
+    metrics: &Arc<Metrics>,
+    stopping: watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    if !matches!(roles, Roles::Controller | Roles::Both) || args.kubernetes.webhook_mode == WebhookMode::Onlywebhook {
+        return Ok(None);
     }
-    let kube_client = match &leadership {
-        Leadership::Lease(client) => Some(client.clone()),
-        Leadership::Lock(_) => None,
+    let identity =
+        args.kubernetes.pod_name.clone().or_else(|| args.node.clone()).unwrap_or_else(|| "controller".into());
+    let make = {
+        let (sink, namespace, lb_class, metrics) = (
+            backend.sink.clone(),
+            args.namespace.clone(),
+            args.lb_class.clone().filter(|c| !c.is_empty()),
+            Arc::clone(metrics),
+        );
+        move || controller::Controller::new(sink.clone(), namespace.clone(), lb_class.clone(), Arc::clone(&metrics))
     };
-    let mut election = None;
-    if matches!(roles, Roles::Controller | Roles::Both) && webhook_mode != WebhookMode::Onlywebhook {
-        let identity = args.kubernetes.pod_name.clone().or_else(|| node.clone()).unwrap_or_else(|| "controller".into());
-        let make = {
-            let (sink, namespace, lb_class, metrics) = (
-                sink.clone(),
-                args.namespace.clone(),
-                args.lb_class.clone().filter(|c| !c.is_empty()),
-                Arc::clone(&metrics),
-            );
-            move || controller::Controller::new(sink.clone(), namespace.clone(), lb_class.clone(), Arc::clone(&metrics))
-        };
-        match leadership {
-            Leadership::Lock(state) => {
-                tokio::spawn(lead_then_control(state, identity, make(), rx.clone(), Arc::clone(&metrics)));
-            }
-            Leadership::Lease(client) => {
-                let (leading_tx, leading) = watch::channel(false);
-                let mut stop = stopping.clone();
-                let stopped = async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                };
-                match cluster::elect(&client, &args.namespace, &args.kubernetes, &identity, leading_tx, stopped) {
-                    Ok(task) => election = Some(task),
-                    Err(message) => {
-                        error!("{message}");
-                        return ExitCode::from(2);
-                    }
-                }
-                tokio::spawn(control_while_leading(make, rx.clone(), leading, Arc::clone(&metrics)));
-            }
+    match &backend.leadership {
+        Leadership::Lock(state) => {
+            let task =
+                lead_then_control(state.clone(), identity, make(), backend.snapshots.clone(), Arc::clone(metrics));
+            tokio::spawn(task);
+            Ok(None)
+        }
+        Leadership::Lease(client) => {
+            let (leading_tx, leading) = watch::channel(false);
+            let mut stopping = stopping;
+            let stopped = async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            };
+            let election = cluster::elect(client, &args.namespace, &args.kubernetes, &identity, leading_tx, stopped)?;
+            tokio::spawn(control_while_leading(make, backend.snapshots.clone(), leading, Arc::clone(metrics)));
+            Ok(Some(election))
         }
     }
-    let mut speaker_task = None;
-    if let (Roles::Speaker | Roles::Both, Some(node)) = (roles, node) {
-        let l2 = if args.disable_layer2 {
-            info!(
-                "layer 2 data plane disabled (--disable-layer2): decisions are made and reported, nothing is answered"
-            );
-            None
-        } else {
-            let mut l2_config = ferrolb_l2::L2Config::default();
-            match exclusions::load(&args.exclude_interfaces_file) {
-                Ok((exclusion, origin)) => {
-                    info!(file = %args.exclude_interfaces_file.display(), ?origin, "interfaces excluded from layer 2");
-                    l2_config.exclusion = exclusion;
-                }
-                Err(message) => {
-                    error!("{message}");
-                    return ExitCode::from(2);
-                }
-            }
-            l2_config.gratuitous.refresh =
-                (args.l2_refresh_interval > 0).then(|| Duration::from_secs(args.l2_refresh_interval));
-            match ferrolb_l2::L2Announcer::start(l2_config).await {
-                Ok(l2) => {
-                    tokio::spawn(copy_layer2_counters(l2.clone(), Arc::clone(&metrics)));
-                    Some(l2)
-                }
-                Err(e) => {
-                    error!(error = %e, "cannot start the layer 2 data plane (raw sockets need CAP_NET_RAW); ARP/NDP will not be answered");
-                    None
-                }
-            }
-        };
-        let membership = match membership_options(args) {
-            Ok(options) => options,
-            Err(message) => {
-                error!("{message}");
-                return ExitCode::from(2);
-            }
-        };
-        let decide = speaker::SpeakerOptions {
-            lb_class: args.lb_class.clone().filter(|c| !c.is_empty()),
-            ignore_exclude_lb: args.ignore_exclude_lb,
-            membership,
-            graceful_shutdown_delay: Duration::from_secs(args.graceful_shutdown_delay),
-        };
-        let mut speaker =
-            speaker::Speaker::new(node, sink.clone(), args.namespace.clone(), decide, l2, Arc::clone(&metrics));
-        if let (Some(client), Some(selector)) = (&kube_client, args.kubernetes.ml_labels.clone()) {
-            let (tx, speaker_nodes) = watch::channel(None);
-            let task = cluster::discover_speakers(client.clone(), args.namespace.clone(), selector, tx);
-            background.push(tokio::spawn(task));
-            speaker = speaker.with_speaker_nodes(speaker_nodes);
-        }
-        speaker_task = Some(tokio::spawn(speaker.run(rx.clone())));
-    }
+}
 
-    shutdown.await;
-    info!("shutting down");
-    let _ = stopping_tx.send(true);
+/// This node's speaker: the Layer 2 data plane (unless disabled), membership, and on the
+/// API server discovery of the other speakers by pod label.
+async fn start_speaker(
+    node: String,
+    args: &RuntimeArgs,
+    backend: &mut Backend,
+    metrics: &Arc<Metrics>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let l2 = if args.disable_layer2 {
+        info!("layer 2 data plane disabled (--disable-layer2): decisions are made and reported, nothing is answered");
+        None
+    } else {
+        let mut l2_config = ferrolb_l2::L2Config::default();
+        let (exclusion, origin) = exclusions::load(&args.exclude_interfaces_file)?;
+        info!(file = %args.exclude_interfaces_file.display(), ?origin, "interfaces excluded from layer 2");
+        l2_config.exclusion = exclusion;
+        l2_config.gratuitous.refresh =
+            (args.l2_refresh_interval > 0).then(|| Duration::from_secs(args.l2_refresh_interval));
+        match ferrolb_l2::L2Announcer::start(l2_config).await {
+            Ok(l2) => {
+                tokio::spawn(copy_layer2_counters(l2.clone(), Arc::clone(metrics)));
+                Some(l2)
+            }
+            Err(e) => {
+                error!(error = %e, "cannot start the layer 2 data plane (raw sockets need CAP_NET_RAW); ARP/NDP will not be answered");
+                None
+            }
+        }
+    };
+    let decide = speaker::SpeakerOptions {
+        lb_class: args.lb_class.clone().filter(|c| !c.is_empty()),
+        ignore_exclude_lb: args.ignore_exclude_lb,
+        membership: membership_options(args)?,
+        graceful_shutdown_delay: Duration::from_secs(args.graceful_shutdown_delay),
+    };
+    let mut speaker =
+        speaker::Speaker::new(node, backend.sink.clone(), args.namespace.clone(), decide, l2, Arc::clone(metrics));
+    if let (Leadership::Lease(client), Some(selector)) = (&backend.leadership, args.kubernetes.ml_labels.clone()) {
+        let (tx, speaker_nodes) = watch::channel(None);
+        let task = cluster::discover_speakers(client.clone(), args.namespace.clone(), selector, tx);
+        backend.tasks.push(tokio::spawn(task));
+        speaker = speaker.with_speaker_nodes(speaker_nodes);
+    }
+    Ok(tokio::spawn(speaker.run(backend.snapshots.clone())))
+}
+
+/// The orderly stop: the speaker withdraws (and drains, with --graceful-shutdown-delay), the
+/// last statuses reach the API server, the Lease is released, then everything else ends.
+async fn stop(
+    args: &RuntimeArgs,
+    backend: Backend,
+    speaker: Option<tokio::task::JoinHandle<()>>,
+    election: Option<tokio::task::JoinHandle<()>>,
+) {
+    let Backend { snapshots, writer, tasks, .. } = backend;
     // Closing the snapshot channel ends the speaker's loop, which withdraws everything it
     // announces before returning.
-    drop(rx);
-    for task in &background {
-        if writer.is_none() {
-            task.abort();
-        }
+    drop(snapshots);
+    if writer.is_none() {
+        // Nothing to flush: the directory source can stop at once.
+        tasks.iter().for_each(|t| t.abort());
     }
-    // The speaker withdraws, sends its CEASEs and, with --graceful-shutdown-delay, first
-    // drains for that long: wait for all of it, with 2 s to spare.
+    // With --graceful-shutdown-delay the speaker first drains for that long: wait for all of
+    // it, with 2 s to spare.
     let budget = Duration::from_secs(args.graceful_shutdown_delay) + Duration::from_secs(2);
-    if let Some(task) = speaker_task
+    if let Some(task) = speaker
         && tokio::time::timeout(budget, task).await.is_err()
     {
         warn!(?budget, "the speaker did not finish withdrawing in time");
     }
-    // The last statuses (the speaker's removals) and the Lease's release reach the API server
-    // before the process goes.
     if let Some(writer) = writer
         && !writer.flush(Duration::from_secs(2)).await
     {
@@ -264,16 +307,9 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
     if let Some(task) = election {
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }
-    for task in background {
+    for task in tasks {
         task.abort();
     }
-    ExitCode::SUCCESS
-}
-
-/// How the controller role is elected: a lock on the state directory, or a Lease.
-enum Leadership {
-    Lock(StateDir),
-    Lease(kube::Client),
 }
 
 /// Runs a fresh controller whenever this replica holds the Lease, and stops it the moment
