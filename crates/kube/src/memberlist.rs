@@ -9,7 +9,7 @@
 //! Speakers find each other by listing the pods that carry the memberlist labels and joining
 //! their IPs ([`speaker_pod_ips`]); the caller adds the port.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use base64::Engine;
@@ -130,14 +130,23 @@ pub async fn ensure_secret(
     }
 }
 
-/// The IPs of the pods that can gossip: running and not being deleted; `status.podIPs`
-/// (dual-stack), else `status.podIP`. Unparsable addresses are skipped. Sorted, deduplicated.
-pub fn pod_ips(pods: &[Pod]) -> Vec<IpAddr> {
-    let mut ips: Vec<IpAddr> = pods
-        .iter()
+/// The pods that can gossip: running and not being deleted.
+fn live(pods: &[Pod]) -> impl Iterator<Item = &Pod> {
+    pods.iter()
         .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+        .filter(|pod| pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+}
+
+/// The nodes the live speaker pods run on: the speakers membership should expect.
+pub fn pod_nodes(pods: &[Pod]) -> BTreeSet<String> {
+    live(pods).filter_map(|pod| pod.spec.as_ref()?.node_name.clone()).collect()
+}
+
+/// The IPs of the pods that can gossip ([`live`]); `status.podIPs` (dual-stack), else
+/// `status.podIP`. Unparsable addresses are skipped. Sorted, deduplicated.
+pub fn pod_ips(pods: &[Pod]) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = live(pods)
         .filter_map(|pod| pod.status.as_ref())
-        .filter(|status| status.phase.as_deref() == Some("Running"))
         .flat_map(|status| {
             let listed: Vec<&str> = status.pod_ips.iter().flatten().map(|ip| ip.ip.as_str()).collect();
             if listed.is_empty() { status.pod_ip.as_deref().into_iter().collect() } else { listed }
@@ -149,14 +158,11 @@ pub fn pod_ips(pods: &[Pod]) -> Vec<IpAddr> {
     ips
 }
 
-/// Lists the speaker pods (`labelSelector`) and returns their gossip IPs ([`pod_ips`]).
-/// An empty selector is refused here (it would match every pod in the namespace); one the API
-/// server rejects (400) is reported as [`Error::Selector`] with the server's reason.
-pub async fn speaker_pod_ips(
-    client: kube::Client,
-    namespace: &str,
-    label_selector: &str,
-) -> Result<Vec<IpAddr>, Error> {
+/// Lists the speaker pods (`labelSelector`): for their IPs ([`pod_ips`]) or their nodes
+/// ([`pod_nodes`]). An empty selector is refused here (it would match every pod in the
+/// namespace); one the API server rejects (400) is reported as [`Error::Selector`] with the
+/// server's reason.
+pub async fn speaker_pods(client: kube::Client, namespace: &str, label_selector: &str) -> Result<Vec<Pod>, Error> {
     if label_selector.trim().is_empty() {
         return Err(Error::Selector {
             selector: label_selector.into(),
@@ -165,10 +171,19 @@ pub async fn speaker_pod_ips(
     }
     let api: Api<Pod> = Api::namespaced(client, namespace);
     match api.list(&ListParams::default().labels(label_selector)).await {
-        Ok(list) => Ok(pod_ips(&list.items)),
+        Ok(list) => Ok(list.items),
         Err(kube::Error::Api(status)) if status.code == 400 => {
             Err(Error::Selector { selector: label_selector.into(), message: status.message.clone() })
         }
         Err(source) => Err(Error::Pods { namespace: namespace.into(), source }),
     }
+}
+
+/// The gossip IPs of the speaker pods ([`speaker_pods`], [`pod_ips`]).
+pub async fn speaker_pod_ips(
+    client: kube::Client,
+    namespace: &str,
+    label_selector: &str,
+) -> Result<Vec<IpAddr>, Error> {
+    Ok(pod_ips(&speaker_pods(client, namespace, label_selector).await?))
 }

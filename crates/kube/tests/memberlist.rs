@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use ferrolb_kube::memberlist::{
-    Error, SecretOutcome, deployment_owner, encode_key, ensure_secret, generate_key, pod_ips, speaker_pod_ips,
+    Error, SecretOutcome, deployment_owner, encode_key, ensure_secret, generate_key, pod_ips, pod_nodes,
+    speaker_pod_ips,
 };
 use ferrolb_kube::scripted::{self, Exchange};
 use k8s_openapi::api::core::v1::Pod;
@@ -173,7 +174,9 @@ fn pod(name: &str, phase: &str, pod_ip: Option<&str>, pod_ips: &[&str], deleting
     if !pod_ips.is_empty() {
         status["podIPs"] = pod_ips.iter().map(|ip| json!({"ip": ip})).collect();
     }
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "status": status})
+    // Speaker pods are named after their node here.
+    let node = name.trim_start_matches("speaker-");
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": {"nodeName": node, "containers": []}, "status": status})
 }
 
 fn pods() -> Vec<Value> {
@@ -199,6 +202,14 @@ fn only_running_pods_that_are_not_being_deleted_are_seeds_sorted_and_deduplicate
     assert_eq!(pod_ips(&pods), ips(&["10.0.0.1", "10.0.0.2", "10.0.0.3", "fd00::3"]));
     assert!(pod_ips(&[]).is_empty());
     assert!(pod_ips(&[Pod::default()]).is_empty(), "a pod without status");
+}
+
+#[test]
+fn the_nodes_of_live_speaker_pods_are_the_expected_members() {
+    let pods: Vec<Pod> = pods().into_iter().map(|p| serde_json::from_value(p).expect("a pod")).collect();
+    let nodes: Vec<String> = pod_nodes(&pods).into_iter().collect();
+    assert_eq!(nodes, ["a", "b", "b-dup", "c", "garbage", "no-ip"], "not pending, not leaving");
+    assert!(pod_nodes(&[Pod::default()]).is_empty(), "a pod without spec or status");
 }
 
 #[tokio::test]

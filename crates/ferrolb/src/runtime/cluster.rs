@@ -204,19 +204,12 @@ pub async fn discover_speakers(
     selector: String,
     tx: watch::Sender<Option<std::collections::BTreeSet<String>>>,
 ) {
-    use kube::api::ListParams;
-    let api: Api<Pod> = Api::namespaced(client, &namespace);
+    use ferrolb_kube::memberlist::{pod_nodes, speaker_pods};
     let mut failing = false;
     loop {
-        match api.list(&ListParams::default().labels(&selector)).await {
+        match speaker_pods(client.clone(), &namespace, &selector).await {
             Ok(pods) => {
-                let nodes: std::collections::BTreeSet<String> = pods
-                    .items
-                    .iter()
-                    .filter(|p| p.metadata.deletion_timestamp.is_none())
-                    .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-                    .filter_map(|p| p.spec.as_ref()?.node_name.clone())
-                    .collect();
+                let nodes = pod_nodes(&pods);
                 if failing {
                     info!("speaker discovery works again");
                     failing = false;
@@ -231,7 +224,7 @@ pub async fn discover_speakers(
                 });
             }
             Err(e) if !failing => {
-                warn!(selector = %selector, error = %e, "cannot list the speaker pods; keeping the last answer");
+                warn!(error = %e, "cannot list the speaker pods; keeping the last answer");
                 failing = true;
             }
             Err(_) => {}

@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 use super::conditions::{CONTROLLER_CONDITION, configuration_state};
 use super::metrics::{Metrics, PoolLabel};
 use super::sink::{ServiceRef, Sink};
-use super::source::{POOL_ANNOTATION, Snapshot};
+use super::source::{POOL_ANNOTATION, Snapshot, parse_config};
 use super::state::ServiceState;
 
 pub struct Controller {
@@ -68,7 +68,7 @@ impl Controller {
 
     pub fn reconcile(&mut self, snapshot: &Snapshot) {
         let resources = &snapshot.resources;
-        match parse(snapshot, &self.options) {
+        match parse_config(snapshot, &self.options) {
             Ok(config) => {
                 let json = serde_json::to_string(&config).unwrap_or_default();
                 if self.config_json.as_deref() != Some(json.as_str()) {
@@ -228,19 +228,6 @@ impl Controller {
             }
         }
     }
-}
-
-/// The configuration in the controller's scope; an object the source could not decode makes
-/// it unknowable, which is an error like any invalid object.
-pub fn parse(snapshot: &Snapshot, options: &Options) -> Result<Config, ferrolb_config::ConfigError> {
-    if let Some(rejected) = snapshot.rejected.iter().find(|r| r.kind.is_configuration()) {
-        // The decoder says `Kind/name: field: rule`; the error names kind and name itself.
-        let kind = rejected.kind.as_str();
-        let text = rejected.message.strip_prefix(&format!("{kind}/{}: ", rejected.name)).unwrap_or(&rejected.message);
-        let (field, rule) = text.split_once(": ").unwrap_or(("", text));
-        return Err(ferrolb_config::ConfigError::new(kind, &rejected.name, field, rule));
-    }
-    ferrolb_config::parse(&snapshot.resources, options)
 }
 
 /// Service states as the objects carry them (the API server's Services).

@@ -151,7 +151,7 @@ impl Speaker {
     }
 
     fn reconcile_config(&mut self, snapshot: &Snapshot) {
-        let parsed = super::controller::parse(snapshot, &self.options).and_then(|config| {
+        let parsed = super::source::parse_config(snapshot, &self.options).and_then(|config| {
             match orphan(&config, self.announced()) {
                 None => Ok(config),
                 Some(e) => Err(e),
