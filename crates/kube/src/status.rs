@@ -226,6 +226,12 @@ impl StatusWriter {
         true
     }
 
+    /// How many targets the writer holds a wish for (objects that should exist, and
+    /// removals not yet landed).
+    pub fn remembered(&self) -> usize {
+        self.lock().wishes.len()
+    }
+
     /// Writes that failed so far (each retry counts).
     pub fn errors(&self) -> u64 {
         self.lock().errors
@@ -377,7 +383,9 @@ impl StatusWriter {
         match result {
             Ok(()) => {
                 state.attempts.remove(&target);
-                if matches!(target, Target::Stale { .. }) && state.wishes.get(&target) == Some(&wish) {
+                // An absence that landed needs no remembering: forgetting it keeps the
+                // writer's memory to the objects that exist, however many come and go.
+                if wish.is_none() && state.wishes.get(&target) == Some(&wish) {
                     state.wishes.remove(&target);
                 }
             }

@@ -198,6 +198,7 @@ async fn service_l2_status_is_created_with_generate_name_then_deleted() {
         writer.set(l2_target("n1"), None);
         assert!(writer.flush(Duration::from_secs(60)).await);
         assert!(!writer.has(ServiceStatusKind::Layer2, "default", "web", "n1"));
+        assert_eq!(writer.remembered(), 0, "a landed removal is forgotten");
         task.abort();
     })
     .await;
