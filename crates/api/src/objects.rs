@@ -111,6 +111,22 @@ pub struct Resources {
 }
 
 impl Resources {
+    /// Drops unused capacity. A store holding one object per `Resources` (the `k8s` source's
+    /// watch stores) would otherwise keep room for four of each.
+    pub fn shrink_to_fit(&mut self) {
+        self.ip_address_pools.shrink_to_fit();
+        self.l2_advertisements.shrink_to_fit();
+        self.bgp_advertisements.shrink_to_fit();
+        self.bgp_peers.shrink_to_fit();
+        self.bfd_profiles.shrink_to_fit();
+        self.communities.shrink_to_fit();
+        self.nodes.shrink_to_fit();
+        self.namespaces.shrink_to_fit();
+        self.secrets.shrink_to_fit();
+        self.services.shrink_to_fit();
+        self.endpoint_slices.shrink_to_fit();
+    }
+
     /// Appends every object of `other`.
     pub fn extend(&mut self, other: Resources) {
         self.ip_address_pools.extend(other.ip_address_pools);

@@ -276,7 +276,10 @@ fn decode(kind: Kind, mut object: Value) -> (String, Entry) {
     }
     let mut one = Resources::default();
     match ferrolb_api::load_value(object, "api", &mut one) {
-        Ok(_) => (key, Entry::Decoded(one)),
+        Ok(_) => {
+            one.shrink_to_fit();
+            (key, Entry::Decoded(one))
+        }
         Err(e) => {
             let (namespace, name) = key.split_once('/').unwrap_or(("", &key));
             let message = e.to_string();
