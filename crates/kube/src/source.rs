@@ -172,33 +172,102 @@ pub enum Change {
 }
 
 /// The stores of every watched kind: pure, fed [`Change`]s, read as a [`Snapshot`].
+///
+/// Objects are held once, in the snapshot itself: publishing shares it with the reconcilers,
+/// and the first change after that copies it (copy on write), so a quiet cluster costs one
+/// copy of its objects, not one per store and one per snapshot. An update that decodes to
+/// the same object (a Node's heartbeat, a resourceVersion bump) changes nothing and
+/// publishes nothing.
 #[derive(Debug, Default)]
 pub struct Stores {
     kinds: BTreeMap<Kind, Store>,
+    snapshot: Arc<Snapshot>,
 }
 
 #[derive(Debug, Default)]
 struct Store {
-    /// Decoded objects by `namespace/name`, each as a one-object [`Resources`].
-    objects: BTreeMap<String, Entry>,
+    /// Where each object (`namespace/name`) sits in the snapshot.
+    slots: BTreeMap<String, Slot>,
     /// Objects received during a re-list, swapped in when it completes.
     relisting: Option<BTreeMap<String, Entry>>,
     listed: bool,
 }
 
+/// A position in the snapshot: in the kind's list, or among the rejected objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Decoded(usize),
+    Rejected(usize),
+}
+
 #[derive(Debug, Clone)]
 enum Entry {
+    /// A [`Resources`] holding exactly this one object.
     Decoded(Resources),
     Rejected(Rejected),
+}
+
+/// Runs `$body` with `$list` bound to the snapshot's list of `$kind` and `$one` to the same
+/// list of a one-object [`Resources`] (borrowed mutably with `[mut]`, shared with `[]`): the
+/// lists have different element types, so each kind gets its own arm.
+macro_rules! with_lists {
+    ($kind:expr, [$($m:ident)?] $resources:expr, $from:expr, |$list:ident, $one:ident| $body:expr) => {
+        match $kind {
+            Kind::IPAddressPool => {
+                let ($list, $one) = (&$($m)? $resources.ip_address_pools, &$($m)? $from.ip_address_pools);
+                $body
+            }
+            Kind::L2Advertisement => {
+                let ($list, $one) = (&$($m)? $resources.l2_advertisements, &$($m)? $from.l2_advertisements);
+                $body
+            }
+            Kind::BGPAdvertisement => {
+                let ($list, $one) = (&$($m)? $resources.bgp_advertisements, &$($m)? $from.bgp_advertisements);
+                $body
+            }
+            Kind::BGPPeer => {
+                let ($list, $one) = (&$($m)? $resources.bgp_peers, &$($m)? $from.bgp_peers);
+                $body
+            }
+            Kind::BFDProfile => {
+                let ($list, $one) = (&$($m)? $resources.bfd_profiles, &$($m)? $from.bfd_profiles);
+                $body
+            }
+            Kind::Community => {
+                let ($list, $one) = (&$($m)? $resources.communities, &$($m)? $from.communities);
+                $body
+            }
+            Kind::Secret => {
+                let ($list, $one) = (&$($m)? $resources.secrets, &$($m)? $from.secrets);
+                $body
+            }
+            Kind::Service => {
+                let ($list, $one) = (&$($m)? $resources.services, &$($m)? $from.services);
+                $body
+            }
+            Kind::EndpointSlice => {
+                let ($list, $one) = (&$($m)? $resources.endpoint_slices, &$($m)? $from.endpoint_slices);
+                $body
+            }
+            Kind::Node => {
+                let ($list, $one) = (&$($m)? $resources.nodes, &$($m)? $from.nodes);
+                $body
+            }
+            Kind::Namespace => {
+                let ($list, $one) = (&$($m)? $resources.namespaces, &$($m)? $from.namespaces);
+                $body
+            }
+        }
+    };
 }
 
 impl Stores {
     /// Stores for these kinds, none listed yet.
     pub fn new(kinds: &[Kind]) -> Self {
-        Self { kinds: kinds.iter().map(|k| (*k, Store::default())).collect() }
+        Self { kinds: kinds.iter().map(|k| (*k, Store::default())).collect(), snapshot: Arc::default() }
     }
 
-    /// Applies one change; true when the snapshot may have changed.
+    /// Applies one change; true when the snapshot changed.
     pub fn apply(&mut self, change: Change) -> bool {
         match change {
             Change::Relist(kind) => {
@@ -215,10 +284,7 @@ impl Stores {
                         buffer.insert(key, entry);
                         false
                     }
-                    None => {
-                        store.objects.insert(key, entry);
-                        true
-                    }
+                    None => self.put(kind, key, entry),
                 }
             }
             Change::Delete(kind, object) => {
@@ -227,18 +293,107 @@ impl Stores {
                 if let Some(buffer) = &mut store.relisting {
                     buffer.remove(&key);
                 }
-                store.objects.remove(&key).is_some()
+                self.remove(kind, &key)
             }
             Change::Listed(kind) => {
                 let Some(store) = self.kinds.get_mut(&kind) else { return false };
-                if let Some(buffer) = store.relisting.take() {
-                    store.objects = buffer;
-                }
                 store.listed = true;
-                true
+                let Some(buffer) = store.relisting.take() else { return true };
+                let stale: Vec<String> = store.slots.keys().filter(|k| !buffer.contains_key(*k)).cloned().collect();
+                let mut changed = false;
+                for key in stale {
+                    changed |= self.remove(kind, &key);
+                }
+                for (key, entry) in buffer {
+                    changed |= self.put(kind, key, entry);
+                }
+                // The first listing completes the view even when it is empty.
+                changed || self.kinds.values().all(|s| s.listed)
             }
             Change::Failed(..) => false,
         }
+    }
+
+    /// Puts an object in the snapshot, replacing the one of the same key; false when it was
+    /// there already, unchanged.
+    fn put(&mut self, kind: Kind, key: String, entry: Entry) -> bool {
+        let Some(store) = self.kinds.get_mut(&kind) else { return false };
+        let slot = store.slots.get(&key).copied();
+        match (slot, entry) {
+            (Some(Slot::Decoded(at)), Entry::Decoded(mut one)) => {
+                let same = with_lists!(kind, [] self.snapshot.resources, one, |list, one| list.get(at) == one.first());
+                if same {
+                    return false;
+                }
+                let snapshot = Arc::make_mut(&mut self.snapshot);
+                with_lists!(kind, [mut] snapshot.resources, one, |list, one| {
+                    if let Some(object) = one.pop() {
+                        list[at] = object;
+                    }
+                });
+                true
+            }
+            (Some(Slot::Rejected(at)), Entry::Rejected(rejected)) => {
+                if self.snapshot.rejected.get(at) == Some(&rejected) {
+                    return false;
+                }
+                Arc::make_mut(&mut self.snapshot).rejected[at] = rejected;
+                true
+            }
+            (slot, entry) => {
+                if slot.is_some() {
+                    self.remove(kind, &key);
+                }
+                let snapshot = Arc::make_mut(&mut self.snapshot);
+                let slot = match entry {
+                    Entry::Decoded(mut one) => with_lists!(kind, [mut] snapshot.resources, one, |list, one| {
+                        list.append(one);
+                        Slot::Decoded(list.len() - 1)
+                    }),
+                    Entry::Rejected(rejected) => {
+                        snapshot.rejected.push(rejected);
+                        Slot::Rejected(snapshot.rejected.len() - 1)
+                    }
+                };
+                if let Some(store) = self.kinds.get_mut(&kind) {
+                    store.slots.insert(key, slot);
+                }
+                true
+            }
+        }
+    }
+
+    /// Removes an object from the snapshot; false when it was not there. The objects after
+    /// it move up one place, and their slots with them.
+    fn remove(&mut self, kind: Kind, key: &str) -> bool {
+        let Some(slot) = self.kinds.get_mut(&kind).and_then(|s| s.slots.remove(key)) else { return false };
+        let snapshot = Arc::make_mut(&mut self.snapshot);
+        match slot {
+            Slot::Decoded(at) => {
+                let mut none = Resources::default();
+                with_lists!(kind, [mut] snapshot.resources, none, |list, _unused| {
+                    list.remove(at);
+                });
+                for other in self.kinds.get_mut(&kind).into_iter().flat_map(|s| s.slots.values_mut()) {
+                    if let Slot::Decoded(i) = other
+                        && *i > at
+                    {
+                        *i -= 1;
+                    }
+                }
+            }
+            Slot::Rejected(at) => {
+                snapshot.rejected.remove(at);
+                for other in self.kinds.values_mut().flat_map(|s| s.slots.values_mut()) {
+                    if let Slot::Rejected(i) = other
+                        && *i > at
+                    {
+                        *i -= 1;
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// Whether every kind has been listed at least once.
@@ -246,17 +401,9 @@ impl Stores {
         self.kinds.values().all(|s| s.listed)
     }
 
-    pub fn snapshot(&self) -> Snapshot {
-        let mut snapshot = Snapshot::default();
-        for store in self.kinds.values() {
-            for entry in store.objects.values() {
-                match entry {
-                    Entry::Decoded(one) => snapshot.resources.extend(one.clone()),
-                    Entry::Rejected(rejected) => snapshot.rejected.push(rejected.clone()),
-                }
-            }
-        }
-        snapshot
+    /// The current snapshot, shared.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshot)
     }
 }
 
@@ -326,10 +473,8 @@ pub async fn run(client: kube::Client, namespace: String, kinds: &[Kind], tx: wa
             () = tokio::time::sleep(wait), if dirty => {
                 if stores.ready() {
                     let snapshot = stores.snapshot();
-                    if tx.borrow().as_deref() != Some(&snapshot) {
-                        debug!(rejected = snapshot.rejected.len(), "new snapshot");
-                        tx.send_replace(Some(Arc::new(snapshot)));
-                    }
+                    debug!(rejected = snapshot.rejected.len(), "new snapshot");
+                    tx.send_replace(Some(snapshot));
                     dirty = false;
                     first_dirty = None;
                 }
