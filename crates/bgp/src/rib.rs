@@ -162,6 +162,12 @@ pub struct AdjRibOut {
     policy: Option<ExportPolicy>,
     /// The last UPDATE that could not be encoded (its prefixes stay pending).
     encode_problem: Option<String>,
+    /// Whether the owner has given a table yet. Until then End-of-RIB is held back: sent
+    /// with nothing before it, it would tell a graceful-restart peer that the (still
+    /// unknown) table is empty, and the peer would flush the routes it kept.
+    desired_known: bool,
+    /// End-of-RIB is owed for these families, once the table is known.
+    eor_owed: Vec<AfiSafi>,
 }
 
 impl AdjRibOut {
@@ -174,29 +180,46 @@ impl AdjRibOut {
     /// by attributes. Prefixes are taken with host bits cleared.
     pub fn set_desired(&mut self, desired: BTreeMap<IpNet, RouteAttrs>) -> Vec<Vec<u8>> {
         self.desired = desired.into_iter().map(|(p, a)| (p.trunc(), a)).collect();
-        self.sync()
+        self.desired_known = true;
+        let mut messages = self.sync();
+        messages.extend(self.end_of_rib());
+        messages
     }
 
     /// The session reached Established: the peer holds nothing from us yet, so the whole
-    /// table goes out, then End-of-RIB for every negotiated family.
+    /// table goes out, then End-of-RIB for every negotiated family (RFC 4724 §2) — once the
+    /// table is known: before the owner's first [`set_desired`](Self::set_desired), nothing
+    /// goes out, and both follow it.
     pub fn session_up(&mut self, policy: ExportPolicy) -> Vec<Vec<u8>> {
         self.sent.clear();
-        let families = policy.families.clone();
-        let ctx = policy.ctx;
+        self.eor_owed = policy.families.clone();
         self.policy = Some(policy);
-        let mut messages = self.sync();
-        for family in families {
-            if let Ok(eor) = Message::Update(Update::end_of_rib(family)).encode(&ctx) {
-                messages.push(eor);
-            }
+        if !self.desired_known {
+            return Vec::new();
         }
+        let mut messages = self.sync();
+        messages.extend(self.end_of_rib());
         messages
+    }
+
+    /// The End-of-RIB markers owed, if the table is known and the session up.
+    fn end_of_rib(&mut self) -> Vec<Vec<u8>> {
+        let Some(policy) = &self.policy else { return Vec::new() };
+        if !self.desired_known {
+            return Vec::new();
+        }
+        let ctx = policy.ctx;
+        std::mem::take(&mut self.eor_owed)
+            .into_iter()
+            .filter_map(|family| Message::Update(Update::end_of_rib(family)).encode(&ctx).ok())
+            .collect()
     }
 
     /// The session went down: the peer dropped everything we sent (RFC 4271 §9.1.4 ...
     /// it removes routes learned over a closed session).
     pub fn session_down(&mut self) {
         self.sent.clear();
+        self.eor_owed.clear();
         self.policy = None;
     }
 

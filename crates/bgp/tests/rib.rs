@@ -119,8 +119,30 @@ fn the_full_table_goes_out_on_establishment_followed_by_end_of_rib_per_family() 
 #[test]
 fn an_empty_table_still_sends_end_of_rib() {
     let mut rib = AdjRibOut::new();
+    assert!(rib.set_desired(BTreeMap::new()).is_empty(), "down: nothing to send");
     let updates = decode_all(&rib.session_up(ebgp_v4()), true);
     assert_eq!(updates, [Update::end_of_rib(AfiSafi::IPV4_UNICAST), Update::end_of_rib(AfiSafi::IPV6_UNICAST)]);
+}
+
+/// A session may come up before its owner has computed the table (a speaker restarting
+/// with graceful restart): End-of-RIB then would make the router flush the routes it kept
+/// for us, so it waits for the table and follows it.
+#[test]
+fn end_of_rib_waits_for_the_first_table() {
+    let mut rib = AdjRibOut::new();
+    assert!(rib.session_up(ebgp_v4()).is_empty(), "no table yet: nothing, not even End-of-RIB");
+    let updates = decode_all(&rib.set_desired(table(&[("10.0.0.1/32", plain())])), true);
+    assert_eq!(updates.len(), 3, "{updates:?}");
+    assert_eq!(updates[0].end_of_rib_family(), None, "the route first");
+    assert_eq!(updates[1].end_of_rib_family(), Some(AfiSafi::IPV4_UNICAST));
+    assert_eq!(updates[2].end_of_rib_family(), Some(AfiSafi::IPV6_UNICAST));
+    // Owed once per session: later tables are plain updates.
+    let later = decode_all(&rib.set_desired(table(&[("10.0.0.2/32", plain())])), true);
+    assert!(later.iter().all(|u| u.end_of_rib_family().is_none()), "{later:?}");
+    // A new session owes it again, and the table is known now: it goes out at once.
+    rib.session_down();
+    let again = decode_all(&rib.session_up(ebgp_v4()), true);
+    assert_eq!(again.iter().filter(|u| u.end_of_rib_family().is_some()).count(), 2);
 }
 
 #[test]
@@ -403,7 +425,8 @@ proptest! {
         let mut rib = AdjRibOut::new();
         let mut peer = PeerRib::default();
         peer.apply(&rib.session_up(policy.clone()), four_octet_as);
-        prop_assert_eq!(&peer.end_of_rib, &[AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST]);
+        // No table yet: no End-of-RIB either (it follows the first table).
+        prop_assert!(peer.end_of_rib.is_empty());
         for (desired, reconnect) in &steps {
             if *reconnect {
                 rib.session_down();
@@ -414,6 +437,7 @@ proptest! {
                 peer.apply(&rib.set_desired(desired.clone()), four_octet_as);
             }
             prop_assert_eq!(&peer.routes, &expected(&policy, desired));
+            prop_assert_eq!(&peer.end_of_rib, &[AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST], "once per session");
             prop_assert_eq!(rib.announced(), desired.len());
             prop_assert_eq!(rib.pending(), 0);
         }
