@@ -133,8 +133,20 @@ lab_teardown() {
   fi
 }
 
+# After a failure, the end of every ferrolb log in the lab: a red CI run must say why
+# without a rerun. Bounded: the last 25 lines of each, at most 6 files.
+_lab_show_logs() {
+  [ "$_lab_fail" != 0 ] && [ -d "${LAB_DIR:-}" ] || return 0
+  local f
+  for f in $(ls "$LAB_DIR"/ferrolb-*.log 2>/dev/null | head -n 6); do
+    echo "#    --- last lines of $(basename "$f") ---"
+    tail -n 25 "$f" | sed 's/^/#    | /'
+  done
+}
+
 summary() {
   trap - EXIT INT TERM
+  _lab_show_logs
   lab_teardown
   rm -f "$_lab_out"
   _lab_summarized=1
