@@ -31,6 +31,8 @@ use crate::{CeaseSubcode, DecodeError, PeerSettings, next_frame_len};
 
 /// How long [`Session::shutdown`] waits for the CEASE to go out and the connection to close.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+/// How long a closing connection waits for the peer to close its side.
+const CLOSE_DRAIN: Duration = Duration::from_millis(300);
 /// A write that makes no progress for this long (no negotiated hold time to go by) means
 /// the peer is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -326,6 +328,12 @@ impl Driver {
                 self.connecting = None;
                 if let Some(mut conn) = self.conn.take() {
                     let _ = tokio::time::timeout(Duration::from_millis(200), conn.writer.shutdown()).await;
+                    // Read what the peer still sends until it closes too. Closing with unread
+                    // bytes (a KEEPALIVE that just arrived) makes the kernel answer with a
+                    // reset, and a peer that sees the reset first loses our NOTIFICATION
+                    // with the connection: BIRD then keeps our routes as stale for a
+                    // graceful restart instead of withdrawing them.
+                    let _ = tokio::time::timeout(CLOSE_DRAIN, drain(&mut conn.reader)).await;
                 }
                 self.rib.session_down();
             }
@@ -453,4 +461,14 @@ fn link_local_of(local: Ipv6Addr) -> Option<Ipv6Addr> {
     let v6 = |a: &nix::ifaddrs::InterfaceAddress| a.address.as_ref()?.as_sockaddr_in6().map(|s| s.ip());
     let interface = addrs.iter().find(|a| v6(a) == Some(local))?.interface_name.clone();
     addrs.iter().filter(|a| a.interface_name == interface).filter_map(v6).find(|a| a.is_unicast_link_local())
+}
+
+/// Reads and discards until the peer closes the connection or it fails.
+async fn drain(reader: &mut OwnedReadHalf) {
+    let mut scratch = [0u8; 4096];
+    while let Ok(n) = reader.read(&mut scratch).await {
+        if n == 0 {
+            return;
+        }
+    }
 }

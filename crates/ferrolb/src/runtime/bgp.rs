@@ -257,8 +257,9 @@ async fn stop(running: Running, reason: &str, metrics: &Metrics) {
     // Wait for the status follower to be gone, so it cannot set the series again.
     running.watcher.abort();
     let _ = running.watcher.await;
-    running.session.shutdown(reason).await;
+    // Forgotten before the close, which may wait for a silent peer: the session is over now.
     metrics.forget_peer(&PeerLabel::of(running.settings.address, running.settings.port));
+    running.session.shutdown(reason).await;
 }
 
 /// Follows a session's status: logs every state change and keeps the `metallb_bgp_*`
