@@ -102,50 +102,10 @@ EOF
 # svc_yaml NAME [INGRESS_IP...]: a dual-stack Service and its EndpointSlice (one ready endpoint);
 # with INGRESS_IPs the Service carries them as its status (plan's input)
 svc_yaml() {
-  local name="$1" idx etp node ip sep=""
+  local name="$1" idx etp node
   shift
   read -r idx etp node <<<"${SVC[$name]}"
-  cat <<EOF
-apiVersion: v1
-kind: Service
-metadata:
-  name: $name
-  namespace: default
-spec:
-  type: LoadBalancer
-  clusterIP: 10.96.0.$idx
-  clusterIPs: [10.96.0.$idx, "fd00:96::$idx"]
-  ipFamilies: [IPv4, IPv6]
-  ipFamilyPolicy: PreferDualStack
-  externalTrafficPolicy: $etp
-  selector: {app: $name}
-  ports:
-    - {name: http, port: 80, protocol: TCP, targetPort: 8080}
-EOF
-  if [ "$#" -gt 0 ]; then
-    printf '%s' "status: {loadBalancer: {ingress: ["
-    for ip in "$@"; do
-      printf '%s{ip: "%s"}' "$sep" "$ip"
-      sep=", "
-    done
-    echo "]}}"
-  fi
-  cat <<EOF
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: $name-ep1
-  namespace: default
-  labels: {kubernetes.io/service-name: $name}
-addressType: IPv4
-endpoints:
-  - addresses: [10.244.$idx.1]
-    conditions: {ready: true}
-    nodeName: $node
-ports:
-  - {name: http, port: 8080, protocol: TCP}
-EOF
+  lab_service_yaml "$name" "$idx" "$etp" "$node" - "$@"
 }
 
 service() { # NAME IDX ETP ENDPOINT_NODE

@@ -133,6 +133,57 @@ lab_teardown() {
   fi
 }
 
+# lab_service_yaml NAME IDX ETP NODE POOL [INGRESS_IP...]: a dual-stack LoadBalancer Service
+# (clusterIPs 10.96.0.IDX and fd00:96::IDX, externalTrafficPolicy ETP, the address-pool
+# annotation unless POOL is -) and its EndpointSlice with one ready endpoint on NODE; with
+# INGRESS_IPs the Service carries them as its status (plan's input, or a restart's).
+lab_service_yaml() {
+  local name="$1" idx="$2" etp="$3" node="$4" pool="$5" ip sep=""
+  shift 5
+  echo "apiVersion: v1"
+  echo "kind: Service"
+  echo "metadata:"
+  echo "  name: $name"
+  echo "  namespace: default"
+  [ "$pool" = - ] || echo "  annotations: {metallb.io/address-pool: $pool}"
+  cat <<EOF
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.$idx
+  clusterIPs: [10.96.0.$idx, "fd00:96::$idx"]
+  ipFamilies: [IPv4, IPv6]
+  ipFamilyPolicy: PreferDualStack
+  externalTrafficPolicy: $etp
+  selector: {app: $name}
+  ports:
+    - {name: http, port: 80, protocol: TCP, targetPort: 8080}
+EOF
+  if [ "$#" -gt 0 ]; then
+    printf '%s' "status: {loadBalancer: {ingress: ["
+    for ip in "$@"; do
+      printf '%s{ip: "%s"}' "$sep" "$ip"
+      sep=", "
+    done
+    echo "]}}"
+  fi
+  cat <<EOF
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: $name-ep1
+  namespace: default
+  labels: {kubernetes.io/service-name: $name}
+addressType: IPv4
+endpoints:
+  - addresses: [10.244.$idx.1]
+    conditions: {ready: true}
+    nodeName: $node
+ports:
+  - {name: http, port: 8080, protocol: TCP}
+EOF
+}
+
 # After a failure, the end of every ferrolb log in the lab: a red CI run must say why
 # without a rerun. Bounded: the last 25 lines of each, at most 6 files.
 _lab_show_logs() {
