@@ -4,52 +4,11 @@
 #![cfg(all(feature = "driver", target_os = "linux"))]
 
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
-use std::os::fd::AsFd;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ferrolb_bfd::{Bfd, ControlPacket, Diagnostic, Profile, SessionState, State};
+use ferrolb_testns::Netns;
 use tokio::sync::watch;
-
-struct Netns(String);
-
-impl Netns {
-    fn create() -> Option<Self> {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        if !nix::unistd::Uid::effective().is_root() {
-            eprintln!("skipped: the BFD driver test needs root for its network namespace");
-            return None;
-        }
-        let name = format!("fbfd-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let ok = |args: &[&str]| Command::new("ip").args(args).status().is_ok_and(|s| s.success());
-        if !ok(&["netns", "add", &name]) {
-            eprintln!("skipped: cannot create a network namespace");
-            return None;
-        }
-        let ns = Self(name);
-        assert!(ok(&["-n", &ns.0, "link", "set", "lo", "up"]));
-        Some(ns)
-    }
-
-    /// Runs `f` on a thread that has entered the namespace, with its own tokio runtime.
-    fn run<T: Send + 'static>(&self, f: impl AsyncFnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let file = std::fs::File::open(path).unwrap();
-            nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f())
-        })
-        .join()
-        .unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "delete", &self.0]).status();
-    }
-}
 
 const A: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const B: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
@@ -74,7 +33,7 @@ async fn wait_for(
 
 #[test]
 fn sessions_come_up_with_the_profile_intervals_and_a_dead_peer_is_detected_within_the_detection_time() {
-    let Some(ns) = Netns::create() else { return };
+    let Some(ns) = Netns::create("fbfd", "the BFD driver test") else { return };
     ns.run(async || {
         let a = Bfd::start(Some(A), None).unwrap();
         let b = Bfd::start(Some(B), None).unwrap();
@@ -110,7 +69,7 @@ fn sessions_come_up_with_the_profile_intervals_and_a_dead_peer_is_detected_withi
 
 #[test]
 fn removing_a_session_tells_the_peer_at_once() {
-    let Some(ns) = Netns::create() else { return };
+    let Some(ns) = Netns::create("fbfd", "the BFD driver test") else { return };
     ns.run(async || {
         let a = Bfd::start(Some(A), None).unwrap();
         let b = Bfd::start(Some(B), None).unwrap();
@@ -132,7 +91,7 @@ fn removing_a_session_tells_the_peer_at_once() {
 
 #[test]
 fn multi_hop_sessions_come_up_on_port_4784() {
-    let Some(ns) = Netns::create() else { return };
+    let Some(ns) = Netns::create("fbfd", "the BFD driver test") else { return };
     ns.run(async || {
         let a = Bfd::start(Some(A), None).unwrap();
         let b = Bfd::start(Some(B), None).unwrap();
@@ -145,7 +104,7 @@ fn multi_hop_sessions_come_up_on_port_4784() {
 
 #[test]
 fn a_single_hop_packet_with_a_ttl_below_255_or_malformed_bytes_is_dropped_and_counted() {
-    let Some(ns) = Netns::create() else { return };
+    let Some(ns) = Netns::create("fbfd", "the BFD driver test") else { return };
     ns.run(async || {
         let a = Bfd::start(Some(A), None).unwrap();
         let mut on_a = a.add_session(B, None, false, profile(300)).unwrap();

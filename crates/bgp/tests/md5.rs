@@ -5,50 +5,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
-use std::process::Command;
 use std::time::Duration;
 
 use ferrolb_bgp::{PeerAs, PeerSettings, Session};
+use ferrolb_testns::Netns;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpSocket;
-
-struct Netns(String);
-
-impl Netns {
-    fn create() -> Option<Self> {
-        if !nix::unistd::Uid::effective().is_root() {
-            eprintln!("skipped: TCP-MD5 netns test needs root");
-            return None;
-        }
-        let name = format!("fbgp-{}", std::process::id());
-        let ok = |args: &[&str]| Command::new("ip").args(args).status().is_ok_and(|s| s.success());
-        if !ok(&["netns", "add", &name]) {
-            eprintln!("skipped: cannot create a network namespace");
-            return None;
-        }
-        let ns = Self(name);
-        assert!(ok(&["-n", &ns.0, "link", "set", "lo", "up"]));
-        Some(ns)
-    }
-
-    /// Runs `f` on a thread that has entered the namespace, with its own tokio runtime.
-    fn run<T: Send + 'static>(&self, f: impl AsyncFnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let file = std::fs::File::open(path).unwrap();
-            nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f())
-        })
-        .join()
-        .unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "delete", &self.0]).status();
-    }
-}
 
 /// A listener on [::1] expecting `key` from ::1, and whether a session keyed with
 /// `password` gets a connection through within 2 s.
@@ -81,7 +43,7 @@ async fn connects(key: &'static str, password: &'static str) -> bool {
 
 #[test]
 fn matching_md5_keys_connect_and_a_wrong_key_never_does() {
-    let Some(ns) = Netns::create() else { return };
+    let Some(ns) = Netns::create("fbgp", "the TCP-MD5 test") else { return };
     assert!(ns.run(async || connects("s3cret", "s3cret").await), "matching keys connect");
     assert!(!ns.run(async || connects("s3cret", "wrong").await), "a wrong key is never accepted");
 }
