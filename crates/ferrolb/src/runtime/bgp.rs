@@ -237,19 +237,25 @@ impl Sessions {
     /// GRACEFUL_SHUTDOWN) sends a CEASE so routers withdraw at once; otherwise a session with
     /// graceful restart negotiated closes without a NOTIFICATION (RFC 4724 §4), so the router
     /// keeps forwarding to this node while the speaker restarts.
+    ///
+    /// The sessions close at the same time: each may wait for its peer (a silent one up to
+    /// the session's own limit), and the whole stop has a budget.
     pub async fn shutdown(&mut self, reason: &str, draining: bool) {
+        let mut closing = tokio::task::JoinSet::new();
         for (name, running) in std::mem::take(&mut self.running) {
             running.watcher.abort();
             let _ = running.watcher.await;
             self.metrics.forget_peer(&PeerLabel::of(running.settings.address, running.settings.port));
+            let reason = reason.to_owned();
             if !draining && running.settings.graceful_restart.is_some() {
                 info!(peer = %name, node = %self.node, "closing BGP session for a graceful restart (routes stay with the router)");
-                running.session.shutdown_graceful(reason).await;
+                closing.spawn(async move { running.session.shutdown_graceful(&reason).await });
             } else {
                 info!(peer = %name, node = %self.node, reason, "closing BGP session");
-                running.session.shutdown(reason).await;
+                closing.spawn(async move { running.session.shutdown(&reason).await });
             }
         }
+        while closing.join_next().await.is_some() {}
     }
 }
 
