@@ -191,33 +191,7 @@ plan_ips_match() { # plan keeps the controller's addresses for NAME
 }
 
 # ---------------------------------------------------------------- probes (router namespace)
-# the MACs answering one ARP request for IP (sorted, one per line; exit 1 if none)
-arp_macs() { lab exec router arping -i eth0 -c 1 -w 0.5 -r "$1" | sort -u; }
-# the MACs answering one NS for IP
-nd_macs() { lab exec router ndisc6 -m -q -r 2 -w 300 "$1" eth0 | tr 'A-F' 'a-f' | sort -u; }
-mac_answers() { # IP MAC: the only MAC that answers is MAC
-  local got
-  case "$1" in *:*) got="$(nd_macs "$1")" ;; *) got="$(arp_macs "$1")" ;; esac
-  echo "$1 -> ${got:-no answer} (want $2)"
-  [ "$got" = "$2" ]
-}
-# only MAC answers three ARP requests, and arping -d sees no second MAC
-arp_only() { # IP MAC
-  local out
-  out="$(lab exec router arping -d -i eth0 -c 3 -W 0.2 -w 2 -r "$1")" || {
-    echo "arping -d failed: $(echo "$out" | sort -u | paste -sd' ')"
-    return 1
-  }
-  out="$(echo "$out" | sort -u)"
-  echo "$1 -> ${out:-no answer} (want $2)"
-  [ "$out" = "$2" ]
-}
-nd_only() { # IP6 MAC: all the NAs that come back (ndisc6 -m, 3 tries) are from MAC
-  local out
-  out="$(lab exec router ndisc6 -m -q -r 3 -w 400 "$1" eth0 | tr 'A-F' 'a-f' | sort -u)"
-  echo "$1 -> ${out:-no answer} (want $2)"
-  [ "$out" = "$2" ]
-}
+# arp_macs, nd_macs, mac_answers, arp_only and nd_only are in lib.sh
 no_answer() { # IP: nothing answers two ARP requests / NDP solicitations
   case "$1" in
     *:*) ! lab exec router ndisc6 -q -r 2 -w 300 "$1" eth0 ;;
