@@ -2,7 +2,14 @@
 
 use std::path::PathBuf;
 
+use std::str::FromStr;
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ferrolb_runtime::config::{
+    ConfigError, KubernetesConfig, Roles, RuntimeConfig, Settings, SourceSpec, WebhookMode as RuntimeWebhookMode,
+};
+use ferrolb_webhook::{TlsMinVersion, WebhookSettings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -82,15 +89,6 @@ pub struct ManifestsArgs {
     pub image: String,
 }
 
-/// Where the cluster state comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceSpec {
-    /// The Kubernetes API.
-    Kubernetes,
-    /// A directory of manifests; status is written to a state directory.
-    Dir(PathBuf),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -110,7 +108,7 @@ pub enum LogLevel {
 #[derive(Debug, Args)]
 pub struct RuntimeArgs {
     /// Where the cluster state comes from: `k8s` or `dir:PATH`.
-    #[arg(long, env = "FERROLB_SOURCE", value_parser = crate::runtime::parse_source)]
+    #[arg(long, env = "FERROLB_SOURCE", value_parser = SourceSpec::from_str)]
     pub source: SourceSpec,
     /// This node's name, as in its Node object (required for the speaker).
     #[arg(long, visible_alias = "node-name", env = "METALLB_NODE_NAME")]
@@ -253,4 +251,63 @@ pub enum TlsVersion {
     Tls12,
     #[value(name = "VersionTLS13", alias = "1.3")]
     Tls13,
+}
+
+impl RuntimeArgs {
+    /// The runtime's configuration for `roles`, checked once: the one place the command line
+    /// meets the runtime.
+    pub fn to_config(&self, roles: Roles) -> Result<RuntimeConfig, ConfigError> {
+        let k8s = &self.kubernetes;
+        RuntimeConfig::new(Settings {
+            roles,
+            source: self.source.clone(),
+            node: self.node.clone(),
+            state_dir: self.state_dir.clone(),
+            namespace: self.namespace.clone(),
+            lb_class: self.lb_class.clone(),
+            metrics_port: self.port,
+            metrics_address: self.bind_address,
+            health_probe_port: self.health_probe_port,
+            ignore_exclude_lb: self.ignore_exclude_lb,
+            l2_refresh_interval: Duration::from_secs(self.l2_refresh_interval),
+            graceful_shutdown_delay: Duration::from_secs(self.graceful_shutdown_delay),
+            disable_layer2: self.disable_layer2,
+            exclude_interfaces_file: self.exclude_interfaces_file.clone(),
+            no_membership: self.no_membership,
+            membership_bind: self.membership_bind,
+            membership_key_file: self.membership_key_file.clone(),
+            no_fencing: self.no_fencing,
+            membership_probe_interval: self.membership_probe_interval_ms.map(Duration::from_millis),
+            membership_probe_timeout: self.membership_probe_timeout_ms.map(Duration::from_millis),
+            membership_suspicion_multiplier: self.membership_suspicion_multiplier,
+            kubernetes: KubernetesConfig {
+                kubeconfig: k8s.kubeconfig.clone(),
+                pod_name: k8s.pod_name.clone(),
+                deployment: k8s.deployment.clone(),
+                ml_secret_name: k8s.ml_secret_name.clone(),
+                ml_labels: k8s.ml_labels.clone(),
+                lease_name: k8s.lease_name.clone(),
+                lease_duration: Duration::from_secs(k8s.lease_duration),
+                webhook_mode: match k8s.webhook_mode {
+                    WebhookMode::Enabled => RuntimeWebhookMode::Enabled,
+                    WebhookMode::Disabled => RuntimeWebhookMode::Disabled,
+                    WebhookMode::Onlywebhook => RuntimeWebhookMode::OnlyWebhook,
+                },
+                webhook: WebhookSettings {
+                    namespace: self.namespace.clone(),
+                    port: k8s.webhook_port,
+                    bind: std::net::IpAddr::from([0, 0, 0, 0]),
+                    secret_name: k8s.webhook_secret.clone(),
+                    service_name: k8s.cert_service_name.clone(),
+                    configuration_name: k8s.webhook_configuration.clone(),
+                    cert_dir: k8s.cert_dir.clone(),
+                    rotate_certificates: !k8s.disable_cert_rotation,
+                    tls_min_version: match k8s.tls_min_version {
+                        TlsVersion::Tls12 => TlsMinVersion::Tls12,
+                        TlsVersion::Tls13 => TlsMinVersion::Tls13,
+                    },
+                },
+            },
+        })
+    }
 }

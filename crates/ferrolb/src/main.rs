@@ -7,21 +7,21 @@ mod logging;
 mod manifests;
 mod output;
 mod plan;
-mod runtime;
 mod validate;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use ferrolb_runtime::Roles;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Plan(args) => plan::run(&args),
-        cli::Command::Controller(args) => serve(runtime::Roles::Controller, &args),
-        cli::Command::Speaker(args) => serve(runtime::Roles::Speaker, &args),
-        cli::Command::Run(args) => serve(runtime::Roles::Both, &args),
+        cli::Command::Controller(args) => serve(Roles::Controller, &args),
+        cli::Command::Speaker(args) => serve(Roles::Speaker, &args),
+        cli::Command::Run(args) => serve(Roles::Both, &args),
         cli::Command::Crds => match output::emit(&ferrolb_api::crds::render_yaml()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(code) => code,
@@ -39,7 +39,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(roles: runtime::Roles, args: &cli::RuntimeArgs) -> ExitCode {
+fn serve(roles: Roles, args: &cli::RuntimeArgs) -> ExitCode {
     logging::init(args.log_format, args.log_level);
-    runtime::run(roles, args)
+    match args.to_config(roles) {
+        Ok(config) => ferrolb_runtime::run(&config),
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::from(2)
+        }
+    }
 }

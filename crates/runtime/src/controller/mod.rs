@@ -15,12 +15,13 @@ use ferrolb_ipam::Allocator;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use super::conditions::{CONTROLLER_CONDITION, configuration_state};
-use super::metrics::{Metrics, PoolLabel};
-use super::sink::{ServiceRef, Sink};
-use super::source::{POOL_ANNOTATION, Snapshot, parse_config};
-use super::state::ServiceState;
+use crate::conditions::{CONTROLLER_CONDITION, configuration_state};
+use crate::observe::metrics::{Metrics, PoolLabel};
+use crate::sink::{ServiceRef, Sink};
+use crate::sources::state_dir::ServiceState;
+use crate::sources::{POOL_ANNOTATION, Snapshot, parse_config};
 
+#[derive(Debug)]
 pub struct Controller {
     sink: Sink,
     options: Options,

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use super::metrics::{Metrics, PeerLabel};
+use crate::observe::metrics::{Metrics, PeerLabel};
 
 /// The driver's profile for a validated BFDProfile.
 pub fn profile(p: &BfdProfile) -> Profile {
@@ -58,6 +58,7 @@ pub fn wanted(config: &Config, node: &str) -> BTreeMap<String, Wanted> {
         .collect()
 }
 
+#[derive(Debug)]
 pub struct BfdSessions {
     metrics: Arc<Metrics>,
     /// BGPPeer names whose BFD session went down.

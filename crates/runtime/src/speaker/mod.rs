@@ -6,6 +6,12 @@
 //! this node, and bring the Layer 2 data plane to the addresses this node wins. The winner of
 //! a service writes its ServiceL2Status; every other node removes its own.
 
+mod bfd;
+mod bgp;
+pub mod exclusions;
+mod layer2;
+mod membership;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,25 +23,27 @@ use ferrolb_l2::L2Announcer;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use super::bfd::{self as bfd_sessions, BfdSessions};
-use super::bgp::{self, NodeAddresses, Sessions};
-use super::conditions::{SPEAKER_CONDITION, configuration_state};
-use super::layer2::{self, Claims};
-use super::membership::{Members, MembershipOptions};
-use super::metrics::{AnnouncedLabels, Metrics};
-use super::sink::{ServiceRef, Sink};
-use super::source::Snapshot;
+use self::bfd::BfdSessions;
+use self::bgp::{NodeAddresses, Sessions};
+use self::layer2::Claims;
+use self::membership::Members;
+use crate::conditions::{SPEAKER_CONDITION, configuration_state};
+use crate::config::MembershipConfig;
+use crate::observe::metrics::{AnnouncedLabels, Metrics};
+use crate::sink::{ServiceRef, Sink};
+use crate::sources::Snapshot;
 
 /// How the speaker decides, beyond the configuration.
 #[derive(Debug, Clone)]
 pub struct SpeakerOptions {
     pub lb_class: Option<String>,
     pub ignore_exclude_lb: bool,
-    pub membership: MembershipOptions,
+    pub membership: MembershipConfig,
     /// On SIGTERM, how long routes carry GRACEFUL_SHUTDOWN before they are withdrawn.
     pub graceful_shutdown_delay: std::time::Duration,
 }
 
+#[derive(Debug)]
 pub struct Speaker {
     node: String,
     sink: Sink,
@@ -151,7 +159,7 @@ impl Speaker {
     }
 
     fn reconcile_config(&mut self, snapshot: &Snapshot) {
-        let parsed = super::source::parse_config(snapshot, &self.options).and_then(|config| {
+        let parsed = crate::sources::parse_config(snapshot, &self.options).and_then(|config| {
             match orphan(&config, self.announced()) {
                 None => Ok(config),
                 Some(e) => Err(e),
@@ -281,7 +289,7 @@ impl Speaker {
         let this_node = resources.nodes.iter().find(|n| n.metadata.name == self.node);
         let addresses = NodeAddresses::of(this_node);
         self.sessions.reconcile(bgp::wanted_sessions(&config, &self.node, addresses)).await;
-        self.bfd.reconcile(bfd_sessions::wanted(&config, &self.node)).await;
+        self.bfd.reconcile(bfd::wanted(&config, &self.node)).await;
         // A cordoned node (kubectl cordon/drain) keeps announcing, with RFC 8326's
         // GRACEFUL_SHUTDOWN, so routers move traffic away before its pods go.
         let draining = this_node.is_some_and(|n| n.spec.unschedulable);

@@ -19,7 +19,7 @@ use ipnet::IpNet;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::metrics::{Metrics, PeerLabel};
+use crate::observe::metrics::{Metrics, PeerLabel};
 
 /// The hold time MetalLB's native speaker uses when the BGPPeer sets none.
 const DEFAULT_HOLD_TIME: Duration = Duration::from_secs(90);
@@ -154,12 +154,14 @@ pub fn statuses(decisions: &NodeDecisions) -> BTreeMap<ServiceKey, BTreeSet<Stri
 }
 
 /// The running sessions of this node.
+#[derive(Debug)]
 pub struct Sessions {
     node: String,
     metrics: Arc<Metrics>,
     running: BTreeMap<String, Running>,
 }
 
+#[derive(Debug)]
 struct Running {
     /// The settings the session was started with; any change restarts it.
     settings: PeerSettings,

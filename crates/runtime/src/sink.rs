@@ -16,7 +16,7 @@ use ferrolb_kube::status::{ServiceStatusKind, StatusWriter, Target, Wish};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::state::{ServiceState, StateDir};
+use crate::sources::state_dir::{ServiceState, StateDir};
 
 #[derive(Debug, Clone)]
 pub enum Sink {

@@ -1,28 +1,10 @@
 //! The long-running processes: `controller`, `speaker`, and `run` (both in one process).
 //!
 //! Wiring only: a source publishes snapshots on a watch channel; the controller (once
-//! elected) and the speaker each reconcile every snapshot with pure decisions and write
-//! status through the state directory. Neither knows where the snapshots come from.
-
-mod bfd;
-mod bgp;
-mod cluster;
-mod conditions;
-mod controller;
-mod exclusions;
-mod http;
-mod layer2;
-mod leader;
-mod membership;
-mod metrics;
-mod sink;
-mod source;
-mod speaker;
-mod state;
+//! elected) and the speaker each reconcile every snapshot and write status through the
+//! sink. Neither knows where the snapshots come from.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,24 +13,22 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::cli::{RuntimeArgs, SourceSpec, WebhookMode};
-use metrics::Metrics;
-use sink::{KubeSink, Sink};
-use source::{DirSource, Snapshot};
-use state::{Leader, StateDir};
-
-/// Which roles this process plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Roles {
-    Controller,
-    Speaker,
-    Both,
-}
+use crate::config::{DirConfig, RuntimeConfig, SourceConfig, SpeakerConfig, WebhookMode};
+use crate::controller;
+use crate::observe::health;
+use crate::observe::metrics::Metrics;
+use crate::sink::{KubeSink, Sink};
+use crate::sources::dir::DirSource;
+use crate::sources::state_dir::{Leader, StateDir};
+use crate::sources::{Snapshot, k8s, lock};
+use crate::speaker::{self, exclusions};
 
 /// How often a standby controller tries the lock: the takeover delay after the leader dies.
 const LEADER_POLL: Duration = Duration::from_millis(100);
 
-pub fn run(roles: Roles, args: &RuntimeArgs) -> ExitCode {
+/// Runs the configured roles until SIGTERM or SIGINT; exit code 2 on a start-up failure,
+/// whose one line has been logged.
+pub fn run(config: &RuntimeConfig) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -56,15 +36,15 @@ pub fn run(roles: Roles, args: &RuntimeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = runtime.block_on(run_async(roles, args));
+    let code = runtime.block_on(run_async(config));
     runtime.shutdown_timeout(Duration::from_millis(200));
     code
 }
 
-async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
+async fn run_async(config: &RuntimeConfig) -> ExitCode {
     // Listened for before anything starts, so an early signal still means an orderly stop.
     let shutdown = shutdown_signal();
-    match run_until(roles, args, shutdown).await {
+    match run_until(config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             error!("{message}");
@@ -75,30 +55,24 @@ async fn run_async(roles: Roles, args: &RuntimeArgs) -> ExitCode {
 
 /// Starts the source and the roles, waits for `shutdown`, stops in order. An error is a
 /// start-up failure, one line for the user (exit code 2).
-async fn run_until(roles: Roles, args: &RuntimeArgs, shutdown: impl Future<Output = ()>) -> Result<(), String> {
-    let node = args.node.clone();
-    if matches!(roles, Roles::Speaker | Roles::Both) && node.is_none() {
-        return Err("the speaker needs --node".into());
-    }
+pub async fn run_until(config: &RuntimeConfig, shutdown: impl Future<Output = ()>) -> Result<(), String> {
     let metrics = Arc::new(Metrics::new());
-    let mut backend = match &args.source {
-        SourceSpec::Dir(manifests) => start_dir(manifests, args, roles, &metrics)?,
-        SourceSpec::Kubernetes => start_kubernetes(args, roles).await?,
+    let mut backend = match &config.source {
+        SourceConfig::Dir(dir) => start_dir(dir, config, &metrics)?,
+        SourceConfig::Kubernetes(_) => start_kubernetes(config).await?,
     };
-    serve_http(args, &metrics, &backend.snapshots);
+    serve_http(config, &metrics, &backend.snapshots);
     let (stopping_tx, stopping) = watch::channel(false);
-    let election = start_controller(roles, args, &backend, &metrics, stopping)?;
-    let speaker = match node {
-        Some(node) if matches!(roles, Roles::Speaker | Roles::Both) => {
-            Some(start_speaker(node, args, &mut backend, &metrics).await?)
-        }
-        _ => None,
+    let election = start_controller(config, &backend, &metrics, stopping)?;
+    let speaker = match &config.speaker {
+        Some(speaker) => Some(start_speaker(speaker, config, &mut backend, &metrics).await?),
+        None => None,
     };
 
     shutdown.await;
     info!("shutting down");
     let _ = stopping_tx.send(true);
-    stop(args, backend, speaker, election).await;
+    stop(config, backend, speaker, election).await;
     Ok(())
 }
 
@@ -119,15 +93,16 @@ enum Leadership {
     Lease(kube::Client),
 }
 
-fn start_dir(manifests: &Path, args: &RuntimeArgs, roles: Roles, metrics: &Arc<Metrics>) -> Result<Backend, String> {
+fn start_dir(dir: &DirConfig, config: &RuntimeConfig, metrics: &Arc<Metrics>) -> Result<Backend, String> {
+    let manifests = &dir.manifests;
     if !manifests.is_dir() {
         return Err(format!("the source directory does not exist: {}", manifests.display()));
     }
-    let state = StateDir::new(args.state_dir.clone().unwrap_or_else(|| manifests.join(".ferrolb")));
+    let state = StateDir::new(dir.state_dir.clone());
     state.create().map_err(|e| format!("cannot create the state directory {}: {e}", state.root().display()))?;
     let (tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
     let source = DirSource::new(manifests.to_owned(), state.clone());
-    info!(source = %manifests.display(), state = %state.root().display(), node = ?args.node, roles = ?roles, "starting");
+    info!(source = %manifests.display(), state = %state.root().display(), node = ?config.node, roles = ?config.roles, "starting");
     Ok(Backend {
         sink: Sink::Dir(state.clone()),
         snapshots,
@@ -137,21 +112,22 @@ fn start_dir(manifests: &Path, args: &RuntimeArgs, roles: Roles, metrics: &Arc<M
     })
 }
 
-async fn start_kubernetes(args: &RuntimeArgs, roles: Roles) -> Result<Backend, String> {
-    let k8s = &args.kubernetes;
-    let client = cluster::connect(k8s).await?;
-    let owner = cluster::pod_owner(&client, &args.namespace, k8s.pod_name.as_deref()).await;
-    let started = cluster::start(&client, &args.namespace, roles, args.node.as_deref(), owner);
-    info!(namespace = %args.namespace, node = ?args.node, roles = ?roles, "starting on the Kubernetes API");
+async fn start_kubernetes(config: &RuntimeConfig) -> Result<Backend, String> {
+    let Some(k8s) = config.kubernetes() else { return Err("not a Kubernetes source".into()) };
+    let (namespace, roles) = (&config.namespace, config.roles);
+    let client = k8s::connect(k8s).await?;
+    let owner = k8s::pod_owner(&client, namespace, k8s.pod_name.as_deref()).await;
+    let started = k8s::start(&client, namespace, roles, config.node.as_deref(), owner);
+    info!(namespace = %namespace, node = ?config.node, roles = ?roles, "starting on the Kubernetes API");
     let mut tasks = started.tasks;
-    if matches!(roles, Roles::Controller | Roles::Both) {
-        let (client, namespace) = (client.clone(), args.namespace.clone());
-        tasks.push(tokio::spawn(cluster::ensure_memberlist_secret(client, namespace, k8s.clone())));
+    if roles.controller() {
+        let (client, namespace) = (client.clone(), namespace.clone());
+        tasks.push(tokio::spawn(k8s::ensure_memberlist_secret(client, namespace, k8s.clone())));
     }
     // Webhooks run beside the controller (every replica serves them; the Lease only decides
     // who reconciles); `onlywebhook` runs them without the reconcilers.
-    if roles == Roles::Controller && k8s.webhook_mode != WebhookMode::Disabled {
-        let settings = cluster::webhook_settings(&args.namespace, k8s);
+    if roles == crate::Roles::Controller && k8s.webhook_mode != WebhookMode::Disabled {
+        let settings = k8s.webhook.clone();
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = ferrolb_webhook::serve(client, settings).await {
@@ -169,14 +145,14 @@ async fn start_kubernetes(args: &RuntimeArgs, roles: Roles) -> Result<Backend, S
 }
 
 /// `/metrics`, `/healthz` and `/readyz`; ready once the first snapshot is published.
-fn serve_http(args: &RuntimeArgs, metrics: &Arc<Metrics>, snapshots: &watch::Receiver<Arc<Snapshot>>) {
-    let health = Arc::new(http::Health::default());
-    let router = http::router(Arc::clone(metrics), Arc::clone(&health));
-    if args.port != 0 {
-        tokio::spawn(http::serve(SocketAddr::new(args.bind_address, args.port), router.clone()));
+fn serve_http(config: &RuntimeConfig, metrics: &Arc<Metrics>, snapshots: &watch::Receiver<Arc<Snapshot>>) {
+    let health = Arc::new(health::Health::default());
+    let router = health::router(Arc::clone(metrics), Arc::clone(&health));
+    if let Some(addr) = config.http.metrics {
+        tokio::spawn(health::serve(addr, router.clone()));
     }
-    if args.health_probe_port != 0 {
-        tokio::spawn(http::serve(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), args.health_probe_port), router));
+    if let Some(addr) = config.http.health {
+        tokio::spawn(health::serve(addr, router));
     }
     let mut first = snapshots.clone();
     tokio::spawn(async move {
@@ -189,24 +165,18 @@ fn serve_http(args: &RuntimeArgs, metrics: &Arc<Metrics>, snapshots: &watch::Rec
 /// The controller, once elected: by the state directory's lock, or by the Lease (then the
 /// returned task is the election, which releases the Lease when `stopping` turns true).
 fn start_controller(
-    roles: Roles,
-    args: &RuntimeArgs,
+    config: &RuntimeConfig,
     backend: &Backend,
     metrics: &Arc<Metrics>,
     stopping: watch::Receiver<bool>,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
-    if !matches!(roles, Roles::Controller | Roles::Both) || args.kubernetes.webhook_mode == WebhookMode::Onlywebhook {
+    if !config.reconciles_as_controller() {
         return Ok(None);
     }
-    let identity =
-        args.kubernetes.pod_name.clone().or_else(|| args.node.clone()).unwrap_or_else(|| "controller".into());
+    let identity = config.identity();
     let make = {
-        let (sink, namespace, lb_class, metrics) = (
-            backend.sink.clone(),
-            args.namespace.clone(),
-            args.lb_class.clone().filter(|c| !c.is_empty()),
-            Arc::clone(metrics),
-        );
+        let (sink, namespace, lb_class, metrics) =
+            (backend.sink.clone(), config.namespace.clone(), config.lb_class.clone(), Arc::clone(metrics));
         move || controller::Controller::new(sink.clone(), namespace.clone(), lb_class.clone(), Arc::clone(&metrics))
     };
     match &backend.leadership {
@@ -222,7 +192,8 @@ fn start_controller(
             let stopped = async move {
                 let _ = stopping.wait_for(|s| *s).await;
             };
-            let election = cluster::elect(client, &args.namespace, &args.kubernetes, &identity, leading_tx, stopped)?;
+            let Some(k8s) = config.kubernetes() else { return Err("not a Kubernetes source".into()) };
+            let election = k8s::elect(client, &config.namespace, k8s, &identity, leading_tx, stopped)?;
             tokio::spawn(control_while_leading(make, backend.snapshots.clone(), leading, Arc::clone(metrics)));
             Ok(Some(election))
         }
@@ -232,21 +203,21 @@ fn start_controller(
 /// This node's speaker: the Layer 2 data plane (unless disabled), membership, and on the
 /// API server discovery of the other speakers by pod label.
 async fn start_speaker(
-    node: String,
-    args: &RuntimeArgs,
+    speaker_config: &SpeakerConfig,
+    config: &RuntimeConfig,
     backend: &mut Backend,
     metrics: &Arc<Metrics>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
-    let l2 = if args.disable_layer2 {
+    let layer2 = &speaker_config.layer2;
+    let l2 = if !layer2.data_plane {
         info!("layer 2 data plane disabled (--disable-layer2): decisions are made and reported, nothing is answered");
         None
     } else {
         let mut l2_config = ferrolb_l2::L2Config::default();
-        let (exclusion, origin) = exclusions::load(&args.exclude_interfaces_file)?;
-        info!(file = %args.exclude_interfaces_file.display(), ?origin, "interfaces excluded from layer 2");
+        let (exclusion, origin) = exclusions::load(&layer2.exclude_interfaces_file)?;
+        info!(file = %layer2.exclude_interfaces_file.display(), ?origin, "interfaces excluded from layer 2");
         l2_config.exclusion = exclusion;
-        l2_config.gratuitous.refresh =
-            (args.l2_refresh_interval > 0).then(|| Duration::from_secs(args.l2_refresh_interval));
+        l2_config.gratuitous.refresh = layer2.refresh;
         match ferrolb_l2::L2Announcer::start(l2_config).await {
             Ok(l2) => {
                 tokio::spawn(copy_layer2_counters(l2.clone(), Arc::clone(metrics)));
@@ -259,16 +230,18 @@ async fn start_speaker(
         }
     };
     let decide = speaker::SpeakerOptions {
-        lb_class: args.lb_class.clone().filter(|c| !c.is_empty()),
-        ignore_exclude_lb: args.ignore_exclude_lb,
-        membership: membership_options(args)?,
-        graceful_shutdown_delay: Duration::from_secs(args.graceful_shutdown_delay),
+        lb_class: config.lb_class.clone(),
+        ignore_exclude_lb: speaker_config.ignore_exclude_lb,
+        membership: speaker_config.membership.clone(),
+        graceful_shutdown_delay: speaker_config.graceful_shutdown_delay,
     };
+    let node = speaker_config.node.clone();
     let mut speaker =
-        speaker::Speaker::new(node, backend.sink.clone(), args.namespace.clone(), decide, l2, Arc::clone(metrics));
-    if let (Leadership::Lease(client), Some(selector)) = (&backend.leadership, args.kubernetes.ml_labels.clone()) {
+        speaker::Speaker::new(node, backend.sink.clone(), config.namespace.clone(), decide, l2, Arc::clone(metrics));
+    let selector = config.kubernetes().and_then(|k| k.ml_labels.clone());
+    if let (Leadership::Lease(client), Some(selector)) = (&backend.leadership, selector) {
         let (tx, speaker_nodes) = watch::channel(None);
-        let task = cluster::discover_speakers(client.clone(), args.namespace.clone(), selector, tx);
+        let task = k8s::discover_speakers(client.clone(), config.namespace.clone(), selector, tx);
         backend.tasks.push(tokio::spawn(task));
         speaker = speaker.with_speaker_nodes(speaker_nodes);
     }
@@ -278,7 +251,7 @@ async fn start_speaker(
 /// The orderly stop: the speaker withdraws (and drains, with --graceful-shutdown-delay), the
 /// last statuses reach the API server, the Lease is released, then everything else ends.
 async fn stop(
-    args: &RuntimeArgs,
+    config: &RuntimeConfig,
     backend: Backend,
     speaker: Option<tokio::task::JoinHandle<()>>,
     election: Option<tokio::task::JoinHandle<()>>,
@@ -293,7 +266,7 @@ async fn stop(
     }
     // With --graceful-shutdown-delay the speaker first drains for that long: wait for all of
     // it, with 2 s to spare.
-    let budget = Duration::from_secs(args.graceful_shutdown_delay) + Duration::from_secs(2);
+    let budget = config.stop_budget();
     if let Some(task) = speaker
         && tokio::time::timeout(budget, task).await.is_err()
     {
@@ -351,7 +324,7 @@ async fn lead_then_control(
     let lock_path = state.lock_path();
     let mut warned = false;
     let leadership = loop {
-        match leader::try_acquire(&lock_path) {
+        match lock::try_acquire(&lock_path) {
             Ok(Some(held)) => break held,
             Ok(None) => {}
             Err(e) if !warned => {
@@ -395,17 +368,6 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// Parses `--source`: `k8s` or `dir:PATH`.
-pub fn parse_source(text: &str) -> Result<SourceSpec, String> {
-    match text {
-        "k8s" => Ok(SourceSpec::Kubernetes),
-        _ => match text.strip_prefix("dir:") {
-            Some(path) if !path.is_empty() => Ok(SourceSpec::Dir(PathBuf::from(path))),
-            _ => Err(format!("invalid source {text:?}: expected k8s or dir:PATH")),
-        },
-    }
-}
-
 /// Copies the data plane's counters into the metrics every second.
 async fn copy_layer2_counters(l2: ferrolb_l2::L2Announcer, metrics: Arc<Metrics>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -416,33 +378,4 @@ async fn copy_layer2_counters(l2: ferrolb_l2::L2Announcer, metrics: Arc<Metrics>
             Err(_) => return,
         }
     }
-}
-
-/// The membership settings from the command line; a key file that cannot be read is fatal:
-/// running unauthenticated by accident would let any host on the LAN join.
-fn membership_options(args: &RuntimeArgs) -> Result<membership::MembershipOptions, String> {
-    let key = match &args.membership_key_file {
-        None => None,
-        Some(path) => Some(
-            ferrolb_gossip::Key::from_file(path)
-                .map_err(|e| format!("cannot use membership key file {}: {e}", path.display()))?,
-        ),
-    };
-    let mut timers = ferrolb_gossip::Timers::default();
-    if let Some(ms) = args.membership_probe_interval_ms {
-        timers.probe_period = Duration::from_millis(ms);
-    }
-    if let Some(ms) = args.membership_probe_timeout_ms {
-        timers.probe_timeout = Duration::from_millis(ms);
-    }
-    if let Some(m) = args.membership_suspicion_multiplier {
-        timers.suspicion_multiplier = m;
-    }
-    Ok(membership::MembershipOptions {
-        enabled: !args.no_membership,
-        bind: args.membership_bind,
-        key,
-        timers,
-        fencing: !args.no_fencing,
-    })
 }

@@ -11,24 +11,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_config::{Config, ConfigError, Options};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use super::metrics::Metrics;
-use super::state::StateDir;
-use crate::inputs;
-
-/// Everything the reconcilers decide on, at one moment: the same type from either source.
-pub use ferrolb_kube::source::Snapshot;
+use super::state_dir::StateDir;
+use super::{POOL_ANNOTATION, Snapshot};
+use crate::observe::metrics::Metrics;
+use ferrolb_api::files;
 
 /// How long to wait for a burst of file events to end before reloading.
 const COALESCE: Duration = Duration::from_millis(40);
 /// Reload even without events, in case a notification was lost.
 const RESYNC: Duration = Duration::from_secs(10);
-
-pub const POOL_ANNOTATION: &str = "metallb.io/ip-allocated-from-pool";
 
 #[derive(Debug, Clone)]
 pub struct DirSource {
@@ -42,8 +37,8 @@ impl DirSource {
     }
 
     /// Reads the manifests and overlays the service states the controller wrote.
-    pub fn load(&self) -> Result<Snapshot, inputs::InputError> {
-        let (mut resources, _report) = inputs::load_live(std::slice::from_ref(&self.manifests))?;
+    pub fn load(&self) -> Result<Snapshot, files::InputError> {
+        let (mut resources, _report) = files::load_live(std::slice::from_ref(&self.manifests))?;
         let (states, problems) = self.state.read_services();
         for problem in problems {
             warn!(%problem, "ignoring an unreadable service state file");
@@ -131,48 +126,5 @@ async fn next_event(events: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<
     match events {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
-    }
-}
-
-/// The configuration a snapshot holds, in a role's scope; an object the source could not
-/// decode makes it unknowable, which is an error like any invalid object.
-pub fn parse_config(snapshot: &Snapshot, options: &Options) -> Result<Config, ConfigError> {
-    if let Some(rejected) = snapshot.rejected.iter().find(|r| r.kind.is_configuration()) {
-        // The decoder says `Kind/name: field: rule`; the error names kind and name itself.
-        let kind = rejected.kind.as_str();
-        let text = rejected.message.strip_prefix(&format!("{kind}/{}: ", rejected.name)).unwrap_or(&rejected.message);
-        let (field, rule) = text.split_once(": ").unwrap_or(("", text));
-        return Err(ConfigError::new(kind, &rejected.name, field, rule));
-    }
-    ferrolb_config::parse(&snapshot.resources, options)
-}
-
-#[cfg(test)]
-mod tests {
-    use ferrolb_config::Scope;
-    use ferrolb_kube::source::{Kind, Rejected};
-
-    use super::*;
-
-    fn rejected(kind: Kind, name: &str, message: &str) -> Rejected {
-        Rejected { kind, namespace: "metallb-system".into(), name: name.into(), message: message.into() }
-    }
-
-    #[test]
-    fn an_unreadable_configuration_object_is_a_configuration_error_naming_it() {
-        let options = Options { namespace: "metallb-system".into(), scope: Scope::Controller };
-        let mut snapshot = Snapshot::default();
-        snapshot.rejected.push(rejected(Kind::Service, "web", "Service/web: spec.ports: invalid type"));
-        assert!(parse_config(&snapshot, &options).is_ok(), "a Service is not configuration");
-        snapshot.rejected.push(rejected(
-            Kind::IPAddressPool,
-            "broken",
-            "IPAddressPool/broken: spec.addresses: invalid type: string \"x\", expected a sequence",
-        ));
-        let error = parse_config(&snapshot, &options).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "IPAddressPool/broken: spec.addresses: invalid type: string \"x\", expected a sequence"
-        );
     }
 }

@@ -15,14 +15,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::Roles;
-use crate::cli::KubernetesArgs;
+use crate::config::{KubernetesConfig, Roles};
 
 /// How long the first contact with the API server may take before the process gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client for the configured cluster, proven reachable. The error is one line for the user.
-pub async fn connect(args: &KubernetesArgs) -> Result<kube::Client, String> {
+pub async fn connect(args: &KubernetesConfig) -> Result<kube::Client, String> {
     let config = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -76,6 +75,7 @@ fn kinds(roles: Roles) -> Vec<Kind> {
 }
 
 /// What the runtime gets from the cluster: snapshots and a way to write back.
+#[derive(Debug)]
 pub struct Started {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub writer: StatusWriter,
@@ -131,20 +131,19 @@ pub fn start(
 pub fn elect(
     client: &kube::Client,
     namespace: &str,
-    args: &KubernetesArgs,
+    args: &KubernetesConfig,
     identity: &str,
     leading: watch::Sender<bool>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<JoinHandle<()>, String> {
-    let config =
-        ElectionConfig::new(namespace, &args.lease_name, identity, Duration::from_secs(args.lease_duration.max(3)));
+    let config = ElectionConfig::new(namespace, &args.lease_name, identity, args.lease_duration);
     let elector = LeaderElector::new(client.clone(), config).map_err(|e| format!("invalid leader election: {e}"))?;
     Ok(tokio::spawn(async move { elector.run(leading, shutdown).await }))
 }
 
 /// Creates the membership key Secret when absent (as MetalLB's controller does), owned by
 /// the controller Deployment; retried every 10 s until it exists.
-pub async fn ensure_memberlist_secret(client: kube::Client, namespace: String, args: KubernetesArgs) {
+pub async fn ensure_memberlist_secret(client: kube::Client, namespace: String, args: KubernetesConfig) {
     use ferrolb_kube::memberlist::{SecretOutcome, deployment_owner, ensure_secret};
     let mut warned = false;
     loop {
@@ -171,24 +170,6 @@ pub async fn ensure_memberlist_secret(client: kube::Client, namespace: String, a
             }
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
-    }
-}
-
-/// The webhook server's settings from the command line.
-pub fn webhook_settings(namespace: &str, args: &KubernetesArgs) -> ferrolb_webhook::WebhookSettings {
-    ferrolb_webhook::WebhookSettings {
-        namespace: namespace.to_owned(),
-        port: args.webhook_port,
-        bind: std::net::IpAddr::from([0, 0, 0, 0]),
-        secret_name: args.webhook_secret.clone(),
-        service_name: args.cert_service_name.clone(),
-        configuration_name: args.webhook_configuration.clone(),
-        cert_dir: args.cert_dir.clone(),
-        rotate_certificates: !args.disable_cert_rotation,
-        tls_min_version: match args.tls_min_version {
-            crate::cli::TlsVersion::Tls12 => ferrolb_webhook::TlsMinVersion::Tls12,
-            crate::cli::TlsVersion::Tls13 => ferrolb_webhook::TlsMinVersion::Tls13,
-        },
     }
 }
 

@@ -16,21 +16,11 @@ use tokio::time::Instant;
 
 use ferrolb_announce::Liveness;
 use ferrolb_api::Node;
-use ferrolb_gossip::{DriverConfig, Key, Membership, MembershipHandle, MembershipView, Timers};
+use ferrolb_gossip::{DriverConfig, Membership, MembershipHandle, MembershipView};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-/// How this speaker takes part in membership.
-#[derive(Debug, Clone)]
-pub struct MembershipOptions {
-    /// `--no-membership` turns this off.
-    pub enabled: bool,
-    pub bind: SocketAddr,
-    pub key: Option<Key>,
-    pub timers: Timers,
-    /// Fencing: without quorum this speaker stops answering ARP/NDP (`--no-fencing`).
-    pub fencing: bool,
-}
+use crate::config::MembershipConfig;
 
 /// The first address of a Node object usable to reach its speaker.
 pub fn node_address(node: &Node) -> Option<IpAddr> {
@@ -53,9 +43,10 @@ pub fn seeds(nodes: &[Node], own: &str, port: u16) -> Vec<SocketAddr> {
 
 /// The membership of this speaker, started once its own Node object (and so its own address)
 /// is known.
+#[derive(Debug)]
 pub struct Members {
     node: String,
-    options: MembershipOptions,
+    options: MembershipConfig,
     handle: Option<MembershipHandle>,
     view: Option<watch::Receiver<MembershipView>>,
     seeds: Vec<SocketAddr>,
@@ -67,7 +58,7 @@ pub struct Members {
 }
 
 impl Members {
-    pub fn new(node: String, options: MembershipOptions) -> Self {
+    pub fn new(node: String, options: MembershipConfig) -> Self {
         Self {
             node,
             options,
@@ -226,6 +217,7 @@ impl Members {
 mod tests {
     use ferrolb_api::ObjectMeta;
     use ferrolb_api::core::{NodeAddress, NodeStatus};
+    use ferrolb_gossip::Timers;
 
     use super::*;
 
@@ -263,7 +255,7 @@ mod tests {
 
     #[test]
     fn without_membership_every_node_is_live_and_nothing_is_fenced() {
-        let options = MembershipOptions {
+        let options = MembershipConfig {
             enabled: false,
             bind: "0.0.0.0:7946".parse().unwrap(),
             key: None,
@@ -277,7 +269,7 @@ mod tests {
 
     #[test]
     fn before_membership_starts_this_speaker_answers_nothing() {
-        let options = MembershipOptions {
+        let options = MembershipConfig {
             enabled: true,
             bind: "0.0.0.0:7946".parse().unwrap(),
             key: None,
