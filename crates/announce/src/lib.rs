@@ -1,4 +1,4 @@
-//! The speaker's decisions (reference §4): for every service and every node, whether the
+//! The speaker's decisions (docs/compatibility.md §4): for every service and every node, whether the
 //! node announces it by Layer 2 and by BGP, and if not, MetalLB's reason.
 //!
 //! Pure and deterministic: the input is a [`Cluster`] snapshot (configuration, Services,
@@ -7,7 +7,9 @@
 //! The drivers (ARP/NDP responders, BGP sessions) and `ferrolb plan` consume these values.
 #![forbid(unsafe_code)]
 
+pub mod bfd;
 mod bgp;
+pub mod claims;
 mod cluster;
 mod decide;
 pub mod election;
@@ -16,6 +18,7 @@ mod layer2;
 mod liveness;
 mod plan;
 mod reason;
+pub mod sessions;
 
 pub use bgp::{BgpDecision, PeerName, RouteAttrs, Routes};
 pub use cluster::{ANNOTATION_ALLOW_SHARED_IP, Cluster, EXCLUDE_LB_LABEL, ServiceKey};

@@ -8,55 +8,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_bfd::{Bfd, BfdHandle, Profile};
-use ferrolb_config::{BfdProfile, Config};
+use ferrolb_announce::bfd::Wanted;
+use ferrolb_bfd::{Bfd, BfdHandle};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::observe::metrics::{Metrics, PeerLabel};
-
-/// The driver's profile for a validated BFDProfile.
-pub fn profile(p: &BfdProfile) -> Profile {
-    Profile {
-        receive_interval_ms: p.receive_interval,
-        transmit_interval_ms: p.transmit_interval,
-        detect_multiplier: u8::try_from(p.detect_multiplier).unwrap_or(u8::MAX),
-        passive: p.passive_mode,
-        minimum_ttl: u8::try_from(p.minimum_ttl).unwrap_or(u8::MAX),
-    }
-}
-
-/// What one BFD session needs; a change restarts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wanted {
-    pub peer: IpAddr,
-    pub local: Option<IpAddr>,
-    pub multihop: bool,
-    pub profile: Profile,
-}
-
-/// The BFD sessions this node's peers ask for, by BGPPeer name.
-pub fn wanted(config: &Config, node: &str) -> BTreeMap<String, Wanted> {
-    config
-        .peers
-        .iter()
-        .filter(|p| p.nodes.contains(node))
-        .filter_map(|p| {
-            let name = p.bfd_profile.as_ref()?;
-            let profile = config.bfd_profiles.iter().find(|b| &b.name == name)?;
-            Some((
-                p.name.clone(),
-                Wanted {
-                    peer: p.address,
-                    local: p.source_address,
-                    multihop: p.ebgp_multi_hop,
-                    profile: self::profile(profile),
-                },
-            ))
-        })
-        .collect()
-}
 
 #[derive(Debug)]
 pub struct BfdSessions {

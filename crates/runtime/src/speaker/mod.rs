@@ -9,7 +9,6 @@
 mod bfd;
 mod bgp;
 pub mod exclusions;
-mod layer2;
 mod membership;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,14 +23,15 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use self::bfd::BfdSessions;
-use self::bgp::{NodeAddresses, Sessions};
-use self::layer2::Claims;
+use self::bgp::Sessions;
 use self::membership::Members;
 use crate::conditions::{SPEAKER_CONDITION, configuration_state};
 use crate::config::MembershipConfig;
 use crate::observe::metrics::{AnnouncedLabels, Metrics};
 use crate::sink::{ServiceRef, Sink};
 use crate::sources::Snapshot;
+use ferrolb_announce::claims::{self, Claims};
+use ferrolb_announce::sessions::{self as bgp_plan, NodeAddresses};
 
 /// How the speaker decides, beyond the configuration.
 #[derive(Debug, Clone)]
@@ -278,7 +278,7 @@ impl Speaker {
         cluster.lb_class = self.decide.lb_class.as_deref();
         cluster.ignore_exclude_lb = self.decide.ignore_exclude_lb;
         let decisions = ferrolb_announce::decide(&cluster, &self.node);
-        let wanted = if self.members.may_answer() { layer2::wanted(&decisions) } else { Claims::new() };
+        let wanted = if self.members.may_answer() { claims::wanted(&decisions) } else { Claims::new() };
         let regrown = self.members_regrown(&liveness);
         self.apply_layer2(wanted).await;
         if regrown {
@@ -288,8 +288,8 @@ impl Speaker {
 
         let this_node = resources.nodes.iter().find(|n| n.metadata.name == self.node);
         let addresses = NodeAddresses::of(this_node);
-        self.sessions.reconcile(bgp::wanted_sessions(&config, &self.node, addresses)).await;
-        self.bfd.reconcile(bfd::wanted(&config, &self.node)).await;
+        self.sessions.reconcile(bgp_plan::wanted_sessions(&config, &self.node, addresses)).await;
+        self.bfd.reconcile(ferrolb_announce::bfd::wanted(&config, &self.node)).await;
         // A cordoned node (kubectl cordon/drain) keeps announcing, with RFC 8326's
         // GRACEFUL_SHUTDOWN, so routers move traffic away before its pods go.
         let draining = this_node.is_some_and(|n| n.spec.unschedulable);
@@ -297,9 +297,9 @@ impl Speaker {
             info!(node = %self.node, draining, "node schedulability changed: GRACEFUL_SHUTDOWN community {}", if draining { "added" } else { "removed" });
             self.draining = draining;
         }
-        let tables = bgp::tables(&decisions);
-        self.sessions.advertise(if draining { bgp::with_graceful_shutdown(tables) } else { tables });
-        self.write_bgp_statuses(bgp::statuses(&decisions), &decisions);
+        let tables = bgp_plan::tables(&decisions);
+        self.sessions.advertise(if draining { bgp_plan::with_graceful_shutdown(tables) } else { tables });
+        self.write_bgp_statuses(bgp_plan::statuses(&decisions), &decisions);
     }
 
     /// ServiceBGPStatus, one file per (service, node), and `metallb_speaker_announced` for
@@ -365,7 +365,7 @@ impl Speaker {
 
     /// Brings the data plane from the current claims to `wanted`, withdrawing first.
     async fn apply_layer2(&mut self, wanted: Claims) {
-        let (withdraw, announce) = layer2::changes(&self.claims, &wanted);
+        let (withdraw, announce) = claims::changes(&self.claims, &wanted);
         let Some(l2) = self.l2.clone() else {
             // Without a data plane (disabled, or no permission) nothing answers, so nothing is
             // claimed and no ServiceL2Status says otherwise; the decisions are still logged.
@@ -422,7 +422,7 @@ impl Speaker {
     /// ServiceL2Status: one file per (service, node), written by the node that announces and
     /// removed by it when it stops, so each file has exactly one writer.
     fn write_statuses(&mut self) {
-        let now = layer2::statuses(&self.claims);
+        let now = claims::statuses(&self.claims);
         for gone in self.statuses_written.keys().filter(|k| !now.contains_key(*k)).cloned().collect::<Vec<_>>() {
             match self.sink.write_l2_status(&gone.namespace, &gone.name, &self.node, None) {
                 Ok(()) => {
@@ -478,7 +478,7 @@ impl Speaker {
         let draining = !delay.is_zero() && tables.values().any(|t| !t.is_empty());
         if draining {
             info!(node = %self.node, ?delay, "graceful shutdown: announcing GRACEFUL_SHUTDOWN (RFC 8326) before withdrawing");
-            self.sessions.advertise(bgp::with_graceful_shutdown(tables));
+            self.sessions.advertise(bgp_plan::with_graceful_shutdown(tables));
             tokio::time::sleep(delay).await;
         }
         self.sessions.shutdown("ferrolb speaker shutting down", draining).await;

@@ -1,11 +1,11 @@
 //! What this node must answer ARP/NDP for, from the speaker's decisions, and the changes
-//! that take the data plane from what it answers now to that. Pure; the speaker applies the
-//! result through the `ferrolb-l2` driver.
+//! that take the data plane from what it answers now to that, in the `ferrolb-l2` driver's
+//! terms; the runtime applies them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use ferrolb_announce::{Interfaces, L2Decision, NodeDecisions, ServiceDecision, ServiceKey};
+use crate::{Interfaces, L2Decision, NodeDecisions, ServiceDecision, ServiceKey};
 use ferrolb_l2::InterfaceSelection;
 
 /// A service's claim on one of its addresses.

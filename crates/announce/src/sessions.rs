@@ -1,0 +1,282 @@
+//! The speaker's BGP side in the session driver's terms: which sessions this node keeps and
+//! with which settings (router ID, next hops, timers), what each one advertises, and the
+//! ServiceBGPStatus it reports. The runtime starts, updates and stops `ferrolb-bgp` sessions
+//! to match.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use ferrolb_api::Node;
+use ferrolb_bgp::{PeerAs, PeerSettings, RouteAttrs};
+use ferrolb_config::community::Community;
+use ferrolb_config::{Config, Peer, PeerAsn};
+use ipnet::IpNet;
+
+use crate::{BgpDecision, NodeDecisions, ServiceDecision, ServiceKey};
+
+/// The hold time MetalLB's native speaker uses when the BGPPeer sets none.
+const DEFAULT_HOLD_TIME: Duration = Duration::from_secs(90);
+
+/// The restart time advertised with `enableGracefulRestart` (RFC 4724 §3): how long routers
+/// keep our routes while the speaker restarts; FRR's default.
+const GRACEFUL_RESTART_TIME: Duration = Duration::from_secs(120);
+
+/// A table of routes for one peer, as the session driver takes it.
+pub type Table = BTreeMap<IpNet, RouteAttrs>;
+
+/// This node's own addresses, from its Node object: the router ID and the next hop of the
+/// other address family (an IPv6 route over an IPv4 session needs a real IPv6 next hop).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeAddresses {
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+}
+
+impl NodeAddresses {
+    /// The first InternalIP of each family (ExternalIP when there is no InternalIP).
+    pub fn of(node: Option<&Node>) -> Self {
+        let mut out = Self::default();
+        let Some(node) = node else { return out };
+        for kind in ["InternalIP", "ExternalIP"] {
+            for address in node.status.addresses.iter().filter(|a| a.type_ == kind) {
+                match address.address.parse::<IpAddr>() {
+                    Ok(IpAddr::V4(v4)) if out.ipv4.is_none() => out.ipv4 = Some(v4),
+                    Ok(IpAddr::V6(v6)) if out.ipv6.is_none() => out.ipv6 = Some(v6),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The session settings for `peer` on `node`.
+///
+/// The router ID is the peer's `routerID`, else the node's IPv4 address, else the session's
+/// IPv4 source, else a stable non-zero number derived from the node name (MetalLB uses a
+/// CRC of the name in that last case).
+pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> PeerSettings {
+    let source_v4 = match peer.source_address {
+        Some(IpAddr::V4(v4)) => Some(v4),
+        _ => None,
+    };
+    let router_id = peer.router_id.or(addresses.ipv4).or(source_v4).unwrap_or_else(|| name_router_id(node));
+    PeerSettings {
+        name: peer.name.clone(),
+        local_asn: peer.local_asn.unwrap_or(peer.my_asn),
+        peer_asn: match peer.peer_asn {
+            PeerAsn::Fixed(asn) => PeerAs::Fixed(asn),
+            PeerAsn::DynamicInternal => PeerAs::Internal,
+            PeerAsn::DynamicExternal => PeerAs::External,
+        },
+        address: peer.address,
+        port: peer.port,
+        source_address: peer.source_address,
+        router_id,
+        hold_time: peer.hold_time.unwrap_or(DEFAULT_HOLD_TIME),
+        keepalive_time: peer.keepalive_time,
+        connect_time: peer.connect_time,
+        password: peer.password.clone(),
+        ebgp_multihop: peer.ebgp_multi_hop,
+        ipv4_next_hop: addresses.ipv4,
+        ipv6_next_hop: addresses.ipv6,
+        graceful_restart: peer.graceful_restart.then_some(GRACEFUL_RESTART_TIME),
+    }
+}
+
+/// FNV-1a of the node name, never zero (RFC 6286 forbids a zero BGP identifier).
+fn name_router_id(node: &str) -> Ipv4Addr {
+    let hash = node.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    Ipv4Addr::from(if hash == 0 { 1 } else { hash })
+}
+
+/// The peers this node keeps a session with: the configuration is already in this node's
+/// scope, so every peer in it selects this node.
+pub fn wanted_sessions(config: &Config, node: &str, addresses: NodeAddresses) -> BTreeMap<String, PeerSettings> {
+    config
+        .peers
+        .iter()
+        .filter(|p| p.nodes.contains(node))
+        .map(|p| (p.name.clone(), settings(p, node, addresses)))
+        .collect()
+}
+
+/// Each peer's table from this node's decisions, in the session driver's terms.
+pub fn tables(decisions: &NodeDecisions) -> BTreeMap<String, Table> {
+    crate::bgp_tables(decisions)
+        .into_iter()
+        .map(|(peer, routes)| {
+            let table = routes
+                .into_iter()
+                .map(|(prefix, attrs)| {
+                    let mut out = RouteAttrs {
+                        local_pref: attrs.local_pref,
+                        communities: Vec::new(),
+                        large_communities: Vec::new(),
+                    };
+                    for community in attrs.communities {
+                        match community {
+                            Community::Standard(value) => out.communities.push(value),
+                            Community::Large(a, b, c) => out.large_communities.push((a, b, c)),
+                        }
+                    }
+                    (prefix, out)
+                })
+                .collect();
+            (peer, table)
+        })
+        .collect()
+}
+
+/// ServiceBGPStatus content: per service this node announces by BGP, the sorted names of
+/// the peers its prefixes are configured to go to (whether or not the session is up, as
+/// MetalLB reports it).
+pub fn statuses(decisions: &NodeDecisions) -> BTreeMap<ServiceKey, BTreeSet<String>> {
+    decisions
+        .services
+        .iter()
+        .filter_map(|(key, decision)| match decision {
+            ServiceDecision::Evaluated { bgp: Some(BgpDecision::Announce { routes }), .. } => {
+                let peers: BTreeSet<String> =
+                    routes.iter().filter(|(_, prefixes)| !prefixes.is_empty()).map(|(p, _)| p.clone()).collect();
+                (!peers.is_empty()).then(|| (key.clone(), peers))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 8326 GRACEFUL_SHUTDOWN (65535:0): routers that honour it prefer other paths at once.
+pub const GRACEFUL_SHUTDOWN: u32 = 0xFFFF_0000;
+
+/// The same tables with GRACEFUL_SHUTDOWN on every route, to drain traffic before a
+/// withdraw (on SIGTERM with `--graceful-shutdown-delay`, or while the node is cordoned).
+pub fn with_graceful_shutdown(tables: BTreeMap<String, Table>) -> BTreeMap<String, Table> {
+    tables
+        .into_iter()
+        .map(|(peer, table)| {
+            let table = table
+                .into_iter()
+                .map(|(prefix, mut attrs)| {
+                    if !attrs.communities.contains(&GRACEFUL_SHUTDOWN) {
+                        attrs.communities.push(GRACEFUL_SHUTDOWN);
+                        attrs.communities.sort_unstable();
+                    }
+                    (prefix, attrs)
+                })
+                .collect();
+            (peer, table)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use ferrolb_api::core::{NodeAddress, NodeStatus};
+
+    use super::*;
+
+    fn peer() -> Peer {
+        Peer {
+            name: "router".into(),
+            my_asn: 64512,
+            peer_asn: PeerAsn::Fixed(64500),
+            local_asn: None,
+            address: "172.30.0.1".parse().unwrap(),
+            port: 179,
+            source_address: None,
+            hold_time: None,
+            keepalive_time: None,
+            connect_time: None,
+            router_id: None,
+            nodes: BTreeSet::from(["node1".to_owned()]),
+            password: None,
+            bfd_profile: None,
+            graceful_restart: false,
+            ebgp_multi_hop: false,
+            dual_stack_address_family: false,
+        }
+    }
+
+    fn node(addresses: &[&str]) -> Node {
+        Node {
+            status: NodeStatus {
+                addresses: addresses
+                    .iter()
+                    .map(|a| NodeAddress { type_: "InternalIP".into(), address: (*a).to_owned() })
+                    .collect(),
+                ..NodeStatus::default()
+            },
+            ..Node::default()
+        }
+    }
+
+    #[test]
+    fn node_addresses_give_one_address_per_family() {
+        let n = node(&["172.30.0.11", "fd00:30::11", "172.30.0.99"]);
+        let a = NodeAddresses::of(Some(&n));
+        assert_eq!(a.ipv4, Some("172.30.0.11".parse().unwrap()));
+        assert_eq!(a.ipv6, Some("fd00:30::11".parse().unwrap()));
+        assert_eq!(NodeAddresses::of(None), NodeAddresses::default());
+    }
+
+    #[test]
+    fn unset_timers_become_a_90_second_hold_and_the_node_address_is_the_router_id() {
+        let addresses = NodeAddresses::of(Some(&node(&["172.30.0.11", "fd00:30::11"])));
+        let s = settings(&peer(), "node1", addresses);
+        assert_eq!(s.hold_time, Duration::from_secs(90));
+        assert_eq!(s.keepalive_time, None);
+        assert_eq!(s.router_id, Ipv4Addr::new(172, 30, 0, 11));
+        assert_eq!(s.ipv6_next_hop, Some("fd00:30::11".parse().unwrap()));
+        assert_eq!(s.local_asn, 64512);
+    }
+
+    #[test]
+    fn the_configured_router_id_and_local_asn_win() {
+        let mut p = peer();
+        p.router_id = Some(Ipv4Addr::new(10, 0, 0, 1));
+        p.local_asn = Some(64500);
+        let s = settings(&p, "node1", NodeAddresses::default());
+        assert_eq!((s.router_id, s.local_asn), (Ipv4Addr::new(10, 0, 0, 1), 64500));
+    }
+
+    #[test]
+    fn without_any_ipv4_address_the_router_id_is_derived_from_the_node_name() {
+        let a = settings(&peer(), "node1", NodeAddresses::default()).router_id;
+        let b = settings(&peer(), "node2", NodeAddresses::default()).router_id;
+        assert_ne!(a, b);
+        assert_ne!(a, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(a, settings(&peer(), "node1", NodeAddresses::default()).router_id, "stable across restarts");
+    }
+
+    #[test]
+    fn graceful_shutdown_adds_the_rfc_8326_community_once_to_every_route() {
+        let mut table = Table::new();
+        table.insert(
+            "10.0.0.1/32".parse().unwrap(),
+            RouteAttrs { local_pref: 0, communities: vec![1], large_communities: vec![] },
+        );
+        table.insert(
+            "10.0.0.2/32".parse().unwrap(),
+            RouteAttrs { local_pref: 0, communities: vec![GRACEFUL_SHUTDOWN], large_communities: vec![] },
+        );
+        let drained = with_graceful_shutdown(BTreeMap::from([("r".to_owned(), table)]));
+        for attrs in drained["r"].values() {
+            assert_eq!(attrs.communities.iter().filter(|c| **c == GRACEFUL_SHUTDOWN).count(), 1);
+        }
+        assert_eq!(drained["r"][&"10.0.0.1/32".parse().unwrap()].communities, [1, GRACEFUL_SHUTDOWN]);
+    }
+
+    #[test]
+    fn only_peers_selecting_this_node_get_a_session() {
+        let mut other = peer();
+        other.name = "other".into();
+        other.nodes = BTreeSet::from(["node2".to_owned()]);
+        let config = Config { peers: vec![other, peer()], ..Config::default() };
+        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default());
+        assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router"]);
+    }
+}
