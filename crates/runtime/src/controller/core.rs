@@ -1,0 +1,458 @@
+//! The controller's reconcile step, without I/O: a snapshot (and, on the `dir:` source, the
+//! service states stored beside it) in, the writes and events it wants out.
+//!
+//! One step: parse the configuration (controller scope); keep the last good one if the new
+//! one is rejected; re-home allocations when the pools changed; reprocess every Service
+//! (assigned ones first, so a restart or a takeover never moves an address); release deleted
+//! Services; and ask for what changed to be written. The executor ([`super::Controller`])
+//! applies the writes and reports the ones that failed, which are then asked for again on the
+//! next step.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ferrolb_api::core::LoadBalancerIngress;
+use ferrolb_config::{Config, ConfigError, Options, Scope};
+use ferrolb_ipam::{Allocator, EventType, PoolCounters, PoolMetrics};
+use ferrolb_kube::source::Kind;
+use tracing::{error, info};
+
+use crate::sources::state_dir::ServiceState;
+use crate::sources::{POOL_ANNOTATION, Snapshot, parse_config};
+
+/// A Service by namespace and name.
+pub type ServiceId = (String, String);
+
+/// A write the controller wants; the executor applies it through the sink.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// A Service's addresses and pool; `None` clears them (or forgets a deleted Service).
+    Service { id: ServiceId, state: Option<ServiceState> },
+    /// An IPAddressPool's status counters.
+    Pool { name: String, counters: PoolCounters },
+    /// A deleted pool's status.
+    RemovePool { name: String },
+    /// The controller's ConfigurationState: accepted (`None`) or rejected, and why.
+    ConfigurationState { error: Option<ConfigError> },
+}
+
+/// An event the controller records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// About a Service (MetalLB's reasons: IPAllocated, AllocationFailed, ...).
+    Service { id: ServiceId, uid: Option<String>, warning: bool, reason: String, message: String },
+    /// A rejected configuration, on the object at fault.
+    Configuration(ConfigError),
+}
+
+/// What one step wants done.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Step {
+    pub writes: Vec<Write>,
+    pub events: Vec<Event>,
+    /// Whether the snapshot's configuration was accepted (the `config_loaded`/`stale` gauges).
+    pub accepted: bool,
+    /// The `metallb_allocator_*` gauges of every pool.
+    pub pool_metrics: Vec<(String, PoolMetrics)>,
+    /// Pools gone from the configuration: their gauges go too.
+    pub forgotten_pools: Vec<String>,
+}
+
+/// The controller's memory between steps.
+#[derive(Debug)]
+pub struct ControllerCore {
+    options: Options,
+    allocator: Allocator,
+    config: Option<Config>,
+    /// The configuration the allocator's pools came from, to detect changes.
+    config_json: Option<String>,
+    /// Services handled in the previous step, to release the ones that disappeared.
+    known: BTreeSet<ServiceId>,
+    last_error: Option<String>,
+    /// What was last asked for pools and the ConfigurationState, to write only changes.
+    pools_written: BTreeMap<String, PoolCounters>,
+    condition_written: Option<Option<String>>,
+}
+
+impl ControllerCore {
+    pub fn new(namespace: String, lb_class: Option<String>) -> Self {
+        Self {
+            options: Options { namespace, scope: Scope::Controller },
+            allocator: Allocator::new(lb_class),
+            config: None,
+            config_json: None,
+            known: BTreeSet::new(),
+            last_error: None,
+            pools_written: BTreeMap::new(),
+            condition_written: None,
+        }
+    }
+
+    /// One reconcile. `stored` holds the service states kept apart from the objects (the
+    /// state directory); `None` when they live on the objects (the API server), where the
+    /// snapshot carries them and a deleted Service takes its status with it.
+    pub fn reconcile(&mut self, snapshot: &Snapshot, stored: Option<BTreeMap<ServiceId, ServiceState>>) -> Step {
+        let mut step = Step::default();
+        self.configure(snapshot, &mut step);
+        if self.config.is_none() {
+            return step;
+        }
+        let resources = &snapshot.resources;
+        let mut present: BTreeSet<ServiceId> = resources.services.iter().map(service_id).collect();
+        // A Service the source could not decode still exists: its address stays reserved.
+        for rejected in snapshot.rejected.iter().filter(|r| r.kind == Kind::Service) {
+            present.insert((rejected.namespace.clone(), rejected.name.clone()));
+        }
+        for (namespace, name) in self.known.difference(&present) {
+            if self.allocator.release_service(namespace, name) {
+                info!(service = %format!("{namespace}/{name}"), "service deleted; address released");
+            }
+        }
+        let written: BTreeMap<ServiceId, ServiceState> = match stored {
+            Some(stored) => {
+                // Service states of Services that no longer exist are garbage, whoever wrote them.
+                let (kept, garbage): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                    stored.into_iter().partition(|(id, _)| present.contains(id));
+                step.writes.extend(garbage.into_keys().map(|id| Write::Service { id, state: None }));
+                kept
+            }
+            None => states_on_objects(resources),
+        };
+        self.known = present;
+
+        let outcomes = self.allocator.reconcile_all(&resources.services);
+        for (service, outcome) in resources.services.iter().zip(outcomes) {
+            let id = service_id(service);
+            for event in outcome.events {
+                let warning = event.type_ == EventType::Warning;
+                let uid = service.metadata.uid.clone();
+                step.events.push(Event::Service {
+                    id: id.clone(),
+                    uid,
+                    warning,
+                    reason: event.reason,
+                    message: event.message,
+                });
+            }
+            if !outcome.handled {
+                continue;
+            }
+            let desired = (!outcome.ips.is_empty()).then(|| ServiceState {
+                ingress: outcome
+                    .ips
+                    .iter()
+                    .map(|ip| LoadBalancerIngress { ip: Some(ip.to_string()), hostname: None })
+                    .collect(),
+                pool: outcome.pool.clone(),
+            });
+            if written.get(&id) != desired.as_ref() {
+                step.writes.push(Write::Service { id, state: desired });
+            }
+        }
+        self.pools(&mut step);
+        step
+    }
+
+    /// The executor could not apply `write`: it is asked for again on the next step. (A
+    /// Service's state needs nothing here: the next step compares with what is stored.)
+    pub fn failed(&mut self, write: &Write) {
+        match write {
+            Write::Pool { name, .. } => {
+                self.pools_written.remove(name);
+            }
+            Write::ConfigurationState { .. } => self.condition_written = None,
+            Write::Service { .. } | Write::RemovePool { .. } => {}
+        }
+    }
+
+    /// The configuration in force after this snapshot, and what its change asks for.
+    fn configure(&mut self, snapshot: &Snapshot, step: &mut Step) {
+        match parse_config(snapshot, &self.options) {
+            Ok(config) => {
+                step.accepted = true;
+                let json = serde_json::to_string(&config).unwrap_or_default();
+                if self.config_json.as_deref() != Some(json.as_str()) {
+                    let released = self.allocator.set_pools(&config);
+                    if !released.is_empty() {
+                        info!(services = ?released, "configuration change released addresses; reallocating");
+                    }
+                    for gone in
+                        self.config.iter().flat_map(|c| c.pools.iter()).filter(|p| config.pool(&p.name).is_none())
+                    {
+                        step.forgotten_pools.push(gone.name.clone());
+                        self.pools_written.remove(&gone.name);
+                        step.writes.push(Write::RemovePool { name: gone.name.clone() });
+                    }
+                    info!(pools = config.pools.len(), "configuration loaded");
+                    self.config = Some(config);
+                    self.config_json = Some(json);
+                }
+                if self.last_error.take().is_some() {
+                    info!("configuration valid again");
+                }
+                self.condition(None, step);
+            }
+            Err(e) => {
+                let message = e.to_string();
+                if self.last_error.as_deref() != Some(message.as_str()) {
+                    error!(error = %message, "configuration rejected; keeping the last good configuration");
+                    step.events.push(Event::Configuration(e.clone()));
+                    self.last_error = Some(message);
+                }
+                self.condition(Some(e), step);
+            }
+        }
+    }
+
+    /// The ConfigurationState, asked for when the outcome changes, not on every step: each
+    /// write wakes every reader.
+    fn condition(&mut self, error: Option<ConfigError>, step: &mut Step) {
+        let key = error.as_ref().map(ToString::to_string);
+        if self.condition_written.as_ref() != Some(&key) {
+            self.condition_written = Some(key);
+            step.writes.push(Write::ConfigurationState { error });
+        }
+    }
+
+    fn pools(&mut self, step: &mut Step) {
+        let Some(config) = &self.config else { return };
+        for pool in &config.pools {
+            if let Some(m) = self.allocator.metrics(&pool.name) {
+                step.pool_metrics.push((pool.name.clone(), m));
+            }
+            let Some(counters) = self.allocator.counters(&pool.name) else { continue };
+            if self.pools_written.get(&pool.name) != Some(&counters) {
+                self.pools_written.insert(pool.name.clone(), counters.clone());
+                step.writes.push(Write::Pool { name: pool.name.clone(), counters });
+            }
+        }
+    }
+}
+
+fn service_id(service: &ferrolb_api::Service) -> ServiceId {
+    (service.metadata.namespace.clone().unwrap_or_else(|| "default".into()), service.metadata.name.clone())
+}
+
+/// Service states as the objects carry them (the API server's Services).
+fn states_on_objects(resources: &ferrolb_api::Resources) -> BTreeMap<ServiceId, ServiceState> {
+    resources
+        .services
+        .iter()
+        .filter(|s| !s.status.load_balancer.ingress.is_empty())
+        .map(|s| {
+            let state = ServiceState {
+                ingress: s.status.load_balancer.ingress.clone(),
+                pool: s.metadata.annotations.get(POOL_ANNOTATION).cloned(),
+            };
+            (service_id(s), state)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrolb_kube::source::Rejected;
+
+    use super::*;
+
+    const POOL: &str = "apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lan, namespace: metallb-system}
+spec: {addresses: [10.0.0.0/30]}
+";
+
+    fn service(name: &str) -> String {
+        format!(
+            "---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: default, uid: uid-{name}}}
+spec: {{type: LoadBalancer, clusterIP: 10.96.0.10, ports: [{{port: 80}}]}}
+"
+        )
+    }
+
+    fn snapshot(yaml: &str) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        ferrolb_api::load_str(yaml, "test", &mut snapshot.resources).unwrap();
+        snapshot
+    }
+
+    /// The snapshot the `dir:` source publishes: the objects with the stored states overlaid.
+    fn observed(yaml: &str, stored: &BTreeMap<ServiceId, ServiceState>) -> Snapshot {
+        let mut snapshot = snapshot(yaml);
+        for service in &mut snapshot.resources.services {
+            if let Some(state) = stored.get(&service_id(service)) {
+                service.status.load_balancer.ingress = state.ingress.clone();
+                if let Some(pool) = &state.pool {
+                    service.metadata.annotations.insert(POOL_ANNOTATION.into(), pool.clone());
+                }
+            }
+        }
+        snapshot
+    }
+
+    fn core() -> ControllerCore {
+        ControllerCore::new("metallb-system".into(), None)
+    }
+
+    fn id(name: &str) -> ServiceId {
+        ("default".into(), name.into())
+    }
+
+    fn service_writes(step: &Step) -> Vec<(ServiceId, Option<Vec<String>>)> {
+        step.writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Service { id, state } => {
+                    Some((id.clone(), state.as_ref().map(|s| s.ingress.iter().filter_map(|i| i.ip.clone()).collect())))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What a state directory holds after `step` was applied on top of `stored`.
+    fn apply(stored: &mut BTreeMap<ServiceId, ServiceState>, step: &Step) {
+        for write in &step.writes {
+            if let Write::Service { id, state } = write {
+                match state {
+                    Some(s) => stored.insert(id.clone(), s.clone()),
+                    None => stored.remove(id),
+                };
+            }
+        }
+    }
+
+    #[test]
+    fn an_allocation_is_written_once_then_nothing_while_nothing_changes() {
+        let mut core = core();
+        let snap = snapshot(&format!("{POOL}{}", service("web")));
+        let mut stored = BTreeMap::new();
+        let first = core.reconcile(&snap, Some(stored.clone()));
+        assert!(first.accepted);
+        assert_eq!(service_writes(&first), [(id("web"), Some(vec!["10.0.0.0".to_owned()]))]);
+        assert!(first.writes.iter().any(|w| matches!(w, Write::Pool { name, .. } if name == "lan")));
+        assert!(first.writes.contains(&Write::ConfigurationState { error: None }));
+        assert!(first.events.iter().any(
+            |e| matches!(e, Event::Service { reason, uid: Some(uid), .. } if reason == "IPAllocated" && uid == "uid-web")
+        ));
+        apply(&mut stored, &first);
+
+        let second = core.reconcile(&snap, Some(stored.clone()));
+        assert_eq!(second.writes, [], "nothing changed, nothing is written");
+    }
+
+    #[test]
+    fn on_the_api_server_the_status_the_service_carries_counts_as_written() {
+        let mut core = core();
+        let snap = snapshot(&format!("{POOL}{}", service("web")));
+        let first = core.reconcile(&snap, None);
+        assert_eq!(service_writes(&first).len(), 1);
+        // The API server now holds the status: the next snapshot carries it.
+        let mut updated = snap.clone();
+        let web = &mut updated.resources.services[0];
+        web.status.load_balancer.ingress = vec![LoadBalancerIngress { ip: Some("10.0.0.0".into()), hostname: None }];
+        web.metadata.annotations.insert(POOL_ANNOTATION.into(), "lan".into());
+        assert_eq!(service_writes(&core.reconcile(&updated, None)), []);
+    }
+
+    #[test]
+    fn a_service_write_that_did_not_land_is_asked_for_again() {
+        let mut core = core();
+        let snap = snapshot(&format!("{POOL}{}", service("web")));
+        let first = core.reconcile(&snap, Some(BTreeMap::new()));
+        assert_eq!(service_writes(&first).len(), 1);
+        // The write failed: the state directory still holds nothing.
+        let again = core.reconcile(&snap, Some(BTreeMap::new()));
+        assert_eq!(service_writes(&again), [(id("web"), Some(vec!["10.0.0.0".to_owned()]))]);
+    }
+
+    #[test]
+    fn a_failed_pool_or_condition_write_is_retried_on_the_next_step() {
+        let mut core = core();
+        let snap = snapshot(&format!("{POOL}{}", service("web")));
+        let first = core.reconcile(&snap, None);
+        for write in first.writes.iter().filter(|w| !matches!(w, Write::Service { .. })) {
+            core.failed(write);
+        }
+        let again = core.reconcile(&snap, None);
+        assert!(again.writes.iter().any(|w| matches!(w, Write::Pool { name, .. } if name == "lan")));
+        assert!(again.writes.contains(&Write::ConfigurationState { error: None }));
+        let third = core.reconcile(&snap, None);
+        assert!(!third.writes.iter().any(|w| matches!(w, Write::Pool { .. } | Write::ConfigurationState { .. })));
+    }
+
+    #[test]
+    fn a_rejected_configuration_keeps_the_last_good_one_and_every_address() {
+        let mut core = core();
+        let good = format!("{POOL}{}", service("web"));
+        let mut stored = BTreeMap::new();
+        let step = core.reconcile(&observed(&good, &stored), Some(stored.clone()));
+        apply(&mut stored, &step);
+
+        let bad = format!(
+            "{POOL}---\napiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: broken, namespace: metallb-system}}\nspec: {{addresses: [not-an-address]}}\n{}",
+            service("web")
+        );
+        let step = core.reconcile(&observed(&bad, &stored), Some(stored.clone()));
+        assert!(!step.accepted);
+        assert_eq!(service_writes(&step), [], "no address is cleared or moved");
+        let errors: Vec<&Write> =
+            step.writes.iter().filter(|w| matches!(w, Write::ConfigurationState { error: Some(_) })).collect();
+        assert_eq!(errors.len(), 1);
+        assert!(matches!(&step.events[..], [Event::Configuration(e)] if e.name == "broken"), "{:?}", step.events);
+
+        let repeated = core.reconcile(&observed(&bad, &stored), Some(stored.clone()));
+        assert_eq!(repeated.writes, [], "the same error is reported once");
+        assert_eq!(repeated.events, []);
+
+        let fixed = core.reconcile(&observed(&good, &stored), Some(stored.clone()));
+        assert!(fixed.accepted);
+        assert_eq!(fixed.writes, [Write::ConfigurationState { error: None }]);
+    }
+
+    #[test]
+    fn a_deleted_service_is_released_and_its_stored_state_removed() {
+        let mut core = core();
+        let mut stored = BTreeMap::new();
+        let two = snapshot(&format!("{POOL}{}{}", service("a"), service("b")));
+        let step = core.reconcile(&two, Some(stored.clone()));
+        apply(&mut stored, &step);
+        assert_eq!(stored.len(), 2);
+        let one = observed(&format!("{POOL}{}", service("b")), &stored);
+        let step = core.reconcile(&one, Some(stored.clone()));
+        assert_eq!(service_writes(&step), [(id("a"), None)]);
+        apply(&mut stored, &step);
+        // The released address goes to the next Service that asks.
+        let next = observed(&format!("{POOL}{}{}", service("b"), service("c")), &stored);
+        let step = core.reconcile(&next, Some(stored));
+        assert_eq!(service_writes(&step), [(id("c"), Some(vec!["10.0.0.0".to_owned()]))]);
+    }
+
+    #[test]
+    fn a_service_that_does_not_decode_keeps_its_address_reserved() {
+        let mut core = core();
+        let mut stored = BTreeMap::new();
+        let step = core.reconcile(&snapshot(&format!("{POOL}{}", service("a"))), Some(stored.clone()));
+        apply(&mut stored, &step);
+        let mut broken = snapshot(POOL);
+        broken.rejected.push(Rejected {
+            kind: Kind::Service,
+            namespace: "default".into(),
+            name: "a".into(),
+            message: "Service/a: spec.ports: invalid type".into(),
+        });
+        let step = core.reconcile(&broken, Some(stored));
+        assert_eq!(service_writes(&step), [], "neither released nor cleared");
+    }
+
+    #[test]
+    fn a_removed_pool_has_its_status_and_gauges_removed() {
+        let mut core = core();
+        core.reconcile(&snapshot(POOL), None);
+        let other = POOL.replace("name: lan", "name: wan").replace("10.0.0.0/30", "10.1.0.0/30");
+        let step = core.reconcile(&snapshot(&other), None);
+        assert!(step.writes.contains(&Write::RemovePool { name: "lan".into() }));
+        assert_eq!(step.forgotten_pools, ["lan"]);
+    }
+}
