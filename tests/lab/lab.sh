@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ferrolb network lab: network namespaces on one Linux bridge, real BGP routers (BIRD, FRR,
 # GoBGP) in a router namespace, and helpers to run processes (ferrolb, stand-in speakers) in
-# the node namespaces and stop them by pid. Adapted from the reference netlab.
+# the node namespaces and stop them by pid. See tests/lab/README.md.
 #
 # Every address used here exists only inside the lab's own namespaces: no packet leaves them.
 #

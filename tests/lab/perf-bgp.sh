@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Benchmark (issue 6, "Speed"; DESIGN section 6): push N (default 100,000) IPv4 /32 service
+# Benchmark (issue 6, "Speed"; docs/design.md, Performance targets): push N (default 100,000) IPv4 /32 service
 # addresses to BIRD over one eBGP session from node1, first with GoBGP as the speaker, then with
 # ferrolb, in the same lab run and to the same BIRD. Not a test: it prints figures (and a few
 # sanity checks). Not run by run-all.sh (it only picks e2e-*.sh).
 #
-# Method (as the reference netlab perf.sh): the speaker holds all N routes before the session
+# Method: the speaker holds all N routes before the session
 # exists; then the session is opened, and the time is taken from BIRD's own millisecond timestamps:
 # BIRD's "Established" time of protocol node1 -> the newest route BIRD imported from node1, once
 # BIRD holds all N (polled every 50 ms).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (issue 7, "Speed and safety"; DESIGN.md section 6): Layer 2 failover time, kill of the
+# Benchmark (issue 7, "Speed and safety"; docs/design.md, Performance targets): Layer 2 failover time, kill of the
 # owning speaker -> first gratuitous ARP from another MAC on the router's wire. Not a test: run-all
 # does not pick it up (perf-*), and no figure is asserted.
 #

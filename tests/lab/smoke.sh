@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end check of the lab itself, with stand-in speakers (adapted from the reference smoke.sh):
+# End-to-end check of the lab itself, with stand-in speakers:
 #   GoBGP in node1 (eBGP AS 64512) and GoBGP in node2 (iBGP AS 64500, LOCAL_PREF 200)
 #   -> BIRD (.1), FRR (.2), GoBGP (.3) in the router namespace receive 10.50.0.1/32 and
 #      fd00:50::1/128 (MP-BGP over the IPv4 session, real IPv6 next hops) with their attributes;

@@ -1,5 +1,5 @@
 //! BGP: whether a node announces a service, and the prefixes each of its peers receives
-//! (reference §4.3).
+//! (docs/compatibility.md §4.3).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -40,7 +40,7 @@ pub enum BgpDecision {
     Skip(Reason),
 }
 
-/// `node`'s decision for the service, with the checks in MetalLB's order (reference §4.3);
+/// `node`'s decision for the service, with the checks in MetalLB's order (docs/compatibility.md §4.3);
 /// `None` when the pool has no BGPAdvertisement.
 pub(crate) fn decide(
     cluster: &Cluster<'_>,

@@ -1,5 +1,5 @@
-//! The speaker's inputs, and what it reads from Nodes and Services (reference §2.1, §2.2,
-//! §4.1).
+//! The speaker's inputs, and what it reads from Nodes and Services (docs/compatibility.md
+//! §2.1, §2.2, §4.1).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,9 +12,9 @@ use serde::Serialize;
 use crate::liveness::Liveness;
 use crate::reason::Reason;
 
-/// The label that keeps a node out of every election and BGP announcement (reference §4.1).
+/// The label that keeps a node out of every election and BGP announcement (docs/compatibility.md §4.1).
 pub const EXCLUDE_LB_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
-/// The sharing annotation; its mere presence matters to Layer 2 (reference §2.2, §4.2).
+/// The sharing annotation; its mere presence matters to Layer 2 (docs/compatibility.md §2.2, §4.2).
 pub const ANNOTATION_ALLOW_SHARED_IP: &str = "metallb.io/allow-shared-ip";
 const DEPRECATED_ALLOW_SHARED_IP: &str = "metallb.universe.tf/allow-shared-ip";
 /// The namespace of an object written without one.
@@ -31,7 +31,7 @@ pub struct Cluster<'a> {
     pub liveness: &'a Liveness,
     /// `--ignore-exclude-lb`: the exclusion label is ignored.
     pub ignore_exclude_lb: bool,
-    /// `--lb-class`: `None` handles services without a class only (reference §2.1).
+    /// `--lb-class`: `None` handles services without a class only (docs/compatibility.md §2.1).
     pub lb_class: Option<&'a str>,
 }
 
@@ -48,7 +48,7 @@ impl<'a> Cluster<'a> {
     }
 
     /// Whether this speaker handles the service at all: services of another class are
-    /// ignored, not withdrawn (reference §2.1).
+    /// ignored, not withdrawn (docs/compatibility.md §2.1).
     pub(crate) fn handles(&self, service: &Service) -> bool {
         service.spec.load_balancer_class.as_deref() == self.lb_class
     }
@@ -64,7 +64,7 @@ impl<'a> Cluster<'a> {
         index
     }
 
-    /// Why `node` may not announce at all, whatever the service (reference §4.1).
+    /// Why `node` may not announce at all, whatever the service (docs/compatibility.md §4.1).
     pub(crate) fn node_exclusion(&self, node: Option<&Node>) -> Option<Reason> {
         let node = node?;
         if node.network_unavailable() {
@@ -119,7 +119,7 @@ pub(crate) struct Target<'a> {
     pub pool: &'a Pool,
 }
 
-/// The common flow (reference §4.1): the addresses to announce and their pool, or why
+/// The common flow (docs/compatibility.md §4.1): the addresses to announce and their pool, or why
 /// nothing is announced by either protocol.
 pub(crate) fn target<'a>(config: &'a Config, service: &Service) -> Result<Target<'a>, Reason> {
     if service.spec.type_.as_deref() != Some("LoadBalancer") {
@@ -147,7 +147,7 @@ pub(crate) fn is_local(service: &Service) -> bool {
     service.spec.external_traffic_policy.as_deref() == Some("Local")
 }
 
-/// Presence of the sharing annotation, empty or not (reference §2.2).
+/// Presence of the sharing annotation, empty or not (docs/compatibility.md §2.2).
 pub(crate) fn shares_ip(service: &Service) -> bool {
     let annotations = &service.metadata.annotations;
     annotations.contains_key(ANNOTATION_ALLOW_SHARED_IP) || annotations.contains_key(DEPRECATED_ALLOW_SHARED_IP)

@@ -1,5 +1,5 @@
 //! Every service's decision for a node: the speaker's `ShouldAnnounce`, for both protocols
-//! (reference §4.1-§4.3).
+//! (docs/compatibility.md §4.1-§4.3).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -16,7 +16,7 @@ use crate::reason::Reason;
 /// What one node does with one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceDecision {
-    /// The common checks failed: neither protocol announces (reference §4.1).
+    /// The common checks failed: neither protocol announces (docs/compatibility.md §4.1).
     Withdraw(Reason),
     /// The addresses are valid; each protocol decided on its own. A protocol is `None` when
     /// the pool has no advertisement of that kind. Both may announce.
@@ -108,14 +108,14 @@ pub fn decide(cluster: &Cluster<'_>, node: &str) -> NodeDecisions {
     Snapshot::new(cluster).decide(node)
 }
 
-/// The node that announces `service` by Layer 2 (reference §4.2), if any.
+/// The node that announces `service` by Layer 2 (docs/compatibility.md §4.2), if any.
 pub fn l2_owner(cluster: &Cluster<'_>, service: &Service) -> Option<String> {
     Snapshot::new(cluster).l2_owner(&ServiceKey::of(service)).map(str::to_owned)
 }
 
 /// What each of the node's BGP peers receives: the union over services (in namespace/name
 /// order) of their routes; a prefix announced for several services keeps the first one's
-/// LOCAL_PREF and the union of the communities (reference §4.3).
+/// LOCAL_PREF and the union of the communities (docs/compatibility.md §4.3).
 pub fn bgp_tables(decisions: &NodeDecisions) -> BTreeMap<PeerName, BTreeMap<IpNet, RouteAttrs>> {
     let mut tables: BTreeMap<PeerName, BTreeMap<IpNet, RouteAttrs>> = BTreeMap::new();
     for decision in decisions.services.values() {

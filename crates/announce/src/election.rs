@@ -1,5 +1,5 @@
-//! The Layer 2 ranking every speaker computes alone and identically (reference §4.2,
-//! step 8).
+//! The Layer 2 ranking every speaker computes alone and identically (docs/compatibility.md
+//! §4.2 step 8).
 //!
 //! Higher preference score first; among equals, the SHA-256 of `node + "#" + firstIP`,
 //! compared as big-endian bytes, lowest first. The hash spreads services over nodes, and

@@ -1,4 +1,4 @@
-//! Where a service's endpoints can take traffic (reference §2.5).
+//! Where a service's endpoints can take traffic (docs/compatibility.md §2.5).
 //!
 //! Layer 2 and BGP read the same EndpointSlices a little differently, as MetalLB does:
 //! Layer 2 counts endpoints, BGP counts addresses, and an address that is not serving in any

@@ -1,5 +1,5 @@
 //! Layer 2: which single node answers ARP/NDP for a service, and on which interfaces
-//! (reference §4.2).
+//! (docs/compatibility.md §4.2).
 //!
 //! The election is held once per service over the whole cluster; each node's decision is
 //! read from it, so every node agrees on the winner by construction.
@@ -45,7 +45,7 @@ pub enum L2Decision {
 /// The outcome of one service's election.
 #[derive(Debug, Clone)]
 pub(crate) struct Election<'a> {
-    /// The pool's advertisements that select the service (reference §4.2 step 2).
+    /// The pool's advertisements that select the service (docs/compatibility.md §4.2 step 2).
     ads: Vec<&'a L2Advertisement>,
     /// Why nobody announces, whatever the node (steps 1 and 3).
     blocked: Option<Reason>,
@@ -95,7 +95,7 @@ impl<'a> Election<'a> {
     }
 
     /// The sum of the weights of every preference, of every matching advertisement, that
-    /// includes `node` (reference §1.3).
+    /// includes `node` (docs/compatibility.md §1.3).
     fn score(&self, node: &str) -> u64 {
         self.ads
             .iter()
@@ -109,7 +109,7 @@ impl<'a> Election<'a> {
         self.ranking.first().copied()
     }
 
-    /// `node`'s decision, with MetalLB's reasons in MetalLB's order (reference §4.2).
+    /// `node`'s decision, with MetalLB's reasons in MetalLB's order (docs/compatibility.md §4.2).
     pub fn decide(&self, node: &str) -> L2Decision {
         if let Some(reason) = self.blocked {
             return L2Decision::Skip(reason);

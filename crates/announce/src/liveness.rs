@@ -1,4 +1,4 @@
-//! Which nodes run a live speaker, as the Layer 2 election sees them (reference §5).
+//! Which nodes run a live speaker, as the Layer 2 election sees them (docs/compatibility.md §5).
 
 use std::collections::BTreeSet;
 
@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 ///
 /// Two explicit states, never "no set" versus "empty set": MetalLB up to 0.14.5 turned
 /// "membership disabled" into an empty set of live speakers and announced nothing in Layer 2
-/// (reference §5, known upstream bug).
+/// (docs/compatibility.md §5, §9.4).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Liveness {
     /// Membership is off: every Node object counts as a live speaker, since a speaker then

@@ -1,5 +1,5 @@
-//! The speaker half of `ferrolb plan` (DESIGN.md §2): for every LoadBalancer service with
-//! addresses, what every node announces and why the others do not.
+//! The speaker half of `ferrolb plan` (docs/design.md, The command-line contract): for every
+//! LoadBalancer service with addresses, what every node announces and why the others do not.
 
 use std::collections::BTreeMap;
 

@@ -5,11 +5,11 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// One reason not to announce. The text of each is MetalLB's (reference §4.1-§4.3), except
+/// One reason not to announce. The text of each is MetalLB's (docs/compatibility.md §4.1-§4.3), except
 /// [`Reason::NoPeers`], which only ferrolb's `plan` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
-    /// The service is gone (reference §4.1); for drivers that withdraw on deletion.
+    /// The service is gone (docs/compatibility.md §4.1); for drivers that withdraw on deletion.
     ServiceDeleted,
     /// `spec.type` is not `LoadBalancer`.
     NotLoadBalancer,
@@ -28,7 +28,7 @@ pub enum Reason {
     /// has serviceSelectors.
     SharedIpWithServiceSelector,
     /// BGP: two advertisements for this service on this node disagree on LOCAL_PREF
-    /// (reference §1.11).
+    /// (docs/compatibility.md §1.11).
     ConflictingAdvertisements,
     /// BGP: this node has condition `NetworkUnavailable=True`.
     NodeNetworkUnavailable,

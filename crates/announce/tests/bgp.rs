@@ -1,4 +1,4 @@
-//! BGP decisions and advertisement sets, rule by rule (reference §4.3, §2.5, §1.11).
+//! BGP decisions and advertisement sets, rule by rule (docs/compatibility.md §4.3, §2.5, §1.11).
 
 mod common;
 

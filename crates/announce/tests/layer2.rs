@@ -1,4 +1,4 @@
-//! Layer 2 decisions, rule by rule (reference §4.2, §2.5, §5).
+//! Layer 2 decisions, rule by rule (docs/compatibility.md §4.2, §2.5, §5).
 
 mod common;
 

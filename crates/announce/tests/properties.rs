@@ -1,4 +1,4 @@
-//! Properties of the Layer 2 election (reference §4.2): stability when candidates come and
+//! Properties of the Layer 2 election (docs/compatibility.md §4.2): stability when candidates come and
 //! go, and agreement between nodes deciding alone.
 
 use std::collections::BTreeSet;

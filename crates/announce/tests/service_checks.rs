@@ -1,5 +1,6 @@
-//! The checks every service passes before either protocol decides (reference §4.1, §2.1),
-//! and the plan built from all nodes' decisions (DESIGN.md §2).
+//! The checks every service passes before either protocol decides (docs/compatibility.md
+//! §4.1, §2.1), and the plan built from all nodes' decisions (docs/design.md, The command-line
+//! contract).
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! BGPPeer v1beta1 <-> v1beta2 conversion.
 //!
 //! MetalLB's conversion turns a v1beta1 peer without timers into explicit `0s` timers, which
-//! silently disables keepalives. ferrolb keeps unset timers unset (DESIGN.md section 3).
+//! silently disables keepalives. ferrolb keeps unset timers unset (docs/compatibility.md §9.8).
 
 use crate::meta::{LabelSelector, LabelSelectorRequirement};
 use crate::metallb::{BGPPeerSpec, BGPPeerV1Beta1Spec, LegacyMatchExpression, LegacyNodeSelector};

@@ -1,6 +1,6 @@
 //! The `metallb.io` CustomResourceDefinitions, generated from the Rust types.
 //!
-//! ferrolb installs the same CRDs as MetalLB (behaviour reference §1): same names, versions,
+//! ferrolb installs the same CRDs as MetalLB (docs/compatibility.md §1): same names, versions,
 //! scopes, subresources, printer columns, required fields, defaults, ranges and CEL rules.
 //! The schemas come from the types' `#[schemars]` attributes through kube-derive; this module
 //! adds what a single derive cannot express (BGPPeer's two versions and its conversion

@@ -1,4 +1,4 @@
-//! The `metallb.io` kinds, field for field as MetalLB serves them (behaviour reference §1).
+//! The `metallb.io` kinds, field for field as MetalLB serves them (docs/compatibility.md §1).
 //!
 //! Specs reject unknown fields: on a cluster the API server would refuse them (kubectl's
 //! strict field validation), and in a `dir:` source a misspelt `autoassign` silently ignored
@@ -140,7 +140,7 @@ pub struct PreferredNodeSelector {
 /// `BGPAdvertisement.spec` (v1beta1).
 ///
 /// Selecting services while aggregating would announce one aggregate on behalf of services
-/// that are not selected, hence the CEL rule (behaviour reference §1.4).
+/// that are not selected, hence the CEL rule (docs/compatibility.md §1.4).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(
     feature = "kube",

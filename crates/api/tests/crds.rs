@@ -1,5 +1,5 @@
 //! The generated CRDs: `deploy/crds.yaml` must be exactly `crds::render_yaml()`, and the CRDs
-//! must carry MetalLB's names, versions and schema rules (behaviour reference §1).
+//! must carry MetalLB's names, versions and schema rules (docs/compatibility.md §1).
 #![cfg(feature = "kube")]
 
 use std::path::PathBuf;

@@ -36,7 +36,7 @@ pub const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
 /// The TTL (hop limit) every Control packet is sent with (RFC 5881 §5, RFC 5883 §2).
 pub const SEND_TTL: u8 = 255;
 
-/// The settings of one session, from a BFDProfile (METALLB-BEHAVIOUR.md §1.6).
+/// The settings of one session, from a BFDProfile (docs/compatibility.md §1.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Profile {
     /// `receiveInterval`: our Required Min RX Interval, in milliseconds.

@@ -2,7 +2,7 @@
 //! takes one [`Input`] (start, stop, a received packet already validated and demultiplexed,
 //! a timer expiry, new timer settings) and returns the [`Output`]s the driver must carry
 //! out, in order. Timers are outputs, so every transition is tested as a transcript
-//! without sockets or clocks (DESIGN.md §1).
+//! without sockets or clocks (docs/design.md, Pure core, thin shell).
 //!
 //! ```text
 //!                             +--+

@@ -1,5 +1,5 @@
 //! BFD (Bidirectional Forwarding Detection, RFC 5880) for ferrolb's native BGP speaker, so a
-//! BGPPeer with a `bfdProfile` (METALLB-BEHAVIOUR.md §1.5, §1.6) loses its session as soon
+//! BGPPeer with a `bfdProfile` (docs/compatibility.md §1.5, §1.6) loses its session as soon
 //! as the forwarding path fails, not a hold time later.
 //!
 //! * [`packet`]: the Control packet codec and the reception checks of RFC 5880 §6.8.6,

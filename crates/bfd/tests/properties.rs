@@ -1,5 +1,5 @@
-//! Codec invariants over random packets and random or mutated bytes (DESIGN.md §5: every
-//! decoder gets a stable-toolchain property test next to its fuzz target).
+//! Codec invariants over random packets and random or mutated bytes (docs/design.md, Testing:
+//! every decoder gets a stable-toolchain property test next to its fuzz target).
 
 use ferrolb_bfd::{ControlPacket, Diagnostic, State};
 use proptest::prelude::*;

@@ -1,5 +1,5 @@
 //! Packing 100,000 IPv4 /32 with one attribute set into UPDATEs, and decoding them back
-//! (DESIGN.md §6: at most 200 UPDATEs; the push to a real router is measured in the lab).
+//! (docs/design.md, Performance targets: at most 200 UPDATEs; the push to a real router is measured in the lab).
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;

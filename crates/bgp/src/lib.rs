@@ -1,6 +1,7 @@
 //! BGP-4 message codec for ferrolb's native speaker: pure functions from bytes to typed
 //! messages and back, with no sockets, clocks or async runtime, so the session FSM and the
-//! tokio driver can be tested and fuzzed apart from the network (DESIGN.md §1).
+//! tokio driver can be tested and fuzzed apart from the network (docs/design.md, Pure core,
+//! thin shell).
 //!
 //! Covered: the header and framing (RFC 4271 §4.1), OPEN with multiprotocol (RFC 4760),
 //! route refresh (RFC 2918), graceful restart (RFC 4724) and 4-octet AS (RFC 6793)

@@ -1,7 +1,7 @@
 //! UPDATE packing: many prefixes that share one attribute set go out in as few UPDATEs as
 //! fit in 4096 octets, instead of MetalLB's one prefix per UPDATE
-//! (METALLB-BEHAVIOUR.md §4.4). 100,000 IPv4 /32 take 124 messages (DESIGN.md §6: at most
-//! 200; GoBGP needs 124).
+//! (docs/compatibility.md §4.4, §9.2). 100,000 IPv4 /32 take 124 messages (docs/design.md,
+//! Performance targets: at most 200; GoBGP needs 124).
 //!
 //! IPv4 prefixes go in the NLRI / Withdrawn Routes fields (RFC 4271 §4.3), IPv6 in
 //! MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760); the two families never share a message, so

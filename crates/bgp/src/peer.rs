@@ -1,4 +1,4 @@
-//! A BGPPeer as one session sees it, after config parsing (METALLB-BEHAVIOUR.md §1.5).
+//! A BGPPeer as one session sees it, after config parsing (docs/compatibility.md §1.5).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;

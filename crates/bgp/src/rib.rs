@@ -11,7 +11,7 @@
 //! LOCAL_PREF to iBGP peers only (RFC 4271 §5.1.5: it must not go to external peers);
 //! COMMUNITIES (RFC 1997) and LARGE_COMMUNITIES (RFC 8092). IPv6 routes are sent only with a
 //! real global IPv6 next hop: an IPv4-mapped one (`::ffff:a.b.c.d`, what GoBGP sends over an
-//! IPv4 session) makes BIRD treat the routes as withdrawn (netlab gotchas).
+//! IPv4 session) makes BIRD treat the routes as withdrawn (tests/lab/README.md, Gotchas).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -1,6 +1,6 @@
 //! The session driver: one tokio task per peer that owns the socket and carries out what
-//! the [`Fsm`] and the [`AdjRibOut`] decide, and nothing else (DESIGN.md §1). It dials
-//! (ferrolb never listens, like MetalLB, METALLB-BEHAVIOUR.md §4.4), frames the byte stream
+//! the [`Fsm`] and the [`AdjRibOut`] decide, and nothing else (docs/design.md, Pure core, thin
+//! shell). It dials (ferrolb never listens, like MetalLB, docs/compatibility.md §4.4), frames the byte stream
 //! with [`next_frame_len`], runs the FSM's timers as deadlines, and writes the UPDATEs the
 //! Adj-RIB-Out produces as soon as the desired table changes.
 //!

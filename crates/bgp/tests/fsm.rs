@@ -1,4 +1,4 @@
-//! FSM transcripts (DESIGN.md §5): an input sequence and the outputs each input must
+//! FSM transcripts (docs/design.md, Testing): an input sequence and the outputs each input must
 //! produce, in order. Covers every transition of the outbound-only FSM (RFC 4271 §8).
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -1,5 +1,5 @@
-//! UPDATE packing (DESIGN.md §6: 100,000 IPv4 /32 with equal attributes in at most 200
-//! UPDATEs; GoBGP needs 124).
+//! UPDATE packing (docs/design.md, Performance targets: 100,000 IPv4 /32 with equal attributes
+//! in at most 200 UPDATEs; GoBGP needs 124).
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! Property tests: every valid message survives encode → decode unchanged, and no input,
-//! random or a mutated valid message, makes the decoder panic (DESIGN.md §5: the
-//! stable-toolchain companion of the fuzz target).
+//! random or a mutated valid message, makes the decoder panic (docs/design.md, Testing:
+//! the stable-toolchain companion of the fuzz target).
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Validating a large configuration: 5,000 pools, 5,000 advertisements, 500 nodes
-//! (DESIGN.md section 6: target under 0.5 s). MetalLB checks overlaps and advertisement
+//! (docs/design.md, Performance targets: under 0.5 s). MetalLB checks overlaps and advertisement
 //! pairs pairwise; here the cost must stay close to linear.
 
 use std::hint::black_box;

@@ -19,7 +19,7 @@ impl AddressEntry {
     }
 
     /// The shortest prefix length among the entry's CIDRs: the widest block an aggregate
-    /// may not exceed (reference §1.4 rule 1).
+    /// may not exceed (docs/compatibility.md §1.4 rule 1).
     pub fn widest_prefix_len(&self) -> u8 {
         self.cidrs.iter().map(IpNet::prefix_len).min().unwrap_or(0)
     }

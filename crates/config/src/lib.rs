@@ -1,9 +1,9 @@
 //! metallb.io objects (plus Nodes, Namespaces and Secrets) into a validated [`Config`].
 //!
-//! Implements every configuration rule of the behaviour reference, section 1, as one pure
+//! Implements every configuration rule of docs/compatibility.md §1 as one pure
 //! function: [`parse`]. The first violation rejects the whole configuration with a
 //! [`ConfigError`] naming the object, the field and the rule; callers keep their last good
-//! configuration (reference §1.13). Inputs are processed sorted by name, so the result and
+//! configuration (docs/compatibility.md §1.13). Inputs are processed sorted by name, so the result and
 //! the error reported do not depend on the order objects were listed in.
 //!
 //! Nothing here is pairwise over all objects: overlaps are found by sorting, advertisements
@@ -30,7 +30,7 @@ pub use selector::Selector;
 /// The namespace MetalLB's configuration lives in unless told otherwise.
 pub const DEFAULT_NAMESPACE: &str = "metallb-system";
 
-/// Which part of the configuration a component reads (reference §1.13).
+/// Which part of the configuration a component reads (docs/compatibility.md §1.13).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Scope {
     /// Everything, as `ferrolb validate` and the webhooks check it.

@@ -1,5 +1,5 @@
 //! The LOCAL_PREF compatibility rule between two BGPAdvertisements of one pool
-//! (reference §1.11).
+//! (docs/compatibility.md §1.11).
 //!
 //! Two advertisements that would send the same prefix to the same peer from the same node
 //! must agree on LOCAL_PREF. They cannot produce the same prefix when their aggregation

@@ -41,7 +41,7 @@ impl Config {
     }
 
     /// The pool whose CIDRs contain `ip`, ignoring `avoidBuggyIPs` (the speaker's lookup,
-    /// reference §4.1). Pools never overlap, so there is at most one.
+    /// docs/compatibility.md §4.1). Pools never overlap, so there is at most one.
     pub fn pool_containing(&self, ip: IpAddr) -> Option<&Pool> {
         self.pools.iter().find(|p| p.cidrs.iter().any(|c| c.contains(&ip)))
     }
@@ -78,7 +78,7 @@ impl Pool {
     }
 
     /// Whether `ip` belongs to the pool: inside a CIDR and, with `avoidBuggyIPs`, not a
-    /// .0/.255 address (reference §1.2: such addresses are not members at all).
+    /// .0/.255 address (docs/compatibility.md §1.2: such addresses are not members at all).
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.cidrs.iter().any(|c| c.contains(&ip)) && !(self.avoid_buggy_ips && is_buggy(ip))
     }
@@ -113,7 +113,7 @@ pub struct L2Advertisement {
 
 impl L2Advertisement {
     /// Two advertisements that would make every speaker decide the same way: reaching a
-    /// pool twice, they are attached once (reference §1.3). Preferences are never merged.
+    /// pool twice, they are attached once (docs/compatibility.md §1.3). Preferences are never merged.
     pub(crate) fn same_effect(&self, other: &Self) -> bool {
         self.preferred_nodes.is_empty()
             && other.preferred_nodes.is_empty()

@@ -1,4 +1,4 @@
-//! L2Advertisement and BGPAdvertisement rules (reference §1.3, §1.4, §1.7, §1.11, §9).
+//! L2Advertisement and BGPAdvertisement rules (docs/compatibility.md §1.3, §1.4, §1.7, §1.11).
 
 mod support;
 
@@ -308,7 +308,7 @@ fn community_alias_values_must_be_communities() {
     reject(&community_object("a", "{name: gold, value: 'large:1:2:99999999999'}"), "Community/a", &["32-bit"]);
 }
 
-// ---- LOCAL_PREF compatibility (§1.11) ------------------------------------------------------
+// ---- LOCAL_PREF compatibility (docs/compatibility.md §1.11) ---------------------------------
 
 #[test]
 fn ipv4_only_pool_with_different_ipv4_aggregation_accepts_different_local_pref() {

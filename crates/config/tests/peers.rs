@@ -1,4 +1,4 @@
-//! BGPPeer, BFDProfile and scope rules (reference §1.5, §1.6, §1.13).
+//! BGPPeer, BFDProfile and scope rules (docs/compatibility.md §1.5, §1.6, §1.13).
 
 mod support;
 

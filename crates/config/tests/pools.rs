@@ -1,4 +1,4 @@
-//! IPAddressPool rules (reference §1.1, §1.2).
+//! IPAddressPool rules (docs/compatibility.md §1.1, §1.2).
 
 mod support;
 

@@ -224,7 +224,7 @@ proptest! {
     }
 }
 
-/// The rule restated independently of the implementation (reference §1.11).
+/// The rule restated independently of the implementation (docs/compatibility.md §1.11).
 fn ferrolb_config_localpref_compatible(
     a: &ferrolb_config::BgpAdvertisement,
     b: &ferrolb_config::BgpAdvertisement,

@@ -1,4 +1,4 @@
-//! The command-line contract (DESIGN.md section 2).
+//! The command-line contract (docs/design.md, The command-line contract).
 
 use std::path::PathBuf;
 

@@ -2,7 +2,7 @@
 //!
 //! The objects are built from k8s-openapi types rather than templated text, so a misspelt
 //! field is a compile error and the test suite can parse the output back into the same types.
-//! Object names follow MetalLB's native manifests (behaviour reference §8): the CRDs hard-code
+//! Object names follow MetalLB's native manifests (docs/compatibility.md §8): the CRDs hard-code
 //! the conversion webhook Service `metallb-webhook-service` in `metallb-system`, and keeping the
 //! Secret, ConfigMap and webhook configuration names lets an existing installation's objects
 //! carry over unchanged. The workloads keep MetalLB's names (`controller`, `speaker`) but carry
@@ -49,7 +49,7 @@ pub const WEBHOOK_SECRET: &str = "metallb-webhook-cert";
 pub const WEBHOOK_SERVICE: &str = ferrolb_api::crds::WEBHOOK_SERVICE;
 /// The ValidatingWebhookConfiguration whose caBundle the controller keeps current.
 pub const WEBHOOK_CONFIGURATION: &str = "metallb-webhook-configuration";
-/// The interface exclusion list the speaker mounts at `/etc/metallb` (behaviour reference §8.4).
+/// The interface exclusion list the speaker mounts at `/etc/metallb` (docs/compatibility.md §8.4).
 pub const EXCLUDE_L2_CONFIGMAP: &str = "metallb-excludel2";
 
 /// Ports, as the binary's defaults (`crates/ferrolb/src/cli.rs`).
@@ -66,7 +66,7 @@ pub const CERT_DIR: &str = "/tmp/k8s-webhook-server/serving-certs";
 
 /// The webhooks the controller serves: (MetalLB's webhook name, API version, plural, URL path, operations).
 /// BFDProfile is checked on CREATE (namespace) and DELETE (still referenced by a peer), as in
-/// MetalLB (behaviour reference §1.14); every other kind on CREATE and UPDATE.
+/// MetalLB (docs/compatibility.md §1.14); every other kind on CREATE and UPDATE.
 pub const WEBHOOKS: [(&str, &str, &str, &str, &[&str]); 6] = [
     (
         "ipaddresspoolvalidationwebhook.metallb.io",

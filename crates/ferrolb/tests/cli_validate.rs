@@ -1,4 +1,4 @@
-//! `ferrolb validate`: exit codes, messages and output shapes (DESIGN.md section 2).
+//! `ferrolb validate`: exit codes, messages and output shapes (docs/design.md, The command-line contract).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

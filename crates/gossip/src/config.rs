@@ -15,7 +15,7 @@
 //! two members and on average less with more (every member probes once per period), and
 //! `T_spread` (the down update reaching everyone) is about one `gossip_interval`. With the
 //! defaults and up to 10 speakers: 100 + 100 + 400 + 100 ms ≈ 0.6-0.7 s, against 4-6 s for
-//! MetalLB's memberlist LAN profile (DESIGN.md §6).
+//! MetalLB's memberlist LAN profile (docs/design.md, Performance targets).
 //!
 //! The suspicion window is what keeps a loaded network from flapping: a member that missed a
 //! probe because its acks were delayed or lost has `suspicion` to hear about it (piggybacked

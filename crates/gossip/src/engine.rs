@@ -213,7 +213,7 @@ impl Engine {
     }
 
     /// Live members by node name, this one included (until it leaves): the Layer 2 election's
-    /// candidate set (METALLB-BEHAVIOUR.md §4.2 step 5).
+    /// candidate set (docs/compatibility.md §4.2 step 5).
     pub fn members(&self) -> BTreeSet<String> {
         let mut members = self.names.clone();
         if !self.left {

@@ -1,6 +1,6 @@
 //! Quorum fencing for Layer 2: a speaker that cannot see a strict majority of the speakers it
 //! knows stops answering ARP/NDP, so the minority side of a partition goes quiet instead of
-//! answering for the same IP as the majority side (DESIGN.md §4).
+//! answering for the same IP as the majority side (docs/compatibility.md §9.11).
 //!
 //! *Known* speakers are those seen alive since this speaker started (its epoch), itself
 //! included. A speaker stops being known when it leaves gracefully (a rolling restart must

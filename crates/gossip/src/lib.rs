@@ -1,5 +1,5 @@
 //! Speaker membership: which speakers are alive, for the Layer 2 election
-//! (METALLB-BEHAVIOUR.md §4.2 step 5, §5) and for quorum fencing (DESIGN.md §4).
+//! (docs/compatibility.md §4.2 step 5, §5) and for quorum fencing (docs/compatibility.md §9.11).
 //!
 //! - [`engine`]: the sans-IO SWIM engine (foca underneath), tuned for sub-second detection.
 //! - [`config`]: its timers and the detection-time formula.

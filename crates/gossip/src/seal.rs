@@ -15,7 +15,7 @@
 //!
 //! ferrolb does not interoperate with Go memberlist on the wire (different framing and
 //! cipher), so it does not need MetalLB's key quirk (`key = (secret ‖ SHA-256(""))[..32]`,
-//! METALLB-BEHAVIOUR.md §5) either: the key is SHA-256 over a domain label and the secret.
+//! docs/compatibility.md §9.11) either: the key is SHA-256 over a domain label and the secret.
 //! The same `secretkey` Secret works for both; Go and Rust speakers just never talk.
 
 use std::path::Path;

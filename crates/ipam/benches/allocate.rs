@@ -1,4 +1,4 @@
-//! Allocation cost (DESIGN.md §6): 100,000 services in one /14 pool; one allocation in an
+//! Allocation cost (docs/design.md, Performance targets): 100,000 services in one /14 pool; one allocation in an
 //! empty pool against one at 90 % occupancy (must stay within 3x: no pool walk); one
 //! allocation in a 2^64-address IPv6 pool.
 

@@ -1,4 +1,4 @@
-//! The allocator: which service holds which address of which pool (reference §3.2-§3.5).
+//! The allocator: which service holds which address of which pool (docs/compatibility.md §3.2-§3.5).
 //!
 //! State per service (pool, addresses, ports, keys) and per address (users, ports, sharing
 //! key), as MetalLB keeps it, plus two indexes MetalLB does not have so that choosing an
@@ -103,7 +103,7 @@ impl Allocator {
         Self { lb_class: lb_class.filter(|c| !c.is_empty()), ..Self::default() }
     }
 
-    /// Installs a new configuration and re-homes every allocation (reference §3.4): an
+    /// Installs a new configuration and re-homes every allocation (docs/compatibility.md §3.4): an
     /// allocation whose addresses all belong to one pool of the new configuration stays
     /// (under that pool's name); any other is released. Returns the released services,
     /// sorted; the caller then reprocesses every service.
@@ -188,14 +188,14 @@ impl Allocator {
         self.services.len()
     }
 
-    /// `IPAddressPool.status` of pool `name` (reference §1.2).
+    /// `IPAddressPool.status` of pool `name` (docs/compatibility.md §1.2).
     pub fn counters(&self, name: &str) -> Option<PoolCounters> {
         let pool = self.pool_state(name)?;
         let capacity = capacity_of(&pool.config);
         Some(pool_counters(&capacity, pool.in_use_v4, pool.in_use_v6))
     }
 
-    /// The `metallb_allocator_*` gauge values of pool `name` (reference §7).
+    /// The `metallb_allocator_*` gauge values of pool `name` (docs/compatibility.md §7).
     pub fn metrics(&self, name: &str) -> Option<PoolMetrics> {
         let pool = self.pool_state(name)?;
         Some(PoolMetrics::new(&capacity_of(&pool.config), pool.in_use_v4, pool.in_use_v6))
@@ -227,7 +227,7 @@ impl Allocator {
         pools.all(|p| p == Some(first)).then_some(first)
     }
 
-    /// Whether the pool's serviceAllocation admits the service (reference §3.2).
+    /// Whether the pool's serviceAllocation admits the service (docs/compatibility.md §3.2).
     fn compatible(&self, pool: usize, claim: &Claim<'_>) -> bool {
         let Some(sa) = &self.pools[pool].config.service_allocation else {
             return true;
@@ -264,7 +264,7 @@ impl Allocator {
         Ok(())
     }
 
-    /// MetalLB's `checkSharing` (reference §3.3), with its messages (the current form, which
+    /// MetalLB's `checkSharing` (docs/compatibility.md §3.3), with its messages (the current form, which
     /// appends why the keys are incompatible).
     fn check_sharing(&self, claim: &Claim<'_>, ip: IpAddr) -> Result<(), String> {
         let Some(used) = self.addresses.get(&ip) else {
@@ -484,7 +484,7 @@ impl Allocator {
         Some(ips)
     }
 
-    /// Automatic allocation (reference §3.2): pinned pools admitting the service by
+    /// Automatic allocation (docs/compatibility.md §3.2): pinned pools admitting the service by
     /// priority, then pools without serviceAllocation. Equal candidates go by name.
     pub(crate) fn allocate(
         &mut self,
@@ -528,7 +528,7 @@ impl Allocator {
         Ok(ips)
     }
 
-    /// PreferDualStack top-up (reference §2.3): adds the missing family from the pool the
+    /// PreferDualStack top-up (docs/compatibility.md §2.3): adds the missing family from the pool the
     /// service already uses, keeping its address.
     pub(crate) fn allocate_additional(&mut self, claim: &Claim<'_>, existing: IpAddr) -> Result<IpAddr, String> {
         let pool = self.services.get(claim.key).map(|a| a.pool).ok_or_else(|| "unknown pool \"\"".to_owned())?;
@@ -539,7 +539,7 @@ impl Allocator {
     }
 }
 
-/// MetalLB's `sharingOK` (reference §3.3), with its messages.
+/// MetalLB's `sharingOK` (docs/compatibility.md §3.3), with its messages.
 pub(crate) fn sharing_ok(existing: &AllocKey, new: &AllocKey) -> Result<(), String> {
     if existing.sharing.is_empty() {
         return Err("existing service does not allow sharing".to_owned());

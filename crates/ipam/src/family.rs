@@ -1,4 +1,4 @@
-//! IP families of services and addresses (reference §2.3), with MetalLB's wording.
+//! IP families of services and addresses (docs/compatibility.md §2.3), with MetalLB's wording.
 
 use std::fmt;
 use std::net::IpAddr;

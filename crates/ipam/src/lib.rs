@@ -1,4 +1,4 @@
-//! IP address management for the ferrolb controller (reference §2-§3), pure: no I/O, no
+//! IP address management for the ferrolb controller (docs/compatibility.md §2-§3), pure: no I/O, no
 //! clock, no Kubernetes client.
 //!
 //! [`Allocator`] holds the assignments and answers MetalLB's questions with MetalLB's
@@ -7,7 +7,7 @@
 //! [`Allocator::reconcile_all`] for a full reprocess. [`plan`] runs a whole reprocess from
 //! scratch, as a restarted controller would, and is what `ferrolb plan` prints.
 //!
-//! Two deliberate differences (DESIGN.md §3): equally good pools are tried in a fixed order
+//! Two deliberate differences (docs/compatibility.md §9.5, §9.6): equally good pools are tried in a fixed order
 //! (priority, then name) instead of Go map order, and choosing an address costs O(log n)
 //! in the number of allocations instead of a walk over the pool.
 #![forbid(unsafe_code)]

@@ -1,4 +1,5 @@
-//! The full reprocess and the service part of `ferrolb plan` (DESIGN.md §2).
+//! The full reprocess and the service part of `ferrolb plan` (docs/design.md, The command-line
+//! contract).
 
 use std::cmp::Reverse;
 
@@ -28,7 +29,7 @@ pub struct ServiceResult {
 }
 
 impl Allocator {
-    /// MetalLB's "reprocess all" (reference §3.1): services that already carry addresses
+    /// MetalLB's "reprocess all" (docs/compatibility.md §3.1): services that already carry addresses
     /// first (most addresses first, then by namespace/name), so that after a restart or a
     /// configuration change every still-valid address is re-registered before anything
     /// new is allocated. Outcomes are returned in input order.

@@ -1,5 +1,5 @@
 //! The controller's decision for one service (MetalLB's `SetBalancer` and
-//! `convergeBalancer`, reference §3.1): which addresses it should carry, from which pool,
+//! `convergeBalancer`, docs/compatibility.md §3.1): which addresses it should carry, from which pool,
 //! which events to emit, and whether every service must be reprocessed.
 
 use std::net::IpAddr;
@@ -18,7 +18,7 @@ pub enum EventType {
     Warning,
 }
 
-/// An event on the Service, as MetalLB's controller records it (reference §2.4).
+/// An event on the Service, as MetalLB's controller records it (docs/compatibility.md §2.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
     pub reason: String,
@@ -41,7 +41,7 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// False when the service belongs to another load-balancer class: it is left alone
-    /// entirely, not even cleaned up (reference §2.1).
+    /// entirely, not even cleaned up (docs/compatibility.md §2.1).
     pub handled: bool,
     /// `status.loadBalancer.ingress` to write, in order.
     pub ips: Vec<IpAddr>,

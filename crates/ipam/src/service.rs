@@ -1,4 +1,4 @@
-//! What the controller reads from a Service (reference §2.1-§2.3, §2.5): the annotations,
+//! What the controller reads from a Service (docs/compatibility.md §2.1-§2.3, §2.5): the annotations,
 //! stable `metallb.io/` winning over deprecated `metallb.universe.tf/`, the family, the
 //! ports and the sharing keys.
 
@@ -38,7 +38,7 @@ impl fmt::Display for Port {
     }
 }
 
-/// Sharing key plus backend key (reference §3.3): two services may share an address only
+/// Sharing key plus backend key (docs/compatibility.md §3.3): two services may share an address only
 /// when both are equal and the sharing key is not empty.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct AllocKey {
@@ -157,7 +157,7 @@ impl<'a> ServiceView<'a> {
     }
 }
 
-/// A stable annotation if present (even empty), else the deprecated one (reference §2.2).
+/// A stable annotation if present (even empty), else the deprecated one (docs/compatibility.md §2.2).
 fn annotation<'a>(annotations: &'a BTreeMap<String, String>, stable: &str, deprecated: &str) -> Option<&'a str> {
     annotations.get(stable).or_else(|| annotations.get(deprecated)).map(String::as_str)
 }

@@ -2,7 +2,7 @@
 //! free indexes in it.
 //!
 //! MetalLB walks a CIDR address by address, skipping `.0`/`.255` when `avoidBuggyIPs` is set
-//! and anything already taken (reference §3.5). Here the member addresses of a CIDR are
+//! and anything already taken (docs/compatibility.md §3.5). Here the member addresses of a CIDR are
 //! numbered `0..count` in address order, so "the lowest free member" is the first key of an
 //! interval map: O(log n) whatever the occupancy, and a 2^64-address IPv6 CIDR costs one
 //! map entry until it is used.

@@ -1,5 +1,5 @@
-//! Pool status counters and allocator metric values, as plain data (reference §1.2 status,
-//! §7 `metallb_allocator_*`).
+//! Pool status counters and allocator metric values, as plain data (docs/compatibility.md
+//! §1.2 status, §7 `metallb_allocator_*`).
 
 use ferrolb_config::Pool;
 use ipnet::IpNet;

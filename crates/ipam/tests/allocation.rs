@@ -1,4 +1,4 @@
-//! Table tests from the behaviour reference, §2 and §3, one rule each.
+//! Table tests from docs/compatibility.md §2 and §3, one rule each.
 
 mod common;
 
@@ -9,7 +9,7 @@ fn reasons(outcome: &ferrolb_ipam::Outcome) -> Vec<String> {
     outcome.events.iter().map(|e| e.reason.clone()).collect()
 }
 
-// §3.2 within a pool
+// within a pool (docs/compatibility.md §3.2)
 
 #[test]
 fn the_network_address_is_handed_out_first_as_metallb_does() {
@@ -72,7 +72,7 @@ fn an_ipv6_pool_of_two_to_the_64_addresses_allocates_without_walking_it() {
     assert_eq!((c.assigned_ipv6, c.available_ipv6), (2, i64::MAX - 2));
 }
 
-// §2.2 requested addresses
+// requested addresses (docs/compatibility.md §2.2)
 
 #[test]
 fn spec_load_balancer_ip_is_assigned_even_from_a_pool_without_auto_assign() {
@@ -167,7 +167,7 @@ fn changing_the_requested_address_moves_the_service() {
     assert_eq!(reasons(&out), ["IPAllocated"]);
 }
 
-// §2.2 pool annotation
+// pool annotation (docs/compatibility.md §2.2)
 
 #[test]
 fn the_pool_annotation_allocates_from_that_pool_even_without_auto_assign() {
@@ -235,7 +235,7 @@ fn an_unchanged_service_with_deprecated_annotations_emits_nothing() {
     assert!(again.events.is_empty());
 }
 
-// §3.3 sharing
+// sharing (docs/compatibility.md §3.3)
 
 #[test]
 fn services_with_the_same_sharing_key_and_disjoint_ports_share_an_address() {
@@ -352,7 +352,7 @@ fn a_sharing_user_cannot_change_its_key_and_is_moved() {
     assert_eq!(ips(&out), ["10.0.0.1"]);
 }
 
-// §2.3 families
+// families (docs/compatibility.md §2.3)
 
 #[test]
 fn a_single_stack_ipv6_service_gets_an_ipv6_address_from_a_dual_pool() {
@@ -454,7 +454,7 @@ fn a_service_without_cluster_ips_is_cleared_and_not_allocated() {
     assert!(out.ips.is_empty() && out.changed && out.error.is_some());
 }
 
-// §3.2 pool selection
+// pool selection (docs/compatibility.md §3.2)
 
 #[test]
 fn pinned_pools_go_by_priority_then_name_before_generic_pools() {
@@ -547,7 +547,7 @@ fn a_pool_whose_namespace_selector_matches_nothing_still_accepts_explicit_reques
     assert_eq!(ips(&a.reconcile(lb("dev/s").spec_ip("10.0.9.9").build())), ["10.0.9.9"]);
 }
 
-// §1.2 avoidBuggyIPs
+// avoidBuggyIPs (docs/compatibility.md §1.2)
 
 #[test]
 fn avoid_buggy_ips_skips_dot_zero_and_dot_255() {
@@ -579,7 +579,7 @@ fn turning_avoid_buggy_ips_on_drops_an_existing_buggy_allocation() {
     assert_eq!(ips(&out), ["10.0.0.1"]);
 }
 
-// §3.4 configuration changes and restarts
+// configuration changes and restarts (docs/compatibility.md §3.4)
 
 #[test]
 fn removing_a_pool_moves_its_services_to_another_pool() {
@@ -629,7 +629,7 @@ fn a_restart_recovers_every_address_from_status_before_allocating_new_ones() {
     assert_eq!(ips(&outcomes[2]), ["10.0.0.1"]);
 }
 
-// §2.1 classes and types
+// classes and types (docs/compatibility.md §2.1)
 
 #[test]
 fn services_of_another_load_balancer_class_are_left_alone() {
@@ -673,7 +673,7 @@ fn without_any_pool_services_are_cleared() {
     assert!(out.ips.is_empty() && out.error.is_some());
 }
 
-// §1.2 status, §7 metrics
+// status and metrics (docs/compatibility.md §1.2, §7)
 
 #[test]
 fn counters_count_distinct_addresses_and_buggy_capacity() {

@@ -1,4 +1,4 @@
-//! Allocator invariants over random service populations (DESIGN.md §5).
+//! Allocator invariants over random service populations (docs/design.md, Testing).
 
 mod common;
 
@@ -50,7 +50,7 @@ fn small_pool() -> String {
     pool(POOLS, &["10.0.0.0/29"], "")
 }
 
-/// Whether two services may hold the same address (reference §3.3).
+/// Whether two services may hold the same address (docs/compatibility.md §3.3).
 fn may_share(a: &Spec, b: &Spec) -> bool {
     let ports_a: BTreeSet<_> = a.ports.iter().collect();
     a.key > 0 && a.key == b.key && a.local == b.local && b.ports.iter().all(|p| !ports_a.contains(p))

@@ -2,7 +2,7 @@
 //!
 //! MetalLB records events through client-go's recorder: source `metallb-controller` or
 //! `metallb-speaker`, reasons such as `IPAllocated`, `AllocationFailed`, `nodeAssigned` or
-//! `announceFailed` (reference §2.4). Users grep `kubectl get events` for those, so ferrolb
+//! `announceFailed` (docs/compatibility.md §2.4). Users grep `kubectl get events` for those, so ferrolb
 //! posts the same. The reasons are the reconcilers' business: this module takes any string.
 //!
 //! Like client-go, a repeated event is not posted again: while the same (object, type,

@@ -2,7 +2,7 @@
 //!
 //! MetalLB's controller creates the Secret `METALLB_ML_SECRET_NAME` if it is absent, owned by
 //! its Deployment (so `helm uninstall` removes it), holding `secretkey` = 16 random bytes as
-//! unpadded standard base64 (reference §5). The speakers mount it and derive the gossip key
+//! unpadded standard base64 (docs/compatibility.md §5). The speakers mount it and derive the gossip key
 //! from it. A Secret that exists is never touched, whatever it holds: a user may have put
 //! their own key there, and rotating it under running speakers would split the cluster.
 //!

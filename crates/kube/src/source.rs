@@ -40,7 +40,7 @@ pub enum Kind {
     Namespace,
 }
 
-/// Which process reads: the controller needs far less than a speaker (reference §6).
+/// Which process reads: the controller needs far less than a speaker (docs/compatibility.md §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Controller,

@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-/// Label keys MetalLB puts on the per-service status objects (reference §1.8).
+/// Label keys MetalLB puts on the per-service status objects (docs/compatibility.md §1.8).
 pub const LABEL_NODE: &str = "metallb.io/node";
 pub const LABEL_SERVICE_NAME: &str = "metallb.io/service-name";
 pub const LABEL_SERVICE_NAMESPACE: &str = "metallb.io/service-namespace";

@@ -119,7 +119,7 @@ impl ArpPacket {
         }
     }
 
-    /// A gratuitous ARP for `ip` (MetalLB §4.2: sender IP = target IP = VIP, target MAC =
+    /// A gratuitous ARP for `ip` (docs/compatibility.md §4.2: sender IP = target IP = VIP, target MAC =
     /// broadcast, in both request and reply form because hosts differ in which one they
     /// honour).
     pub fn gratuitous(operation: ArpOperation, our_mac: MacAddr, ip: Ipv4Addr) -> ArpPacket {

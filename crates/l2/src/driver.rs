@@ -24,7 +24,7 @@ use crate::sys;
 /// How the announcer runs.
 #[derive(Debug, Clone)]
 pub struct L2Config {
-    /// Interfaces that never get responders (MetalLB §8.4).
+    /// Interfaces that never get responders (docs/compatibility.md §8.4).
     pub exclusion: Exclusion,
     pub gratuitous: GratuitousConfig,
     /// How often interfaces are re-read (MetalLB: 10 s); [`L2Announcer::rescan`] forces one.

@@ -1,4 +1,4 @@
-//! Which interfaces get responders (MetalLB §4.2 "Responders", §8.4 exclusion list).
+//! Which interfaces get responders (docs/compatibility.md §4.2, Responders; §8.4 exclusion list).
 
 use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
@@ -85,7 +85,7 @@ pub struct Eligibility {
 }
 
 impl InterfaceInfo {
-    /// MetalLB §4.2: skip down, enslaved and excluded interfaces; ARP on BROADCAST without
+    /// docs/compatibility.md §4.2: skip down, enslaved and excluded interfaces; ARP on BROADCAST without
     /// NOARP, NDP where an IPv6 link-local address exists.
     pub fn eligibility(&self, exclusion: &Exclusion) -> Eligibility {
         if !self.up || self.has_master || exclusion.excludes(&self.name) {
@@ -96,7 +96,7 @@ impl InterfaceInfo {
 }
 
 /// The interfaces an announcement is restricted to: the union of the `interfaces` of the
-/// L2Advertisements selecting this node, or all of them when any has none (MetalLB §4.2).
+/// L2Advertisements selecting this node, or all of them when any has none (docs/compatibility.md §4.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum InterfaceSelection {
     #[default]

@@ -1,6 +1,6 @@
-//! When to send gratuitous ARP / unsolicited NA bursts (MetalLB §4.2): at takeover, then
+//! When to send gratuitous ARP / unsolicited NA bursts (docs/compatibility.md §4.2): at takeover, then
 //! every 1.1 s until 5 s have passed, so a neighbour that missed one packet still moves
-//! its cache entry within seconds; plus an optional steady refresh (DESIGN.md §4) for
+//! its cache entry within seconds; plus an optional steady refresh (docs/compatibility.md §9.12) for
 //! switches and hosts that age entries out or missed the takeover entirely.
 //!
 //! Pure: the caller passes the current instant and asks for the next deadline, so tests

@@ -1,9 +1,9 @@
 //! ferrolb's Layer 2 data plane: the speaker answers ARP (RFC 826) and IPv6 Neighbor
 //! Discovery (RFC 4861) for the service IPs this node won, and announces takeovers with
 //! gratuitous ARP and unsolicited Neighbor Advertisements, as MetalLB's speaker does
-//! (METALLB-BEHAVIOUR.md §4.2, §8.4).
+//! (docs/compatibility.md §4.2, §8.4).
 //!
-//! Layers, each testable alone (DESIGN.md §1, sans-IO):
+//! Layers, each testable alone (sans-IO, docs/design.md, Pure core, thin shell):
 //! * codec: [`ethernet`], [`arp`], [`ndp`] parse and build frames; decoding never panics
 //!   and reports a typed [`DecodeError`];
 //! * decisions: [`eligibility`] (which interfaces get responders), [`responder`] (the

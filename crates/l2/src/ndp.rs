@@ -223,7 +223,7 @@ impl LinkLayerOptions {
     /// |     Type      |    Length     |    Link-Layer Address ...     |
     /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
     /// ```
-    /// Length counts units of 8 octets including type and length; zero is invalid (§4.6).
+    /// Length counts units of 8 octets including type and length; zero is invalid (RFC 4861 §4.6).
     fn decode(mut rest: &[u8]) -> Result<Self, DecodeError> {
         let mut found = LinkLayerOptions { source: None, target: None };
         while !rest.is_empty() {

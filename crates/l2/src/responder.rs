@@ -1,5 +1,5 @@
 //! The sans-IO ARP/NDP responder: the table of announced IPs and the decision, for every
-//! received frame, whether and what to answer (MetalLB §4.2 "Responders").
+//! received frame, whether and what to answer (docs/compatibility.md §4.2, Responders).
 //!
 //! Nothing here touches a socket or a clock: the driver hands in frames and interface
 //! scans and carries out the returned replies and multicast membership changes.
@@ -163,7 +163,7 @@ impl Responder {
     }
 
     /// Removes `owner`'s announcement of `ip`; the IP stays announced while another owner
-    /// holds it. No goodbye packets are sent (MetalLB §4.2).
+    /// holds it. No goodbye packets are sent (docs/compatibility.md §4.2).
     pub fn withdraw(&mut self, owner: &str, ip: IpAddr) -> Vec<MembershipChange> {
         let before = self.groups_of(ip);
         if let Some(owners) = self.announced.get_mut(&ip) {
@@ -274,7 +274,7 @@ impl Responder {
         }
     }
 
-    /// One gratuitous burst for `ip` on every interface that answers for it (MetalLB §4.2):
+    /// One gratuitous burst for `ip` on every interface that answers for it (docs/compatibility.md §4.2):
     /// IPv4 a broadcast ARP request and reply with sender IP = target IP = `ip`; IPv6 an
     /// unsolicited NA (S=0, O=1, RFC 4861 §7.2.6) to all-nodes. Empty once withdrawn.
     ///

@@ -1,4 +1,4 @@
-//! Interface eligibility (MetalLB §4.2 "Responders") and the exclusion list (§8.4).
+//! Interface eligibility (docs/compatibility.md §4.2, Responders) and the exclusion list (§8.4).
 
 use std::net::Ipv6Addr;
 

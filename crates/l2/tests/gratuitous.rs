@@ -1,4 +1,4 @@
-//! The takeover burst schedule (MetalLB §4.2), stepped through time by hand.
+//! The takeover burst schedule (docs/compatibility.md §4.2), stepped through time by hand.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The driver against real neighbours: a router and a node namespace joined by a veth pair
 //! (both ends named `eth0`, since MetalLB's default exclusions cover `veth*`), the announcer
 //! running in a thread that entered the node namespace, and Habets' `arping` and `ndisc6`
-//! probing from the router namespace (`reference/netlab` §4). Every packet stays inside
+//! probing from the router namespace (tests/lab/README.md, Layer 2 probes). Every packet stays inside
 //! the two namespaces this test creates and deletes.
 //!
 //! Needs root, `ip`, `arping` and `ndisc6`; without root it prints "skipped" and passes,
@@ -131,7 +131,7 @@ fn the_announcer_answers_arp_and_ndp_for_announced_ips_only_inside_a_namespace()
         out.contains("fe80") && !out.contains("tentative")
     });
     // Stale entries pointing elsewhere: a gratuitous ARP / unsolicited NA must move them
-    // (Linux only updates existing entries from unsolicited traffic; netlab §6).
+    // (Linux only updates existing entries from unsolicited traffic; tests/lab/README.md, Gotchas).
     must(&["ip", "-n", r, "neigh", "add", "172.30.0.100", "lladdr", STALE_MAC, "dev", "eth0", "nud", "stale"]);
     must(&["ip", "-n", r, "-6", "neigh", "add", "fd00:30::100", "lladdr", STALE_MAC, "dev", "eth0", "nud", "stale"]);
 

@@ -1,4 +1,4 @@
-//! Property tests, the stable-toolchain companion of the fuzz targets (DESIGN.md §5): any
+//! Property tests, the stable-toolchain companion of the fuzz targets (docs/design.md, Testing): any
 //! valid packet survives encode → decode, and no input, random or a mutated valid frame,
 //! makes a decoder or the responder panic.
 

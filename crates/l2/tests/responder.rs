@@ -1,4 +1,4 @@
-//! The responder's answering rules (MetalLB §4.2), frame in, frame or silence out.
+//! The responder's answering rules (docs/compatibility.md §4.2), frame in, frame or silence out.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

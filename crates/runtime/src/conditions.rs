@@ -1,4 +1,4 @@
-//! ConfigurationState as MetalLB writes it (reference §1.10): one condition per reconciler,
+//! ConfigurationState as MetalLB writes it (docs/compatibility.md §1.10): one condition per reconciler,
 //! aggregated into Valid / Invalid.
 
 use std::time::{SystemTime, UNIX_EPOCH};

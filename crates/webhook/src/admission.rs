@@ -2,11 +2,11 @@
 //!
 //! MetalLB's webhooks parse a partial set of objects (pools alone, peers with nodes, ...) and
 //! so let through a pool narrower than an existing advertisement's aggregation length, which
-//! only fails at reconcile time (reference §1.14, the quirk). ferrolb builds the *whole*
+//! only fails at reconcile time (docs/compatibility.md §1.14). ferrolb builds the *whole*
 //! candidate configuration (every existing object of the namespace, with the incoming one
 //! added, replaced or removed) and runs the very validator the reconcilers run
 //! ([`ferrolb_config::parse`] in [`Scope::Full`]), so whatever the webhook admits the
-//! reconcilers accept, and the other way round (DESIGN.md §3).
+//! reconcilers accept, and the other way round (docs/compatibility.md §9.7).
 //!
 //! Two kinds of error do not deny:
 //!

@@ -1,7 +1,8 @@
-//! The webhook's certificates, self-managed as MetalLB's cert-controller does (reference
-//! §1.14): a CA (`CN=cert`, `O=metallb`) whose certificate is the caBundle the API server
-//! trusts, and a serving certificate it signs for `<service>.<namespace>.svc`. All of it is
-//! pure: what to do with a stored Secret is decided from its bytes and the time alone.
+//! The webhook's certificates, self-managed as MetalLB's cert-controller does
+//! (docs/compatibility.md §1.14): a CA (`CN=cert`, `O=metallb`) whose certificate is the
+//! caBundle the API server trusts, and a serving certificate it signs for
+//! `<service>.<namespace>.svc`. All of it is pure: what to do with a stored Secret is decided
+//! from its bytes and the time alone.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,7 +21,7 @@ pub const CA_KEY: &str = "ca.key";
 pub const TLS_CERT: &str = "tls.crt";
 pub const TLS_KEY: &str = "tls.key";
 
-/// The CA's common name and organization (reference §1.14).
+/// The CA's common name and organization (docs/compatibility.md §1.14).
 pub const CA_NAME: &str = "cert";
 pub const CA_ORGANIZATION: &str = "metallb";
 

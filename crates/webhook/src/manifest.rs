@@ -1,7 +1,7 @@
 //! The ValidatingWebhookConfiguration the install manifests must carry, generated here so the
 //! paths, operations and names cannot drift from what [`crate::server::router`] serves.
 //!
-//! Shape as MetalLB's (reference §1.14): one webhook per kind, named
+//! Shape as MetalLB's (docs/compatibility.md §1.14): one webhook per kind, named
 //! `<kind>validationwebhook.metallb.io`; CREATE and UPDATE, except BFDProfile: CREATE
 //! (namespace and range checks) and DELETE (in-use check); BGPPeer at v1beta2 only (with the
 //! default `matchPolicy: Equivalent` the API server converts v1beta1 writes and sends them

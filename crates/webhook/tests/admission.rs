@@ -1,5 +1,5 @@
 //! Allow/deny tables of the validating webhook: every kind, valid and invalid, against the
-//! whole candidate configuration (reference §1.14, DESIGN.md §3).
+//! whole candidate configuration (docs/compatibility.md §1.14, §9.7).
 
 use ferrolb_api::{Resources, load_str};
 use ferrolb_webhook::admission::{Kind, Verdict, decode_review, respond, validate};
@@ -105,7 +105,7 @@ fn updating_a_pool_replaces_it_instead_of_overlapping_with_its_old_self() {
 
 #[test]
 fn a_pool_narrower_than_an_existing_advertisements_aggregation_length_is_denied() {
-    // MetalLB validates pools alone and lets this through (reference §1.14, the quirk).
+    // MetalLB validates pools alone and lets this through (docs/compatibility.md §1.14).
     let yaml = POOL_A.to_owned()
         + "---\napiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {name: agg, namespace: metallb-system}\nspec: {aggregationLength: 24}\n";
     let pool = object("IPAddressPool", "narrow", json!({"addresses": ["10.9.0.0/28"]}));

@@ -2,9 +2,9 @@
 //! [`Fsm::process`] takes one [`Input`] (a TCP event, a decoded message, a timer expiry or
 //! an administrative event) and returns the [`Output`]s the driver must carry out, in order.
 //! Timers are outputs too, so every transition is tested as a transcript without sockets
-//! or clocks (DESIGN.md §1).
+//! or clocks (docs/design.md, Pure core, thin shell).
 //!
-//! ferrolb, like MetalLB (METALLB-BEHAVIOUR.md §4.4), dials its peers and never accepts a
+//! ferrolb, like MetalLB (docs/compatibility.md §4.4), dials its peers and never accepts a
 //! connection, so there is only ever one connection per session and no collision detection
 //! (RFC 4271 §6.8). The states keep their RFC names and meanings with one adaptation:
 //!

@@ -1,5 +1,5 @@
-//! L2Advertisement and BGPAdvertisement (reference §1.3, §1.4, §1.11): resolved to nodes and
-//! pools, validated against each pool they reach, and attached to it.
+//! L2Advertisement and BGPAdvertisement (docs/compatibility.md §1.3, §1.4, §1.11): resolved to
+//! nodes and pools, validated against each pool they reach, and attached to it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -168,7 +168,7 @@ fn parse_bgp(
 }
 
 /// An aggregate may not be wider than the widest CIDR of any address entry it covers
-/// (reference §1.4 rule 1): a /24 aggregate of a /28 pool would announce addresses the pool
+/// (docs/compatibility.md §1.4 rule 1): a /24 aggregate of a /28 pool would announce addresses the pool
 /// does not own.
 fn check_aggregation(ad: &BgpAdvertisement, pool: &Pool) -> Result<(), ConfigError> {
     for entry in &pool.entries {

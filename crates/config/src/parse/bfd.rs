@@ -1,4 +1,4 @@
-//! BFDProfile (reference §1.6).
+//! BFDProfile (docs/compatibility.md §1.6).
 
 use ferrolb_api::Object;
 use ferrolb_api::metallb::BFDProfileSpec;
@@ -39,7 +39,7 @@ fn parse_one(ctx: &Context<'_>, object: &Object<BFDProfileSpec>) -> Result<BfdPr
     };
     // Echo mode is the one BFD feature ferrolb will not emulate half-way: it needs the
     // router to loop packets back through its forwarding plane. Refusing it also makes
-    // MetalLB's "echo with IPv6 pools" rule (§1.6) unreachable.
+    // MetalLB's "echo with IPv6 pools" rule (docs/compatibility.md §1.6) unreachable.
     if profile.echo_mode {
         return Err(ConfigError::new(KIND, name, "spec.echoMode", "BFD echo mode is not supported yet"));
     }

@@ -1,4 +1,4 @@
-//! Community aliases (reference §1.7).
+//! Community aliases (docs/compatibility.md §1.7).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! The parse pipeline (reference §1.13): BFD profiles, peers, community aliases, pools and
+//! The parse pipeline (docs/compatibility.md §1.13): BFD profiles, peers, community aliases, pools and
 //! their overlaps, then L2 and BGP advertisements attached to the pools they select.
 
 mod advertisements;

@@ -1,9 +1,9 @@
-//! BGPPeer (reference §1.5), validated for ferrolb's native speaker.
+//! BGPPeer (docs/compatibility.md §1.5), validated for ferrolb's native speaker.
 //!
-//! ferrolb speaks every address family and the FRR-only features natively (DESIGN.md §3), so
-//! MetalLB's per-mode discard rules (§1.12) do not apply. What remains are the generic rules,
-//! the one a single speaker per node really needs (two peers may not share address, port and
-//! source on one node), and an explicit refusal of what is not implemented yet.
+//! ferrolb speaks every address family and the FRR-only features natively, so MetalLB's
+//! per-mode discard rules do not apply (docs/compatibility.md §1.12, §9.1). What remains are the
+//! generic rules, the one a single speaker per node really needs (two peers may not share
+//! address, port and source on one node), and an explicit refusal of what is not implemented yet.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};

@@ -1,4 +1,4 @@
-//! IPAddressPool (reference §1.2): addresses, service allocation, and overlaps.
+//! IPAddressPool (docs/compatibility.md §1.2): addresses, service allocation, and overlaps.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;

@@ -1,4 +1,4 @@
-//! Prometheus metrics under MetalLB's names (reference section 7), so existing dashboards and
+//! Prometheus metrics under MetalLB's names (docs/compatibility.md §7), so existing dashboards and
 //! alerts keep working.
 
 use prometheus_client::encoding::EncodeLabelSet;

@@ -1,5 +1,5 @@
 //! The interfaces that never answer ARP/NDP: MetalLB's `metallb-excludel2` ConfigMap, read
-//! from the file it is mounted as (reference §8.4), once at speaker start as MetalLB does.
+//! from the file it is mounted as (docs/compatibility.md §8.4), once at speaker start as MetalLB does.
 //!
 //! The file holds `announcedInterfacesToExclude: [regex, ...]`. Without the file ferrolb
 //! applies the same default list MetalLB's manifests ship (MetalLB itself would exclude

@@ -3,7 +3,7 @@
 //! With membership on (the default), speakers gossip over UDP (`ferrolb-gossip`, SWIM) and
 //! the live members are the election's candidates, so a dead owner is replaced in well under
 //! a second. With `--no-membership` every Node object counts as a live speaker, as MetalLB
-//! does with memberlist disabled (reference §5), and failover follows Node changes only.
+//! does with memberlist disabled (docs/compatibility.md §5), and failover follows Node changes only.
 //!
 //! Speakers find each other through the Node objects' addresses (InternalIP, else
 //! ExternalIP), as MetalLB's speakers find each other through their pods' host-network IPs.

@@ -1,7 +1,7 @@
 //! The speaker role: what this node announces.
 //!
 //! Every snapshot: parse the configuration in this node's scope (peers and BGP
-//! advertisements for other nodes are dropped before validation, reference §1.13; the last
+//! advertisements for other nodes are dropped before validation, docs/compatibility.md §1.13; the last
 //! good configuration stays when a new one is rejected), run the pure speaker decisions for
 //! this node, and bring the Layer 2 data plane to the addresses this node wins. The winner of
 //! a service writes its ServiceL2Status; every other node removes its own.
@@ -510,7 +510,7 @@ impl Speaker {
 }
 
 /// MetalLB's speaker refuses a configuration under which an address it announces belongs to
-/// no pool (reference §4.1): withdrawing it before the controller has moved the service would
+/// no pool (docs/compatibility.md §4.1): withdrawing it before the controller has moved the service would
 /// cut traffic for nothing. The previous configuration stays until the move is seen.
 fn orphan(config: &Config, announced: Vec<(ServiceKey, IpAddr)>) -> Option<ConfigError> {
     let (key, ip) = announced.into_iter().find(|(_, ip)| config.pool_containing(*ip).is_none())?;
