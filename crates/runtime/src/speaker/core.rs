@@ -1,0 +1,448 @@
+//! The speaker's reconcile step, without I/O: a snapshot and what membership says in, what
+//! this node should do out (Layer 2 claims to make and drop, the BGP sessions and their
+//! tables, BFD sessions, status writes, events).
+//!
+//! A step has three parts, because the Layer 2 data plane answers back:
+//! 1. [`SpeakerCore::configure`]: the configuration in this node's scope (peers and BGP
+//!    advertisements for other nodes are dropped before validation, docs/compatibility.md
+//!    §1.13), kept from the last good one when the new one is rejected.
+//! 2. [`SpeakerCore::plan`]: the pure decisions for this node, as a [`Plan`].
+//! 3. The executor applies the Layer 2 changes and tells the core what happened
+//!    ([`SpeakerCore::claimed`], [`SpeakerCore::unclaimed`], [`SpeakerCore::no_interface`]);
+//!    [`SpeakerCore::layer2_settled`] then gives the ServiceL2Status writes and the events.
+//!
+//! The winner of a Service writes its ServiceL2Status and every other node removes its own;
+//! every node announcing a Service by BGP writes its ServiceBGPStatus.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ferrolb_announce::bfd::Wanted as BfdWanted;
+use ferrolb_announce::claims::{self, Claim, Claims};
+use ferrolb_announce::sessions::{self, NodeAddresses, Table};
+use ferrolb_announce::{Cluster, Liveness, NodeDecisions, ServiceDecision, ServiceKey};
+use ferrolb_api::{Node, Resources};
+use ferrolb_bgp::PeerSettings;
+use ferrolb_config::{Config, ConfigError, Options, Scope};
+use ferrolb_l2::InterfaceSelection;
+use tracing::{error, info, warn};
+
+use crate::sources::{Snapshot, parse_config};
+
+/// A write the speaker wants; the executor applies it through the sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// This node's ServiceL2Status of a Service: the interfaces it answers on (empty: all),
+    /// or `None` to remove it.
+    L2Status { key: ServiceKey, interfaces: Option<BTreeSet<String>> },
+    /// This node's ServiceBGPStatus of a Service: the peers its prefixes go to, or `None`.
+    BgpStatus { key: ServiceKey, peers: Option<BTreeSet<String>> },
+    /// This speaker's ConfigurationState: accepted (`None`) or rejected, and why.
+    ConfigurationState { error: Option<ConfigError> },
+}
+
+/// An event the speaker records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Service {
+        key: ServiceKey,
+        uid: Option<String>,
+        warning: bool,
+        reason: String,
+        message: String,
+    },
+    /// A rejected configuration, on the object at fault.
+    Configuration(ConfigError),
+}
+
+/// What membership says at this step; the executor reads it off the membership driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipState {
+    /// The election's candidates.
+    pub liveness: Liveness,
+    /// False before membership settles, and while fenced without quorum.
+    pub may_answer: bool,
+}
+
+impl MembershipState {
+    /// Membership off: every Node object is a live speaker and this one always answers.
+    pub fn disabled() -> Self {
+        Self { liveness: Liveness::Disabled, may_answer: true }
+    }
+}
+
+/// What the configuration step decided.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Configured {
+    /// Whether the snapshot's configuration is in force now.
+    pub accepted: bool,
+    pub writes: Vec<Write>,
+    pub events: Vec<Event>,
+}
+
+/// What this node should do now, from the pure decisions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Layer 2 claims to drop, first, so an address moving between interfaces is never
+    /// answered twice.
+    pub withdraw: Vec<Claim>,
+    /// Layer 2 claims to make (new ones, and ones whose interfaces changed).
+    pub announce: Vec<(Claim, InterfaceSelection)>,
+    /// A speaker joined or came back: neighbours may have learnt another MAC for our
+    /// addresses meanwhile (a healed partition), so send the gratuitous burst again.
+    pub reannounce: bool,
+    /// The BGP sessions this node keeps, by BGPPeer name.
+    pub sessions: BTreeMap<String, PeerSettings>,
+    /// The BFD sessions its peers ask for, by BGPPeer name.
+    pub bfd: BTreeMap<String, BfdWanted>,
+    /// Each peer's table (GRACEFUL_SHUTDOWN on every route while the node is cordoned).
+    pub tables: BTreeMap<String, Table>,
+    /// `Some` when the node's schedulability changed: whether it drains now.
+    pub draining_changed: Option<bool>,
+    /// ServiceBGPStatus writes, and the events of the Services newly announced by BGP.
+    pub bgp_writes: Vec<Write>,
+    pub bgp_events: Vec<Event>,
+    /// The addresses announced by BGP that came and went (`metallb_speaker_announced`).
+    pub bgp_announced: Vec<(ServiceKey, IpAddr)>,
+    pub bgp_withdrawn: Vec<(ServiceKey, IpAddr)>,
+}
+
+/// The speaker's memory between steps.
+#[derive(Debug)]
+pub struct SpeakerCore {
+    node: String,
+    options: Options,
+    lb_class: Option<String>,
+    ignore_exclude_lb: bool,
+    config: Option<Arc<Config>>,
+    condition_written: Option<Option<String>>,
+    /// What the data plane answers for now, as the executor reported it.
+    claims: Claims,
+    /// The Services claimed when the Layer 2 changes began, and those whose interfaces do
+    /// not exist here: what [`Self::layer2_settled`] reports on.
+    claimed_before: BTreeSet<ServiceKey>,
+    no_interface: BTreeSet<ServiceKey>,
+    l2_statuses: BTreeMap<ServiceKey, BTreeSet<String>>,
+    bgp_statuses: BTreeMap<ServiceKey, BTreeSet<String>>,
+    bgp_addresses: BTreeSet<(ServiceKey, IpAddr)>,
+    draining: bool,
+    /// The live members at the last decision.
+    last_members: Option<BTreeSet<String>>,
+    /// Each Service's uid, from the last snapshot: events name their object by it.
+    uids: BTreeMap<ServiceKey, String>,
+}
+
+impl SpeakerCore {
+    pub fn new(node: String, namespace: String, lb_class: Option<String>, ignore_exclude_lb: bool) -> Self {
+        Self {
+            options: Options { namespace, scope: Scope::Speaker { node: node.clone() } },
+            node,
+            lb_class,
+            ignore_exclude_lb,
+            config: None,
+            condition_written: None,
+            claims: Claims::new(),
+            claimed_before: BTreeSet::new(),
+            no_interface: BTreeSet::new(),
+            l2_statuses: BTreeMap::new(),
+            bgp_statuses: BTreeMap::new(),
+            bgp_addresses: BTreeSet::new(),
+            draining: false,
+            last_members: None,
+            uids: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a configuration is in force (one was accepted once).
+    pub fn configured(&self) -> bool {
+        self.config.is_some()
+    }
+
+    /// Whether the last configuration step rejected the snapshot's configuration.
+    pub fn rejected(&self) -> bool {
+        self.condition_written.as_ref().is_some_and(Option::is_some)
+    }
+
+    /// The Layer 2 claims the data plane holds.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The live members at the last decision (`None` before the first, or without
+    /// membership): the previous announcer's ServiceL2Status may be removed only if it is
+    /// not among them.
+    pub fn last_members(&self) -> Option<&BTreeSet<String>> {
+        self.last_members.as_ref()
+    }
+
+    /// The configuration in force after `snapshot`.
+    pub fn configure(&mut self, snapshot: &Snapshot) -> Configured {
+        let parsed = parse_config(snapshot, &self.options).and_then(|config| match orphan(&config, self.announced()) {
+            None => Ok(config),
+            Some(e) => Err(e),
+        });
+        let mut out = Configured::default();
+        let error = match parsed {
+            Ok(config) => {
+                if self.rejected() {
+                    info!(node = %self.node, "configuration valid again");
+                }
+                for warning in &config.warnings {
+                    warn!(node = %self.node, "{warning}");
+                }
+                self.config = Some(Arc::new(config));
+                out.accepted = true;
+                None
+            }
+            Err(e) => {
+                if self.condition_written.as_ref().and_then(|c| c.as_deref()) != Some(e.to_string().as_str()) {
+                    error!(node = %self.node, error = %e, "configuration rejected; keeping the last good configuration");
+                    out.events.push(Event::Configuration(e.clone()));
+                }
+                Some(e)
+            }
+        };
+        let key = error.as_ref().map(ToString::to_string);
+        if self.condition_written.as_ref() != Some(&key) {
+            self.condition_written = Some(key);
+            out.writes.push(Write::ConfigurationState { error });
+        }
+        out
+    }
+
+    /// This node's decisions on `snapshot` under the configuration in force; `None` before
+    /// any configuration was accepted.
+    pub fn plan(&mut self, snapshot: &Snapshot, membership: &MembershipState) -> Option<Plan> {
+        let config = self.config.clone()?;
+        let resources = &snapshot.resources;
+        self.uids = resources
+            .services
+            .iter()
+            .filter_map(|s| {
+                let namespace = s.metadata.namespace.as_deref().unwrap_or("default");
+                Some((ServiceKey::new(namespace, &s.metadata.name), s.metadata.uid.clone()?))
+            })
+            .collect();
+        let mut cluster = Cluster::new(
+            &config,
+            &resources.services,
+            &resources.endpoint_slices,
+            &resources.nodes,
+            &membership.liveness,
+        );
+        cluster.lb_class = self.lb_class.as_deref();
+        cluster.ignore_exclude_lb = self.ignore_exclude_lb;
+        let decisions = ferrolb_announce::decide(&cluster, &self.node);
+
+        let wanted = if membership.may_answer { claims::wanted(&decisions) } else { Claims::new() };
+        let (withdraw, announce) = claims::changes(&self.claims, &wanted);
+        let reannounce = self.members_regrown(&membership.liveness);
+        self.claimed_before = self.claimed_services();
+        self.no_interface.clear();
+
+        let this_node = resources.nodes.iter().find(|n| n.metadata.name == self.node);
+        // A cordoned node (kubectl cordon/drain) keeps announcing, with RFC 8326's
+        // GRACEFUL_SHUTDOWN, so routers move traffic away before its pods go.
+        let draining = this_node.is_some_and(|n| n.spec.unschedulable);
+        let draining_changed = (draining != self.draining).then_some(draining);
+        self.draining = draining;
+        let tables = sessions::tables(&decisions);
+        let mut plan = Plan {
+            withdraw,
+            announce,
+            reannounce,
+            sessions: sessions::wanted_sessions(&config, &self.node, NodeAddresses::of(this_node)),
+            bfd: ferrolb_announce::bfd::wanted(&config, &self.node),
+            tables: if draining { sessions::with_graceful_shutdown(tables) } else { tables },
+            draining_changed,
+            bgp_writes: Vec::new(),
+            bgp_events: Vec::new(),
+            bgp_announced: Vec::new(),
+            bgp_withdrawn: Vec::new(),
+        };
+        self.bgp_statuses(sessions::statuses(&decisions), &decisions, &mut plan);
+        Some(plan)
+    }
+
+    /// The data plane now answers for `claim` on `selection`.
+    pub fn claimed(&mut self, claim: Claim, selection: InterfaceSelection) {
+        self.claims.insert(claim, selection);
+    }
+
+    /// The data plane no longer answers for `claim` (withdrawn, or the withdrawal failed and
+    /// nothing can be done about it).
+    pub fn unclaimed(&mut self, claim: &Claim) {
+        self.claims.remove(claim);
+    }
+
+    /// None of the interfaces the L2Advertisement names exist on this node.
+    pub fn no_interface(&mut self, key: ServiceKey) {
+        self.no_interface.insert(key);
+    }
+
+    /// After the Layer 2 changes were applied: the ServiceL2Status writes and the events
+    /// (per Service, as MetalLB records them, however many addresses it has). `vanished`
+    /// says whether a status this node wrote is gone from the store (an operator, or a node
+    /// that briefly announced too), so it is written again.
+    pub fn layer2_settled(&mut self, vanished: impl Fn(&ServiceKey) -> bool) -> (Vec<Write>, Vec<Event>) {
+        let mut events = Vec::new();
+        let after = self.claimed_services();
+        for key in after.difference(&self.claimed_before) {
+            let ips: Vec<String> = self.claims.keys().filter(|(k, _)| k == key).map(|(_, ip)| ip.to_string()).collect();
+            info!(service = %key, ips = ?ips, node = %self.node, event = "nodeAssigned",
+                "announcing from node {:?} with protocol \"layer2\"", self.node);
+            let message = format!("announcing from node {:?} with protocol \"layer2\"", self.node);
+            events.push(self.event(key, false, "nodeAssigned", message));
+        }
+        for key in self.claimed_before.difference(&after) {
+            info!(service = %key, node = %self.node, "withdrawn: this node no longer announces the service by layer2");
+        }
+        for key in self.no_interface.difference(&after) {
+            warn!(service = %key, node = %self.node, event = "announceFailed",
+                "the interfaces of the L2Advertisement do not exist on this node; not announcing");
+            let message = format!("the interfaces of the L2Advertisement do not exist on node {:?}", self.node);
+            events.push(self.event(key, true, "announceFailed", message));
+        }
+        self.claimed_before = after;
+        self.no_interface.clear();
+
+        let now = claims::statuses(&self.claims);
+        let mut writes = Vec::new();
+        for gone in self.l2_statuses.keys().filter(|k| !now.contains_key(*k)) {
+            writes.push(Write::L2Status { key: gone.clone(), interfaces: None });
+        }
+        self.l2_statuses.retain(|k, _| now.contains_key(k));
+        for (key, interfaces) in now {
+            if self.l2_statuses.get(&key) == Some(&interfaces) && !vanished(&key) {
+                continue;
+            }
+            writes.push(Write::L2Status { key: key.clone(), interfaces: Some(interfaces.clone()) });
+            self.l2_statuses.insert(key, interfaces);
+        }
+        (writes, events)
+    }
+
+    /// On shutdown: every claim to drop, and every ServiceBGPStatus to remove.
+    pub fn withdraw_everything(&mut self) -> (Vec<Claim>, Vec<Write>) {
+        self.claimed_before = self.claimed_services();
+        let claims = self.claims.keys().cloned().collect();
+        let bgp = std::mem::take(&mut self.bgp_statuses)
+            .into_keys()
+            .map(|key| Write::BgpStatus { key, peers: None })
+            .collect();
+        self.bgp_addresses.clear();
+        (claims, bgp)
+    }
+
+    /// The executor could not apply `write`: it is asked for again on the next step.
+    pub fn failed(&mut self, write: &Write) {
+        match write {
+            // A removal that failed is remembered as still written, so it is asked for again.
+            Write::L2Status { key, interfaces: None } => {
+                self.l2_statuses.entry(key.clone()).or_default();
+            }
+            Write::L2Status { key, interfaces: Some(_) } => {
+                self.l2_statuses.remove(key);
+            }
+            Write::BgpStatus { key, peers: None } => {
+                self.bgp_statuses.entry(key.clone()).or_default();
+            }
+            Write::BgpStatus { key, peers: Some(_) } => {
+                self.bgp_statuses.remove(key);
+            }
+            Write::ConfigurationState { .. } => self.condition_written = None,
+        }
+    }
+
+    /// ServiceBGPStatus, one per (Service, node), and `metallb_speaker_announced` for BGP.
+    fn bgp_statuses(
+        &mut self,
+        now: BTreeMap<ServiceKey, BTreeSet<String>>,
+        decisions: &NodeDecisions,
+        plan: &mut Plan,
+    ) {
+        let mut addresses = BTreeSet::new();
+        for key in now.keys() {
+            if let Some(ServiceDecision::Evaluated { ips, .. }) = decisions.services.get(key) {
+                addresses.extend(ips.iter().map(|ip| (key.clone(), *ip)));
+            }
+        }
+        plan.bgp_withdrawn = self.bgp_addresses.difference(&addresses).cloned().collect();
+        plan.bgp_announced = addresses.iter().cloned().collect();
+        self.bgp_addresses = addresses;
+
+        for gone in self.bgp_statuses.keys().filter(|k| !now.contains_key(*k)) {
+            plan.bgp_writes.push(Write::BgpStatus { key: gone.clone(), peers: None });
+        }
+        self.bgp_statuses.retain(|k, _| now.contains_key(k));
+        for (key, peers) in now {
+            if self.bgp_statuses.get(&key) == Some(&peers) {
+                continue;
+            }
+            info!(service = %key, node = %self.node, peers = ?peers, event = "nodeAssigned",
+                "announcing from node {:?} with protocol \"bgp\"", self.node);
+            let message = format!("announcing from node {:?} with protocol \"bgp\"", self.node);
+            plan.bgp_events.push(self.event(&key, false, "nodeAssigned", message));
+            plan.bgp_writes.push(Write::BgpStatus { key: key.clone(), peers: Some(peers.clone()) });
+            self.bgp_statuses.insert(key, peers);
+        }
+    }
+
+    /// True when a speaker joined or came back since the last decision.
+    fn members_regrown(&mut self, liveness: &Liveness) -> bool {
+        let Liveness::Members(now) = liveness else { return false };
+        let grown = self.last_members.as_ref().is_some_and(|before| !now.is_subset(before));
+        self.last_members = Some(now.clone());
+        grown
+    }
+
+    fn claimed_services(&self) -> BTreeSet<ServiceKey> {
+        self.claims.keys().map(|(k, _)| k.clone()).collect()
+    }
+
+    /// Every address this node announces now, by either protocol.
+    fn announced(&self) -> Vec<(ServiceKey, IpAddr)> {
+        self.claims.keys().cloned().chain(self.bgp_addresses.iter().cloned()).collect()
+    }
+
+    fn event(&self, key: &ServiceKey, warning: bool, reason: &str, message: String) -> Event {
+        Event::Service { key: key.clone(), uid: self.uids.get(key).cloned(), warning, reason: reason.into(), message }
+    }
+}
+
+/// The Node objects that take part in membership: every one, or with pod discovery only the
+/// nodes running a speaker (a node a nodeSelector keeps the speaker off would otherwise count
+/// as a speaker that never answers), and always this one.
+pub fn membership_nodes(resources: &Resources, node: &str, speaker_nodes: Option<&BTreeSet<String>>) -> Vec<Node> {
+    match speaker_nodes {
+        Some(names) => resources
+            .nodes
+            .iter()
+            .filter(|n| n.metadata.name == node || names.contains(&n.metadata.name))
+            .cloned()
+            .collect(),
+        None => resources.nodes.clone(),
+    }
+}
+
+/// MetalLB's speaker refuses a configuration under which an address it announces belongs to
+/// no pool (docs/compatibility.md §4.1): withdrawing it before the controller has moved the
+/// service would cut traffic for nothing. The previous configuration stays until the move is
+/// seen.
+fn orphan(config: &Config, announced: Vec<(ServiceKey, IpAddr)>) -> Option<ConfigError> {
+    let (key, ip) = announced.into_iter().find(|(_, ip)| config.pool_containing(*ip).is_none())?;
+    let name = key.to_string();
+    Some(
+        ConfigError::new(
+            "Service",
+            &name,
+            "status.loadBalancer.ingress",
+            format!("{ip} has no configuration under the new configuration; keeping the previous one until the service moves"),
+        )
+        .into_transient(),
+    )
+}
+
+#[cfg(test)]
+mod tests;
