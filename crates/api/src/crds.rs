@@ -19,14 +19,10 @@ use crate::metallb::{
     ServiceBGPStatus, ServiceL2Status, v1beta1,
 };
 
-/// The Service the API server sends BGPPeer ConversionReviews to: the controller's webhook
-/// server, under the name and namespace MetalLB's manifests use, so an existing install's
-/// Service and certificate keep working.
-pub const WEBHOOK_SERVICE: &str = "metallb-webhook-service";
-/// Namespace of [`WEBHOOK_SERVICE`].
-pub const WEBHOOK_NAMESPACE: &str = "metallb-system";
-/// Path of the BGPPeer conversion endpoint on [`WEBHOOK_SERVICE`].
-pub const CONVERSION_PATH: &str = "/convert";
+/// The API server sends BGPPeer ConversionReviews to the controller's webhook server, under
+/// the name and namespace MetalLB's manifests use, so an existing install's Service and
+/// certificate keep working.
+use crate::install::{CONVERSION_PATH, NAMESPACE as WEBHOOK_NAMESPACE, WEBHOOK_SERVICE};
 
 /// Kinds whose objects carry only a status. Their `spec` (an empty object on MetalLB's CRDs)
 /// must not be required: MetalLB's speakers create them without one.

@@ -13,6 +13,7 @@ pub mod core;
 #[cfg(feature = "kube")]
 pub mod crds;
 pub mod files;
+pub mod install;
 pub mod manifest;
 pub mod meta;
 pub mod metallb;

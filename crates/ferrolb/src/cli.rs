@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ferrolb_api::install;
 use ferrolb_runtime::config::{
     ConfigError, KubernetesConfig, Roles, RuntimeConfig, Settings, SourceSpec, WebhookMode as RuntimeWebhookMode,
 };
@@ -123,13 +125,13 @@ pub struct RuntimeArgs {
     #[arg(long, env = "METALLB_LB_CLASS")]
     pub lb_class: Option<String>,
     /// Port for /metrics, /healthz and /readyz; 0 disables.
-    #[arg(long, env = "METALLB_PORT", default_value_t = 9120)]
+    #[arg(long, env = "METALLB_PORT", default_value_t = install::METRICS_PORT)]
     pub port: u16,
     /// Address the metrics port listens on.
     #[arg(long, env = "METALLB_BIND_ADDRESS", default_value = "0.0.0.0")]
     pub bind_address: std::net::IpAddr,
     /// Port for /healthz and /readyz on 127.0.0.1; 0 disables.
-    #[arg(long, env = "METALLB_HEALTH_PROBE_PORT", default_value_t = 17472)]
+    #[arg(long, env = "METALLB_HEALTH_PROBE_PORT", default_value_t = install::HEALTH_PROBE_PORT)]
     pub health_probe_port: u16,
     /// Announce even from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers.
     #[arg(long, env = "METALLB_IGNORE_EXCLUDE_LB")]
@@ -148,7 +150,7 @@ pub struct RuntimeArgs {
     #[arg(long, env = "FERROLB_NO_MEMBERSHIP")]
     pub no_membership: bool,
     /// Where the membership protocol listens (UDP).
-    #[arg(long, env = "METALLB_ML_BIND_ADDR", default_value = "0.0.0.0:7946")]
+    #[arg(long, env = "METALLB_ML_BIND_ADDR", default_value_t = SocketAddr::from(([0, 0, 0, 0], install::MEMBERSHIP_PORT)))]
     pub membership_bind: std::net::SocketAddr,
     /// File holding the shared membership secret (MetalLB's `secretkey`); without it gossip
     /// is neither encrypted nor authenticated.
@@ -199,7 +201,7 @@ pub struct KubernetesArgs {
     #[arg(long, env = "METALLB_DEPLOYMENT", default_value = "controller")]
     pub deployment: String,
     /// The Secret holding the membership key (`secretkey`); the controller creates it when absent.
-    #[arg(long, env = "METALLB_ML_SECRET_NAME", default_value = "memberlist")]
+    #[arg(long, env = "METALLB_ML_SECRET_NAME", default_value = install::MEMBERLIST_SECRET)]
     pub ml_secret_name: String,
     /// Label selector of the speaker Pods (in --namespace) whose IPs seed membership, e.g.
     /// `app.kubernetes.io/component=speaker`; without it speakers find each other through
@@ -207,7 +209,7 @@ pub struct KubernetesArgs {
     #[arg(long, env = "METALLB_ML_LABELS")]
     pub ml_labels: Option<String>,
     /// The coordination.k8s.io Lease the controller replicas compete for.
-    #[arg(long, env = "FERROLB_LEASE_NAME", default_value = "ferrolb-controller")]
+    #[arg(long, env = "FERROLB_LEASE_NAME", default_value = install::CONTROLLER_LEASE)]
     pub lease_name: String,
     /// Seconds a Lease stays valid without renewal: the controller takeover delay.
     #[arg(long, env = "FERROLB_LEASE_DURATION", default_value_t = 15)]
@@ -216,19 +218,19 @@ pub struct KubernetesArgs {
     #[arg(long, env = "FERROLB_WEBHOOK_MODE", value_enum, default_value_t = WebhookMode::Enabled)]
     pub webhook_mode: WebhookMode,
     /// Port the webhook server listens on (HTTPS).
-    #[arg(long, env = "FERROLB_WEBHOOK_PORT", default_value_t = 9443)]
+    #[arg(long, env = "FERROLB_WEBHOOK_PORT", default_value_t = install::WEBHOOK_PORT)]
     pub webhook_port: u16,
     /// The Secret holding the webhook's serving certificate and its CA.
-    #[arg(long, env = "FERROLB_WEBHOOK_SECRET", default_value = "metallb-webhook-cert")]
+    #[arg(long, env = "FERROLB_WEBHOOK_SECRET", default_value = install::WEBHOOK_SECRET)]
     pub webhook_secret: String,
     /// The Service in front of the webhook server (the certificate's DNS name).
-    #[arg(long, env = "FERROLB_CERT_SERVICE_NAME", default_value = "metallb-webhook-service")]
+    #[arg(long, env = "FERROLB_CERT_SERVICE_NAME", default_value = install::WEBHOOK_SERVICE)]
     pub cert_service_name: String,
     /// The ValidatingWebhookConfiguration whose caBundle the controller keeps current.
-    #[arg(long, env = "FERROLB_WEBHOOK_CONFIGURATION", default_value = "metallb-webhook-configuration")]
+    #[arg(long, env = "FERROLB_WEBHOOK_CONFIGURATION", default_value = install::WEBHOOK_CONFIGURATION)]
     pub webhook_configuration: String,
     /// Where the serving certificate is read from when rotation is disabled (tls.crt, tls.key).
-    #[arg(long, env = "FERROLB_CERT_DIR", default_value = "/tmp/k8s-webhook-server/serving-certs")]
+    #[arg(long, env = "FERROLB_CERT_DIR", default_value = install::CERT_DIR)]
     pub cert_dir: PathBuf,
     /// Use the certificate in --cert-dir instead of generating, storing and rotating one.
     #[arg(long, env = "FERROLB_DISABLE_CERT_ROTATION")]

@@ -11,9 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::admissionregistration::v1::{
-    RuleWithOperations, ServiceReference, ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
-};
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
@@ -28,9 +26,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-/// The namespace everything lives in. Not configurable here: the CRDs' conversion webhook
-/// points into it (`ferrolb_api::crds::WEBHOOK_NAMESPACE`).
-pub const NAMESPACE: &str = ferrolb_api::crds::WEBHOOK_NAMESPACE;
+use ferrolb_api::install;
+/// The names and ports of the install, defined once (`ferrolb_api::install`): the webhook
+/// server, the command line's defaults and the Helm chart use the same.
+pub use ferrolb_api::install::{
+    CERT_DIR, EXCLUDE_L2_CONFIGMAP, MEMBERLIST_SECRET, NAMESPACE, WEBHOOK_CONFIGURATION, WEBHOOK_SECRET,
+    WEBHOOK_SERVICE,
+};
+
 /// The image `ferrolb manifests` refers to unless `--image` says otherwise.
 pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/ferrolb/ferrolb:", env!("CARGO_PKG_VERSION"));
 
@@ -41,76 +44,15 @@ pub const SPEAKER: &str = "speaker";
 /// behind cannot widen ferrolb's rights, and a roll-back to MetalLB leaves ferrolb's alone.
 pub const CONTROLLER_ACCOUNT: &str = "ferrolb-controller";
 pub const SPEAKER_ACCOUNT: &str = "ferrolb-speaker";
-/// The Secret the controller creates with the membership key (`secretkey`).
-pub const MEMBERLIST_SECRET: &str = "memberlist";
-/// The Secret holding the webhook serving certificate and its CA.
-pub const WEBHOOK_SECRET: &str = "metallb-webhook-cert";
-/// The Service in front of the controller's webhook server.
-pub const WEBHOOK_SERVICE: &str = ferrolb_api::crds::WEBHOOK_SERVICE;
-/// The ValidatingWebhookConfiguration whose caBundle the controller keeps current.
-pub const WEBHOOK_CONFIGURATION: &str = "metallb-webhook-configuration";
-/// The interface exclusion list the speaker mounts at `/etc/metallb` (docs/compatibility.md §8.4).
-pub const EXCLUDE_L2_CONFIGMAP: &str = "metallb-excludel2";
 
-/// Ports, as the binary's defaults (`crates/ferrolb/src/cli.rs`).
-pub const METRICS_PORT: i32 = 9120;
-pub const WEBHOOK_PORT: i32 = 9443;
-pub const HEALTH_PROBE_PORT: i32 = 17472;
-pub const MEMBERSHIP_PORT: i32 = 7946;
+/// Ports, as Kubernetes objects number them.
+const METRICS_PORT: i32 = install::METRICS_PORT as i32;
+const WEBHOOK_PORT: i32 = install::WEBHOOK_PORT as i32;
+const HEALTH_PROBE_PORT: i32 = install::HEALTH_PROBE_PORT as i32;
+const MEMBERSHIP_PORT: i32 = install::MEMBERSHIP_PORT as i32;
 
 /// Where the speaker finds the membership key: the memberlist Secret's `secretkey` file.
 pub const ML_SECRET_MOUNT: &str = "/etc/ml_secret_key";
-/// Where the controller reads a user-provided serving certificate (`--cert-dir`, used with
-/// `--disable-cert-rotation`).
-pub const CERT_DIR: &str = "/tmp/k8s-webhook-server/serving-certs";
-
-/// The webhooks the controller serves: (MetalLB's webhook name, API version, plural, URL path, operations).
-/// BFDProfile is checked on CREATE (namespace) and DELETE (still referenced by a peer), as in
-/// MetalLB (docs/compatibility.md §1.14); every other kind on CREATE and UPDATE.
-pub const WEBHOOKS: [(&str, &str, &str, &str, &[&str]); 6] = [
-    (
-        "ipaddresspoolvalidationwebhook.metallb.io",
-        "v1beta1",
-        "ipaddresspools",
-        "/validate-metallb-io-v1beta1-ipaddresspool",
-        &["CREATE", "UPDATE"],
-    ),
-    (
-        "bgpadvertisementvalidationwebhook.metallb.io",
-        "v1beta1",
-        "bgpadvertisements",
-        "/validate-metallb-io-v1beta1-bgpadvertisement",
-        &["CREATE", "UPDATE"],
-    ),
-    (
-        "l2advertisementvalidationwebhook.metallb.io",
-        "v1beta1",
-        "l2advertisements",
-        "/validate-metallb-io-v1beta1-l2advertisement",
-        &["CREATE", "UPDATE"],
-    ),
-    (
-        "communityvalidationwebhook.metallb.io",
-        "v1beta1",
-        "communities",
-        "/validate-metallb-io-v1beta1-community",
-        &["CREATE", "UPDATE"],
-    ),
-    (
-        "bfdprofilevalidationwebhook.metallb.io",
-        "v1beta1",
-        "bfdprofiles",
-        "/validate-metallb-io-v1beta1-bfdprofile",
-        &["CREATE", "DELETE"],
-    ),
-    (
-        "bgppeervalidationwebhook.metallb.io",
-        "v1beta2",
-        "bgppeers",
-        "/validate-metallb-io-v1beta2-bgppeer",
-        &["CREATE", "UPDATE"],
-    ),
-];
 
 /// The metallb.io kinds users configure (read by both roles, validated by the webhooks).
 const CONFIG_KINDS: [&str; 6] =
@@ -462,9 +404,9 @@ fn controller_deployment(options: &Options) -> Deployment {
         args: Some(strings(&[
             "controller",
             "--source=k8s",
-            "--port=9120",
+            &format!("--port={METRICS_PORT}"),
             "--webhook-mode=enabled",
-            "--webhook-port=9443",
+            &format!("--webhook-port={WEBHOOK_PORT}"),
             "--log-level=info",
         ])),
         env: Some(vec![
@@ -575,7 +517,7 @@ fn speaker_daemon_set(options: &Options) -> DaemonSet {
         name: SPEAKER.to_owned(),
         image: Some(options.image.clone()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
-        args: Some(strings(&["speaker", "--source=k8s", "--port=9120", "--log-level=info"])),
+        args: Some(strings(&["speaker", "--source=k8s", &format!("--port={METRICS_PORT}"), "--log-level=info"])),
         env: Some(vec![
             field_env("METALLB_NODE_NAME", "spec.nodeName"),
             field_env("METALLB_NAMESPACE", "metadata.namespace"),
@@ -670,34 +612,5 @@ fn speaker_daemon_set(options: &Options) -> DaemonSet {
 /// controller patches it in, and a field absent from the applied manifest is one that a
 /// later `kubectl apply` leaves alone.
 fn webhook_configuration() -> ValidatingWebhookConfiguration {
-    let webhooks = WEBHOOKS
-        .iter()
-        .map(|(name, version, resource, path, operations)| ValidatingWebhook {
-            name: (*name).to_owned(),
-            admission_review_versions: strings(&["v1"]),
-            side_effects: "None".to_owned(),
-            failure_policy: Some("Fail".to_owned()),
-            client_config: WebhookClientConfig {
-                service: Some(ServiceReference {
-                    name: WEBHOOK_SERVICE.to_owned(),
-                    namespace: NAMESPACE.to_owned(),
-                    path: Some((*path).to_owned()),
-                    port: Some(443),
-                }),
-                ..WebhookClientConfig::default()
-            },
-            rules: Some(vec![RuleWithOperations {
-                api_groups: Some(strings(&["metallb.io"])),
-                api_versions: Some(strings(&[version])),
-                operations: Some(strings(operations)),
-                resources: Some(strings(&[resource])),
-                ..RuleWithOperations::default()
-            }]),
-            ..ValidatingWebhook::default()
-        })
-        .collect();
-    ValidatingWebhookConfiguration {
-        metadata: cluster_meta(WEBHOOK_CONFIGURATION, CONTROLLER),
-        webhooks: Some(webhooks),
-    }
+    ferrolb_webhook::manifest::validating_webhook_configuration(cluster_meta(WEBHOOK_CONFIGURATION, CONTROLLER))
 }

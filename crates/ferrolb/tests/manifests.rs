@@ -1085,3 +1085,101 @@ fn the_image_is_a_static_non_root_ferrolb_whose_entrypoint_the_workloads_call() 
         assert!(ignore.lines().any(|l| l.trim() == needed), "{needed}");
     }
 }
+
+// The install surface: one definition (`ferrolb_api::install`) for the manifests, the chart
+// and the server (the server's side is tested in crates/webhook/src/server.rs).
+
+#[test]
+fn the_generated_manifests_carry_the_install_surface_as_defined_once() {
+    use ferrolb_api::install;
+    let install_yaml = install();
+    let configuration = &install_yaml.webhook_configurations[0];
+    assert_eq!(configuration.metadata.name.as_deref(), Some(install::WEBHOOK_CONFIGURATION));
+    let hooks = configuration.webhooks.as_ref().unwrap();
+    assert_eq!(hooks.len(), install::VALIDATING_WEBHOOKS.len());
+    for (hook, defined) in hooks.iter().zip(install::VALIDATING_WEBHOOKS) {
+        assert_eq!(hook.name, defined.name);
+        assert_eq!(hook.timeout_seconds, Some(install::WEBHOOK_TIMEOUT_SECONDS), "{}", defined.name);
+        assert_eq!(hook.failure_policy.as_deref(), Some(install::WEBHOOK_FAILURE_POLICY));
+        let service = hook.client_config.service.as_ref().unwrap();
+        assert_eq!(
+            (service.name.as_str(), service.namespace.as_str(), service.path.as_deref(), service.port),
+            (
+                install::WEBHOOK_SERVICE,
+                install::NAMESPACE,
+                Some(defined.path),
+                Some(i32::from(install::WEBHOOK_SERVICE_PORT))
+            )
+        );
+        let rule = &hook.rules.as_ref().unwrap()[0];
+        assert_eq!(rule.api_versions.as_deref(), Some(&[defined.version.to_owned()][..]));
+        assert_eq!(rule.resources.as_deref(), Some(&[defined.resource.to_owned()][..]));
+        let operations: Vec<String> = defined.operations.iter().map(|o| (*o).to_owned()).collect();
+        assert_eq!(rule.operations.as_deref(), Some(&operations[..]));
+    }
+    let service = install_yaml.services.iter().find(|s| s.metadata.name.as_deref() == Some(install::WEBHOOK_SERVICE));
+    let ports = service.expect("the webhook Service").spec.as_ref().unwrap().ports.clone().unwrap();
+    assert_eq!(ports[0].port, i32::from(install::WEBHOOK_SERVICE_PORT));
+    assert_eq!(install_yaml.namespaces[0].metadata.name.as_deref(), Some(install::NAMESPACE));
+
+    let port_numbers = |workload: &str| -> Vec<i32> {
+        container(&pod(&install_yaml, workload)).ports.iter().flatten().map(|p| p.container_port).collect()
+    };
+    assert_eq!(port_numbers("controller"), [i32::from(install::METRICS_PORT), i32::from(install::WEBHOOK_PORT)]);
+    assert_eq!(port_numbers("speaker"), [i32::from(install::METRICS_PORT), i32::from(install::MEMBERSHIP_PORT)]);
+    let controller = pod(&install_yaml, "controller");
+    let secrets: Vec<&str> =
+        controller.volumes.iter().flatten().filter_map(|v| v.secret.as_ref()?.secret_name.as_deref()).collect();
+    assert_eq!(secrets, [install::WEBHOOK_SECRET]);
+    let crds = install_yaml.crds.iter().find(|c| c.metadata.name.as_deref() == Some("bgppeers.metallb.io")).unwrap();
+    let conversion = crds.spec.conversion.as_ref().unwrap().webhook.as_ref().unwrap();
+    let service = conversion.client_config.as_ref().unwrap().service.as_ref().unwrap();
+    assert_eq!(
+        (service.name.as_str(), service.path.as_deref()),
+        (install::WEBHOOK_SERVICE, Some(install::CONVERSION_PATH))
+    );
+}
+
+#[test]
+fn the_chart_carries_the_install_surface_as_defined_once() {
+    use ferrolb_api::install;
+    let webhooks = read("charts/ferrolb/templates/webhooks.yaml");
+    for hook in install::VALIDATING_WEBHOOKS {
+        let operations = hook.operations.iter().map(|o| format!("{o:?}")).collect::<Vec<_>>().join(" ");
+        let line = format!(
+            "(list {:?} {:?} {:?} {:?} (list {operations}))",
+            hook.name, hook.version, hook.resource, hook.path
+        );
+        assert!(webhooks.contains(&line), "the chart's webhook table lacks {line}");
+    }
+    let listed = webhooks.lines().filter(|l| l.trim_start().starts_with("(list \"")).count();
+    assert_eq!(listed, install::VALIDATING_WEBHOOKS.len(), "no webhook beyond the definition");
+    for fixed in [
+        format!("timeoutSeconds: {}", install::WEBHOOK_TIMEOUT_SECONDS),
+        format!("port: {}", install::WEBHOOK_SERVICE_PORT),
+        format!("name: {}", install::WEBHOOK_SERVICE),
+        format!("name: {}", install::WEBHOOK_CONFIGURATION),
+    ] {
+        assert!(webhooks.contains(&fixed), "webhooks.yaml lacks {fixed}");
+    }
+    let controller = read("charts/ferrolb/templates/controller.yaml");
+    for fixed in [
+        format!("--webhook-port={}", install::WEBHOOK_PORT),
+        format!("containerPort: {}", install::WEBHOOK_PORT),
+        format!("mountPath: {}", install::CERT_DIR),
+        format!("secretName: {}", install::WEBHOOK_SECRET),
+    ] {
+        assert!(controller.contains(&fixed), "controller.yaml lacks {fixed}");
+    }
+    let speaker = read("charts/ferrolb/templates/speaker.yaml");
+    assert!(speaker.contains(&format!("port: {}", install::HEALTH_PROBE_PORT)));
+    assert!(
+        read("charts/ferrolb/templates/excludel2.yaml").contains(&format!("name: {}", install::EXCLUDE_L2_CONFIGMAP))
+    );
+    let rbac = read("charts/ferrolb/templates/rbac.yaml");
+    assert!(rbac.contains(&format!("resourceNames: [{}]", install::WEBHOOK_CONFIGURATION)));
+    let values: Value = serde_saphyr::from_str(&read("charts/ferrolb/values.yaml")).expect("values.yaml parses");
+    assert_eq!(values["prometheus"]["metricsPort"], i64::from(install::METRICS_PORT));
+    assert_eq!(values["speaker"]["memberlist"]["mlBindPort"], i64::from(install::MEMBERSHIP_PORT));
+    assert_eq!(values["crds"]["validationFailurePolicy"], install::WEBHOOK_FAILURE_POLICY);
+}

@@ -19,6 +19,7 @@
 
 use std::collections::BTreeSet;
 
+use ferrolb_api::install;
 use ferrolb_api::{ManifestError, Resources, load_str};
 use ferrolb_config::{ConfigError, Options, Scope};
 use kube::core::DynamicObject;
@@ -78,23 +79,20 @@ impl Kind {
         }
     }
 
-    fn from_name(name: &str) -> Option<Kind> {
+    pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
-/// The validation paths MetalLB's ValidatingWebhookConfiguration points at, and the kind each
-/// validates. `/validate-metallb-io-v1beta1-bgppeer` is extra: MetalLB registers only the
-/// v1beta2 path, and the API server sends v1beta1 writes there converted.
-pub const VALIDATION_PATHS: [(&str, Kind); 7] = [
-    ("/validate-metallb-io-v1beta1-ipaddresspool", Kind::IPAddressPool),
-    ("/validate-metallb-io-v1beta1-bgpadvertisement", Kind::BGPAdvertisement),
-    ("/validate-metallb-io-v1beta1-l2advertisement", Kind::L2Advertisement),
-    ("/validate-metallb-io-v1beta1-community", Kind::Community),
-    ("/validate-metallb-io-v1beta1-bfdprofile", Kind::BFDProfile),
-    ("/validate-metallb-io-v1beta2-bgppeer", Kind::BGPPeer),
-    ("/validate-metallb-io-v1beta1-bgppeer", Kind::BGPPeer),
-];
+/// The validation paths the server answers, and the kind each validates: those of the
+/// install's webhook configuration ([`ferrolb_api::install::VALIDATING_WEBHOOKS`]), and
+/// BGPPeer's v1beta1 path, which older configurations may still point at (the API server
+/// sends v1beta1 writes to the v1beta2 path converted).
+pub fn validation_paths() -> Vec<(&'static str, Kind)> {
+    let registered =
+        install::VALIDATING_WEBHOOKS.iter().filter_map(|hook| Some((hook.path, Kind::from_name(hook.kind)?)));
+    registered.chain([(install::LEGACY_BGPPEER_PATH, Kind::BGPPeer)]).collect()
+}
 
 /// A request body that is not an AdmissionReview: answered 400, never with a verdict.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -26,6 +26,8 @@ pub mod server;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+
+use ferrolb_api::install;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -69,13 +71,13 @@ pub struct WebhookSettings {
 impl Default for WebhookSettings {
     fn default() -> Self {
         Self {
-            namespace: "metallb-system".into(),
-            port: 9443,
+            namespace: install::NAMESPACE.into(),
+            port: install::WEBHOOK_PORT,
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            secret_name: "metallb-webhook-cert".into(),
-            service_name: "metallb-webhook-service".into(),
-            configuration_name: "metallb-webhook-configuration".into(),
-            cert_dir: PathBuf::from("/tmp/k8s-webhook-server/serving-certs"),
+            secret_name: install::WEBHOOK_SECRET.into(),
+            service_name: install::WEBHOOK_SERVICE.into(),
+            configuration_name: install::WEBHOOK_CONFIGURATION.into(),
+            cert_dir: PathBuf::from(install::CERT_DIR),
             rotate_certificates: true,
             tls_min_version: TlsMinVersion::Tls13,
         }

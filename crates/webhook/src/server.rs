@@ -27,9 +27,10 @@ use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{ServerConfig, version};
 
-use crate::admission::{self, Kind, VALIDATION_PATHS};
+use crate::admission::{self, Kind};
 use crate::conversion;
 use crate::{TlsMinVersion, WebhookError};
+use ferrolb_api::install;
 
 /// The largest request body accepted: the API server's own limit for a request (3 MiB), so
 /// no object it accepted is refused here, and nothing larger is buffered.
@@ -75,8 +76,8 @@ struct AppState {
 /// The webhook routes: one validation path per kind (MetalLB's paths) and `/convert`.
 pub fn router(source: ExistingSource, namespace: &str) -> Router {
     let state = AppState { source, namespace: namespace.into() };
-    let mut router = Router::new().route("/convert", post(convert));
-    for (path, kind) in VALIDATION_PATHS {
+    let mut router = Router::new().route(install::CONVERSION_PATH, post(convert));
+    for (path, kind) in admission::validation_paths() {
         router = router.route(path, post(move |state: State<AppState>, body: Bytes| validate(state, kind, body)));
     }
     router.layer(DefaultBodyLimit::max(BODY_LIMIT)).with_state(state)
@@ -231,5 +232,35 @@ pub async fn serve_tls(listener: TcpListener, tls: Arc<ServerConfig>, app: Route
                 tracing::debug!(%peer, error = %e, "webhook: connection ended with an error");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use ferrolb_api::Resources;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn status_of(path: &str) -> StatusCode {
+        let app = router(ExistingSource::Fixed(Arc::new(Resources::default())), install::NAMESPACE);
+        let request = Request::post(path).header("content-type", "application/json").body(Body::from("{}")).unwrap();
+        app.oneshot(request).await.unwrap().status()
+    }
+
+    /// The server answers every path of the install's webhook configuration (a body that is
+    /// not a review is a 400 there, not a 404), the conversion path, and nothing else.
+    #[tokio::test]
+    async fn the_server_serves_exactly_the_install_surfaces_paths() {
+        for hook in install::VALIDATING_WEBHOOKS {
+            assert_eq!(status_of(hook.path).await, StatusCode::BAD_REQUEST, "{}", hook.path);
+        }
+        assert_eq!(status_of(install::LEGACY_BGPPEER_PATH).await, StatusCode::BAD_REQUEST);
+        assert_eq!(status_of(install::CONVERSION_PATH).await, StatusCode::BAD_REQUEST);
+        assert_eq!(status_of("/validate-metallb-io-v1beta1-servicel2status").await, StatusCode::NOT_FOUND);
+        let served: Vec<&str> = admission::validation_paths().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(served.len(), install::VALIDATING_WEBHOOKS.len() + 1);
     }
 }
