@@ -5,7 +5,8 @@
 
 use std::net::IpAddr;
 
-use ferrolb_l2::{ArpPacket, Exclusion, InterfaceInfo, InterfaceSelection, MacAddr, Responder};
+use ferrolb_l2::{ArpPacket, Exclusion, InterfaceInfo, InterfaceSelection, Responder};
+use ferrolb_testkit::interfaces::eth0;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,16 +15,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(wire[..], data[..wire.len()]);
     }
     let mut responder = Responder::new(Exclusion::none());
-    responder.set_interfaces(vec![InterfaceInfo {
-        name: "eth0".to_string(),
-        index: 2,
-        mac: MacAddr([2, 0, 0, 0, 0, 0x11]),
-        up: true,
-        broadcast: true,
-        noarp: false,
-        has_master: false,
-        link_local: None,
-    }]);
+    responder.set_interfaces(vec![InterfaceInfo { link_local: None, ..eth0() }]);
     let announced: IpAddr = "172.30.0.100".parse().unwrap();
     responder.announce("default/web", announced, InterfaceSelection::All);
     if let Some(reply) = responder.handle("eth0", data) {

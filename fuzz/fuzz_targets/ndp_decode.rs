@@ -5,7 +5,8 @@
 
 use std::net::IpAddr;
 
-use ferrolb_l2::{Exclusion, InterfaceInfo, InterfaceSelection, MacAddr, NdpMessage, NdpPacket, Responder};
+use ferrolb_l2::{Exclusion, InterfaceSelection, NdpMessage, NdpPacket, Responder};
+use ferrolb_testkit::interfaces::eth0;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,16 +16,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(NdpPacket::decode_frame(&wire).map(|(_, p)| p), Ok(packet));
     }
     let mut responder = Responder::new(Exclusion::none());
-    responder.set_interfaces(vec![InterfaceInfo {
-        name: "eth0".to_string(),
-        index: 2,
-        mac: MacAddr([2, 0, 0, 0, 0, 0x11]),
-        up: true,
-        broadcast: true,
-        noarp: false,
-        has_master: false,
-        link_local: Some("fe80::11".parse().unwrap()),
-    }]);
+    responder.set_interfaces(vec![eth0()]);
     let announced: IpAddr = "fd00:30::100".parse().unwrap();
     responder.announce("default/web", announced, InterfaceSelection::All);
     if let Some(reply) = responder.handle("eth0", data) {

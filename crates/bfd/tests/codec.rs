@@ -2,11 +2,7 @@
 //! RFC 5880 §6.8.6.
 
 use ferrolb_bfd::{ControlPacket, DecodeError, Diagnostic, State};
-
-fn hex(text: &str) -> Vec<u8> {
-    let digits: String = text.chars().filter(char::is_ascii_hexdigit).collect();
-    (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap()).collect()
-}
+use ferrolb_testkit::hex;
 
 /// What FRR's bfdd sends first: Down, 1 s slow-start TX, 300 ms RX, 50 ms echo.
 const FRR_DOWN: &str = "20 40 03 18  00 00 00 01  00 00 00 00  00 0f 42 40  00 04 93 e0  00 00 c3 50";

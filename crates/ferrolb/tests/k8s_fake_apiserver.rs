@@ -18,6 +18,17 @@ use support::fake_apiserver::{Fake, NS, Seen, kubeconfig, start};
 /// The process under test; killed when dropped, whatever happens.
 struct Process(Child);
 
+impl Process {
+    /// Stops the process as Kubernetes does (SIGTERM) and waits for it to exit: afterwards
+    /// every write it will ever make has been made (it flushes its writes before exiting).
+    fn terminate(&mut self) {
+        let pid = self.0.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.0.wait().expect("the process exits");
+        assert!(status.success(), "an orderly stop exits 0: {status}");
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -78,7 +89,7 @@ fn the_controller_leads_allocates_and_writes_status_pool_state_and_events() {
     seed_cluster(&fake, json!({}));
     let addr = start(Arc::clone(&fake));
     let config = kubeconfig(addr, "controller");
-    let _process = spawn(&["controller", "--pod-name", "controller-0", "--webhook-mode", "disabled"], &config);
+    let mut process = spawn(&["controller", "--pod-name", "controller-0", "--webhook-mode", "disabled"], &config);
 
     let lease = wait_for(&fake, |s| s.method == Method::POST && s.path.ends_with("/leases"), "the Lease being created");
     assert_eq!(lease.body["spec"]["holderIdentity"], "controller-0");
@@ -121,8 +132,9 @@ fn the_controller_leads_allocates_and_writes_status_pool_state_and_events() {
         |s| s.method == Method::POST && s.path.ends_with(&format!("/namespaces/{NS}/secrets")),
         "the memberlist Secret",
     );
-    // Nothing is written twice: one status patch for the one allocation.
-    std::thread::sleep(Duration::from_millis(500));
+    // Nothing is written twice: one status patch for the one allocation, counted once the
+    // controller has stopped and flushed everything it had to write.
+    process.terminate();
     let patches = fake.seen().iter().filter(|s| s.path == "/api/v1/namespaces/default/services/web/status").count();
     assert_eq!(patches, 1);
 }

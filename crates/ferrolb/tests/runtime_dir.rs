@@ -224,8 +224,12 @@ fn a_file_that_does_not_parse_keeps_the_last_good_state() {
     within(Duration::from_secs(2), "the load error is logged", || {
         lab.log("node1").contains("manifests do not load").then_some(())
     });
-    std::thread::sleep(Duration::from_millis(200));
+    // The directory loads again with a second Service: once that one has its address, the
+    // runtime has reconciled past the broken state, and the first never lost its own.
+    fs::write(lab.manifests().join("web.yaml"), format!("{}---\n{}", service("web"), service("api"))).unwrap();
+    within(Duration::from_secs(2), "api gets an address", || lab.service_ips("api"));
     assert_eq!(lab.service_ips("web"), Some(ips), "a half-written file never withdraws anything");
+    assert!(!lab.log("node1").contains("service status cleared"), "web was never cleared meanwhile");
 }
 
 #[test]

@@ -1,21 +1,7 @@
 //! Interface eligibility (docs/compatibility.md §4.2, Responders) and the exclusion list (§8.4).
 
-use std::net::Ipv6Addr;
-
-use ferrolb_l2::{Eligibility, Exclusion, InterfaceInfo, InterfaceSelection, MacAddr};
-
-fn eth0() -> InterfaceInfo {
-    InterfaceInfo {
-        name: "eth0".to_string(),
-        index: 2,
-        mac: MacAddr([2, 0, 0, 0, 0, 0x11]),
-        up: true,
-        broadcast: true,
-        noarp: false,
-        has_master: false,
-        link_local: Some(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x11)),
-    }
-}
+use ferrolb_l2::{Eligibility, Exclusion, InterfaceInfo, InterfaceSelection};
+use ferrolb_testkit::interfaces::eth0;
 
 #[test]
 fn metallb_default_list_excludes_container_and_tunnel_devices() {

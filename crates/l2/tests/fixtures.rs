@@ -7,11 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ferrolb_l2::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IPV6};
 use ferrolb_l2::ndp::icmpv6_checksum;
 use ferrolb_l2::{ArpOperation, ArpPacket, DecodeError, EthernetFrame, MacAddr, NdpMessage, NdpPacket, solicited_node};
-
-fn hex(s: &str) -> Vec<u8> {
-    let digits: String = s.split_whitespace().collect();
-    (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap()).collect()
-}
+use ferrolb_testkit::hex;
 
 const ROUTER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 const NODE_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x11]);

@@ -4,8 +4,8 @@
 //! probing from the router namespace (tests/lab/README.md, Layer 2 probes). Every packet stays inside
 //! the two namespaces this test creates and deletes.
 //!
-//! Needs root, `ip`, `arping` and `ndisc6`; without root it prints "skipped" and passes,
-//! and missing tools are installed only under CI=true.
+//! Needs root, `ip`, `arping` and `ndisc6` (installed if missing only under CI=true): it is
+//! in `needs_root`, which the test command leaves out, counted as skipped, for other users.
 #![cfg(all(target_os = "linux", feature = "driver"))]
 
 use std::fs::File;
@@ -114,92 +114,107 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> D
     start.elapsed()
 }
 
-#[test]
-fn the_announcer_answers_arp_and_ndp_for_announced_ips_only_inside_a_namespace() {
-    if !nix::unistd::Uid::effective().is_root() {
-        println!("skipped: needs root");
-        return;
-    }
-    if let Err(reason) = tools() {
-        println!("skipped: {reason}");
-        return;
-    }
-    let lab = Lab::up();
-    let (r, n) = (lab.router.as_str(), lab.node.as_str());
-    wait_for("the node's link-local address", Duration::from_secs(3), || {
-        let out = must(&["ip", "-n", n, "-6", "addr", "show", "dev", "eth0", "scope", "link"]);
-        out.contains("fe80") && !out.contains("tentative")
-    });
-    // Stale entries pointing elsewhere: a gratuitous ARP / unsolicited NA must move them
-    // (Linux only updates existing entries from unsolicited traffic; tests/lab/README.md, Gotchas).
-    must(&["ip", "-n", r, "neigh", "add", "172.30.0.100", "lladdr", STALE_MAC, "dev", "eth0", "nud", "stale"]);
-    must(&["ip", "-n", r, "-6", "neigh", "add", "fd00:30::100", "lladdr", STALE_MAC, "dev", "eth0", "nud", "stale"]);
+/// Root only: left out (and counted as skipped) when the test command does not run as root.
+mod needs_root {
+    use super::*;
 
-    let node_ns = Path::new("/run/netns").join(n);
-    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let speaker = std::thread::spawn(move || {
-        let netns = File::open(&node_ns).expect("open the node namespace");
-        setns(&netns, CloneFlags::CLONE_NEWNET).expect("setns into the node namespace");
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let started = L2Announcer::start(L2Config::default()).await.map_err(|e| e.to_string());
-            let ok = started.is_ok();
-            handle_tx.send(started).unwrap();
-            if ok {
-                let _ = stop_rx.await;
-            }
+    #[test]
+    fn the_announcer_answers_arp_and_ndp_for_announced_ips_only_inside_a_namespace() {
+        ferrolb_testkit::netns::require_root();
+        if let Err(reason) = tools() {
+            panic!("the namespace test needs its tools: {reason}");
+        }
+        let lab = Lab::up();
+        let (r, n) = (lab.router.as_str(), lab.node.as_str());
+        wait_for("the node's link-local address", Duration::from_secs(3), || {
+            let out = must(&["ip", "-n", n, "-6", "addr", "show", "dev", "eth0", "scope", "link"]);
+            out.contains("fe80") && !out.contains("tentative")
         });
-    });
-    let announcer = handle_rx.recv().unwrap().expect("the announcer starts in the node namespace");
-    let client = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let vip4: IpAddr = "172.30.0.100".parse().unwrap();
-    let vip6: IpAddr = "fd00:30::100".parse().unwrap();
+        // Stale entries pointing elsewhere: a gratuitous ARP / unsolicited NA must move them
+        // (Linux only updates existing entries from unsolicited traffic; tests/lab/README.md, Gotchas).
+        must(&["ip", "-n", r, "neigh", "add", "172.30.0.100", "lladdr", STALE_MAC, "dev", "eth0", "nud", "stale"]);
+        must(&[
+            "ip",
+            "-n",
+            r,
+            "-6",
+            "neigh",
+            "add",
+            "fd00:30::100",
+            "lladdr",
+            STALE_MAC,
+            "dev",
+            "eth0",
+            "nud",
+            "stale",
+        ]);
 
-    let interfaces = client.block_on(announcer.interfaces()).unwrap();
-    println!("node interfaces: {interfaces:?}");
-    for vip in [vip4, vip6] {
-        let answering = client.block_on(announcer.announce(OWNER, vip, InterfaceSelection::All)).unwrap();
-        assert_eq!(answering, vec!["eth0"], "lo is excluded, eth0 answers for {vip}");
+        let node_ns = Path::new("/run/netns").join(n);
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let speaker = std::thread::spawn(move || {
+            let netns = File::open(&node_ns).expect("open the node namespace");
+            setns(&netns, CloneFlags::CLONE_NEWNET).expect("setns into the node namespace");
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let started = L2Announcer::start(L2Config::default()).await.map_err(|e| e.to_string());
+                let ok = started.is_ok();
+                handle_tx.send(started).unwrap();
+                if ok {
+                    let _ = stop_rx.await;
+                }
+            });
+        });
+        let announcer = handle_rx.recv().unwrap().expect("the announcer starts in the node namespace");
+        let client = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let vip4: IpAddr = "172.30.0.100".parse().unwrap();
+        let vip6: IpAddr = "fd00:30::100".parse().unwrap();
+
+        let interfaces = client.block_on(announcer.interfaces()).unwrap();
+        println!("node interfaces: {interfaces:?}");
+        for vip in [vip4, vip6] {
+            let answering = client.block_on(announcer.announce(OWNER, vip, InterfaceSelection::All)).unwrap();
+            assert_eq!(answering, vec!["eth0"], "lo is excluded, eth0 answers for {vip}");
+        }
+
+        let took = wait_for("the gratuitous ARP to move the router's entry", Duration::from_secs(5), || {
+            must(&["ip", "-n", r, "neigh", "show", "172.30.0.100", "dev", "eth0"]).contains(NODE_MAC)
+        });
+        println!("gratuitous ARP moved the router's 172.30.0.100 entry to {NODE_MAC} after {took:?}");
+        let took = wait_for("the unsolicited NA to move the router's entry", Duration::from_secs(5), || {
+            must(&["ip", "-n", r, "-6", "neigh", "show", "fd00:30::100", "dev", "eth0"]).contains(NODE_MAC)
+        });
+        println!("unsolicited NA moved the router's fd00:30::100 entry to {NODE_MAC} after {took:?}");
+
+        let (ok, out) = probe(r, &["arping", "-i", "eth0", "-c", "2", "-W", "0.2", "172.30.0.100"]);
+        assert!(ok && out.contains(NODE_MAC), "arping resolves the VIP to the node");
+        let (ok, out) = probe(r, &["ndisc6", "-1", "-r", "2", "fd00:30::100", "eth0"]);
+        assert!(ok && out.contains(NODE_MAC), "ndisc6 resolves the VIP to the node");
+        let (ok, out) = probe(r, &["arping", "-i", "eth0", "-c", "2", "-W", "0.2", "172.30.0.101"]);
+        assert!(!ok && !out.contains(NODE_MAC), "an IP nobody announces gets no ARP answer");
+        let (ok, out) = probe(r, &["ndisc6", "-1", "-r", "2", "-w", "300", "fd00:30::101", "eth0"]);
+        assert!(!ok && !out.contains(NODE_MAC), "an IP nobody announces gets no NDP answer");
+
+        let counters = client.block_on(announcer.counters()).unwrap();
+        println!("counters: {counters:?}");
+        let v4 = counters.per_ip[&vip4];
+        let v6 = counters.per_ip[&vip6];
+        assert!(v4.requests_received >= 2 && v4.responses_sent == v4.requests_received);
+        assert!(v6.requests_received >= 1 && v6.responses_sent == v6.requests_received);
+        assert!(v4.gratuitous_sent >= 2 && v6.gratuitous_sent >= 1, "at least the takeover burst for each");
+        assert!(counters.dropped.get("not_announced").copied().unwrap_or(0) >= 2);
+
+        for vip in [vip4, vip6] {
+            client.block_on(announcer.withdraw(OWNER, vip)).unwrap();
+        }
+        let (ok, _) = probe(r, &["arping", "-i", "eth0", "-c", "2", "-W", "0.2", "172.30.0.100"]);
+        assert!(!ok, "a withdrawn IP is no longer answered over ARP");
+        let (ok, _) = probe(r, &["ndisc6", "-1", "-r", "2", "-w", "300", "fd00:30::100", "eth0"]);
+        assert!(!ok, "a withdrawn IP is no longer answered over NDP");
+
+        client.block_on(announcer.shutdown()).unwrap();
+        drop(stop_tx);
+        speaker.join().unwrap();
+        drop(lab);
     }
-
-    let took = wait_for("the gratuitous ARP to move the router's entry", Duration::from_secs(5), || {
-        must(&["ip", "-n", r, "neigh", "show", "172.30.0.100", "dev", "eth0"]).contains(NODE_MAC)
-    });
-    println!("gratuitous ARP moved the router's 172.30.0.100 entry to {NODE_MAC} after {took:?}");
-    let took = wait_for("the unsolicited NA to move the router's entry", Duration::from_secs(5), || {
-        must(&["ip", "-n", r, "-6", "neigh", "show", "fd00:30::100", "dev", "eth0"]).contains(NODE_MAC)
-    });
-    println!("unsolicited NA moved the router's fd00:30::100 entry to {NODE_MAC} after {took:?}");
-
-    let (ok, out) = probe(r, &["arping", "-i", "eth0", "-c", "2", "-W", "0.2", "172.30.0.100"]);
-    assert!(ok && out.contains(NODE_MAC), "arping resolves the VIP to the node");
-    let (ok, out) = probe(r, &["ndisc6", "-1", "-r", "2", "fd00:30::100", "eth0"]);
-    assert!(ok && out.contains(NODE_MAC), "ndisc6 resolves the VIP to the node");
-    let (ok, out) = probe(r, &["arping", "-i", "eth0", "-c", "2", "-W", "0.2", "172.30.0.101"]);
-    assert!(!ok && !out.contains(NODE_MAC), "an IP nobody announces gets no ARP answer");
-    let (ok, out) = probe(r, &["ndisc6", "-1", "-r", "2", "-w", "300", "fd00:30::101", "eth0"]);
-    assert!(!ok && !out.contains(NODE_MAC), "an IP nobody announces gets no NDP answer");
-
-    let counters = client.block_on(announcer.counters()).unwrap();
-    println!("counters: {counters:?}");
-    let v4 = counters.per_ip[&vip4];
-    let v6 = counters.per_ip[&vip6];
-    assert!(v4.requests_received >= 2 && v4.responses_sent == v4.requests_received);
-    assert!(v6.requests_received >= 1 && v6.responses_sent == v6.requests_received);
-    assert!(v4.gratuitous_sent >= 2 && v6.gratuitous_sent >= 1, "at least the takeover burst for each");
-    assert!(counters.dropped.get("not_announced").copied().unwrap_or(0) >= 2);
-
-    for vip in [vip4, vip6] {
-        client.block_on(announcer.withdraw(OWNER, vip)).unwrap();
-    }
-    let (ok, _) = probe(r, &["arping", "-i", "eth0", "-c", "2", "-W", "0.2", "172.30.0.100"]);
-    assert!(!ok, "a withdrawn IP is no longer answered over ARP");
-    let (ok, _) = probe(r, &["ndisc6", "-1", "-r", "2", "-w", "300", "fd00:30::100", "eth0"]);
-    assert!(!ok, "a withdrawn IP is no longer answered over NDP");
-
-    client.block_on(announcer.shutdown()).unwrap();
-    drop(stop_tx);
-    speaker.join().unwrap();
-    drop(lab);
 }

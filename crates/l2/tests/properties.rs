@@ -4,9 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ferrolb_l2::{
-    ArpOperation, ArpPacket, Exclusion, InterfaceInfo, InterfaceSelection, MacAddr, NdpMessage, NdpPacket, Responder,
-};
+use ferrolb_l2::{ArpOperation, ArpPacket, Exclusion, InterfaceSelection, MacAddr, NdpMessage, NdpPacket, Responder};
 use proptest::prelude::*;
 
 fn mac() -> impl Strategy<Value = MacAddr> {
@@ -48,16 +46,7 @@ fn ndp() -> impl Strategy<Value = NdpPacket> {
 /// frames reach every branch of `handle`.
 fn responder() -> Responder {
     let mut r = Responder::new(Exclusion::metallb_default());
-    r.set_interfaces(vec![InterfaceInfo {
-        name: "eth0".to_string(),
-        index: 2,
-        mac: MacAddr([2, 0, 0, 0, 0, 0x11]),
-        up: true,
-        broadcast: true,
-        noarp: false,
-        has_master: false,
-        link_local: Some("fe80::11".parse().unwrap()),
-    }]);
+    r.set_interfaces(vec![ferrolb_testkit::interfaces::eth0()]);
     for ip in ["172.30.0.100", "fd00:30::100", "0.0.0.0", "::1"] {
         r.announce("default/web", ip.parse::<IpAddr>().unwrap(), InterfaceSelection::All);
     }

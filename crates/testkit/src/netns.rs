@@ -1,9 +1,10 @@
 //! A scratch network namespace for tests that need real sockets on fixed ports or keys on a
 //! loopback: created with `ip netns add`, entered by a thread of its own, deleted on drop.
 //! Nothing a test does inside touches the host's interfaces (the lab's network-safety rule).
-//! Root only: without root, [`Netns::create`] says why and returns `None`, and the test
-//! skips.
-#![cfg(target_os = "linux")]
+//!
+//! Root only. Tests that need it live in a module named `needs_root`, which the test command
+//! leaves out when it does not run as root, so the runner counts them as skipped; a test that
+//! runs anyway without root fails and says why (it never passes having done nothing).
 
 use std::os::fd::AsFd;
 use std::process::Command;
@@ -14,26 +15,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct Netns(String);
 
 impl Netns {
-    /// A fresh namespace named `<prefix>-<pid>-<n>` with its loopback up, or `None` (with the
-    /// reason on stderr) when not root or `ip netns` fails. `why` names the test in the message.
-    pub fn create(prefix: &str, why: &str) -> Option<Self> {
+    /// A fresh namespace named `<prefix>-<pid>-<n>` with its loopback up. Panics, saying
+    /// why, when not root or when `ip netns` fails.
+    pub fn create(prefix: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        if !nix::unistd::Uid::effective().is_root() {
-            eprintln!("skipped: {why} needs root for its network namespace");
-            return None;
-        }
+        require_root();
         let name = format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let ok = |args: &[&str]| Command::new("ip").args(args).status().is_ok_and(|s| s.success());
-        if !ok(&["netns", "add", &name]) {
-            eprintln!("skipped: {why}: cannot create a network namespace");
-            return None;
-        }
+        assert!(ok(&["netns", "add", &name]), "cannot create the network namespace {name} (`ip netns add`)");
         let ns = Self(name);
-        if !ok(&["-n", &ns.0, "link", "set", "lo", "up"]) {
-            eprintln!("skipped: {why}: cannot bring up the namespace's loopback");
-            return None;
-        }
-        Some(ns)
+        assert!(ok(&["-n", &ns.0, "link", "set", "lo", "up"]), "cannot bring up the loopback of {}", ns.0);
+        ns
     }
 
     /// The namespace's name.
@@ -58,4 +50,14 @@ impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "delete", &self.0]).status();
     }
+}
+
+/// Fails the test unless it runs as root: a root-only test that cannot do its work must not
+/// pass. (Run as root, or leave the `needs_root` tests out; `scripts/test.sh` does that for
+/// other users.)
+pub fn require_root() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "this test needs root (network namespaces); run it as root, or filter out `needs_root` tests"
+    );
 }
