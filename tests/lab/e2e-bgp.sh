@@ -31,16 +31,9 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-find_ferrolb
+lab_setup_ferrolb 3
 
-lab_setup 3
-[ -x "$FERROLB" ] || fatal "no ferrolb binary at $FERROLB"
-"$FERROLB" run --help >/dev/null 2>&1 || fatal "'ferrolb run' is not available in $FERROLB"
-
-DIR="$LAB_DIR/manifests"
-STATE="$DIR/.ferrolb"
-STAGE="$LAB_DIR/stage" # temp files are written here and renamed into DIR (same file system)
-mkdir -p "$DIR" "$STAGE"
+lab_manifests
 PEERS="$LAB_HOME/peers"
 ROUTERS=(bird frr gobgp)
 declare -A RADDR=([bird]=172.30.0.1 [frr]=172.30.0.2 [gobgp]=172.30.0.3)
@@ -49,32 +42,7 @@ declare -A RNAME=([bird]=BIRD [frr]=FRR [gobgp]=GoBGP)
 
 # ---------------------------------------------------------------- manifests
 
-# put FILE's content (stdin) into DIR atomically
-put() {
-  cat >"$STAGE/$1"
-  mv -f "$STAGE/$1" "$DIR/$1"
-}
-
-{
-  echo "apiVersion: v1"
-  echo "kind: Namespace"
-  echo "metadata: {name: default}"
-  for k in 1 2 3; do
-    cat <<EOF
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node$k
-  labels: {kubernetes.io/hostname: node$k}
-status:
-  addresses:
-    - {type: InternalIP, address: 172.30.0.1$k}
-    - {type: InternalIP, address: "fd00:30::1$k"}
-    - {type: Hostname, address: node$k}
-EOF
-  done
-} | put cluster.yaml
+lab_nodes_yaml -6 node1 node2 node3 | put cluster.yaml
 
 peer_yaml() { # NAME NODE MY_ASN ADDRESS HOLD|- PASSWORD|-
   cat <<EOF
@@ -144,38 +112,7 @@ EOF
 
 # a dual-stack LoadBalancer Service with fixed addresses and its EndpointSlice (one ready endpoint)
 service() { # NAME IDX V4 V6 ETP ENDPOINT_NODE
-  put "svc-$1.yaml" <<EOF
-apiVersion: v1
-kind: Service
-metadata:
-  name: $1
-  namespace: default
-  annotations: {metallb.io/loadBalancerIPs: "$3,$4"}
-spec:
-  type: LoadBalancer
-  clusterIP: 10.96.0.$2
-  clusterIPs: [10.96.0.$2, "fd00:96::$2"]
-  ipFamilies: [IPv4, IPv6]
-  ipFamilyPolicy: PreferDualStack
-  externalTrafficPolicy: $5
-  selector: {app: $1}
-  ports:
-    - {name: http, port: 80, protocol: TCP, targetPort: 8080}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: $1-ep1
-  namespace: default
-  labels: {kubernetes.io/service-name: $1}
-addressType: IPv4
-endpoints:
-  - addresses: [10.244.$2.1]
-    conditions: {ready: true}
-    nodeName: $6
-ports:
-  - {name: http, port: 8080, protocol: TCP}
-EOF
+  lab_service_yaml "$1" "$2" "$5" "$6" "ips=$3,$4" | put "svc-$1.yaml"
 }
 
 config plain | put config.yaml
@@ -354,32 +291,14 @@ within() { [ "$1" != timeout ] && [ "$1" -le "$2" ]; } # MS LIMIT_MS
 # ---------------------------------------------------------------- the speakers
 
 start_node() { # NODE [NAME]
-  lab spawn "$1" "${2:-ferrolb-$1}" "$FERROLB" run --node "$1" --source "dir:$DIR" \
-    --log-format text --log-level debug >/dev/null
+  run_ferrolb "$1" "${2:-ferrolb-$1}"
 }
 
-# the value of one series of NODE's /metrics, e.g. metallb_bgp_session_up{peer="172.30.0.1:179"};
-# prints "absent" when the endpoint answers without that series; fails when it does not answer
-metric() { # NODE SERIES
-  lab exec "$1" python3 -c '
-import sys, urllib.request
-body = urllib.request.urlopen("http://127.0.0.1:9120/metrics", timeout=2).read().decode()
-for line in body.splitlines():
-    if line.rsplit(" ", 1)[0] == sys.argv[1]:
-        print(line.rsplit(" ", 1)[1]); break
-else:
-    print("absent")' "$2"
-}
-metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
-metric_ge() { # NODE SERIES MIN
-  local v
-  v="$(metric "$1" "$2")" || return 1
-  echo "$2 = $v"
-  [ "$v" != absent ] && awk -v v="$v" -v m="$3" 'BEGIN { exit !(v + 0 >= m + 0) }'
-}
+# series and series_ge (one series of a /metrics): lib.sh
+metric_is() { [ "$(series "$1" "$2")" = "$3" ]; }
 session_down_metric() { # NODE SERIES: 0 or not exported (but the endpoint answers)
   local v
-  v="$(metric "$1" "$2")" || return 1
+  v="$(series "$1" "$2")" || return 1
   echo "$2 = $v"
   [ "$v" = 0 ] || [ "$v" = absent ]
 }
@@ -391,9 +310,7 @@ ADDR_RE() { printf '%s([^0-9a-f:]|:179|$)' "${1//./\\.}"; }
 log_says() { # LOGNAME ADDR WORD-REGEX [SINCE-LINE]
   tail -n +"${4:-1}" "$LAB_DIR/$1.log" | grep -iE "$3" | grep -E "$(ADDR_RE "$2")" >/dev/null
 }
-log_lines() { wc -l <"$LAB_DIR/$1.log"; }
 
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 bgp_status_is() { # SERVICE NODE PEERS
   local got
   got="$(python3 -c '
@@ -512,7 +429,7 @@ for r in "${ROUTERS[@]}"; do
   wait_for 2 "metrics: node2 metallb_bgp_announced_prefixes_total{peer=\"$a:179\"} 4" \
     metric_is node2 "metallb_bgp_announced_prefixes_total{peer=\"$a:179\"}" 4
   check "metrics: node1 metallb_bgp_updates_total{peer=\"$a:179\"} >= 1" \
-    metric_ge node1 "metallb_bgp_updates_total{peer=\"$a:179\"}" 1
+    series_ge node1 "metallb_bgp_updates_total{peer=\"$a:179\"}" 1
 done
 check "BIRD logged no attribute or UPDATE error from the speakers" \
   sh -c "! grep -iE 'node[0-9].*(invalid|malformed|discard|error|mismatch)' '$LAB_DIR/bird.log'"

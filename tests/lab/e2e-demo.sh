@@ -20,20 +20,8 @@ export LAB_DIR=/tmp/ferrolb-lab-demo-
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPO="$(cd "$LAB_HOME/../.." && pwd)"
+find_ferrolb
 DEMO="$REPO/scripts/demo.sh"
-if [ -z "${FERROLB:-}" ]; then
-  FERROLB="${CARGO_TARGET_DIR:-$REPO/target}/debug/ferrolb"
-  # cargo is a no-op when the binary is fresh; building here keeps the test from running a stale one
-  if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build -q -p ferrolb) || {
-      echo "FAIL - cargo build -p ferrolb"
-      echo "0 passed, 1 failed"
-      exit 1
-    }
-  fi
-fi
-case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
 export FERROLB
 
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/ferrolb-e2e-demo.XXXXXX")"

@@ -24,8 +24,6 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 find_ferrolb
-# the interpreter itself, not a version manager's shim (a shim costs ~0.1 s per call)
-PY="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" || PY=python3
 
 # Addresses (all on the lab bridge only). The pools must not overlap:
 #   lan   172.30.0.100-109 + .120, fd00:30::100-109 + ::120   (auto-assigned; .120 stays unused)
@@ -34,7 +32,6 @@ PY="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" || PY=python3
 UNUSED4=172.30.0.120
 UNUSED6=fd00:30::120
 
-mac_of() { echo "02:00:00:00:00:1${1#node}"; } # nodeK -> its eth0 MAC (lab.sh)
 
 # ---------------------------------------------------------------- manifests
 # set per phase by start_phase
@@ -47,34 +44,7 @@ NODES=()
 SEL_NODE=node1         # the node labelled l2=yes
 declare -A SVC=()      # service name -> "IDX ETP ENDPOINT_NODE POOL" (POOL "-" = auto)
 
-# put FILE's content (stdin) into DIR atomically
-put() {
-  cat >"$STAGE/$1"
-  mv -f "$STAGE/$1" "$DIR/$1"
-}
-
-cluster_yaml() {
-  local n labels
-  echo "apiVersion: v1"
-  echo "kind: Namespace"
-  echo "metadata: {name: default}"
-  for n in "${NODES[@]}"; do
-    labels="kubernetes.io/hostname: $n"
-    [ "$n" != "$SEL_NODE" ] || labels="$labels, l2: \"yes\""
-    cat <<EOF
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: $n
-  labels: {$labels}
-status:
-  addresses:
-    - {type: InternalIP, address: 172.30.0.1${n#node}}
-    - {type: Hostname, address: $n}
-EOF
-  done
-}
+cluster_yaml() { lab_nodes_yaml -l "$SEL_NODE" 'l2: "yes"' "${NODES[@]}"; }
 
 pools_yaml() {
   cat <<'EOF'
@@ -140,11 +110,6 @@ delete_service() {
 }
 
 # ---------------------------------------------------------------- state and oracle
-# JSON of a file: jget FILE PYTHON-EXPR (d = the document)
-jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
-svc_ips() { jget "$STATE/services/default/$1.json" '" ".join(i["ip"] for i in d["ingress"])'; }
-svc_ip4() { jget "$STATE/services/default/$1.json" '[i["ip"] for i in d["ingress"] if ":" not in i["ip"]][0]'; }
-svc_ip6() { jget "$STATE/services/default/$1.json" '[i["ip"] for i in d["ingress"] if ":" in i["ip"]][0]'; }
 # the controller gave the service one v4 and one v6 address (from POOL if given)
 has_dual() {
   local f="$STATE/services/default/$1.json"
@@ -167,17 +132,6 @@ refresh_plan() {
     echo "${NODES[*]}"
   )"
   "$FERROLB" plan -o json --live-nodes "$live" "$PLANIN" >"$PLAN" 2>"$PLAN.err"
-}
-# the node plan says announces NAME by layer2 (exactly one, else fails)
-plan_winner() {
-  "$PY" -c '
-import json, sys
-plan = json.load(open(sys.argv[1]))
-s = [s for s in plan["services"] if s["namespace"] == "default" and s["name"] == sys.argv[2]]
-w = [a["node"] for a in (s[0].get("announcements") or []) if a["protocol"] == "layer2"] if s else []
-if len(w) != 1:
-    sys.exit("plan: %s has %d layer2 winners" % (sys.argv[2], len(w)))
-print(w[0])' "$PLAN" "$1"
 }
 plan_ips() {
   "$PY" -c '
@@ -241,17 +195,6 @@ cap_seen() { # NAME PATTERN: the capture got its packet
   grep -qF "$2" "$LAB_DIR/$1.log" 2>/dev/null || return 1
   grep -F "$2" "$LAB_DIR/$1.log"
 }
-garp_filter() { # IP MAC: a gratuitous ARP (sender IP = target IP = IP) from MAC
-  echo "arp and arp[14:4] == arp[24:4] and arp[24:4] == $("$PY" -c 'import ipaddress,sys; print(hex(int(ipaddress.IPv4Address(sys.argv[1]))))' "$1") and ether src $2"
-}
-na_filter() { # IP6 MAC: an unsolicited neighbour advertisement (S flag clear) for target IP6 from MAC
-  local w
-  w="$("$PY" -c '
-import ipaddress, sys
-p = ipaddress.IPv6Address(sys.argv[1]).packed
-print(" and ".join("ip6[%d:4] == 0x%s" % (48 + i, p[i:i + 4].hex()) for i in range(0, 16, 4)))' "$1")"
-  echo "icmp6 and ip6[40] == 136 and ip6[44] & 0x40 == 0 and $w and ether src $2"
-}
 
 # ---------------------------------------------------------------- phases
 start_phase() { # N
@@ -259,12 +202,9 @@ start_phase() { # N
   lab_setup "$1"
   [ -x "$FERROLB" ] || fatal "no ferrolb binary at $FERROLB"
   "$FERROLB" run --help >/dev/null 2>&1 || fatal "'ferrolb run' is not available in $FERROLB"
-  DIR="$LAB_DIR/manifests"
-  STATE="$DIR/.ferrolb"
-  STAGE="$LAB_DIR/stage" # temp files are written here and renamed into DIR (same file system)
+  lab_manifests
   PLANIN="$LAB_DIR/plan-input"
   PLAN="$LAB_DIR/plan.json"
-  mkdir -p "$DIR" "$STAGE"
   NODES=()
   for n in $(seq 1 "$1"); do NODES+=("node$n"); done
   SEL_NODE=node1
@@ -276,8 +216,7 @@ start_phase() { # N
 start_speakers() {
   local n
   for n in "${NODES[@]}"; do
-    lab spawn "$n" "ferrolb-$n" "$FERROLB" run --node "$n" --source "dir:$DIR" \
-      --log-format text --log-level debug >/dev/null || fatal "spawn ferrolb in $n"
+    run_ferrolb "$n" "ferrolb-$n" || fatal "spawn ferrolb in $n"
   done
 }
 
@@ -332,20 +271,7 @@ check_election() { # NAMES...
   check "election: plan's winners among the ${#free[@]} ETP Cluster services of lan are every node ($got)" \
     test "$got" = "${NODES[*]}"
   # all addresses probed in parallel, repeated until all match (bounded)
-  all_match() {
-    local i rc=0
-    pids=()
-    for i in "${!ips[@]}"; do
-      mac_answers "${ips[$i]}" "${macs[$i]}" >"$LAB_DIR/probe.$i" 2>&1 &
-      pids+=($!)
-    done
-    for i in "${!ips[@]}"; do
-      wait "${pids[$i]}" || rc=1
-      cat "$LAB_DIR/probe.$i"
-    done
-    return "$rc"
-  }
-  wait_for 4 "election: each of the ${#ips[@]} addresses answers with the MAC of plan's winner" all_match
+  wait_for 4 "election: each of the ${#ips[@]} addresses answers with the MAC of plan's winner" macs_answer
   # the MACs that answer, over all addresses, are exactly the winners' MACs
   allm="$(for ip in "${ips[@]}"; do
     case "$ip" in *:*) nd_macs "$ip" & ;; *) arp_macs "$ip" & ;; esac

@@ -40,49 +40,17 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-find_ferrolb
+lab_setup_ferrolb 2
 
-lab_setup 2
-[ -x "$FERROLB" ] || fatal "no ferrolb binary at $FERROLB"
-"$FERROLB" run --help >/dev/null 2>&1 || fatal "'ferrolb run' is not available in $FERROLB"
-
-DIR="$LAB_DIR/manifests"
-STAGE="$LAB_DIR/stage" # temp files are written here and renamed into DIR (same file system)
-mkdir -p "$DIR" "$STAGE"
+lab_manifests
 BIRD_CONF="$LAB_HOME/peers/bird-lifecycle.conf"
 BIRD_GR_CONF="$LAB_DIR/bird-lifecycle-graceful.conf" # the same with 'bfd graceful'
 SVC=10.50.0.1/32
 
 # ---------------------------------------------------------------- manifests
 
-put() { # FILE: stdin into DIR/FILE atomically
-  cat >"$STAGE/$1"
-  mv -f "$STAGE/$1" "$DIR/$1"
-}
-
 cluster() { # [CORDONED_NODE]
-  echo "apiVersion: v1"
-  echo "kind: Namespace"
-  echo "metadata: {name: default}"
-  local k
-  for k in 1 2; do
-    cat <<EOF
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node$k
-  labels: {kubernetes.io/hostname: node$k}
-EOF
-    [ "node$k" != "${1:-}" ] || echo "spec: {unschedulable: true}"
-    cat <<EOF
-status:
-  addresses:
-    - {type: InternalIP, address: 172.30.0.1$k}
-    - {type: InternalIP, address: "fd00:30::1$k"}
-    - {type: Hostname, address: node$k}
-EOF
-  done
+  lab_nodes_yaml -6 ${1:+-c "$1"} node1 node2
 }
 
 peer_yaml() { # NAME NODE MY_ASN
@@ -103,18 +71,8 @@ EOF
 }
 
 config() {
+  lab_bgp_pool_yaml
   cat <<EOF
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: pool, namespace: metallb-system}
-spec:
-  addresses: [10.50.0.0/24]
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: adv, namespace: metallb-system}
-spec:
-  ipAddressPools: [pool]
 ---
 apiVersion: metallb.io/v1beta1
 kind: BFDProfile
@@ -131,58 +89,22 @@ EOF
 
 cluster | put cluster.yaml
 config | put config.yaml
-put svc-web.yaml <<EOF
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: default
-  annotations: {metallb.io/loadBalancerIPs: "10.50.0.1"}
-spec:
-  type: LoadBalancer
-  clusterIP: 10.96.0.1
-  externalTrafficPolicy: Cluster
-  selector: {app: web}
-  ports:
-    - {name: http, port: 80, protocol: TCP, targetPort: 8080}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: web-ep1
-  namespace: default
-  labels: {kubernetes.io/service-name: web}
-addressType: IPv4
-endpoints:
-  - addresses: [10.244.1.1]
-    conditions: {ready: true}
-    nodeName: node2
-ports:
-  - {name: http, port: 8080, protocol: TCP}
-EOF
+lab_service_yaml -4 web 1 Cluster node2 ips=10.50.0.1 | put svc-web.yaml
 
 check "ferrolb validate accepts the manifests (with the BFDProfile)" "$FERROLB" validate "$DIR" ||
   fatal "manifests rejected"
 
 # ---------------------------------------------------------------- helpers
 
-# birdc, bounded (it waits for ever on a frozen BIRD)
-bc() { timeout 3 "$LAB_SH" birdc "$@"; }
-established() { bc show protocols "$1" | grep -q Established; } # PROTO
-not_established() { # PROTO (and BIRD answers)
-  local o
-  o="$(bc show protocols "$1")" || return 1
-  echo "$o"
-  ! grep -q Established <<<"$o"
-}
-proto_all_has() { bc show protocols all "$1" | grep -qE "$2"; } # PROTO REGEX
+# bird_cli, established and not_established: lib.sh
+proto_all_has() { bird_cli show protocols all "$1" | grep -qE "$2"; } # PROTO REGEX
 proto_all_lacks() { # PROTO REGEX (and BIRD answers)
   local o
-  o="$(bc show protocols all "$1")" || return 1
+  o="$(bird_cli show protocols all "$1")" || return 1
   ! grep -E "$2" <<<"$o"
 }
 # BIRD's BFD session with ADDR: "STATE INTERVAL TIMEOUT", e.g. "Up 0.200 0.300"
-bfd_line() { bc show bfd sessions | awk -v a="$1" '$1 == a { print $3, $(NF - 1), $NF }'; }
+bfd_line() { bird_cli show bfd sessions | awk -v a="$1" '$1 == a { print $3, $(NF - 1), $NF }'; }
 bfd_is() { # ADDR "STATE INTERVAL TIMEOUT"
   local got
   got="$(bfd_line "$1")"
@@ -190,7 +112,7 @@ bfd_is() { # ADDR "STATE INTERVAL TIMEOUT"
   [ "$got" = "$2" ]
 }
 bfd_up() { bfd_line "$1" | grep -q '^Up '; } # ADDR
-route_block() { bc show route "$SVC" all protocol "$1"; } # PROTO
+route_block() { bird_cli show route "$SVC" all protocol "$1"; } # PROTO
 has_route() { route_block "$1" | grep -q "^${SVC//./\\.} "; }
 no_route() {
   local o
@@ -207,55 +129,25 @@ plain_route() {
 }
 node_up() { established "$1" && has_route "$1" && bfd_up "$2"; } # PROTO ADDR
 # "Import withdraws:" received by PROTO's ipv4 channel
-withdraws_received() { bc show protocols all "$1" | awk '/Channel ipv4/ { c = 1 } c && /Import withdraws:/ { print $3; exit }'; }
+withdraws_received() { bird_cli show protocols all "$1" | awk '/Channel ipv4/ { c = 1 } c && /Import withdraws:/ { print $3; exit }'; }
 
-# the value of one series of NODE's /metrics ("absent" if the endpoint answers without it)
-metric() { # NODE SERIES
-  lab exec "$1" python3 -c '
-import sys, urllib.request
-body = urllib.request.urlopen("http://127.0.0.1:9120/metrics", timeout=2).read().decode()
-for line in body.splitlines():
-    if line.rsplit(" ", 1)[0] == sys.argv[1]:
-        print(line.rsplit(" ", 1)[1]); break
-else:
-    print("absent")' "$2"
-}
+# series and series_ge (one series of a /metrics): lib.sh
 metric_is() { # NODE SERIES VALUE
   local v
-  v="$(metric "$1" "$2")" || return 1
+  v="$(series "$1" "$2")" || return 1
   echo "$2 = $v"
   [ "$v" = "$3" ]
 }
-metric_ge() { # NODE SERIES MIN
-  local v
-  v="$(metric "$1" "$2")" || return 1
-  echo "$2 = $v"
-  [ "$v" != absent ] && awk -v v="$v" -v m="$3" 'BEGIN { exit !(v + 0 >= m + 0) }'
-}
 metric_not_one() { # NODE SERIES: 0 or absent, and the endpoint answers
   local v
-  v="$(metric "$1" "$2")" || return 1
+  v="$(series "$1" "$2")" || return 1
   echo "$2 = $v"
   [ "$v" != 1 ]
 }
 BFD_UP='metallb_bfd_session_up{peer="172.30.0.1"}'
 BGP_UP='metallb_bgp_session_up{peer="172.30.0.1:179"}'
 
-log_lines() { wc -l <"$LAB_DIR/$1.log"; }
-log_since() { tail -n +"$(($2 + 1))" "$LAB_DIR/$1.log"; } # LOGNAME LINE
-log_has() { log_since "$1" "$2" | grep -qE "$3"; }        # LOGNAME LINE REGEX
-# ms since the epoch of the first line matching REGEX after LINE in a ferrolb log (RFC 3339 UTC)
-# or in BIRD's (local time, "%F %T.%3f")
-ferrolb_ms() { # LOGNAME LINE REGEX
-  local ts
-  ts="$(log_since "$1" "$2" | grep -m1 -E "$3" | awk '{print $1}')"
-  [ -n "$ts" ] && date -d "$ts" +%s%3N
-}
-bird_ms() { # LINE REGEX
-  local ts
-  ts="$(log_since bird "$1" | grep -m1 -E "$2" | awk '{print $1, $2}')"
-  [ -n "$ts" ] && date -d "$ts" +%s%3N
-}
+log_has() { log_since "$1" "$2" | grep -qE "$3"; } # LOGNAME LINE REGEX (log_since, log_ms, bird_ms: lib.sh)
 # ms from T0 until FUNC ARGS... succeeds (polled every 10 ms), or "timeout" after SECS
 time_until() { # T0 SECS FUNC ARGS...
   local t0="$1" end=$(($1 + $2 * 1000))
@@ -267,17 +159,16 @@ time_until() { # T0 SECS FUNC ARGS...
   elapsed_ms "$t0"
 }
 bfd_counters() { # NODE
-  metric_ge "$1" 'metallb_bfd_control_packet_input{peer="172.30.0.1"}' 10 &&
-    metric_ge "$1" 'metallb_bfd_control_packet_output{peer="172.30.0.1"}' 10 &&
-    metric_ge "$1" 'metallb_bfd_session_up_events{peer="172.30.0.1"}' 1
+  series_ge "$1" 'metallb_bfd_control_packet_input{peer="172.30.0.1"}' 10 &&
+    series_ge "$1" 'metallb_bfd_control_packet_output{peer="172.30.0.1"}' 10 &&
+    series_ge "$1" 'metallb_bfd_session_up_events{peer="172.30.0.1"}' 1
 }
 within() { [ "$1" != timeout ] && [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; } # MS MIN MAX
 
 start_node() { # NODE [ARGS...]
   local n="$1"
   shift
-  lab spawn "$n" "ferrolb-$n" "$FERROLB" run --node "$n" --source "dir:$DIR" \
-    --log-format text --log-level debug "$@" >/dev/null
+  run_ferrolb "$n" "ferrolb-$n" "$@"
 }
 ferrolb_gone() { ! lab pid "ferrolb-$1" >/dev/null; }
 
@@ -305,7 +196,7 @@ done
 wait_for 5 "before the cut: BIRD's BFD with node1 Up" bfd_up 172.30.0.11
 l1="$(log_lines ferrolb-node1)"
 b0="$(log_lines bird)"
-d0="$(metric node1 'metallb_bfd_session_down_events{peer="172.30.0.1"}')"
+d0="$(series node1 'metallb_bfd_session_down_events{peer="172.30.0.1"}')"
 t0="$(now_ms)"
 lab cut node1
 ms="$(time_until "$t0" 5 not_established node1)"
@@ -322,7 +213,7 @@ wait_for 3 "cut node1: the speaker's BFD went down (metric 0)" metric_is node1 "
 reset_logged() { log_has ferrolb-node1 "$1" 'BFD session down' && log_has ferrolb-node1 "$1" 'BGP session Established -> '; }
 check "cut node1: the speaker logged \"BFD session down\" and reset its BGP session" reset_logged "$l1"
 check "cut node1: metallb_bfd_session_down_events grew (was $d0)" \
-  metric_ge node1 'metallb_bfd_session_down_events{peer="172.30.0.1"}' "$((${d0/absent/0} + 1))"
+  series_ge node1 'metallb_bfd_session_down_events{peer="172.30.0.1"}' "$((${d0/absent/0} + 1))"
 t0="$(now_ms)"
 lab restore node1
 wait_for 20 "restore node1: BIRD Established, BFD Up, the route back" node_up node1 172.30.0.11
@@ -337,7 +228,7 @@ l1="$(log_lines ferrolb-node1)"
 t0="$(now_ms)"
 lab kill bird STOP
 wait_for 3 "SIGSTOP BIRD: the speaker's BFD went down (metric 0)" metric_is node1 "$BFD_UP" 0
-down="$(ferrolb_ms ferrolb-node1 "$l1" 'BFD session down')"
+down="$(log_ms ferrolb-node1 "$l1" 'BFD session down')"
 [ -z "$down" ] || down=$((down - t0))
 echo "#    SIGSTOP BIRD: the speaker logged \"BFD session down\" ${down:-?} ms after the signal; detection time 600 ms"
 check "SIGSTOP BIRD: the speaker's BFD down within 720 ms (600 ms + 20 %): ${down:-?} ms" within "${down:-timeout}" 0 720
@@ -361,7 +252,7 @@ wait_for 5 "GR with 'bfd on': node1 Established and the route there before SIGTE
 lab kill ferrolb-node1 TERM >/dev/null
 nap 1
 if has_route node1; then flushed=no; else flushed=yes; fi
-echo "#    GR with 'bfd on': 1 s after SIGTERM BIRD flushed node1's route: $flushed ($(bc show protocols node1 | awk '$1 == "node1" { $1 = $2 = $3 = $4 = $5 = ""; print }' | xargs))"
+echo "#    GR with 'bfd on': 1 s after SIGTERM BIRD flushed node1's route: $flushed ($(bird_cli show protocols node1 | awk '$1 == "node1" { $1 = $2 = $3 = $4 = $5 = ""; print }' | xargs))"
 
 sed 's/^\( *\)bfd on;/\1bfd graceful;/' "$BIRD_CONF" >"$BIRD_GR_CONF"
 check "GR: BIRD reconfigured with 'bfd graceful' (BFD down starts a graceful restart)" \
@@ -412,7 +303,7 @@ echo "#    GR: Established again $(elapsed_ms "$t0") ms after the restart"
 check "GR: the restarted speaker's OPEN has the R bit (BIRD: \"Restart recovery\")" \
   proto_all_has node1 'Restart recovery'
 neighbor_preserves() { # F bits: the forwarding state of both families was preserved
-  bc show protocols all node1 | awk '/Neighbor capabilities/ { n = 1 } n && /AF preserved: +ipv4 ipv6/ { f = 1 } END { exit !f }'
+  bird_cli show protocols all node1 | awk '/Neighbor capabilities/ { n = 1 } n && /AF preserved: +ipv4 ipv6/ { f = 1 } END { exit !f }'
 }
 check "GR: ... and the F bits for ipv4 and ipv6 (BIRD: \"AF preserved: ipv4 ipv6\")" neighbor_preserves
 wait_for 10 "GR: the restart is over at BIRD (End-of-RIB received; stale timer is 360 s)" \

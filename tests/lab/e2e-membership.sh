@@ -34,14 +34,10 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 find_ferrolb
-# the interpreter itself, not a version manager's shim (a shim costs ~0.1 s per call)
-PY="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" || PY=python3
 
 MPORT=7946       # membership port (the default of --membership-bind)
 DETECT=3         # seconds allowed for a membership change to show (the target is well under 1 s)
 
-mac_of() { echo "02:00:00:00:00:1${1#node}"; } # nodeK -> its eth0 MAC (lab.sh)
-ip_of() { echo "172.30.0.1${1#node}"; }         # nodeK -> its eth0 IPv4 address
 csv() {                                          # words -> a,b,c
   local IFS=,
   echo "$*"
@@ -57,47 +53,9 @@ NODES=()              # the Node objects in DIR (and the speakers started)
 declare -A SVC=()     # service name -> "IDX ETP ENDPOINT_NODE"
 declare -A FLAGS=()   # node -> extra `ferrolb run` flags
 
-put() { # FILE: stdin into DIR atomically
-  cat >"$STAGE/$1"
-  mv -f "$STAGE/$1" "$DIR/$1"
-}
+cluster_yaml() { lab_nodes_yaml "$@"; } # NODE...: the Node objects
 
-cluster_yaml() { # NODE...: the Node objects
-  local n
-  echo "apiVersion: v1"
-  echo "kind: Namespace"
-  echo "metadata: {name: default}"
-  for n in "$@"; do
-    cat <<EOF
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: $n
-  labels: {kubernetes.io/hostname: $n}
-status:
-  addresses:
-    - {type: InternalIP, address: $(ip_of "$n")}
-    - {type: Hostname, address: $n}
-EOF
-  done
-}
-
-pools_yaml() {
-  cat <<'EOF'
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: lan, namespace: metallb-system}
-spec:
-  addresses: [172.30.0.100-172.30.0.119, "fd00:30::100-fd00:30::119"]
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: lan, namespace: metallb-system}
-spec:
-  ipAddressPools: [lan]
-EOF
-}
+pools_yaml() { lab_l2_pool_yaml lan 172.30.0.100-172.30.0.119 fd00:30::100-fd00:30::119; }
 
 # svc_yaml NAME [INGRESS_IP...]: a dual-stack Service and its EndpointSlice (one ready endpoint);
 # with INGRESS_IPs the Service carries them as its status (plan's input)
@@ -114,10 +72,6 @@ service() { # NAME IDX ETP ENDPOINT_NODE
 }
 
 # ---------------------------------------------------------------- state and oracle
-jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
-svc_ips() { jget "$STATE/services/default/$1.json" '" ".join(i["ip"] for i in d["ingress"])'; }
-svc_ip4() { jget "$STATE/services/default/$1.json" '[i["ip"] for i in d["ingress"] if ":" not in i["ip"]][0]'; }
-svc_ip6() { jget "$STATE/services/default/$1.json" '[i["ip"] for i in d["ingress"] if ":" in i["ip"]][0]'; }
 has_dual() { [ "$(jget "$STATE/services/default/$1.json" 'sorted(":" in i["ip"] for i in d["ingress"])')" = "[False, True]" ]; }
 all_dual() {
   local n
@@ -138,16 +92,6 @@ refresh_plan() {
     svc_yaml "$name" $(svc_ips "$name") >"$PLANIN/svc-$name.yaml"
   done
   "$FERROLB" plan -o json --live-nodes "$live" "$PLANIN" >"$PLAN" 2>"$PLAN.err"
-}
-plan_winner() { # NAME: the node plan says announces NAME by layer2 (exactly one, else fails)
-  "$PY" -c '
-import json, sys
-plan = json.load(open(sys.argv[1]))
-s = [s for s in plan["services"] if s["namespace"] == "default" and s["name"] == sys.argv[2]]
-w = [a["node"] for a in (s[0].get("announcements") or []) if a["protocol"] == "layer2"] if s else []
-if len(w) != 1:
-    sys.exit("plan: %s has %d layer2 winners" % (sys.argv[2], len(w)))
-print(w[0])' "$PLAN" "$1"
 }
 winner_with() { # NAME LIVE_NODE...: plan's winner when only LIVE_NODEs are alive
   local name="$1"
@@ -181,25 +125,13 @@ cap_after() {
 cap_none_before() {
   awk -v t="$2" '$1 ~ /^[0-9]+\.[0-9]+$/ && $1 + 0 < t + 0 { print; n++ } END { exit n > 0 }' "$LAB_DIR/$1.log"
 }
-hex4() { "$PY" -c 'import ipaddress,sys; print(hex(int(ipaddress.IPv4Address(sys.argv[1]))))' "$1"; }
-garp_filter() { # IP MAC: a gratuitous ARP (sender IP = target IP = IP) from MAC
-  echo "arp and arp[14:4] == arp[24:4] and arp[24:4] == $(hex4 "$1") and ether src $2"
-}
-na_filter() { # IP6 MAC: an unsolicited neighbour advertisement (S flag clear) for target IP6 from MAC
-  local w
-  w="$("$PY" -c '
-import ipaddress, sys
-p = ipaddress.IPv6Address(sys.argv[1]).packed
-print(" and ".join("ip6[%d:4] == 0x%s" % (48 + i, p[i:i + 4].hex()) for i in range(0, 16, 4)))' "$1")"
-  echo "icmp6 and ip6[40] == 136 and ip6[44] & 0x40 == 0 and $w and ether src $2"
-}
 
 # Split-brain watch: the router sends an ARP request for IP every 0.1 s while tcpdump records the
 # requests and the solicited replies (gratuitous ones excluded); a request answered by two MACs is
 # a split brain. watch_start NAME IP SECS / watch_verdict NAME
 watch_start() {
   local h
-  h="$(hex4 "$2")"
+  h="$(ipv4_hex "$2")"
   cap_start "$1" "arp and not arp[14:4] == arp[24:4] and ((arp[6:2] == 1 and arp[24:4] == $h) or (arp[6:2] == 2 and arp[14:4] == $h))" || return 1
   lab spawn router "$1-ping" arping -i eth0 -c "$(($3 * 10))" -W 0.1 "$2" >/dev/null
 }
@@ -242,8 +174,8 @@ start_speaker() { # NODE: (re)start ferrolb in NODE with FLAGS[NODE]; an earlier
   f="$LAB_DIR/ferrolb-$n.log"
   if [ -f "$f" ]; then cat "$f" >>"$f.prev" && rm -f "$f"; fi
   # shellcheck disable=SC2086 # FLAGS holds several words
-  lab spawn "$n" "ferrolb-$n" "$FERROLB" run --node "$n" --source "dir:$DIR" \
-    --log-format text --log-level debug ${FLAGS[$n]:-} >/dev/null
+  # shellcheck disable=SC2086 # FLAGS are words
+  run_ferrolb "$n" "ferrolb-$n" ${FLAGS[$n]:-}
 }
 start_speakers() {
   local n
@@ -325,12 +257,9 @@ start_phase() { # N
   [ -x "$FERROLB" ] || fatal "no ferrolb binary at $FERROLB"
   "$FERROLB" run --help 2>/dev/null | grep -- --membership-bind >/dev/null ||
     fatal "'ferrolb run' in $FERROLB has no --membership-bind (membership not wired yet)"
-  DIR="$LAB_DIR/manifests"
-  STATE="$DIR/.ferrolb"
-  STAGE="$LAB_DIR/stage"
+  lab_manifests
   PLANIN="$LAB_DIR/plan-input"
   PLAN="$LAB_DIR/plan.json"
-  mkdir -p "$DIR" "$STAGE"
   NODES=()
   for n in $(seq 1 "$1"); do NODES+=("node$n"); done
   SVC=()
@@ -343,19 +272,6 @@ start_phase() { # N
   chmod 600 "$LAB_DIR/key-a" "$LAB_DIR/key-b"
 }
 
-# every address in ips[] answers with the MAC at the same index of macs[] (probed in parallel)
-all_match() {
-  local i rc=0 pids=()
-  for i in "${!ips[@]}"; do
-    mac_answers "${ips[$i]}" "${macs[$i]}" >"$LAB_DIR/probe.$i" 2>&1 &
-    pids+=($!)
-  done
-  for i in "${!ips[@]}"; do
-    wait "${pids[$i]}" || rc=1
-    cat "$LAB_DIR/probe.$i"
-  done
-  return "$rc"
-}
 
 # the address of web answers with plan's winner (for LIVE nodes) only, v4 and v6
 answers_from() { # LABEL NODE
@@ -614,7 +530,7 @@ for s in "${names[@]}"; do
     macs+=("$(mac_of "$w")")
   done
 done
-wait_for 4 "wrong key: each of the ${#ips[@]} addresses answers as plan --live-nodes node1,node2 says" all_match
+wait_for 4 "wrong key: each of the ${#ips[@]} addresses answers as plan --live-nodes node1,node2 says" macs_answer
 allm="$(for ip in "${ips[@]}"; do
   case "$ip" in *:*) nd_macs "$ip" & ;; *) arp_macs "$ip" & ;; esac
 done | sort -u | paste -sd' ')"
@@ -655,7 +571,7 @@ for s in "${names[@]}"; do
 done
 got="$(printf '%s\n' "${win[@]}" | sort -u | paste -sd' ')"
 check "no membership: plan's winners are every node ($got)" test "$got" = "${NODES[*]}"
-wait_for 4 "no membership: each of the ${#ips[@]} addresses answers with plan's winner's MAC" all_match
+wait_for 4 "no membership: each of the ${#ips[@]} addresses answers with plan's winner's MAC" macs_answer
 V4="$(svc_ip4 web)"
 V6="$(svc_ip6 web)"
 W="$(plan_winner web)"

@@ -15,23 +15,10 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-find_ferrolb
+lab_setup_ferrolb 3
 
-lab_setup 3
-[ -x "$FERROLB" ] || fatal "no ferrolb binary at $FERROLB"
-"$FERROLB" run --help >/dev/null 2>&1 || fatal "'ferrolb run' is not available in $FERROLB"
-
-DIR="$LAB_DIR/manifests"
-STATE="$DIR/.ferrolb"
-STAGE="$LAB_DIR/stage" # temp files are written here and renamed into DIR (same file system)
-mkdir -p "$DIR" "$STAGE"
+lab_manifests
 NODES=(node1 node2 node3)
-
-# put FILE's content (stdin) into DIR atomically
-put() {
-  cat >"$STAGE/$1"
-  mv -f "$STAGE/$1" "$DIR/$1"
-}
 
 pools() { # the address pools; $1 = q's addresses (10.60.0.0/24 is valid, 10.50.0.128/25 overlaps p)
   put pools.yaml <<EOF
@@ -80,36 +67,15 @@ spec:
 EOF
 }
 
-{
-  echo "apiVersion: v1"
-  echo "kind: Namespace"
-  echo "metadata: {name: default}"
-  for k in 1 2 3; do
-    cat <<EOF
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node$k
-  labels: {kubernetes.io/hostname: node$k}
-status:
-  addresses:
-    - {type: InternalIP, address: 172.30.0.1$k}
-    - {type: Hostname, address: node$k}
-EOF
-  done
-} | put cluster.yaml
+lab_nodes_yaml "${NODES[@]}" | put cluster.yaml
 pools 10.60.0.0/24
 service web0 10.96.0.10
 
 start_node() { # NODE [NAME]
-  lab spawn "$1" "${2:-ferrolb-$1}" "$FERROLB" run --node "$1" --source "dir:$DIR" \
-    --log-format text --log-level debug >/dev/null
+  run_ferrolb "$1" "${2:-ferrolb-$1}"
 }
 for n in "${NODES[@]}"; do start_node "$n" || fatal "spawn ferrolb in $n"; done
 
-# JSON field of a state file: jget FILE PYTHON-EXPR (d = the document)
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 leader_node() { jget "$STATE/leader.json" 'd["node"]'; }
 leader_pid() { jget "$STATE/leader.json" 'd["pid"]'; }
 svc_ip() { jget "$STATE/services/default/$1.json" 'd["ingress"][0]["ip"]'; }

@@ -21,6 +21,13 @@
 # fatal MSG                  counts a failure and ends the script (teardown + summary)
 # now_ms / elapsed_ms START  wall clock in ms / ms since START
 # nap SECS                   sleep without a child process (fractions allowed)
+# poll SECS CMD...           CMD every 50 ms until it succeeds (0) or SECS pass (1): no check line
+#
+# Shared writers and probes (see each one's comment): find_ferrolb, lab_setup_ferrolb, series,
+# series_ge, macs_answer, plan_winner,
+# lab_manifests + put, run_ferrolb, lab_l2_pool_yaml, lab_bgp_pool_yaml, garp_filter, na_filter,
+# lab_nodes_yaml, lab_service_yaml, jget, mac_of / ip_of / ipv4_hex, log_lines / log_since /
+# log_ms / bird_ms, bird_cli / established / not_established.
 
 LAB_HOME="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LAB_SH="$LAB_HOME/lab.sh"
@@ -83,6 +90,18 @@ _bounded() {
 }
 
 nap() { read -r -t "$1" -u "$_lab_fd" _ || true; }
+
+poll() { # SECS CMD...
+  local end=$(($(now_ms) + $1 * 1000))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(now_ms)" -lt "$end" ] || return 1
+    nap 0.05
+  done
+}
+
+# the interpreter itself, not a version manager's shim (a shim costs ~0.1 s per call)
+PY="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" || PY=python3
 
 check() { # NAME CMD...
   local name="$1"
@@ -161,26 +180,104 @@ nd_only() { # IP6 MAC: all the NAs that come back (ndisc6 -m, 3 tries) are from 
   [ "$out" = "$2" ]
 }
 
-# lab_service_yaml NAME IDX ETP NODE POOL [INGRESS_IP...]: a dual-stack LoadBalancer Service
-# (clusterIPs 10.96.0.IDX and fd00:96::IDX, externalTrafficPolicy ETP, the address-pool
-# annotation unless POOL is -) and its EndpointSlice with one ready endpoint on NODE; with
-# INGRESS_IPs the Service carries them as its status (plan's input, or a restart's).
+# ---------------------------------------------------------------- the lab's nodes
+mac_of() { echo "02:00:00:00:00:1${1#node}"; } # nodeK -> its eth0 MAC (lab.sh)
+ip_of() { echo "172.30.0.1${1#node}"; }         # nodeK -> its eth0 IPv4 address
+# IPV4 -> 0xAC1E0064, for tcpdump filters that compare ARP fields
+ipv4_hex() { "$PY" -c 'import ipaddress,sys; print(hex(int(ipaddress.IPv4Address(sys.argv[1]))))' "$1"; }
+
+# ---------------------------------------------------------------- manifests for a dir: source
+# lab_manifests: sets DIR (what `--source dir:$DIR` reads), STATE (its state directory) and
+# STAGE (on the same file system, so that put's rename is atomic), and creates them.
+lab_manifests() {
+  DIR="$LAB_DIR/manifests"
+  STATE="$DIR/.ferrolb"
+  STAGE="$LAB_DIR/stage"
+  mkdir -p "$DIR" "$STAGE"
+}
+put() { # FILE: stdin into DIR/FILE atomically (a speaker never reads half a file)
+  cat >"$STAGE/$1"
+  mv -f "$STAGE/$1" "$DIR/$1"
+}
+# run_ferrolb NODE NAME [FLAG...]: `ferrolb run --node NODE --source dir:$DIR` spawned in NODE's
+# namespace as the lab process NAME (its log: $LAB_DIR/NAME.log), text logs at LOG_LEVEL
+# (default debug); FLAGs are appended
+run_ferrolb() {
+  local node="$1" name="$2"
+  shift 2
+  lab spawn "$node" "$name" "$FERROLB" run --node "$node" --source "dir:$DIR" \
+    --log-format text --log-level "${LOG_LEVEL:-debug}" "$@" >/dev/null
+}
+# JSON of a file: jget FILE PYTHON-EXPR (d = the document); nothing and exit 1 when unreadable
+jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
+
+# a Service's addresses in the controller's state (STATE/services/default/NAME.json): all of them
+# (space-separated), the IPv4 one, the IPv6 one
+svc_ips() { jget "$STATE/services/default/$1.json" '" ".join(i["ip"] for i in d["ingress"])'; }
+svc_ip4() { jget "$STATE/services/default/$1.json" '[i["ip"] for i in d["ingress"] if ":" not in i["ip"]][0]'; }
+svc_ip6() { jget "$STATE/services/default/$1.json" '[i["ip"] for i in d["ingress"] if ":" in i["ip"]][0]'; }
+
+# lab_nodes_yaml [-6] [-n] [-c NODE] [-l NODE LABELS] NODE...: the default Namespace and one Node
+# object per NODE (nodeK), labelled kubernetes.io/hostname, with InternalIP 172.30.0.1K;
+#   -6  also the InternalIP fd00:30::1K
+#   -n  no Hostname address (by default there is one, the node's name)
+#   -c NODE   NODE is cordoned (spec.unschedulable)
+#   -l NODE LABELS   more labels on NODE, as YAML flow-map entries (e.g. 'l2: "yes"')
+lab_nodes_yaml() {
+  local v6="" hostname=1 cordoned="" labelled="" extra="" n labels
+  while [ "$#" -gt 0 ]; do
+    case "$1" in
+      -6) v6=1 ;;
+      -n) hostname="" ;;
+      -c) cordoned="$2" && shift ;;
+      -l) labelled="$2" extra="$3" && shift 2 ;;
+      *) break ;;
+    esac
+    shift
+  done
+  echo "apiVersion: v1"
+  echo "kind: Namespace"
+  echo "metadata: {name: default}"
+  for n in "$@"; do
+    labels="kubernetes.io/hostname: $n"
+    [ "$n" != "$labelled" ] || labels="$labels, $extra"
+    printf -- '---\napiVersion: v1\nkind: Node\nmetadata:\n  name: %s\n  labels: {%s}\n' "$n" "$labels"
+    [ "$n" != "$cordoned" ] || echo "spec: {unschedulable: true}"
+    printf 'status:\n  addresses:\n    - {type: InternalIP, address: %s}\n' "$(ip_of "$n")"
+    [ -z "$v6" ] || echo "    - {type: InternalIP, address: \"fd00:30::1${n#node}\"}"
+    [ -z "$hostname" ] || echo "    - {type: Hostname, address: $n}"
+  done
+}
+
+# lab_service_yaml [-4] NAME IDX ETP NODE POOL [INGRESS_IP...]: a dual-stack LoadBalancer Service
+# (clusterIPs 10.96.0.IDX and fd00:96::IDX, externalTrafficPolicy ETP) and its EndpointSlice with
+# one ready endpoint on NODE. POOL is a pool name (the address-pool annotation), ips=A[,B] (the
+# loadBalancerIPs annotation) or - (neither). With INGRESS_IPs the Service carries them as its
+# status (plan's input, or a restart's). -4: single-stack, clusterIP 10.96.0.IDX only.
 lab_service_yaml() {
-  local name="$1" idx="$2" etp="$3" node="$4" pool="$5" ip sep=""
+  local single="" ip sep=""
+  [ "$1" != -4 ] || { single=1 && shift; }
+  local name="$1" idx="$2" etp="$3" node="$4" pool="$5"
   shift 5
   echo "apiVersion: v1"
   echo "kind: Service"
   echo "metadata:"
   echo "  name: $name"
   echo "  namespace: default"
-  [ "$pool" = - ] || echo "  annotations: {metallb.io/address-pool: $pool}"
+  case "$pool" in
+    -) ;;
+    ips=*) echo "  annotations: {metallb.io/loadBalancerIPs: \"${pool#ips=}\"}" ;;
+    *) echo "  annotations: {metallb.io/address-pool: $pool}" ;;
+  esac
+  echo "spec:"
+  echo "  type: LoadBalancer"
+  echo "  clusterIP: 10.96.0.$idx"
+  if [ -z "$single" ]; then
+    echo "  clusterIPs: [10.96.0.$idx, \"fd00:96::$idx\"]"
+    echo "  ipFamilies: [IPv4, IPv6]"
+    echo "  ipFamilyPolicy: PreferDualStack"
+  fi
   cat <<EOF
-spec:
-  type: LoadBalancer
-  clusterIP: 10.96.0.$idx
-  clusterIPs: [10.96.0.$idx, "fd00:96::$idx"]
-  ipFamilies: [IPv4, IPv6]
-  ipFamilyPolicy: PreferDualStack
   externalTrafficPolicy: $etp
   selector: {app: $name}
   ports:
@@ -210,6 +307,132 @@ endpoints:
 ports:
   - {name: http, port: 8080, protocol: TCP}
 EOF
+}
+
+# lab_l2_pool_yaml NAME ADDRESS...: an IPAddressPool NAME with those addresses (ranges or CIDRs)
+# and an L2Advertisement NAME of it
+lab_l2_pool_yaml() {
+  local name="$1" list="" a
+  shift
+  for a in "$@"; do list="${list:+$list, }\"$a\""; done
+  cat <<EOF
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: $name, namespace: metallb-system}
+spec:
+  addresses: [$list]
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: $name, namespace: metallb-system}
+spec:
+  ipAddressPools: [$name]
+EOF
+}
+
+# lab_bgp_pool_yaml: the IPAddressPool "pool" (10.50.0.0/24) and a BGPAdvertisement "adv" of it
+lab_bgp_pool_yaml() {
+  cat <<EOF
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: pool, namespace: metallb-system}
+spec:
+  addresses: [10.50.0.0/24]
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: adv, namespace: metallb-system}
+spec:
+  ipAddressPools: [pool]
+EOF
+}
+
+# ---------------------------------------------------------------- packet filters (tcpdump)
+garp_filter() { # IP MAC: a gratuitous ARP (sender IP = target IP = IP) from MAC
+  echo "arp and arp[14:4] == arp[24:4] and arp[24:4] == $(ipv4_hex "$1") and ether src $2"
+}
+na_filter() { # IP6 MAC: an unsolicited neighbour advertisement (S flag clear) for target IP6 from MAC
+  local w
+  w="$("$PY" -c '
+import ipaddress, sys
+p = ipaddress.IPv6Address(sys.argv[1]).packed
+print(" and ".join("ip6[%d:4] == 0x%s" % (48 + i, p[i:i + 4].hex()) for i in range(0, 16, 4)))' "$1")"
+  echo "icmp6 and ip6[40] == 136 and ip6[44] & 0x40 == 0 and $w and ether src $2"
+}
+
+# macs_answer: every address in the array ips[] answers with the MAC at the same index of the
+# array macs[] (both set by the caller; probed in parallel, each probe's line printed)
+macs_answer() {
+  local i rc=0 pids=()
+  for i in "${!ips[@]}"; do
+    mac_answers "${ips[$i]}" "${macs[$i]}" >"$LAB_DIR/probe.$i" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!ips[@]}"; do
+    wait "${pids[$i]}" || rc=1
+    cat "$LAB_DIR/probe.$i"
+  done
+  return "$rc"
+}
+
+# plan_winner NAME: the node that the plan in $PLAN (`ferrolb plan -o json`) says announces the
+# Service default/NAME by layer2; fails unless there is exactly one
+plan_winner() {
+  "$PY" -c '
+import json, sys
+plan = json.load(open(sys.argv[1]))
+s = [s for s in plan["services"] if s["namespace"] == "default" and s["name"] == sys.argv[2]]
+w = [a["node"] for a in (s[0].get("announcements") or []) if a["protocol"] == "layer2"] if s else []
+if len(w) != 1:
+    sys.exit("plan: %s has %d layer2 winners" % (sys.argv[2], len(w)))
+print(w[0])' "$PLAN" "$1"
+}
+
+# ---------------------------------------------------------------- a speaker's /metrics
+# series NODE SERIES: the value of one series of NODE's /metrics, e.g.
+# metallb_bgp_session_up{peer="172.30.0.1:179"}; "absent" when the endpoint answers without it;
+# fails when the endpoint does not answer
+series() {
+  lab exec "$1" "$PY" -c '
+import sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:9120/metrics", timeout=2).read().decode()
+for line in body.splitlines():
+    if line.rsplit(" ", 1)[0] == sys.argv[1]:
+        print(line.rsplit(" ", 1)[1]); break
+else:
+    print("absent")' "$2"
+}
+series_ge() { # NODE SERIES MIN: present and at least MIN (the value printed)
+  local v
+  v="$(series "$1" "$2")" || return 1
+  echo "$2 = $v"
+  [ "$v" != absent ] && awk -v v="$v" -v m="$3" 'BEGIN { exit !(v + 0 >= m + 0) }'
+}
+
+# ---------------------------------------------------------------- logs ($LAB_DIR/NAME.log)
+log_lines() { wc -l <"$LAB_DIR/$1.log"; }                    # LOGNAME
+log_since() { tail -n +"$(($2 + 1))" "$LAB_DIR/$1.log"; }   # LOGNAME LINE: what came after LINE
+# ms since the epoch of the first line matching REGEX after LINE in a ferrolb log (RFC 3339 UTC)
+# or in BIRD's (local time, "%F %T.%3f"); nothing (exit 1) when there is none
+log_ms() { # LOGNAME LINE REGEX
+  local ts
+  ts="$(log_since "$1" "$2" | grep -m1 -E "$3" | awk '{print $1}')"
+  [ -n "$ts" ] && date -d "$ts" +%s%3N
+}
+bird_ms() { # LINE REGEX
+  local ts
+  ts="$(log_since bird "$1" | grep -m1 -E "$2" | awk '{print $1, $2}')"
+  [ -n "$ts" ] && date -d "$ts" +%s%3N
+}
+
+# ---------------------------------------------------------------- BIRD (lab.sh start bird)
+bird_cli() { timeout 3 "$LAB_SH" birdc "$@"; } # birdc, bounded (it waits for ever on a frozen BIRD)
+established() { bird_cli show protocols "$1" | grep -q Established; } # PROTO
+not_established() { # PROTO: not Established (and BIRD answers)
+  local o
+  o="$(bird_cli show protocols "$1")" || return 1
+  echo "$o"
+  ! grep -q Established <<<"$o"
 }
 
 # After a failure, the end of every ferrolb log in the lab: a red CI run must say why
@@ -272,6 +495,14 @@ find_ferrolb() {
     fi
   fi
   case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
+}
+
+# lab_setup_ferrolb N: find_ferrolb, lab_setup N, and a check that the binary runs `ferrolb run`
+lab_setup_ferrolb() {
+  find_ferrolb
+  lab_setup "$1"
+  [ -x "$FERROLB" ] || fatal "no ferrolb binary at $FERROLB"
+  "$FERROLB" run --help >/dev/null 2>&1 || fatal "'ferrolb run' is not available in $FERROLB"
 }
 
 lab_setup() { # [N nodes, default 3]

@@ -29,87 +29,17 @@ if ! [[ "$RUNS" =~ ^[0-9]+$ ]] || [ "$RUNS" -lt 5 ]; then
   exit 2
 fi
 
-REPO="$(cd "$LAB_HOME/../.." && pwd)"
-if [ -z "${FERROLB:-}" ]; then
-  FERROLB="${CARGO_TARGET_DIR:-$REPO/target}/debug/ferrolb"
-  if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build -q -p ferrolb) || {
-      echo "FAIL - cargo build -p ferrolb"
-      echo "0 passed, 1 failed"
-      exit 1
-    }
-  fi
-fi
-case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
+find_ferrolb
 
 lab_setup 1
 [ -x "$FERROLB" ] || fatal "no ferrolb binary at $FERROLB"
 
-DIR="$LAB_DIR/manifests"
-STAGE="$LAB_DIR/stage"
-mkdir -p "$DIR" "$STAGE"
-put() { # FILE: stdin into DIR/FILE atomically
-  cat >"$STAGE/$1"
-  mv -f "$STAGE/$1" "$DIR/$1"
-}
-
-put cluster.yaml <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: default}
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node1
-  labels: {kubernetes.io/hostname: node1}
-status:
-  addresses:
-    - {type: InternalIP, address: 172.30.0.11}
-    - {type: InternalIP, address: "fd00:30::11"}
-EOF
-put svc-web.yaml <<EOF
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: default
-  annotations: {metallb.io/loadBalancerIPs: "10.50.0.1"}
-spec:
-  type: LoadBalancer
-  clusterIP: 10.96.0.1
-  externalTrafficPolicy: Cluster
-  selector: {app: web}
-  ports:
-    - {name: http, port: 80, protocol: TCP, targetPort: 8080}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: web-ep1
-  namespace: default
-  labels: {kubernetes.io/service-name: web}
-addressType: IPv4
-endpoints:
-  - addresses: [10.244.1.1]
-    conditions: {ready: true}
-    nodeName: node1
-ports:
-  - {name: http, port: 8080, protocol: TCP}
-EOF
+lab_manifests
+lab_nodes_yaml -6 -n node1 | put cluster.yaml
+lab_service_yaml -4 web 1 Cluster node1 ips=10.50.0.1 | put svc-web.yaml
 config() { # INTERVAL_MS MULTIPLIER
+  lab_bgp_pool_yaml
   cat <<EOF
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: pool, namespace: metallb-system}
-spec:
-  addresses: [10.50.0.0/24]
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: adv, namespace: metallb-system}
-spec:
-  ipAddressPools: [pool]
 ---
 apiVersion: metallb.io/v1beta1
 kind: BFDProfile
@@ -132,38 +62,9 @@ spec:
 EOF
 }
 
-bc() { timeout 3 "$LAB_SH" birdc "$@"; }
-established() { bc show protocols node1 | grep -q Established; }
-not_established() {
-  local o
-  o="$(bc show protocols node1)" || return 1
-  ! grep -q Established <<<"$o"
-}
 # BIRD's BFD session with node1 is Up with the profile's figures ("0.100 0.300")
-bfd_up_with() { bc show bfd sessions | awk -v want="$1" '$1 == "172.30.0.11" && $3 == "Up" && $(NF - 1) " " $NF == want { f = 1 } END { exit !f }'; }
-ready() { established && bfd_up_with "$1"; }
-log_since() { tail -n +"$(($2 + 1))" "$LAB_DIR/$1.log"; } # LOGNAME LINE
-log_lines() { wc -l <"$LAB_DIR/$1.log"; }
-# ms since the epoch of the first line matching REGEX after LINE: BIRD's log (local time,
-# "%F %T.%3f") or ferrolb's (RFC 3339 UTC)
-bird_ms() {
-  local ts
-  ts="$(log_since bird "$1" | grep -m1 -E "$2" | awk '{print $1, $2}')"
-  [ -n "$ts" ] && date -d "$ts" +%s%3N
-}
-ferrolb_ms() {
-  local ts
-  ts="$(log_since ferrolb-node1 "$1" | grep -m1 -E "$2" | awk '{print $1}')"
-  [ -n "$ts" ] && date -d "$ts" +%s%3N
-}
-until_ok() { # SECS FUNC ARGS...: FUNC every 50 ms until it succeeds (0) or SECS pass (1); not a check
-  local end=$(($(now_ms) + $1 * 1000))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(now_ms)" -lt "$end" ] || return 1
-    nap 0.05
-  done
-}
+bfd_up_with() { bird_cli show bfd sessions | awk -v want="$1" '$1 == "172.30.0.11" && $3 == "Up" && $(NF - 1) " " $NF == want { f = 1 } END { exit !f }'; }
+ready() { established node1 && bfd_up_with "$1"; }
 all_within() { # LIMIT_MS FILE: RUNS lines, each with a BIRD figure <= LIMIT_MS
   cat "$2"
   awk -v lim="$1" -v runs="$RUNS" '$2 == "none" || $2 > lim { bad = 1 } END { exit bad || NR < runs }' "$2"
@@ -177,8 +78,7 @@ stats() { # numbers on stdin -> "min/median/max"
 
 config 100 3 | put config.yaml
 lab start bird "$LAB_HOME/peers/bird-lifecycle.conf" >/dev/null || fatal "BIRD did not start"
-lab spawn node1 ferrolb-node1 "$FERROLB" run --node node1 --source "dir:$DIR" \
-  --log-format text --log-level info >/dev/null || fatal "spawn ferrolb in node1"
+LOG_LEVEL=info run_ferrolb node1 ferrolb-node1 || fatal "spawn ferrolb in node1"
 
 RESULTS="$LAB_DIR/results"
 for prof in $PROFILES; do
@@ -194,7 +94,7 @@ for prof in $PROFILES; do
     fatal "no session with the ${iv}x$mult profile"
   : >"$RESULTS.$prof"
   for run in $(seq 1 "$RUNS"); do
-    if ! until_ok 30 ready "$want"; then
+    if ! poll 30 ready "$want"; then
       echo "#   run $run: the session did not come back, skipped"
       continue
     fi
@@ -207,7 +107,7 @@ for prof in $PROFILES; do
     polled=timeout
     end=$((t0 + 10000))
     while [ "$(now_ms)" -lt "$end" ]; do
-      if not_established; then
+      if not_established node1 >/dev/null; then
         polled="$(elapsed_ms "$t0")"
         break
       fi
@@ -217,7 +117,7 @@ for prof in $PROFILES; do
     end=$(($(now_ms) + 5000))
     until log_since ferrolb-node1 "$f0" | grep -q 'BFD session down' || [ "$(now_ms)" -ge "$end" ]; do nap 0.02; done
     logged="$(bird_ms "$b0" 'node1: State changed to stop')"
-    sp="$(ferrolb_ms "$f0" 'BFD session down')"
+    sp="$(log_ms ferrolb-node1 "$f0" 'BFD session down')"
     lab restore node1
     [ -z "$logged" ] || logged=$((logged - t0))
     [ -z "$sp" ] || sp=$((sp - t0))

@@ -79,15 +79,6 @@ bird_newest() {
   date -d "today $(lab birdc show route protocol node1 table master4 | grep -o 'node1 [0-9:.]*' | awk '{print $2}' | sort | tail -1)" +%s.%N
 }
 
-# poll SECS CMD...: run CMD every 50 ms until it succeeds (0) or SECS pass (1); no output
-poll() {
-  local end=$(($(now_ms) + $1 * 1000))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(now_ms)" -lt "$end" ] || return 1
-    nap 0.05
-  done
-}
 
 mem_of() { # PID: "VmHWM VmRSS" in MB
   awk '/^VmHWM:/{h=$2} /^VmRSS:/{r=$2} END{printf "%.1f %.1f", h/1024, r/1024}' "/proc/$1/status"
@@ -328,7 +319,7 @@ UPD='metallb_bgp_updates_total{peer="172.30.0.1:179"}'
 metric_moved() { local v; v="$(metric "$UPD")"; [ "$v" != "$1" ] && [ "$v" != "?" ]; }
 
 t0="$(now_ms)"
-lab spawn node1 ferrolb-node1 "$FERROLB" run --node node1 --source "dir:$DIR" --log-format text --log-level info >/dev/null ||
+LOG_LEVEL=info run_ferrolb node1 ferrolb-node1 ||
   fatal "spawn ferrolb"
 FPID="$(lab pid ferrolb-node1)"
 if wait_idle "$FPID" 900; then

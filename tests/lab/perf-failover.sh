@@ -26,19 +26,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPO="$(cd "$LAB_HOME/../.." && pwd)"
-if [ -z "${FERROLB:-}" ]; then
-  FERROLB="${CARGO_TARGET_DIR:-$REPO/target}/debug/ferrolb"
-  if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build -q -p ferrolb) || {
-      echo "FAIL - cargo build -p ferrolb"
-      echo "0 passed, 1 failed"
-      exit 1
-    }
-  fi
-fi
-case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
-PY="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" || PY=python3
+find_ferrolb
 
 RUNS="${RUNS:-10}"
 OUT="${OUT:-$LAB_DIR/failover.csv}"
@@ -48,77 +36,23 @@ GARP_WAIT=5 # seconds to wait for the new owner's first GARP
 ROWS="$(mktemp "${TMPDIR:-/tmp}/ferrolb-failover.XXXXXX")"
 echo "nodes,signal,run,owner,new_owner,plan_new_owner,kill_epoch,garp_epoch,kill_to_garp_ms,stray_garps_before_kill,two_macs_after_failover,two_macs_after_restart,restart_converge_ms" >"$ROWS"
 
-mac_of() { echo "02:00:00:00:00:1${1#node}"; }
 node_of_mac() { # 02:00:00:00:00:1K -> nodeK
   case "$1" in 02:00:00:00:00:1[1-9]) echo "node${1: -1}" ;; *) echo "?" ;; esac
 }
-ip_of() { echo "172.30.0.1${1#node}"; }
 
 DIR=""
 STATE=""
 NODES=()
 
-put() {
-  cat >"$LAB_DIR/stage/$1"
-  mv -f "$LAB_DIR/stage/$1" "$DIR/$1"
-}
 manifests() {
-  local n
-  {
-    echo "apiVersion: v1"
-    echo "kind: Namespace"
-    echo "metadata: {name: default}"
-    for n in "${NODES[@]}"; do
-      printf -- '---\napiVersion: v1\nkind: Node\nmetadata:\n  name: %s\n  labels: {kubernetes.io/hostname: %s}\n' "$n" "$n"
-      printf 'status:\n  addresses:\n    - {type: InternalIP, address: %s}\n' "$(ip_of "$n")"
-    done
-  } | put cluster.yaml
-  put pools.yaml <<'EOF'
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: lan, namespace: metallb-system}
-spec:
-  addresses: [172.30.0.100-172.30.0.109]
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: lan, namespace: metallb-system}
-spec:
-  ipAddressPools: [lan]
-EOF
+  lab_nodes_yaml -n "${NODES[@]}" | put cluster.yaml
+  lab_l2_pool_yaml lan 172.30.0.100-172.30.0.109 | put pools.yaml
   svc_yaml | put svc-web.yaml
 }
 svc_yaml() { # [IP]: the test Service (status IP given: plan's input)
-  cat <<'EOF'
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  type: LoadBalancer
-  clusterIP: 10.96.0.10
-  selector: {app: web}
-  ports:
-    - {name: http, port: 80, protocol: TCP, targetPort: 8080}
-EOF
-  [ "$#" = 0 ] || echo "status: {loadBalancer: {ingress: [{ip: \"$1\"}]}}"
-  cat <<'EOF'
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: web-ep1
-  namespace: default
-  labels: {kubernetes.io/service-name: web}
-addressType: IPv4
-endpoints:
-  - addresses: [10.244.0.1]
-    conditions: {ready: true}
-    nodeName: node1
-ports:
-  - {name: http, port: 8080, protocol: TCP}
-EOF
+  lab_service_yaml -4 web 10 Cluster node1 - "$@"
 }
-web_ip() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ingress"][0]["ip"])' "$STATE/services/default/web.json" 2>/dev/null; }
+web_ip() { jget "$STATE/services/default/web.json" 'd["ingress"][0]["ip"]'; }
 plan_winner() { # LIVE_NODE...: plan's layer2 winner for web
   local d="$LAB_DIR/plan-input" live
   live="$(
@@ -139,8 +73,7 @@ print(w[0] if len(w) == 1 else "none")'
 start_speaker() {
   local n="$1" f="$LAB_DIR/ferrolb-$1.log"
   if [ -f "$f" ]; then cat "$f" >>"$f.prev" && rm -f "$f"; fi
-  lab spawn "$n" "ferrolb-$n" "$FERROLB" run --node "$n" --source "dir:$DIR" \
-    --log-format text --log-level info --membership-key-file "$LAB_DIR/key" >/dev/null
+  LOG_LEVEL=info run_ferrolb "$n" "ferrolb-$n" --membership-key-file "$LAB_DIR/key"
 }
 members() { lab exec "$1" curl -s --max-time 1 http://127.0.0.1:9120/metrics | awk '$1 == "ferrolb_membership_members" { print $2 }'; }
 all_members() { # every speaker sees N members
@@ -159,16 +92,6 @@ two_macs() { # 1 if two MACs answer three requests (arping -d), else 0
   out="$(lab exec router arping -d -i eth0 -c 3 -W 0.2 -w 2 -r "$VIP" 2>/dev/null)"
   if [ "$(echo "$out" | grep . | sort -u | wc -l)" -gt 1 ]; then echo 1; else echo 0; fi
 }
-# poll CMD... every 50 ms for up to SECS; 0 if it succeeded
-poll() {
-  local end
-  end=$(($(now_ms) + $1 * 1000))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(now_ms)" -lt "$end" ] || return 1
-    nap 0.05
-  done
-}
 gone() { ! lab pid "ferrolb-$1"; }
 converged() { # OWNER: all speakers see N members, OWNER's MAC alone answers
   all_members && only_mac "$(mac_of "$1")"
@@ -179,7 +102,6 @@ first_after() {
 }
 stray_before() { awk -v t="$2" '$1 ~ /^[0-9]+\.[0-9]+$/ && $1 + 0 < t + 0 { n++ } END { print n + 0 }' "$LAB_DIR/$1.log" 2>/dev/null; }
 ms_between() { "$PY" -c 'import sys; from decimal import Decimal as D; print("%.3f" % ((D(sys.argv[2]) - D(sys.argv[1])) * 1000))' "$1" "$2"; }
-hexip() { "$PY" -c 'import ipaddress,sys; print(hex(int(ipaddress.IPv4Address(sys.argv[1]))))' "$1"; }
 
 one_run() { # N SIGNAL RUN
   local n="$1" sig="$2" run="$3" mac owner expect pid t0 first garp_ts new_mac new_owner lat stray d1 d2 t1 conv ok=1 i
@@ -249,9 +171,7 @@ for N in $NODE_SETS; do
   lab_setup "$N"
   "$FERROLB" run --help 2>/dev/null | grep -q -- --membership-bind ||
     fatal "'ferrolb run' in $FERROLB has no --membership-bind (membership not wired yet)"
-  DIR="$LAB_DIR/manifests"
-  STATE="$DIR/.ferrolb"
-  mkdir -p "$DIR" "$LAB_DIR/stage"
+  lab_manifests
   head -c 16 /dev/urandom | base64 | tr -d '=' >"$LAB_DIR/key"
   NODES=()
   for k in $(seq 1 "$N"); do NODES+=("node$k"); done
@@ -260,7 +180,7 @@ for N in $NODE_SETS; do
   for k in "${NODES[@]}"; do start_speaker "$k" || fatal "spawn ferrolb in $k"; done
   poll 10 web_ip || fatal "web gets no address"
   VIP="$(web_ip)"
-  VIPHEX="$(hexip "$VIP")"
+  VIPHEX="$(ipv4_hex "$VIP")"
   OWNER_ALL="$(plan_winner "${NODES[@]}")"
   NEXT=()
   for k in "${NODES[@]}"; do
