@@ -45,8 +45,6 @@ pub enum Ignored {
     EthernetDestination,
     /// A Neighbor Advertisement.
     NotSolicitation,
-    /// An NS without a source link-layer address option, e.g. DAD (MetalLB ignores them).
-    NoSourceLinkLayerAddress,
     /// An NS whose IPv6 destination is neither the target nor its solicited-node group.
     NdpDestination,
     /// The target is not announced on this interface: never answer for IPs we do not own.
@@ -61,7 +59,6 @@ impl Ignored {
             Ignored::ArpReply => "arp_reply",
             Ignored::EthernetDestination => "ethernet_destination",
             Ignored::NotSolicitation => "not_solicitation",
-            Ignored::NoSourceLinkLayerAddress => "no_source_lla",
             Ignored::NdpDestination => "ndp_destination",
             Ignored::NotAnnounced => "not_announced",
         }
@@ -245,7 +242,6 @@ impl Responder {
                 let NdpMessage::Solicitation { target, source_lla } = packet.message else {
                     return Err(Ignored::NotSolicitation.reason());
                 };
-                let requester_mac = source_lla.ok_or(Ignored::NoSourceLinkLayerAddress.reason())?;
                 if packet.destination != target && packet.destination != solicited_node(target) {
                     return Err(Ignored::NdpDestination.reason());
                 }
@@ -256,18 +252,20 @@ impl Responder {
                 let counters = self.counters.per_ip.entry(ip).or_default();
                 counters.requests_received += 1;
                 counters.responses_sent += 1;
+                let (destination, destination_mac, solicited) =
+                    advertisement_destination(packet.source, source_lla, eth.source);
                 let answer = NdpPacket {
                     source: target,
-                    destination: packet.source,
+                    destination,
                     message: NdpMessage::Advertisement {
                         router: false,
-                        solicited: true,
+                        solicited,
                         override_flag: false,
                         target,
                         target_lla: Some(mac),
                     },
                 };
-                Ok(answer.encode_frame(mac, requester_mac))
+                Ok(answer.encode_frame(mac, destination_mac))
             }
             ETHERTYPE_ARP | ETHERTYPE_IPV6 => Err(Ignored::InterfaceNotEligible.reason()),
             other => Err(DecodeError::ForeignEtherType(other).reason()),
@@ -339,6 +337,29 @@ impl Responder {
             }
         }
         changes
+    }
+}
+
+/// Where the answer to a valid Neighbor Solicitation goes, and its Solicited flag
+/// (RFC 4861 §7.2.4): (IPv6 destination, Ethernet destination, S).
+///
+/// - From a unicast source: back to that source, S=1, at its source link-layer address
+///   option, or, where the option is absent, at the frame's Ethernet source. RFC 4861 §7.2.2
+///   lets a router leave the option out of the unicast probes of neighbour unreachability
+///   detection; MetalLB drops those (its issue #2920), so the router's entry for the service
+///   address fails every reachable-time cycle. Answering them keeps it REACHABLE.
+/// - From the unspecified address (duplicate address detection, which the decoder only lets
+///   through without the option and to the solicited-node group): to all-nodes, S=0, so the
+///   host probing learns that the address is taken.
+pub fn advertisement_destination(
+    source: Ipv6Addr,
+    source_lla: Option<MacAddr>,
+    frame_source: MacAddr,
+) -> (Ipv6Addr, MacAddr, bool) {
+    if source.is_unspecified() {
+        (ALL_NODES, MacAddr::ipv6_multicast(ALL_NODES), false)
+    } else {
+        (source, source_lla.unwrap_or(frame_source), true)
     }
 }
 

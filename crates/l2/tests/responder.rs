@@ -170,10 +170,33 @@ fn a_unicast_solicitation_to_the_target_itself_is_answered_too() {
 }
 
 #[test]
-fn solicitations_without_a_source_link_layer_address_are_ignored() {
+fn a_unicast_nud_probe_without_a_source_link_layer_address_is_answered_at_the_frame_source() {
     let mut r = responder();
     r.announce("default/web", VIP6.into(), InterfaceSelection::All);
-    assert_eq!(r.handle("eth0", &solicitation(VIP6, None)), None);
+    // RFC 4861 §7.2.2: a router's reachability probe, unicast to the target, no SLLA option
+    let probe = NdpPacket {
+        source: ROUTER6,
+        destination: VIP6,
+        message: NdpMessage::Solicitation { target: VIP6, source_lla: None },
+    }
+    .encode_frame(ROUTER_MAC, ETH0_MAC);
+    let reply = r.handle("eth0", &probe).expect("an advertisement");
+    let (eth, na) = NdpPacket::decode_frame(&reply).unwrap();
+    assert_eq!((eth.destination, eth.source), (ROUTER_MAC, ETH0_MAC));
+    assert_eq!((na.source, na.destination), (VIP6, ROUTER6));
+    assert!(matches!(na.message, NdpMessage::Advertisement { solicited: true, target_lla: Some(ETH0_MAC), .. }));
+    // the same without the option, sent to the solicited-node group: answered the same way
+    let multicast = solicitation(VIP6, None);
+    let reply = r.handle("eth0", &multicast).expect("an advertisement");
+    assert_eq!(NdpPacket::decode_frame(&reply).unwrap().0.destination, ROUTER_MAC);
+    assert_eq!(r.counters().per_ip[&IpAddr::from(VIP6)].responses_sent, 2);
+    assert!(r.counters().dropped.is_empty(), "{:?}", r.counters().dropped);
+}
+
+#[test]
+fn a_duplicate_address_probe_is_answered_to_all_nodes_without_the_solicited_flag() {
+    let mut r = responder();
+    r.announce("default/web", VIP6.into(), InterfaceSelection::All);
     let group = solicited_node(VIP6);
     let dad = NdpPacket {
         source: Ipv6Addr::UNSPECIFIED,
@@ -181,8 +204,52 @@ fn solicitations_without_a_source_link_layer_address_are_ignored() {
         message: NdpMessage::Solicitation { target: VIP6, source_lla: None },
     }
     .encode_frame(ROUTER_MAC, MacAddr::ipv6_multicast(group));
-    assert_eq!(r.handle("eth0", &dad), None);
-    assert_eq!(r.counters().dropped["no_source_lla"], 2);
+    let reply = r.handle("eth0", &dad).expect("an advertisement");
+    let (eth, na) = NdpPacket::decode_frame(&reply).unwrap();
+    assert_eq!((eth.destination, eth.source), (MacAddr::ipv6_multicast(ALL_NODES), ETH0_MAC));
+    assert_eq!((na.source, na.destination), (VIP6, ALL_NODES));
+    assert!(matches!(na.message, NdpMessage::Advertisement { solicited: false, override_flag: false, .. }));
+    // a probe for an address we do not announce stays unanswered
+    let other: Ipv6Addr = "fd00:30::101".parse().unwrap();
+    let dad_other = NdpPacket {
+        source: Ipv6Addr::UNSPECIFIED,
+        destination: solicited_node(other),
+        message: NdpMessage::Solicitation { target: other, source_lla: None },
+    }
+    .encode_frame(ROUTER_MAC, MacAddr::ipv6_multicast(solicited_node(other)));
+    assert_eq!(r.handle("eth0", &dad_other), None);
+    assert_eq!(r.counters().dropped["not_announced"], 1);
+}
+
+#[test]
+fn what_rfc_4861_says_to_discard_stays_unanswered() {
+    let mut r = responder();
+    r.announce("default/web", VIP6.into(), InterfaceSelection::All);
+    let group = solicited_node(VIP6);
+    // DAD with a source link-layer address option, and DAD not to the solicited-node group
+    // (§7.1.1), are invalid
+    for (destination, source_lla) in [(group, Some(ROUTER_MAC)), (VIP6, None)] {
+        let bad = NdpPacket {
+            source: Ipv6Addr::UNSPECIFIED,
+            destination,
+            message: NdpMessage::Solicitation { target: VIP6, source_lla },
+        }
+        .encode_frame(ROUTER_MAC, MacAddr::ipv6_multicast(group));
+        assert_eq!(r.handle("eth0", &bad), None);
+    }
+    // a hop limit other than 255 means a router forwarded it (§7.1.1)
+    let mut forwarded = solicitation(VIP6, None);
+    forwarded[14 + 7] = 64;
+    assert_eq!(r.handle("eth0", &forwarded), None);
+    // a solicitation sent to some other host's address
+    let elsewhere = NdpPacket {
+        source: ROUTER6,
+        destination: "fd00:30::99".parse().unwrap(),
+        message: NdpMessage::Solicitation { target: VIP6, source_lla: None },
+    }
+    .encode_frame(ROUTER_MAC, ETH0_MAC);
+    assert_eq!(r.handle("eth0", &elsewhere), None);
+    assert_eq!(r.counters().dropped.values().sum::<u64>(), 4, "{:?}", r.counters().dropped);
     assert!(!r.counters().per_ip.contains_key(&IpAddr::from(VIP6)));
 }
 
