@@ -31,8 +31,9 @@ use thiserror::Error;
 /// Default UDP port, the same as memberlist's (MetalLB `METALLB_ML_BIND_PORT`).
 pub const DEFAULT_PORT: u16 = 7946;
 
-/// Bytes this crate adds around a SWIM payload: envelope byte, nonce, AEAD tag, message kind.
-pub(crate) const ENVELOPE_OVERHEAD: usize = 1 + 24 + 16 + 1;
+/// Bytes this crate adds around a SWIM payload: the sealed header for the longest sender name
+/// and the AEAD tag ([`crate::seal`]), and the message kind.
+pub(crate) const ENVELOPE_OVERHEAD: usize = crate::seal::SEAL_OVERHEAD + 1;
 
 /// Timers and fan-outs of the failure detector. See the module documentation for how they add
 /// up to the detection time.

@@ -15,7 +15,7 @@ use thiserror::Error;
 
 use crate::config::{Timers, TimersError};
 use crate::identity::NodeId;
-use crate::seal::{Key, OpenError, Sealer};
+use crate::seal::{Key, MAX_NAME, OpenError, Sealer, Sender};
 
 /// Message kinds inside a sealed datagram.
 const KIND_SWIM: u8 = 0;
@@ -45,7 +45,8 @@ pub struct Boot {
     pub generation: u64,
     /// Seeds the choice of probe targets and gossip peers.
     pub rng_seed: u64,
-    /// Nonce prefix for sealing: must be unpredictable and differ between starts.
+    /// Random bytes for sealing (the first 8 go into every nonce): must be unpredictable and
+    /// differ between starts.
     pub nonce_salt: [u8; 16],
 }
 
@@ -84,6 +85,9 @@ pub enum DropReason {
     Malformed,
     /// It decodes but the SWIM layer refused it (e.g. it claims to come from ourselves).
     Refused,
+    /// It authenticates but was received before or comes from a superseded boot of its
+    /// sender: a recorded datagram sent again ([`crate::seal`]).
+    Replayed,
 }
 
 /// An opaque timer the engine asked for.
@@ -104,6 +108,7 @@ pub struct Counters {
     pub dropped_bad_key: u64,
     pub dropped_malformed: u64,
     pub dropped_refused: u64,
+    pub dropped_replayed: u64,
     pub member_up: u64,
     pub member_down: u64,
     pub member_left: u64,
@@ -183,14 +188,14 @@ impl Runtime<NodeId> for Io<'_> {
 impl Engine {
     pub fn new(config: EngineConfig, key: Option<&Key>, boot: Boot) -> Result<Self, EngineError> {
         config.timers.validate()?;
-        if config.name.is_empty() || config.name.len() > 253 {
+        if config.name.is_empty() || config.name.len() > MAX_NAME {
             return Err(EngineError::Name);
         }
         let me = NodeId { addr: config.advertise, name: config.name.clone(), generation: boot.generation };
         let swim = Foca::new(me, config.timers.foca_config(1), SmallRng::seed_from_u64(boot.rng_seed), PostcardCodec);
         Ok(Self {
             swim,
-            sealer: Sealer::new(key, boot.nonce_salt),
+            sealer: Sealer::new(key, sealer_identity(&config.name, &boot)),
             name: config.name,
             advertise: config.advertise,
             timers: config.timers,
@@ -303,6 +308,7 @@ impl Engine {
             Ok(plain) => plain,
             Err(OpenError::BadKey) => return self.dropped(from, DropReason::BadKey),
             Err(OpenError::Malformed) => return self.dropped(from, DropReason::Malformed),
+            Err(OpenError::Replayed) => return self.dropped(from, DropReason::Replayed),
         };
         match plain.split_first() {
             Some((&KIND_SWIM, body)) => {
@@ -362,6 +368,7 @@ impl Engine {
             DropReason::BadKey => self.counters.dropped_bad_key += 1,
             DropReason::Malformed => self.counters.dropped_malformed += 1,
             DropReason::Refused => self.counters.dropped_refused += 1,
+            DropReason::Replayed => self.counters.dropped_replayed += 1,
         }
         vec![Output::Dropped { from, reason }]
     }
@@ -468,6 +475,8 @@ impl Engine {
             return;
         }
         for gone in self.names.difference(&live) {
+            // its next boot may carry an older generation (a clock set back): hear it
+            self.sealer.forget(gone);
             if self.leaving.contains(gone) {
                 self.counters.member_left += 1;
                 out.push(Output::MemberLeft(gone.clone()));
@@ -491,6 +500,13 @@ impl Engine {
             let _ = self.swim.set_config(self.timers.foca_config(n));
         }
     }
+}
+
+/// What the sealer puts in every header: our name and what makes this boot's nonces unique.
+fn sealer_identity(name: &str, boot: &Boot) -> Sender {
+    let mut random = [0; 8];
+    random.copy_from_slice(&boot.nonce_salt[..8]);
+    Sender { name: name.to_owned(), generation: boot.generation, random }
 }
 
 /// An identity on the wire: `generation (8) | port (2) | ip length (1) | ip (4 or 16) | name`.

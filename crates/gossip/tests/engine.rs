@@ -39,6 +39,8 @@ struct Sim {
     loss: f64,
     rng: u64,
     changes: Vec<Change>,
+    /// Datagrams delivered while recording: (to, from, bytes), as an eavesdropper saw them.
+    recorded: Option<Vec<(usize, usize, Vec<u8>)>>,
 }
 
 fn addr(i: usize) -> SocketAddr {
@@ -69,6 +71,7 @@ impl Sim {
             loss: 0.0,
             rng: seed | 1,
             changes: Vec::new(),
+            recorded: None,
         };
         for i in 0..n {
             sim.boot(i);
@@ -142,6 +145,9 @@ impl Sim {
             let (node, out) = match event {
                 Event::Deliver { to, from, bytes } => {
                     let Some(engine) = self.nodes[to].as_mut() else { continue };
+                    if let Some(recorded) = self.recorded.as_mut() {
+                        recorded.push((to, from, bytes.clone()));
+                    }
                     (to, engine.handle_datagram(addr(from), &bytes, now))
                 }
                 Event::Fire { node, timer } => {
@@ -456,4 +462,79 @@ fn a_member_that_rejoined_under_a_new_identity_still_detects_a_crash() {
     sim.crash(0);
     sim.run_for(Duration::from_secs(3));
     assert_eq!(sim.members(1), names(&[1]));
+}
+
+/// Delivers each recorded datagram again to its recipient; returns the drop reasons seen.
+fn replay(sim: &mut Sim, recorded: &[(usize, usize, Vec<u8>)]) -> Vec<Output> {
+    let now = sim.base + sim.now;
+    let mut outputs = Vec::new();
+    for (to, from, bytes) in recorded {
+        if let Some(engine) = sim.nodes[*to].as_mut() {
+            outputs.extend(engine.handle_datagram(addr(*from), bytes, now));
+        }
+    }
+    outputs
+}
+
+#[test]
+fn recorded_datagrams_sent_again_are_dropped_as_replays_and_counted() {
+    let mut sim = Sim::new(3, 31);
+    sim.join_all();
+    sim.run_for(Duration::from_secs(2));
+    sim.recorded = Some(Vec::new());
+    sim.run_for(Duration::from_secs(2));
+    let recorded = sim.recorded.take().unwrap();
+    assert!(recorded.len() > 20, "{} datagrams recorded", recorded.len());
+    let before: Vec<u64> = (0..3).map(|i| sim.engine(i).counters().dropped_replayed).collect();
+    let outputs = replay(&mut sim, &recorded);
+    // every one is refused before decoding, and nothing else comes out (no reply, no change)
+    assert_eq!(outputs.len(), recorded.len());
+    assert!(
+        outputs.iter().all(|o| matches!(o, Output::Dropped { reason: ferrolb_gossip::DropReason::Replayed, .. })),
+        "{outputs:?}"
+    );
+    let counted: u64 = (0..3).map(|i| sim.engine(i).counters().dropped_replayed - before[i]).sum();
+    assert_eq!(counted, recorded.len() as u64);
+    sim.run_for(Duration::from_secs(2));
+    for i in 0..3 {
+        assert_eq!(sim.members(i), names(&[0, 1, 2]));
+    }
+}
+
+#[test]
+fn datagrams_of_an_earlier_boot_are_replays_once_the_restarted_member_is_heard() {
+    let mut sim = Sim::new(2, 37);
+    sim.join_all();
+    sim.run_for(Duration::from_secs(1));
+    sim.recorded = Some(Vec::new());
+    sim.run_for(Duration::from_secs(1));
+    let old_boot: Vec<_> = sim.recorded.take().unwrap().into_iter().filter(|(to, _, _)| *to == 0).collect();
+    sim.restart(1);
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(sim.members(0), names(&[0, 1]));
+    let outputs = replay(&mut sim, &old_boot);
+    assert!(!old_boot.is_empty());
+    assert!(
+        outputs.iter().all(|o| matches!(o, Output::Dropped { reason: ferrolb_gossip::DropReason::Replayed, .. })),
+        "{outputs:?}"
+    );
+}
+
+#[test]
+fn a_member_restarted_with_its_clock_set_back_is_heard_again() {
+    let mut sim = Sim::new(2, 41);
+    sim.generations[1] = 1_000;
+    sim.boot(1);
+    sim.join_all();
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(sim.members(0), names(&[0, 1]));
+    // the new boot's generation is older than the one node 0 remembers
+    sim.crash(1);
+    sim.generations[1] = 10;
+    sim.boot(1);
+    sim.join(1);
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(sim.members(0), names(&[0, 1]));
+    assert_eq!(sim.members(1), names(&[0, 1]));
+    assert!(sim.engine(0).counters().dropped_replayed > 0, "refused until the old identity was declared down");
 }

@@ -81,6 +81,7 @@ pub struct Metrics {
     pub membership_members: Gauge,
     pub membership_quorum: Gauge,
     pub membership_dropped_bad_key: Gauge,
+    pub membership_dropped_replayed: Gauge,
     pub membership_transitions: Family<TransitionLabel, Gauge>,
 }
 
@@ -222,6 +223,12 @@ impl Metrics {
             "Gossip datagrams dropped because they were not sealed with our key",
             membership_dropped_bad_key.clone(),
         );
+        let membership_dropped_replayed = Gauge::default();
+        registry.register(
+            "ferrolb_membership_dropped_replayed_total",
+            "Gossip datagrams dropped because they had been received before (replays)",
+            membership_dropped_replayed.clone(),
+        );
         let membership_transitions = Family::<TransitionLabel, Gauge>::default();
         registry.register(
             "ferrolb_membership_transitions_total",
@@ -237,6 +244,7 @@ impl Metrics {
             membership_members,
             membership_quorum,
             membership_dropped_bad_key,
+            membership_dropped_replayed,
             membership_transitions,
             bgp_session_up,
             bgp_updates,
@@ -311,6 +319,7 @@ impl Metrics {
     pub fn membership(&self, stats: &ferrolb_gossip::Stats) {
         let value = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.membership_dropped_bad_key.set(value(stats.counters.dropped_bad_key));
+        self.membership_dropped_replayed.set(value(stats.counters.dropped_replayed));
         for (kind, count) in [
             ("up", stats.counters.member_up),
             ("down", stats.counters.member_down),
