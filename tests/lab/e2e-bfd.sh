@@ -14,18 +14,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPO="$(cd "$LAB_HOME/../.." && pwd)"
-if [ -z "${BFD_PROBE:-}" ]; then
-  BFD_PROBE="${CARGO_TARGET_DIR:-$REPO/target}/debug/examples/bfd_probe"
-  if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build -q -p ferrolb-bfd --example bfd_probe) || {
-      echo "FAIL - cargo build -p ferrolb-bfd --example bfd_probe"
-      echo "0 passed, 1 failed"
-      exit 1
-    }
-  fi
-fi
-case "$BFD_PROBE" in /*) ;; *) BFD_PROBE="$REPO/$BFD_PROBE" ;; esac
+lab_binary BFD_PROBE examples/bfd_probe -p ferrolb-bfd --example bfd_probe
 
 lab_setup 1
 [ -x "$BFD_PROBE" ] || fatal "no bfd_probe binary at $BFD_PROBE"

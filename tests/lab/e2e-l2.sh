@@ -278,20 +278,8 @@ check_election() { # NAMES...
   done | sort -u | paste -sd' ')"
   got="$(for w in "${want[@]}"; do mac_of "$w"; done | sort -u | paste -sd' ')"
   check "election: the MACs answering ($allm) are the winners' MACs" test "$allm" = "$got"
-  only_all() {
-    local i rc=0
-    pids=()
-    for i in "${!ips[@]}"; do
-      case "${ips[$i]}" in *:*) nd_only "${ips[$i]}" "${macs[$i]}" ;; *) arp_only "${ips[$i]}" "${macs[$i]}" ;; esac >"$LAB_DIR/only.$i" 2>&1 &
-      pids+=($!)
-    done
-    for i in "${!ips[@]}"; do
-      wait "${pids[$i]}" || rc=1
-      cat "$LAB_DIR/only.$i"
-    done
-    return "$rc"
-  }
-  check "election: exactly one MAC answers each address (arping -d / ndisc6 -m)" only_all
+  only_one() { case "$1" in *:*) nd_only "$1" "$2" ;; *) arp_only "$1" "$2" ;; esac; } # IP MAC
+  check "election: exactly one MAC answers each address (arping -d / ndisc6 -m)" probe_all only_one
   rc=0
   for name in "$@"; do
     w="$(plan_winner "$name" 2>/dev/null)" || w=none

@@ -37,17 +37,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 find_ferrolb
-if [ -z "${NDP_PROBE:-}" ]; then
-  NDP_PROBE="${CARGO_TARGET_DIR:-$REPO/target}/debug/examples/ndp_probe"
-  if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build -q -p ferrolb-l2 --example ndp_probe) || {
-      echo "FAIL - cargo build -p ferrolb-l2 --example ndp_probe"
-      echo "0 passed, 1 failed"
-      exit 1
-    }
-  fi
-fi
-case "$NDP_PROBE" in /*) ;; *) NDP_PROBE="$REPO/$NDP_PROBE" ;; esac
+lab_binary NDP_PROBE examples/ndp_probe -p ferrolb-l2 --example ndp_probe
 
 ROUTER_IP=fd00:30::1
 ROUTER_MAC=02:00:00:00:00:01

@@ -24,7 +24,7 @@
 # poll SECS CMD...           CMD every 50 ms until it succeeds (0) or SECS pass (1): no check line
 #
 # Shared writers and probes (see each one's comment): find_ferrolb, lab_setup_ferrolb, series,
-# series_ge, macs_answer, plan_winner,
+# series_ge, probe_all / macs_answer, plan_winner, lab_binary,
 # lab_manifests + put, run_ferrolb, lab_l2_pool_yaml, lab_bgp_pool_yaml, garp_filter, na_filter,
 # lab_nodes_yaml, lab_service_yaml, jget, mac_of / ip_of / ipv4_hex, log_lines / log_since /
 # log_ms / bird_ms, bird_cli / established / not_established.
@@ -360,12 +360,13 @@ print(" and ".join("ip6[%d:4] == 0x%s" % (48 + i, p[i:i + 4].hex()) for i in ran
   echo "icmp6 and ip6[40] == 136 and ip6[44] & 0x40 == 0 and $w and ether src $2"
 }
 
-# macs_answer: every address in the array ips[] answers with the MAC at the same index of the
-# array macs[] (both set by the caller; probed in parallel, each probe's line printed)
-macs_answer() {
+# probe_all PROBE: PROBE IP MAC for every address in the array ips[] and the MAC at the same
+# index of the array macs[] (both set by the caller), in parallel; each probe's output printed;
+# fails if any probe failed
+probe_all() {
   local i rc=0 pids=()
   for i in "${!ips[@]}"; do
-    mac_answers "${ips[$i]}" "${macs[$i]}" >"$LAB_DIR/probe.$i" 2>&1 &
+    "$1" "${ips[$i]}" "${macs[$i]}" >"$LAB_DIR/probe.$i" 2>&1 &
     pids+=($!)
   done
   for i in "${!ips[@]}"; do
@@ -374,6 +375,7 @@ macs_answer() {
   done
   return "$rc"
 }
+macs_answer() { probe_all mac_answers; } # each address answers with its MAC (one request)
 
 # plan_winner NAME: the node that the plan in $PLAN (`ferrolb plan -o json`) says announces the
 # Service default/NAME by layer2; fails unless there is exactly one
@@ -478,24 +480,29 @@ _lab_on_signal() {
   exit 130
 }
 
-# The ferrolb binary under test, in FERROLB: as given, or target/debug/ferrolb rebuilt first
-# (cargo is a no-op when the binary is fresh), so a test never runs a stale one. Sets REPO, the
+# lab_binary VAR PATH CARGO_ARGS...: the binary under test in the variable VAR: as given, or
+# target/debug/PATH (under $CARGO_TARGET_DIR if set) rebuilt first with `cargo build -q
+# CARGO_ARGS` (a no-op when it is fresh), so a test never runs a stale one. Sets REPO, the
 # repository root. Call it before lab_setup: a failed build ends the script with a summary.
-find_ferrolb() {
+lab_binary() {
+  local var="$1" path rel="$2"
+  shift 2
   REPO="$(cd "$LAB_HOME/../.." && pwd)"
-  if [ -z "${FERROLB:-}" ]; then
-    FERROLB="${CARGO_TARGET_DIR:-$REPO/target}/debug/ferrolb"
-    # cargo is a no-op when the binary is fresh; building here keeps the test from running a stale one
+  path="${!var:-}"
+  if [ -z "$path" ]; then
+    path="${CARGO_TARGET_DIR:-$REPO/target}/debug/$rel"
     if command -v cargo >/dev/null; then
-      (cd "$REPO" && cargo build -q -p ferrolb) || {
-        echo "FAIL - cargo build -p ferrolb"
+      (cd "$REPO" && cargo build -q "$@") || {
+        echo "FAIL - cargo build $*"
         echo "0 passed, 1 failed"
         exit 1
       }
     fi
   fi
-  case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
+  case "$path" in /*) ;; *) path="$REPO/$path" ;; esac
+  printf -v "$var" '%s' "$path"
 }
+find_ferrolb() { lab_binary FERROLB ferrolb -p ferrolb; } # FERROLB: `ferrolb`
 
 # lab_setup_ferrolb N: find_ferrolb, lab_setup N, and a check that the binary runs `ferrolb run`
 lab_setup_ferrolb() {

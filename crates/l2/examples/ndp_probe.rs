@@ -31,20 +31,8 @@ use ferrolb_l2::{MacAddr, NdpMessage, NdpPacket};
 /// Offset of the hop limit in the frame: Ethernet header, then byte 7 of the IPv6 header.
 const HOP_LIMIT_AT: usize = 14 + 7;
 
-/// Classic BPF: keep ICMPv6 (IPv6 next header at 14 + 6) Neighbor Advertisements (ICMPv6
-/// type at 14 + 40), as the driver's filter keeps solicitations.
-const NA_FILTER: [libc::sock_filter; 6] = [
-    bpf(0x30, 0, 0, 20),
-    bpf(0x15, 0, 3, ferrolb_l2::ndp::NEXT_HEADER_ICMPV6 as u32),
-    bpf(0x30, 0, 0, 54),
-    bpf(0x15, 0, 1, TYPE_NEIGHBOR_ADVERTISEMENT as u32),
-    bpf(0x06, 0, 0, 0x0004_0000),
-    bpf(0x06, 0, 0, 0),
-];
-
-const fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
-    libc::sock_filter { code, jt, jf, k }
-}
+/// Only Neighbor Advertisements reach the socket.
+const NA_FILTER: [libc::sock_filter; 6] = ferrolb_l2::driver::icmpv6_type_filter(TYPE_NEIGHBOR_ADVERTISEMENT);
 
 fn usage() -> ! {
     eprintln!(

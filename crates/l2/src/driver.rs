@@ -160,17 +160,22 @@ struct Driver {
     frames_rx: mpsc::Receiver<Frame>,
 }
 
-/// Classic BPF for the NDP socket: IPv6 next header ICMPv6 and type Neighbor Solicitation
-/// (offsets in the Ethernet frame: 14 + 6 and 14 + 40), so the task never wakes for the
-/// rest of the IPv6 traffic.
-const NDP_FILTER: [libc::sock_filter; 6] = [
-    bpf(0x30, 0, 0, 20),
-    bpf(0x15, 0, 3, NEXT_HEADER_ICMPV6 as u32),
-    bpf(0x30, 0, 0, 54),
-    bpf(0x15, 0, 1, TYPE_NEIGHBOR_SOLICITATION as u32),
-    bpf(0x06, 0, 0, 0x0004_0000),
-    bpf(0x06, 0, 0, 0),
-];
+/// The NDP socket's filter: Neighbor Solicitations only, so the task never wakes for the rest
+/// of the IPv6 traffic.
+const NDP_FILTER: [libc::sock_filter; 6] = icmpv6_type_filter(TYPE_NEIGHBOR_SOLICITATION);
+
+/// Classic BPF keeping Ethernet frames that carry ICMPv6 of one type (IPv6 next header at
+/// 14 + 6, ICMPv6 type at 14 + 40), for the driver and for the lab's probe tool.
+pub const fn icmpv6_type_filter(icmp_type: u8) -> [libc::sock_filter; 6] {
+    [
+        bpf(0x30, 0, 0, 20),
+        bpf(0x15, 0, 3, NEXT_HEADER_ICMPV6 as u32),
+        bpf(0x30, 0, 0, 54),
+        bpf(0x15, 0, 1, icmp_type as u32),
+        bpf(0x06, 0, 0, 0x0004_0000),
+        bpf(0x06, 0, 0, 0),
+    ]
+}
 
 const fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
