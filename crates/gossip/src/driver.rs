@@ -73,6 +73,8 @@ pub struct Stats {
     /// Live members, this one included.
     pub members: usize,
     pub send_errors: u64,
+    /// The local health multiplier (1 when healthy), see [`Engine::health`].
+    pub health: u32,
 }
 
 /// Why the driver could not start.
@@ -319,6 +321,7 @@ impl Driver {
                 counters: self.engine.counters().clone(),
                 members: members.len(),
                 send_errors: self.send_errors,
+                health: self.engine.health(),
             };
         }
     }

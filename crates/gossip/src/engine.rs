@@ -1,30 +1,51 @@
 //! The sans-IO membership engine: datagrams and timer expiries in, datagrams, timer requests
-//! and membership changes out. It wraps foca's SWIM implementation (failure detection with
-//! suspicion and incarnation numbers, infection-style dissemination piggybacked on probes,
-//! Das et al. 2002 §4) with the parts foca leaves to its user: sealing, seeding from
-//! addresses, retrying seeds, graceful-leave notices and per-name (not per-identity) events.
+//! and membership changes out.
+//!
+//! It is SWIM (Das, Gupta, Motivala, DSN 2002: a direct probe, then indirect probes through
+//! `k` other members; a failed probe raises a suspicion that the suspect refutes with a higher
+//! incarnation; updates piggybacked on every message) with the three additions of Lifeguard
+//! (Dadgar, Phillips, Currey, DSN 2018) that keep it from declaring live members dead when
+//! datagrams are lost or a member is slow:
+//!
+//! - *local health* ([`crate::health`]): a member that misses acks and nacks stretches its
+//!   own probe interval and probe timeout;
+//! - *dynamic suspicion* ([`crate::member::Suspicion`]): a suspicion raised by one member
+//!   waits long; each independent accuser shortens it, down to the minimum once as many
+//!   accusers as there are indirect probers agree, so a real crash is still declared fast;
+//! - *buddy system*: every member holding a suspicion tells the suspect directly, each gossip
+//!   interval, so it can refute even when the gossip about it was lost.
+//!
+//! Beyond Lifeguard: a relay that gets no answer sends a nack (so the asker can tell its own
+//! link from the target's), the direct probe is sent twice, and any fresh datagram from a
+//! suspect restarts its suspicion clock (replayed datagrams are refused by [`crate::seal`],
+//! so one is proof of life). A member wrongly declared dead refutes like a suspect and comes
+//! back under the same identity; a restarted speaker comes back under a new boot generation.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use foca::{Foca, Incarnation, Member, NoCustomBroadcast, OwnedNotification, PostcardCodec, Runtime, State};
-use rand::SeedableRng;
-use rand::rngs::SmallRng;
 use thiserror::Error;
 
-use crate::config::{Timers, TimersError};
-use crate::identity::NodeId;
-use crate::seal::{Key, MAX_NAME, OpenError, Sealer, Sender};
-
-/// Message kinds inside a sealed datagram.
-const KIND_SWIM: u8 = 0;
-const KIND_LEAVE: u8 = 1;
-const KIND_SUSPECT: u8 = 2;
+use crate::broadcast::Broadcasts;
+use crate::config::{ENVELOPE_OVERHEAD, Timers, TimersError};
+use crate::health::Health;
+use crate::member::{Member, State, SuspicionBounds};
+use crate::seal::{Key, OpenError, Sealer, Sender};
+use crate::wire::{Body, MAX_NAME, Message, Peer, Status, Update};
 
 /// How many copies of a leave notice go to each member: one lost datagram must not turn a
 /// graceful leave into a failure (which would keep the node in the fencing quorum).
 const LEAVE_COPIES: usize = 2;
+
+/// Every this many rejoin intervals, one live member is asked for its whole table, so two
+/// members that disagree (a lost update that ran out of retransmissions) converge.
+const SYNC_EVERY: u32 = 30;
+
+/// Dead and left members are remembered this long (stale gossip about them must not bring
+/// them back), then forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// What this member is and how it probes.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,9 +62,9 @@ pub struct EngineConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Boot {
     /// Grows with every start (the driver uses milliseconds since the Unix epoch), so a
-    /// restarted speaker wins its address over the identity the cluster remembers.
+    /// restarted speaker replaces the identity the cluster remembers.
     pub generation: u64,
-    /// Seeds the choice of probe targets and gossip peers.
+    /// Seeds the choice of probe targets, relays and gossip peers.
     pub rng_seed: u64,
     /// Random bytes for sealing (the first 8 go into every nonce): must be unpredictable and
     /// differ between starts.
@@ -63,13 +84,13 @@ pub enum Output {
         after: Duration,
         timer: Timer,
     },
-    /// A node name became live (first identity with that name alive).
+    /// A node name became live.
     MemberUp(String),
-    /// A live node was declared down by the failure detector.
+    /// A live node was declared dead by the failure detector.
     MemberDown(String),
     /// A live node announced that it is leaving (graceful shutdown).
     MemberLeft(String),
-    /// A datagram was dropped before decoding; counted in [`Counters`].
+    /// A datagram was dropped; counted in [`Counters`].
     Dropped {
         from: SocketAddr,
         reason: DropReason,
@@ -83,7 +104,7 @@ pub enum DropReason {
     BadKey,
     /// It authenticates but is not a membership message we can decode.
     Malformed,
-    /// It decodes but the SWIM layer refused it (e.g. it claims to come from ourselves).
+    /// It decodes but cannot be accepted (it claims to come from ourselves).
     Refused,
     /// It authenticates but was received before or comes from a superseded boot of its
     /// sender: a recorded datagram sent again ([`crate::seal`]).
@@ -96,7 +117,15 @@ pub struct Timer(TimerKind);
 
 #[derive(Debug, Clone, PartialEq)]
 enum TimerKind {
-    Swim(foca::Timer<NodeId>),
+    /// Close the current probe round and start the next.
+    Probe,
+    /// The direct probe `seq` got no ack in time: retry it and go indirect.
+    Indirect(u32),
+    /// The relayed probe `seq` got no ack: nack the asker.
+    Relay(u32),
+    /// Check whether the suspicion about this member has run out.
+    Suspicion(String),
+    Gossip,
     Rejoin,
 }
 
@@ -112,6 +141,10 @@ pub struct Counters {
     pub member_up: u64,
     pub member_down: u64,
     pub member_left: u64,
+    /// Suspicions this member raised (its probe failed).
+    pub suspicions: u64,
+    /// Suspicions about this member that it refuted.
+    pub refutations: u64,
 }
 
 /// Why an engine cannot be built.
@@ -123,26 +156,49 @@ pub enum EngineError {
     Name,
 }
 
-type Swim = Foca<NodeId, PostcardCodec, SmallRng, NoCustomBroadcast>;
+/// The probe round in progress.
+#[derive(Debug)]
+struct Probe {
+    seq: u32,
+    target: String,
+    generation: u64,
+    /// Already suspected when the round started: its failure then says nothing about us.
+    suspected: bool,
+    acked: bool,
+    relays: u32,
+    nacks: u32,
+}
+
+/// A probe this member sends on behalf of another.
+#[derive(Debug)]
+struct Relay {
+    asker: SocketAddr,
+    asker_seq: u32,
+}
 
 /// The membership state machine of one speaker.
 pub struct Engine {
-    swim: Swim,
-    sealer: Sealer,
-    name: String,
-    advertise: SocketAddr,
+    me: Peer,
     timers: Timers,
+    sealer: Sealer,
+    rng: SplitMix,
     seeds: Vec<SocketAddr>,
-    /// Live peer identities, as foca reported them.
-    alive: BTreeSet<NodeId>,
+    members: BTreeMap<String, Member>,
     /// Live peer names last reported to the caller.
     names: BTreeSet<String>,
-    /// Peers whose leave notice arrived and that have not come back since.
-    leaving: BTreeSet<String>,
-    /// Suspects told of their suspicion, and when.
-    told: BTreeMap<NodeId, Instant>,
-    tuned_for: usize,
+    broadcasts: Broadcasts,
+    health: Health,
+    probe: Option<Probe>,
+    /// Probe targets still to visit this round (SWIM §4.3: round-robin in random order).
+    order: Vec<String>,
+    /// Members suspected by someone else, to probe next: an independent confirmation, or
+    /// the ack that lets us refute on their behalf by not accusing.
+    urgent: VecDeque<String>,
+    relays: BTreeMap<u32, Relay>,
+    seq: u32,
+    ticking: bool,
     rejoin_armed: bool,
+    rejoins: u32,
     left: bool,
     counters: Counters,
     last_change: Option<Instant>,
@@ -151,37 +207,11 @@ pub struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("name", &self.name)
-            .field("advertise", &self.advertise)
+            .field("name", &self.me.name)
+            .field("advertise", &self.me.addr)
             .field("members", &self.names)
             .field("left", &self.left)
             .finish_non_exhaustive()
-    }
-}
-
-/// foca's runtime, collecting what it asks for as [`Output`]s.
-struct Io<'a> {
-    sealer: &'a mut Sealer,
-    out: &'a mut Vec<Output>,
-    notes: &'a mut Vec<OwnedNotification<NodeId>>,
-    sent: &'a mut u64,
-}
-
-impl Runtime<NodeId> for Io<'_> {
-    fn notify(&mut self, notification: foca::Notification<'_, NodeId>) {
-        self.notes.push(notification.to_owned());
-    }
-
-    fn send_to(&mut self, to: NodeId, data: &[u8]) {
-        let mut plain = Vec::with_capacity(1 + data.len());
-        plain.push(KIND_SWIM);
-        plain.extend_from_slice(data);
-        *self.sent += 1;
-        self.out.push(Output::Send { to: to.addr, bytes: self.sealer.seal(&plain) });
-    }
-
-    fn submit_after(&mut self, event: foca::Timer<NodeId>, after: Duration) {
-        self.out.push(Output::SetTimer { after, timer: Timer(TimerKind::Swim(event)) });
     }
 }
 
@@ -191,21 +221,25 @@ impl Engine {
         if config.name.is_empty() || config.name.len() > MAX_NAME {
             return Err(EngineError::Name);
         }
-        let me = NodeId { addr: config.advertise, name: config.name.clone(), generation: boot.generation };
-        let swim = Foca::new(me, config.timers.foca_config(1), SmallRng::seed_from_u64(boot.rng_seed), PostcardCodec);
+        let me = Peer { name: config.name, addr: config.advertise, generation: boot.generation, incarnation: 0 };
         Ok(Self {
-            swim,
-            sealer: Sealer::new(key, sealer_identity(&config.name, &boot)),
-            name: config.name,
-            advertise: config.advertise,
+            sealer: Sealer::new(key, sealer_identity(&me.name, &boot)),
+            rng: SplitMix(boot.rng_seed),
+            health: Health::new(config.timers.max_local_health),
+            me,
             timers: config.timers,
             seeds: Vec::new(),
-            alive: BTreeSet::new(),
+            members: BTreeMap::new(),
             names: BTreeSet::new(),
-            leaving: BTreeSet::new(),
-            told: BTreeMap::new(),
-            tuned_for: 1,
+            broadcasts: Broadcasts::default(),
+            probe: None,
+            order: Vec::new(),
+            urgent: VecDeque::new(),
+            relays: BTreeMap::new(),
+            seq: 0,
+            ticking: false,
             rejoin_armed: false,
+            rejoins: 0,
             left: false,
             counters: Counters::default(),
             last_change: None,
@@ -214,22 +248,22 @@ impl Engine {
 
     /// This member's node name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.me.name
     }
 
     /// Live members by node name, this one included (until it leaves): the Layer 2 election's
-    /// candidate set (docs/compatibility.md §4.2 step 5).
+    /// candidate set (docs/compatibility.md §4.2 step 5). Suspects are still live.
     pub fn members(&self) -> BTreeSet<String> {
         let mut members = self.names.clone();
         if !self.left {
-            members.insert(self.name.clone());
+            members.insert(self.me.name.clone());
         }
         members
     }
 
     /// Live members currently under suspicion (SWIM §4.2): a failed probe, not yet refuted.
     pub fn suspects(&self) -> BTreeSet<String> {
-        self.swim.iter_members().filter(|m| m.state() == State::Suspect).map(|m| m.id().name.clone()).collect()
+        self.members.values().filter(|m| matches!(m.state, State::Suspect(_))).map(|m| m.peer.name.clone()).collect()
     }
 
     pub fn counters(&self) -> &Counters {
@@ -241,10 +275,20 @@ impl Engine {
         self.last_change
     }
 
-    /// The generation of this member's identity: the boot generation plus the times it was
-    /// declared down and rejoined (a flapping indicator for metrics).
+    /// The boot generation of this member.
     pub fn generation(&self) -> u64 {
-        self.swim.identity().generation
+        self.me.generation
+    }
+
+    /// How often this member has refuted a suspicion since it started.
+    pub fn incarnation(&self) -> u64 {
+        self.me.incarnation
+    }
+
+    /// The local health multiplier (1 when healthy): how much this member stretches its own
+    /// probe interval and timeout.
+    pub fn health(&self) -> u32 {
+        self.health.multiplier()
     }
 
     pub fn has_left(&self) -> bool {
@@ -259,41 +303,36 @@ impl Engine {
         if self.left {
             return Vec::new();
         }
-        let mut seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != self.advertise).collect();
+        let mut seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != self.me.addr).collect();
         seeds.sort_unstable();
         seeds.dedup();
         self.seeds = seeds;
-        let mut out = self.announce_to_seeds();
+        let mut out = Vec::new();
+        self.join_seeds(&mut out);
+        self.start_ticking(&mut out);
         if !self.rejoin_armed {
             self.rejoin_armed = true;
-            out.push(Output::SetTimer { after: self.timers.rejoin_interval, timer: Timer(TimerKind::Rejoin) });
+            out.push(timer(self.timers.rejoin_interval, TimerKind::Rejoin));
         }
         out
     }
 
     /// Leaves the cluster: every live member gets a leave notice (so it reports
-    /// [`Output::MemberLeft`] at once and stops counting us for quorum), and the SWIM layer
-    /// gossips our own down update as well. The engine is inert afterwards.
+    /// [`Output::MemberLeft`] at once and stops counting us for quorum). The engine is inert
+    /// afterwards.
     pub fn leave(&mut self) -> Vec<Output> {
         if self.left {
             return Vec::new();
         }
-        let notice = encode_leave(self.swim.identity());
+        let notice = Update { peer: self.me.clone(), status: Status::Left };
         let mut out = Vec::new();
-        for peer in &self.alive {
+        let live: Vec<SocketAddr> = self.members.values().filter(|m| m.state.is_live()).map(|m| m.peer.addr).collect();
+        for addr in live {
             for _ in 0..LEAVE_COPIES {
-                self.counters.datagrams_out += 1;
-                out.push(Output::Send { to: peer.addr, bytes: self.sealer.seal(&notice) });
+                self.send_with(&mut out, addr, &Body::Gossip, &[&notice]);
             }
         }
-        let mut notes = Vec::new();
-        let mut io =
-            Io { sealer: &mut self.sealer, out: &mut out, notes: &mut notes, sent: &mut self.counters.datagrams_out };
-        // Only fails to encode our own identity, which every datagram already did.
-        let _ = self.swim.leave_cluster(&mut io);
-        out.retain(|o| !matches!(o, Output::SetTimer { .. }));
         self.left = true;
-        self.alive.clear();
         self.names.clear();
         out
     }
@@ -310,57 +349,55 @@ impl Engine {
             Err(OpenError::Malformed) => return self.dropped(from, DropReason::Malformed),
             Err(OpenError::Replayed) => return self.dropped(from, DropReason::Replayed),
         };
-        match plain.split_first() {
-            Some((&KIND_SWIM, body)) => {
-                let (mut out, result) = self.drive(now, |swim, io| swim.handle_data(body, io));
-                if result.is_err() {
-                    out.extend(self.dropped(from, DropReason::Refused));
-                }
-                out
-            }
-            Some((&KIND_LEAVE, body)) => match decode_leave(body) {
-                Some(id) if id.addr != self.advertise && id.name != self.name => {
-                    self.leaving.insert(id.name.clone());
-                    let (out, _) =
-                        self.drive(now, |swim, io| swim.apply_many(std::iter::once(Member::down(id)), true, io));
-                    out
-                }
-                Some(_) => self.dropped(from, DropReason::Refused),
-                None => self.dropped(from, DropReason::Malformed),
-            },
-            Some((&KIND_SUSPECT, body)) => match decode_suspect(body) {
-                // Only our current identity refutes; a notice about an older generation is
-                // stale. The refutation is our bumped incarnation, which foca puts in the
-                // header of every message: foca gossips it to a few members, and an announce
-                // carries it straight back to the member that suspects us.
-                Some((teller, id, incarnation)) if &id == self.swim.identity() => {
-                    let update = Member::new(id, incarnation, State::Suspect);
-                    self.drive(now, |swim, io| {
-                        swim.apply_many(std::iter::once(update), true, &mut *io)?;
-                        swim.announce(teller, io)
-                    })
-                    .0
-                }
-                Some(_) => Vec::new(),
-                None => self.dropped(from, DropReason::Malformed),
-            },
-            _ => self.dropped(from, DropReason::Malformed),
+        let Ok(message) = Message::decode(&plain) else {
+            return self.dropped(from, DropReason::Malformed);
+        };
+        if message.sender.name == self.me.name || message.sender.addr == self.me.addr {
+            return self.dropped(from, DropReason::Refused);
         }
+        let mut out = Vec::new();
+        let sender = message.sender;
+        self.hear_from(&mut out, &sender, now);
+        for update in &message.updates {
+            self.learn(&mut out, update, Some(&sender), now);
+        }
+        self.answer(&mut out, &sender, message.body);
+        self.start_ticking(&mut out);
+        self.sync_names(&mut out, now);
+        out
     }
 
     /// Handles a timer the engine asked for earlier.
-    pub fn handle_timer(&mut self, timer: Timer, now: Instant) -> Vec<Output> {
+    pub fn handle_timer(&mut self, due: Timer, now: Instant) -> Vec<Output> {
         if self.left {
             return Vec::new();
         }
-        match timer.0 {
-            TimerKind::Swim(t) => self.drive(now, |swim, io| swim.handle_timer(t, io)).0,
+        let mut out = Vec::new();
+        match due.0 {
+            TimerKind::Probe => self.probe_round(&mut out, now),
+            TimerKind::Indirect(seq) => self.go_indirect(&mut out, seq),
+            TimerKind::Relay(seq) => {
+                if let Some(relay) = self.relays.remove(&seq) {
+                    self.send(&mut out, relay.asker, &Body::Nack { seq: relay.asker_seq });
+                }
+            }
+            TimerKind::Suspicion(name) => self.check_suspicion(&mut out, &name, now),
+            TimerKind::Gossip => self.gossip(&mut out),
             TimerKind::Rejoin => {
-                let mut out = self.announce_to_seeds();
-                out.push(Output::SetTimer { after: self.timers.rejoin_interval, timer: Timer(TimerKind::Rejoin) });
-                out
+                self.join_seeds(&mut out);
+                self.rejoins += 1;
+                if self.rejoins.is_multiple_of(SYNC_EVERY) {
+                    let live = self.live_peers(None);
+                    if let Some(addr) = self.pick(&live, 1).first().copied() {
+                        self.send(&mut out, addr, &Body::Join);
+                    }
+                }
+                self.forget_old(now);
+                out.push(timer(self.timers.rejoin_interval, TimerKind::Rejoin));
             }
         }
+        self.sync_names(&mut out, now);
+        out
     }
 
     fn dropped(&mut self, from: SocketAddr, reason: DropReason) -> Vec<Output> {
@@ -373,111 +410,349 @@ impl Engine {
         vec![Output::Dropped { from, reason }]
     }
 
-    fn announce_to_seeds(&mut self) -> Vec<Output> {
-        let present: BTreeSet<SocketAddr> = self.alive.iter().map(|id| id.addr).collect();
-        let absent: Vec<SocketAddr> = self.seeds.iter().copied().filter(|s| !present.contains(s)).collect();
-        // The clock is irrelevant: announcing changes no membership.
-        let mut out = Vec::new();
-        for seed in absent {
-            let mut notes = Vec::new();
-            let mut io = Io {
-                sealer: &mut self.sealer,
-                out: &mut out,
-                notes: &mut notes,
-                sent: &mut self.counters.datagrams_out,
-            };
-            // Only fails to encode identities, which cannot fail for ours.
-            let _ = self.swim.announce(NodeId::seed(seed), &mut io);
+    fn start_ticking(&mut self, out: &mut Vec<Output>) {
+        if !self.ticking {
+            self.ticking = true;
+            out.push(timer(self.timers.probe_period, TimerKind::Probe));
+            out.push(timer(self.timers.gossip_interval, TimerKind::Gossip));
         }
-        out
     }
 
-    /// Runs one foca call, then turns its notifications into per-name changes.
-    fn drive(
-        &mut self,
-        now: Instant,
-        call: impl FnOnce(&mut Swim, &mut Io<'_>) -> Result<(), foca::Error>,
-    ) -> (Vec<Output>, Result<(), foca::Error>) {
-        let mut out = Vec::new();
-        let mut notes = Vec::new();
-        let result = {
-            let mut io = Io {
-                sealer: &mut self.sealer,
-                out: &mut out,
-                notes: &mut notes,
-                sent: &mut self.counters.datagrams_out,
-            };
-            call(&mut self.swim, &mut io)
+    /// The sender of a datagram speaks for itself: its header is the freshest news of it.
+    fn hear_from(&mut self, out: &mut Vec<Output>, sender: &Peer, now: Instant) {
+        let update = Update { peer: sender.clone(), status: Status::Alive };
+        let Some(held) = self.members.get_mut(&sender.name) else {
+            self.learn(out, &update, None, now);
+            return;
         };
-        let mut rejoined = false;
-        for note in notes {
-            match note {
-                OwnedNotification::MemberUp(id) => {
-                    self.alive.insert(id);
-                }
-                OwnedNotification::MemberDown(id) => {
-                    self.alive.remove(&id);
-                }
-                OwnedNotification::Rename(old, new) if self.alive.remove(&old) => {
-                    self.alive.insert(new);
-                }
-                OwnedNotification::Rejoin(_) => rejoined = true,
-                _ => {}
+        let order = held.compare(&update);
+        match (&mut held.state, order) {
+            (_, Ordering::Greater) => self.learn(out, &update, None, now),
+            // a new boot whose clock is behind the one we declared dead
+            (State::Dead | State::Left, _) if held.peer.generation != sender.generation => {
+                let mut member = Member::new(&update, now);
+                member.peer = sender.clone();
+                self.members.insert(sender.name.clone(), member);
+                self.broadcasts.push(update);
             }
+            (State::Suspect(suspicion), _) if held.peer.generation == sender.generation => {
+                suspicion.heard = Some(now);
+            }
+            // it still thinks it is alive: tell it, so it refutes
+            (State::Dead, _) if held.peer.generation == sender.generation => {
+                let news = held.update();
+                self.send_with(out, sender.addr, &Body::Gossip, &[&news]);
+            }
+            _ => {}
         }
-        if rejoined {
-            self.resume_probing(&mut out);
-        }
-        self.sync_names(&mut out, now);
-        self.tell_suspects(&mut out, now);
-        (out, result)
     }
 
-    /// After an automatic rejoin under a new identity, foca resets itself to "disconnected"
-    /// but keeps its members, and only reconnects (restarting the probe cycle) the next time
-    /// it applies membership updates. If none come, it never probes again and a later crash
-    /// goes unnoticed. Applying an empty batch runs that reconnection at once.
-    fn resume_probing(&mut self, out: &mut Vec<Output>) {
-        let mut notes = Vec::new();
-        let mut io = Io { sealer: &mut self.sealer, out, notes: &mut notes, sent: &mut self.counters.datagrams_out };
-        // An empty batch has nothing to decode or apply: it cannot fail.
-        let _ = self.swim.apply_many(std::iter::empty(), false, &mut io);
+    /// Applies one update, from the member's own header (`via` is None) or gossiped by `via`.
+    fn learn(&mut self, out: &mut Vec<Output>, update: &Update, via: Option<&Peer>, now: Instant) {
+        if update.peer.name == self.me.name {
+            self.about_me(out, update, via);
+            return;
+        }
+        let order = self.members.get(&update.peer.name).map(|held| held.compare(update));
+        match order {
+            None | Some(Ordering::Greater) => {
+                if order.is_none() && !matches!(update.status, Status::Alive | Status::Suspect { .. }) {
+                    // news of the death of a member we never knew: remember it, say nothing
+                    self.members.insert(update.peer.name.clone(), Member::new(update, now));
+                    return;
+                }
+                self.members.insert(update.peer.name.clone(), Member::new(update, now));
+                self.broadcasts.push(update.clone());
+                if let Status::Suspect { accuser } = &update.status {
+                    if *accuser != self.me.name {
+                        self.urgent.push_back(update.peer.name.clone());
+                    }
+                    self.schedule_suspicion(out, &update.peer.name, now);
+                }
+            }
+            Some(Ordering::Equal) => {
+                let Status::Suspect { accuser } = &update.status else { return };
+                let Some(Member { state: State::Suspect(suspicion), .. }) = self.members.get_mut(&update.peer.name)
+                else {
+                    return;
+                };
+                if suspicion.accusers.insert(accuser.clone()) {
+                    // pass the confirmation on, so the others count it too
+                    self.broadcasts.push(update.clone());
+                    self.schedule_suspicion(out, &update.peer.name, now);
+                }
+            }
+            Some(Ordering::Less) => {}
+        }
     }
 
-    /// Tells each suspect, directly and once per probe period, that it is suspected, so it
-    /// refutes in time even when the piggybacked suspicion was used up while it was
-    /// unreachable (Lifeguard's "buddy system", Dadgar et al. 2018 §IV-C; SWIM alone relies
-    /// on dissemination reaching the suspect).
-    fn tell_suspects(&mut self, out: &mut Vec<Output>, now: Instant) {
-        let suspects: Vec<(NodeId, Incarnation)> = self
-            .swim
-            .iter_members()
-            .filter(|m| m.state() == State::Suspect)
-            .map(|m| (m.id().clone(), m.incarnation()))
-            .collect();
-        self.told.retain(|id, _| suspects.iter().any(|(s, _)| s == id));
-        for (id, incarnation) in suspects {
-            let every = self.timers.probe_period / 2;
-            let due = self.told.get(&id).is_none_or(|at| now.saturating_duration_since(*at) >= every);
-            if due {
-                self.told.insert(id.clone(), now);
-                self.counters.datagrams_out += 1;
-                let notice = encode_suspect(self.swim.identity(), &id, incarnation);
-                out.push(Output::Send { to: id.addr, bytes: self.sealer.seal(&notice) });
+    /// News about ourselves: a suspicion or death of our current boot is refuted with a
+    /// higher incarnation, sent straight back and gossiped.
+    fn about_me(&mut self, out: &mut Vec<Output>, update: &Update, via: Option<&Peer>) {
+        if update.peer.generation != self.me.generation
+            || matches!(update.status, Status::Alive)
+            || update.peer.incarnation < self.me.incarnation
+        {
+            return;
+        }
+        self.me.incarnation = update.peer.incarnation + 1;
+        self.counters.refutations += 1;
+        self.health.refuted();
+        let alive = Update { peer: self.me.clone(), status: Status::Alive };
+        self.broadcasts.push(alive);
+        if let Some(via) = via {
+            self.send(out, via.addr, &Body::Gossip);
+        }
+        if let Status::Suspect { accuser } = &update.status
+            && via.is_none_or(|v| v.name != *accuser)
+            && let Some(addr) = self.members.get(accuser).map(|m| m.peer.addr)
+        {
+            self.send(out, addr, &Body::Gossip);
+        }
+    }
+
+    fn answer(&mut self, out: &mut Vec<Output>, sender: &Peer, body: Body) {
+        match body {
+            Body::Ping { seq, target_generation } if target_generation == self.me.generation => {
+                self.send(out, sender.addr, &Body::Ack { seq });
+            }
+            // a probe of an earlier boot of ours: our header tells the prober about this one
+            Body::Ping { .. } => self.send(out, sender.addr, &Body::Gossip),
+            Body::Ack { seq } => {
+                if let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) {
+                    probe.acked = true;
+                } else if let Some(relay) = self.relays.remove(&seq) {
+                    self.send(out, relay.asker, &Body::Ack { seq: relay.asker_seq });
+                }
+            }
+            Body::Nack { seq } => {
+                if let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) {
+                    probe.nacks += 1;
+                }
+            }
+            Body::PingReq { seq, target } => {
+                let mine = self.next_seq();
+                self.relays.insert(mine, Relay { asker: sender.addr, asker_seq: seq });
+                self.send(out, target.addr, &Body::Ping { seq: mine, target_generation: target.generation });
+                out.push(timer(self.timers.probe_timeout.mul_f64(0.8), TimerKind::Relay(mine)));
+            }
+            Body::Join => self.send_table(out, sender.addr),
+            Body::Gossip => {}
+        }
+    }
+
+    /// Closes the probe round that is ending and probes the next member.
+    fn probe_round(&mut self, out: &mut Vec<Output>, now: Instant) {
+        if let Some(done) = self.probe.take() {
+            if done.acked {
+                self.health.probe_succeeded();
+            } else {
+                if !done.suspected {
+                    self.health.probe_failed(done.relays, done.nacks);
+                }
+                self.accuse(out, &done.target, done.generation, now);
             }
         }
+        let Some(target) = self.next_target() else {
+            // nobody to probe, nothing to blame ourselves for
+            self.health.probe_succeeded();
+            out.push(timer(self.timers.probe_period, TimerKind::Probe));
+            return;
+        };
+        let scale = self.health.multiplier();
+        out.push(timer(self.timers.probe_period * scale, TimerKind::Probe));
+        let seq = self.next_seq();
+        let (addr, generation) = (target.addr, target.generation);
+        let suspected = self.members.get(&target.name).is_some_and(|m| matches!(m.state, State::Suspect(_)));
+        self.probe = Some(Probe { seq, target: target.name, generation, suspected, acked: false, relays: 0, nacks: 0 });
+        self.send(out, addr, &Body::Ping { seq, target_generation: generation });
+        out.push(timer(self.timers.probe_timeout * scale, TimerKind::Indirect(seq)));
+    }
+
+    /// The direct probe went unanswered: send it once more and ask `k` others to try.
+    fn go_indirect(&mut self, out: &mut Vec<Output>, seq: u32) {
+        let Some(probe) = self.probe.as_ref().filter(|p| p.seq == seq && !p.acked) else { return };
+        let Some(target) = self.members.get(&probe.target).map(|m| m.peer.clone()) else { return };
+        self.send(out, target.addr, &Body::Ping { seq, target_generation: target.generation });
+        let candidates = self.live_peers(Some(&target.name));
+        let relays = self.pick(&candidates, self.timers.indirect_probes);
+        for addr in &relays {
+            self.send(out, *addr, &Body::PingReq { seq, target: target.clone() });
+        }
+        if let Some(probe) = self.probe.as_mut() {
+            probe.relays = relays.len() as u32;
+        }
+    }
+
+    /// Our probe of `name` failed: suspect it, or confirm a suspicion someone else raised.
+    fn accuse(&mut self, out: &mut Vec<Output>, name: &str, generation: u64, now: Instant) {
+        let Some(held) = self.members.get(name).filter(|m| m.peer.generation == generation) else { return };
+        if !held.state.is_live() {
+            return;
+        }
+        self.counters.suspicions += 1;
+        let update = Update { peer: held.peer.clone(), status: Status::Suspect { accuser: self.me.name.clone() } };
+        self.learn(out, &update, None, now);
+    }
+
+    fn schedule_suspicion(&self, out: &mut Vec<Output>, name: &str, now: Instant) {
+        if let Some(Member { state: State::Suspect(s), .. }) = self.members.get(name) {
+            let after = s.deadline(self.suspicion_bounds()).saturating_duration_since(now);
+            out.push(timer(after, TimerKind::Suspicion(name.to_owned())));
+        }
+    }
+
+    fn check_suspicion(&mut self, out: &mut Vec<Output>, name: &str, now: Instant) {
+        let bounds = self.suspicion_bounds();
+        let Some(member) = self.members.get_mut(name) else { return };
+        let State::Suspect(suspicion) = &member.state else { return };
+        let deadline = suspicion.deadline(bounds);
+        if now < deadline {
+            out.push(timer(deadline - now, TimerKind::Suspicion(name.to_owned())));
+            return;
+        }
+        member.state = State::Dead;
+        member.since = now;
+        let news = member.update();
+        self.broadcasts.push(news);
+    }
+
+    /// The suspicion bounds for the current cluster size.
+    fn suspicion_bounds(&self) -> SuspicionBounds {
+        self.timers.suspicion_bounds(self.names.len() + 1)
+    }
+
+    /// Piggybacks pending updates to a few members, and tells each suspect of its suspicion.
+    fn gossip(&mut self, out: &mut Vec<Output>) {
+        out.push(timer(self.timers.gossip_interval, TimerKind::Gossip));
+        let suspects: Vec<SocketAddr> =
+            self.members.values().filter(|m| matches!(m.state, State::Suspect(_))).map(|m| m.peer.addr).collect();
+        for addr in suspects {
+            self.send(out, addr, &Body::Gossip);
+        }
+        if self.broadcasts.is_empty() {
+            return;
+        }
+        let healthy: Vec<SocketAddr> =
+            self.members.values().filter(|m| matches!(m.state, State::Alive)).map(|m| m.peer.addr).collect();
+        for addr in self.pick(&healthy, self.timers.gossip_fanout) {
+            self.send(out, addr, &Body::Gossip);
+        }
+    }
+
+    /// Our whole table (and ourselves), for a member that joins or asks to resynchronise.
+    fn send_table(&mut self, out: &mut Vec<Output>, to: SocketAddr) {
+        let table: Vec<Update> = self.members.values().map(Member::update).collect();
+        let limit = self.payload_limit();
+        let mut rest: &[Update] = &table;
+        loop {
+            let refs: Vec<&Update> = rest.iter().collect();
+            let (bytes, count) = Message::encode(&self.me, &Body::Gossip, &refs, limit);
+            self.push_sealed(out, to, &bytes);
+            rest = &rest[count.max(1).min(rest.len())..];
+            if rest.is_empty() {
+                break;
+            }
+        }
+    }
+
+    fn join_seeds(&mut self, out: &mut Vec<Output>) {
+        let present: BTreeSet<SocketAddr> =
+            self.members.values().filter(|m| m.state.is_live()).map(|m| m.peer.addr).collect();
+        let absent: Vec<SocketAddr> = self.seeds.iter().copied().filter(|s| !present.contains(s)).collect();
+        for seed in absent {
+            self.send(out, seed, &Body::Join);
+        }
+    }
+
+    fn forget_old(&mut self, now: Instant) {
+        self.members.retain(|_, m| m.state.is_live() || now.saturating_duration_since(m.since) < FORGET_AFTER);
+    }
+
+    /// Sends `body` to `to` with as many pending updates as fit; news about the recipient
+    /// itself (a suspicion or death it must refute) goes first.
+    fn send(&mut self, out: &mut Vec<Output>, to: SocketAddr, body: &Body) {
+        self.send_with(out, to, body, &[]);
+    }
+
+    fn send_with(&mut self, out: &mut Vec<Output>, to: SocketAddr, body: &Body, first: &[&Update]) {
+        let recipient = self.members.values().find(|m| m.peer.addr == to);
+        let about_recipient = recipient.filter(|m| !matches!(m.state, State::Alive)).map(Member::update);
+        let skip = recipient.map(|m| m.peer.name.clone());
+        let queued = self.broadcasts.next(None);
+        let mut updates: Vec<&Update> = first.to_vec();
+        updates.extend(about_recipient.iter());
+        updates.extend(queued.iter().filter(|u| about_recipient.is_none() || Some(&u.peer.name) != skip.as_ref()));
+        let (bytes, count) = Message::encode(&self.me, body, &updates, self.payload_limit());
+        let sent: Vec<&str> = updates[..count].iter().map(|u| u.peer.name.as_str()).collect();
+        let limit = self.timers.max_transmissions(self.names.len() + 1);
+        self.broadcasts.sent(sent, limit);
+        self.push_sealed(out, to, &bytes);
+    }
+
+    fn push_sealed(&mut self, out: &mut Vec<Output>, to: SocketAddr, plain: &[u8]) {
+        self.counters.datagrams_out += 1;
+        out.push(Output::Send { to, bytes: self.sealer.seal(plain) });
+    }
+
+    fn payload_limit(&self) -> usize {
+        self.timers.max_datagram.saturating_sub(ENVELOPE_OVERHEAD)
+    }
+
+    /// The next member to probe: one suspected by others first, then round-robin over the
+    /// live members in an order reshuffled every round.
+    fn next_target(&mut self) -> Option<Peer> {
+        while let Some(name) = self.urgent.pop_front() {
+            if let Some(m) = self.members.get(&name).filter(|m| m.state.is_live()) {
+                return Some(m.peer.clone());
+            }
+        }
+        for _ in 0..2 {
+            while let Some(name) = self.order.pop() {
+                if let Some(m) = self.members.get(&name).filter(|m| m.state.is_live()) {
+                    return Some(m.peer.clone());
+                }
+            }
+            let mut names: Vec<String> =
+                self.members.values().filter(|m| m.state.is_live()).map(|m| m.peer.name.clone()).collect();
+            self.rng.shuffle(&mut names);
+            self.order = names;
+        }
+        None
+    }
+
+    /// Addresses of live members other than `except`, in no particular order.
+    fn live_peers(&self, except: Option<&str>) -> Vec<SocketAddr> {
+        self.members
+            .values()
+            .filter(|m| matches!(m.state, State::Alive) && Some(m.peer.name.as_str()) != except)
+            .map(|m| m.peer.addr)
+            .collect()
+    }
+
+    /// Up to `k` of `from`, chosen at random.
+    fn pick(&mut self, from: &[SocketAddr], k: usize) -> Vec<SocketAddr> {
+        let mut all = from.to_vec();
+        self.rng.shuffle(&mut all);
+        all.truncate(k);
+        all
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
     }
 
     fn sync_names(&mut self, out: &mut Vec<Output>, now: Instant) {
         let live: BTreeSet<String> =
-            self.alive.iter().filter(|id| id.name != self.name).map(|id| id.name.clone()).collect();
+            self.members.values().filter(|m| m.state.is_live()).map(|m| m.peer.name.clone()).collect();
         if live == self.names {
             return;
         }
         for gone in self.names.difference(&live) {
             // its next boot may carry an older generation (a clock set back): hear it
             self.sealer.forget(gone);
-            if self.leaving.contains(gone) {
+            if self.members.get(gone).is_some_and(|m| matches!(m.state, State::Left)) {
                 self.counters.member_left += 1;
                 out.push(Output::MemberLeft(gone.clone()));
             } else {
@@ -486,20 +761,16 @@ impl Engine {
             }
         }
         for new in live.difference(&self.names) {
-            self.leaving.remove(new);
             self.counters.member_up += 1;
             out.push(Output::MemberUp(new.clone()));
         }
         self.names = live;
         self.last_change = Some(now);
-        let n = self.names.len() + 1;
-        if n != self.tuned_for {
-            self.tuned_for = n;
-            // Only probe_period, probe_rtt and enabling periodic tasks are refused, and
-            // those never change here.
-            let _ = self.swim.set_config(self.timers.foca_config(n));
-        }
     }
+}
+
+fn timer(after: Duration, kind: TimerKind) -> Output {
+    Output::SetTimer { after, timer: Timer(kind) }
 }
 
 /// What the sealer puts in every header: our name and what makes this boot's nonces unique.
@@ -509,97 +780,40 @@ fn sealer_identity(name: &str, boot: &Boot) -> Sender {
     Sender { name: name.to_owned(), generation: boot.generation, random }
 }
 
-/// An identity on the wire: `generation (8) | port (2) | ip length (1) | ip (4 or 16) | name`.
-fn encode_id(out: &mut Vec<u8>, id: &NodeId) {
-    out.extend_from_slice(&id.generation.to_be_bytes());
-    out.extend_from_slice(&id.addr.port().to_be_bytes());
-    match id.addr.ip() {
-        IpAddr::V4(ip) => {
-            out.push(4);
-            out.extend_from_slice(&ip.octets());
-        }
-        IpAddr::V6(ip) => {
-            out.push(16);
-            out.extend_from_slice(&ip.octets());
+/// A small deterministic generator (SplitMix64) for choosing probe targets and relays: the
+/// choices need to be spread, not secret, and tests replay them from the boot's seed.
+#[derive(Debug, Clone)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Fisher-Yates.
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
         }
     }
-    out.extend_from_slice(id.name.as_bytes());
-}
-
-fn decode_id(body: &[u8]) -> Option<NodeId> {
-    let generation = u64::from_be_bytes(body.get(..8)?.try_into().ok()?);
-    let port = u16::from_be_bytes(body.get(8..10)?.try_into().ok()?);
-    let len = usize::from(*body.get(10)?);
-    let raw = body.get(11..11 + len)?;
-    let ip = match len {
-        4 => IpAddr::from(<[u8; 4]>::try_from(raw).ok()?),
-        16 => IpAddr::from(<[u8; 16]>::try_from(raw).ok()?),
-        _ => return None,
-    };
-    let name = std::str::from_utf8(body.get(11 + len..)?).ok()?;
-    if name.is_empty() {
-        return None;
-    }
-    Some(NodeId { addr: SocketAddr::new(ip, port), name: name.to_owned(), generation })
-}
-
-/// `KIND_LEAVE | identity`.
-fn encode_leave(id: &NodeId) -> Vec<u8> {
-    let mut out = vec![KIND_LEAVE];
-    encode_id(&mut out, id);
-    out
-}
-
-fn decode_leave(body: &[u8]) -> Option<NodeId> {
-    decode_id(body)
-}
-
-/// `KIND_SUSPECT | incarnation (2) | teller identity length (2) | teller | suspect`.
-fn encode_suspect(teller: &NodeId, suspect: &NodeId, incarnation: Incarnation) -> Vec<u8> {
-    let mut teller_bytes = Vec::new();
-    encode_id(&mut teller_bytes, teller);
-    let mut out = vec![KIND_SUSPECT];
-    out.extend_from_slice(&incarnation.to_be_bytes());
-    out.extend_from_slice(&(teller_bytes.len() as u16).to_be_bytes());
-    out.extend_from_slice(&teller_bytes);
-    encode_id(&mut out, suspect);
-    out
-}
-
-fn decode_suspect(body: &[u8]) -> Option<(NodeId, NodeId, Incarnation)> {
-    let incarnation = Incarnation::from_be_bytes(body.get(..2)?.try_into().ok()?);
-    let len = usize::from(u16::from_be_bytes(body.get(2..4)?.try_into().ok()?));
-    let teller = decode_id(body.get(4..4 + len)?)?;
-    let suspect = decode_id(body.get(4 + len..)?)?;
-    Some((teller, suspect, incarnation))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_leave_notice_round_trips_for_both_families() {
-        for addr in ["10.0.0.1:7946", "[fd00::1]:7946"] {
-            let id = NodeId { addr: addr.parse().unwrap(), name: "node-a".into(), generation: 42 };
-            assert_eq!(decode_leave(&encode_leave(&id)[1..]), Some(id));
-        }
-    }
-
-    #[test]
-    fn a_suspicion_notice_round_trips() {
-        let a = NodeId { addr: "10.0.0.1:7946".parse().unwrap(), name: "node-a".into(), generation: 3 };
-        let b = NodeId { addr: "[fd00::2]:7946".parse().unwrap(), name: "node-b".into(), generation: 4 };
-        assert_eq!(decode_suspect(&encode_suspect(&a, &b, 9)[1..]), Some((a, b, 9)));
-    }
-
-    #[test]
-    fn a_truncated_leave_notice_does_not_decode() {
-        let id = NodeId { addr: "10.0.0.1:7946".parse().unwrap(), name: "n".into(), generation: 1 };
-        let enc = encode_leave(&id);
-        for cut in 1..enc.len() {
-            assert_eq!(decode_leave(&enc[1..cut]), None, "cut at {cut}");
-        }
+    fn engine(name: &str, port: u16) -> Engine {
+        let config = EngineConfig {
+            name: name.into(),
+            advertise: SocketAddr::from(([10, 0, 0, 1], port)),
+            timers: Timers::default(),
+        };
+        Engine::new(config, None, Boot { generation: 5, rng_seed: 1, nonce_salt: [0; 16] }).unwrap()
     }
 
     #[test]
@@ -609,5 +823,40 @@ mod tests {
             let config = EngineConfig { name, advertise: "127.0.0.1:1".parse().unwrap(), timers: Timers::default() };
             assert!(matches!(Engine::new(config, None, boot.clone()), Err(EngineError::Name)));
         }
+    }
+
+    #[test]
+    fn a_suspicion_of_our_current_boot_is_refuted_with_a_higher_incarnation_and_answered_directly() {
+        let mut a = engine("a", 1);
+        let b = Peer { name: "b".into(), addr: "10.0.0.2:1".parse().unwrap(), generation: 1, incarnation: 0 };
+        let about_a = Update { peer: a.me.clone(), status: Status::Suspect { accuser: "b".into() } };
+        let (plain, _) = Message::encode(&b, &Body::Gossip, &[&about_a], 1400);
+        let mut datagram = vec![b'P'];
+        datagram.extend_from_slice(&plain);
+        let out = a.handle_datagram(b.addr, &datagram, Instant::now());
+        assert_eq!(a.incarnation(), 1);
+        assert_eq!(a.counters().refutations, 1);
+        assert!(out.iter().any(|o| matches!(o, Output::Send { to, .. } if *to == b.addr)), "{out:?}");
+        // a stale suspicion (older incarnation, or an earlier boot) changes nothing
+        for peer in [Peer { incarnation: 0, ..a.me.clone() }, Peer { generation: 4, incarnation: 9, ..a.me.clone() }] {
+            let stale = Update { peer, status: Status::Dead };
+            let b2 = Peer { incarnation: 1, ..b.clone() };
+            let (plain, _) = Message::encode(&b2, &Body::Gossip, &[&stale], 1400);
+            let mut datagram = vec![b'P'];
+            datagram.extend_from_slice(&plain);
+            a.handle_datagram(b.addr, &datagram, Instant::now());
+            assert_eq!(a.incarnation(), 1);
+        }
+    }
+
+    #[test]
+    fn the_shuffle_is_a_permutation() {
+        let mut rng = SplitMix(7);
+        let mut items: Vec<u32> = (0..50).collect();
+        rng.shuffle(&mut items);
+        let mut sorted = items.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_ne!(items, sorted);
     }
 }

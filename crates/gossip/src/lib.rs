@@ -1,7 +1,8 @@
 //! Speaker membership: which speakers are alive, for the Layer 2 election
 //! (docs/compatibility.md §4.2 step 5, §5) and for quorum fencing (docs/compatibility.md §9.11).
 //!
-//! - [`engine`]: the sans-IO SWIM engine (foca underneath), tuned for sub-second detection.
+//! - [`engine`]: the sans-IO SWIM engine with Lifeguard's refinements, tuned for sub-second
+//!   detection; [`wire`] its messages.
 //! - [`config`]: its timers and the detection-time formula.
 //! - [`seal`]: datagram encryption and authentication; ferrolb speakers only talk to ferrolb
 //!   speakers (no wire compatibility with Go memberlist).
@@ -9,18 +10,20 @@
 //! - [`driver`] (feature `driver`): the tokio UDP driver and the view it publishes.
 #![forbid(unsafe_code)]
 
+mod broadcast;
 pub mod config;
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod engine;
 pub mod fence;
-mod identity;
+mod health;
+mod member;
 pub mod seal;
+pub mod wire;
 
 pub use config::{DEFAULT_PORT, Timers, TimersError};
 #[cfg(feature = "driver")]
 pub use driver::{DriverConfig, DriverError, Membership, MembershipHandle, MembershipView, Stats};
 pub use engine::{Boot, Counters, DropReason, Engine, EngineConfig, EngineError, Output, Timer};
 pub use fence::{Fence, has_quorum};
-pub use identity::NodeId;
 pub use seal::{Key, KeyError, OpenError};

@@ -134,10 +134,10 @@ pub enum OpenError {
 
 /// Who seals: the fields of the header that make each nonce unique.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Sender {
-    pub(crate) name: String,
-    pub(crate) generation: u64,
-    pub(crate) random: [u8; 8],
+pub struct Sender {
+    pub name: String,
+    pub generation: u64,
+    pub random: [u8; 8],
 }
 
 /// The remembered counters of one sender (RFC 4303 §3.4.3).
@@ -204,8 +204,9 @@ impl Window {
     }
 }
 
-/// Seals outgoing and opens incoming datagrams.
-pub(crate) struct Sealer {
+/// Seals outgoing and opens incoming datagrams. Public so that the fuzz targets (`fuzz/`) can
+/// seal and open arbitrary bytes; the engine is its only user in the product.
+pub struct Sealer {
     ciphers: Vec<XChaCha20Poly1305>,
     sender: Sender,
     counter: u64,
@@ -224,13 +225,13 @@ impl std::fmt::Debug for Sealer {
 }
 
 impl Sealer {
-    /// `sender.name` must be at most [`MAX_NAME`] bytes (the engine checks it).
-    pub(crate) fn new(key: Option<&Key>, sender: Sender) -> Self {
+    /// `sender.name` must be at most 253 bytes (the engine checks it); a longer one is cut.
+    pub fn new(key: Option<&Key>, sender: Sender) -> Self {
         let ciphers = key.map_or_else(Vec::new, |k| k.0.iter().map(|k| XChaCha20Poly1305::new(k.into())).collect());
         Self { ciphers, sender, counter: 0, windows: BTreeMap::new(), tick: 0 }
     }
 
-    pub(crate) fn seal(&mut self, plaintext: &[u8]) -> Vec<u8> {
+    pub fn seal(&mut self, plaintext: &[u8]) -> Vec<u8> {
         let Some(cipher) = self.ciphers.first() else {
             let mut out = Vec::with_capacity(1 + plaintext.len());
             out.push(PLAIN);
@@ -254,7 +255,7 @@ impl Sealer {
         header
     }
 
-    pub(crate) fn open(&mut self, datagram: &[u8]) -> Result<Vec<u8>, OpenError> {
+    pub fn open(&mut self, datagram: &[u8]) -> Result<Vec<u8>, OpenError> {
         let (&kind, rest) = datagram.split_first().ok_or(OpenError::Malformed)?;
         match (kind, self.ciphers.is_empty()) {
             (PLAIN, true) => Ok(rest.to_vec()),

@@ -82,6 +82,9 @@ pub struct Metrics {
     pub membership_quorum: Gauge,
     pub membership_dropped_bad_key: Gauge,
     pub membership_dropped_replayed: Gauge,
+    pub membership_suspicions: Gauge,
+    pub membership_refutations: Gauge,
+    pub membership_health: Gauge,
     pub membership_transitions: Family<TransitionLabel, Gauge>,
 }
 
@@ -229,6 +232,24 @@ impl Metrics {
             "Gossip datagrams dropped because they had been received before (replays)",
             membership_dropped_replayed.clone(),
         );
+        let membership_suspicions = Gauge::default();
+        registry.register(
+            "ferrolb_membership_suspicions_total",
+            "Suspicions this speaker raised: a member did not answer its probe, directly or through others",
+            membership_suspicions.clone(),
+        );
+        let membership_refutations = Gauge::default();
+        registry.register(
+            "ferrolb_membership_refutations_total",
+            "Suspicions about this speaker that it refuted",
+            membership_refutations.clone(),
+        );
+        let membership_health = Gauge::default();
+        registry.register(
+            "ferrolb_membership_local_health",
+            "How much this speaker stretches its probe timeouts because it misses answers (1: healthy)",
+            membership_health.clone(),
+        );
         let membership_transitions = Family::<TransitionLabel, Gauge>::default();
         registry.register(
             "ferrolb_membership_transitions_total",
@@ -245,6 +266,9 @@ impl Metrics {
             membership_quorum,
             membership_dropped_bad_key,
             membership_dropped_replayed,
+            membership_suspicions,
+            membership_refutations,
+            membership_health,
             membership_transitions,
             bgp_session_up,
             bgp_updates,
@@ -320,6 +344,9 @@ impl Metrics {
         let value = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.membership_dropped_bad_key.set(value(stats.counters.dropped_bad_key));
         self.membership_dropped_replayed.set(value(stats.counters.dropped_replayed));
+        self.membership_suspicions.set(value(stats.counters.suspicions));
+        self.membership_refutations.set(value(stats.counters.refutations));
+        self.membership_health.set(i64::from(stats.health));
         for (kind, count) in [
             ("up", stats.counters.member_up),
             ("down", stats.counters.member_down),
