@@ -11,7 +11,7 @@
 #         members and log "member down"; W restarted: it takes the address back (plan) with a GARP
 #     (b) lab.sh cut W: W logs "lost quorum", its metrics say no quorum and no announcement, the
 #         router sees only W2's MAC (GARP from W2), the majority keeps 2 members and quorum;
-#         restore: 3 members again, W logs "quorum regained", the address answers from plan's
+#         restore: 3 members again, W logs "no longer fenced", the address answers from plan's
 #         winner (W) only, with a GARP after the restore (ARP requests answered by two MACs
 #         during the rejoin are reported)
 #     (b') partition between the nodes only (routes into a hole; ARP from the router still reaches
@@ -343,7 +343,7 @@ wait_for 2 "$W restarted: $W2 no longer announces $V4" announces_not "$W2" "$V4"
 nap 1 # let the restart's bursts end before watching for stray GARPs
 cap_start cap-b-garp "$(garp_filter "$V4" "$(mac_of "$W2")")"
 lost0="$(log_count "$W" "lost quorum")"
-regained0="$(log_count "$W" "quorum regained")"
+regained0="$(log_count "$W" "no longer fenced")"
 rlost0="$(log_count "${REST[0]}" "lost quorum") $(log_count "${REST[1]}" "lost quorum")"
 T0="$EPOCHREALTIME"
 lab cut "$W"
@@ -368,7 +368,7 @@ watch_start watch-b "$V4" 4
 T0="$EPOCHREALTIME"
 lab restore "$W"
 wait_for 5 "restore $W: every speaker sees 3 members" members_all 3 "${NODES[@]}"
-wait_for 3 "restore $W: $W logs 'quorum regained'" log_more "$W" "quorum regained" "$regained0"
+wait_for 3 "restore $W: $W logs 'no longer fenced'" log_more "$W" "no longer fenced" "$regained0"
 check "restore $W: $W reports quorum 1" metric_is "$W" ferrolb_membership_quorum_bool 1
 check "restore $W: plan (all three alive) still names $W" test "$(winner_with web "${NODES[@]}")" = "$W"
 answers_from "restore $W" "$W"
@@ -394,7 +394,7 @@ part_routes() { # add|del NODE: routes between NODE and the other nodes into the
 }
 nap 1
 lost0="$(log_count "$W" "lost quorum")"
-regained0="$(log_count "$W" "quorum regained")"
+regained0="$(log_count "$W" "no longer fenced")"
 cap_start cap-p-garp "$(garp_filter "$V4" "$(mac_of "$W2")")"
 watch_start watch-p "$V4" 4
 T0="$EPOCHREALTIME"
@@ -413,7 +413,7 @@ watch_start watch-p2 "$V4" 4
 T0="$EPOCHREALTIME"
 check "node partition healed (routes removed)" part_routes del "$W"
 wait_for 5 "node partition healed: every speaker sees 3 members" members_all 3 "${NODES[@]}"
-wait_for 3 "node partition healed: $W logs 'quorum regained'" log_more "$W" "quorum regained" "$regained0"
+wait_for 3 "node partition healed: $W logs 'no longer fenced'" log_more "$W" "no longer fenced" "$regained0"
 answers_from "node partition healed" "$W"
 wait_for 3 "node partition healed: gratuitous ARP for $V4 from $W's MAC" cap_after cap-p2-garp "$T0"
 cap_stop cap-p2-garp

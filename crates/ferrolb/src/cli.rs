@@ -159,6 +159,11 @@ pub struct RuntimeArgs {
     /// Keep answering ARP/NDP without a quorum of the known speakers (fencing is on by default).
     #[arg(long, env = "FERROLB_NO_FENCING")]
     pub no_fencing: bool,
+    /// Fence on quorum alone: without a majority stop answering even when the speakers'
+    /// heartbeats show the others dead (by default a speaker fences only when they show a
+    /// live majority elsewhere, so the survivor of a double failure keeps serving).
+    #[arg(long, env = "FERROLB_STRICT_FENCING", conflicts_with = "no_fencing")]
+    pub strict_fencing: bool,
     /// Membership probe period in milliseconds (default 100): raise it on slow networks.
     #[arg(long)]
     pub membership_probe_interval_ms: Option<u64>,
@@ -279,6 +284,7 @@ impl RuntimeArgs {
             membership_bind: self.membership_bind,
             membership_key_file: self.membership_key_file.clone(),
             no_fencing: self.no_fencing,
+            strict_fencing: self.strict_fencing,
             membership_probe_interval: self.membership_probe_interval_ms.map(Duration::from_millis),
             membership_probe_timeout: self.membership_probe_timeout_ms.map(Duration::from_millis),
             membership_suspicion_multiplier: self.membership_suspicion_multiplier,

@@ -248,7 +248,8 @@ fn controller_role() -> Role {
 
 /// In `metallb-system` only: its own Pod (owner of its status objects) and the other
 /// speakers' Pods (membership seeds), BGP password Secrets, ConfigMaps, the configuration,
-/// and per-node BGP status.
+/// per-node BGP status, and the speakers' heartbeat Leases (the fencing witness: each renews
+/// its own and lists the others').
 fn speaker_role() -> Role {
     Role {
         metadata: meta(SPEAKER_ACCOUNT, SPEAKER),
@@ -257,6 +258,7 @@ fn speaker_role() -> Role {
             rule("", &["secrets", "configmaps"], READ),
             rule("metallb.io", &CONFIG_KINDS, READ),
             rule("metallb.io", &["servicebgpstatuses", "servicebgpstatuses/status"], FULL),
+            rule("coordination.k8s.io", &["leases"], &["get", "list", "create", "update"]),
         ]),
     }
 }

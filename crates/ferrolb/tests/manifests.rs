@@ -602,6 +602,8 @@ fn each_workload_runs_as_an_account_bound_to_what_it_does() {
         (&s_ns, "", "secrets", "watch", None),
         (&s_ns, "metallb.io", "bgppeers", "list", None),
         (&s_ns, "metallb.io", "servicebgpstatuses/status", "patch", None),
+        (&s_ns, "coordination.k8s.io", "leases", "update", None),
+        (&s_ns, "coordination.k8s.io", "leases", "list", None),
     ] {
         assert!(allows(rules, group, resource, verb, object), "{verb} {group}/{resource} {object:?}");
     }

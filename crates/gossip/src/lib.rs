@@ -6,7 +6,8 @@
 //! - [`config`]: its timers and the detection-time formula.
 //! - [`seal`]: datagram encryption and authentication; ferrolb speakers only talk to ferrolb
 //!   speakers (no wire compatibility with Go memberlist).
-//! - [`fence`]: the pure quorum rule.
+//! - [`fence`]: the pure quorum rule; [`witness`]: fencing on evidence (heartbeats outside
+//!   the gossip) rather than on absence.
 //! - [`driver`] (feature `driver`): the tokio UDP driver and the view it publishes.
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,7 @@ mod health;
 mod member;
 pub mod seal;
 pub mod wire;
+pub mod witness;
 
 pub use config::{DEFAULT_PORT, Timers, TimersError};
 #[cfg(feature = "driver")]
@@ -27,3 +29,4 @@ pub use driver::{DriverConfig, DriverError, Membership, MembershipHandle, Member
 pub use engine::{Boot, Counters, DropReason, Engine, EngineConfig, EngineError, Output, Timer};
 pub use fence::{Fence, has_quorum};
 pub use seal::{Key, KeyError, OpenError};
+pub use witness::{FenceMode, Heartbeats, Witness, must_fence};

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use ferrolb_gossip::{Key, Timers};
+use ferrolb_gossip::{FenceMode, Key, Timers};
 use ferrolb_webhook::WebhookSettings;
 
 /// Which roles this process plays.
@@ -171,12 +171,22 @@ pub struct MembershipConfig {
     pub timers: Timers,
     /// Without quorum this speaker stops answering ARP/NDP (`--no-fencing` turns it off).
     pub fencing: bool,
+    /// Witnessed (the default): fenced only when the heartbeats show a live majority
+    /// elsewhere; strict (`--strict-fencing`): on quorum alone.
+    pub fence_mode: FenceMode,
 }
 
 impl MembershipConfig {
     /// Membership as it runs by default: on, fenced, unauthenticated, MetalLB's port.
     pub fn new(bind: SocketAddr) -> Self {
-        Self { enabled: true, bind, key: None, timers: Timers::default(), fencing: true }
+        Self {
+            enabled: true,
+            bind,
+            key: None,
+            timers: Timers::default(),
+            fencing: true,
+            fence_mode: FenceMode::Witnessed,
+        }
     }
 }
 
@@ -205,6 +215,7 @@ pub struct Settings {
     pub membership_bind: SocketAddr,
     pub membership_key_file: Option<PathBuf>,
     pub no_fencing: bool,
+    pub strict_fencing: bool,
     pub membership_probe_interval: Option<Duration>,
     pub membership_probe_timeout: Option<Duration>,
     pub membership_suspicion_multiplier: Option<f64>,
@@ -245,7 +256,11 @@ impl RuntimeConfig {
                     !settings.no_membership,
                     settings.membership_bind,
                     settings.membership_key_file.as_deref(),
-                    !settings.no_fencing,
+                    match (settings.no_fencing, settings.strict_fencing) {
+                        (true, _) => None,
+                        (false, false) => Some(FenceMode::Witnessed),
+                        (false, true) => Some(FenceMode::Strict),
+                    },
                     (
                         settings.membership_probe_interval,
                         settings.membership_probe_timeout,
@@ -308,7 +323,7 @@ fn membership(
     enabled: bool,
     bind: SocketAddr,
     key_file: Option<&Path>,
-    fencing: bool,
+    fencing: Option<FenceMode>,
     (interval, timeout, multiplier): (Option<Duration>, Option<Duration>, Option<f64>),
 ) -> Result<MembershipConfig, ConfigError> {
     let key = match key_file {
@@ -331,7 +346,14 @@ fn membership(
     if enabled {
         timers.validate().map_err(|e| ConfigError::new(format!("invalid membership timers: {e}")))?;
     }
-    Ok(MembershipConfig { enabled, bind, key, timers, fencing })
+    Ok(MembershipConfig {
+        enabled,
+        bind,
+        key,
+        timers,
+        fencing: fencing.is_some(),
+        fence_mode: fencing.unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]
@@ -359,6 +381,7 @@ mod tests {
             membership_bind: "0.0.0.0:7946".parse().unwrap(),
             membership_key_file: None,
             no_fencing: false,
+            strict_fencing: false,
             membership_probe_interval: None,
             membership_probe_timeout: None,
             membership_suspicion_multiplier: None,

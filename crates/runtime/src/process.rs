@@ -238,6 +238,18 @@ async fn start_speaker(
     let node = speaker_config.node.clone();
     let mut speaker =
         speaker::Speaker::new(node, backend.sink.clone(), config.namespace.clone(), decide, l2, Arc::clone(metrics));
+    if speaker_config.membership.enabled && speaker_config.membership.fencing {
+        // the speakers' heartbeats, for fencing on evidence
+        let witness = match &backend.leadership {
+            Leadership::Lease(client) => {
+                speaker::witness::Backend::Leases { client: client.clone(), namespace: config.namespace.clone() }
+            }
+            Leadership::Lock(state) => speaker::witness::Backend::Dir(state.root().join("heartbeats")),
+        };
+        let (tx, rx) = watch::channel(ferrolb_gossip::Witness::Unreachable);
+        backend.tasks.push(tokio::spawn(speaker::witness::run(witness, speaker_config.node.clone(), tx)));
+        speaker = speaker.with_witness(rx);
+    }
     let selector = config.kubernetes().and_then(|k| k.ml_labels.clone());
     if let (Leadership::Lease(client), Some(selector)) = (&backend.leadership, selector) {
         let (tx, speaker_nodes) = watch::channel(None);

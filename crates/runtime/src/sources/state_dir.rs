@@ -15,6 +15,8 @@
 //! <state>/configurationstates/<component>.json     ConfigurationState status
 //! <state>/servicel2status/<ns>/<name>/<node>.json  written by the node answering ARP/NDP
 //! <state>/servicebgpstatus/<ns>/<name>/<node>.json written by each node announcing over BGP
+//! <state>/heartbeats/<node>                        renewed every second by each speaker (the
+//!                                                  fencing witness, `speaker::witness`)
 //! ```
 
 use std::collections::BTreeMap;

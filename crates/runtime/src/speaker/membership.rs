@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use ferrolb_announce::Liveness;
 use ferrolb_api::Node;
-use ferrolb_gossip::{DriverConfig, Membership, MembershipHandle, MembershipView};
+use ferrolb_gossip::{DriverConfig, Membership, MembershipHandle, MembershipView, Witness, must_fence};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -55,6 +55,8 @@ pub struct Members {
     /// Until then (or until every known speaker is seen) this speaker answers nothing: right
     /// after start it sees only itself and would win every election.
     settle_until: Option<Instant>,
+    /// The heartbeats outside the gossip (`super::witness`): fencing on evidence.
+    witness: watch::Receiver<Witness>,
 }
 
 impl Members {
@@ -68,7 +70,15 @@ impl Members {
             nodes: BTreeSet::new(),
             failed: false,
             settle_until: None,
+            witness: watch::channel(Witness::Unreachable).1,
         }
+    }
+
+    /// Reads the fencing witness from `witness` (without one there is no evidence, and a
+    /// speaker without quorum keeps serving unless fencing is strict).
+    pub fn with_witness(mut self, witness: watch::Receiver<Witness>) -> Self {
+        self.witness = witness;
+        self
     }
 
     /// How long a starting speaker waits for the others before it may answer alone: several
@@ -157,22 +167,43 @@ impl Members {
     }
 
     /// Whether this speaker may answer ARP/NDP: not before membership has settled, and, when
-    /// fencing is on, not while it cannot see a quorum of the speakers it knows.
+    /// fencing is on, not while it is fenced.
     pub fn may_answer(&self) -> bool {
         if !self.options.enabled || self.failed {
             return true;
         }
-        self.settled() && (!self.options.fencing || self.view.as_ref().is_some_and(|v| v.borrow().quorum))
+        self.settled() && !self.must_fence()
     }
 
-    /// True while fencing holds this speaker back: settled, fencing on, and no quorum. (Before
-    /// settling it answers nothing either, but that is start-up, not a lost quorum.)
+    /// True while fencing holds this speaker back: settled, fencing on, no quorum, and (unless
+    /// strict) the witness shows a live majority elsewhere. (Before settling it answers
+    /// nothing either, but that is start-up, not a lost quorum.)
     pub fn fenced(&self) -> bool {
+        self.options.enabled && !self.failed && self.settled() && self.must_fence()
+    }
+
+    fn must_fence(&self) -> bool {
+        if !self.options.fencing {
+            return false;
+        }
+        let Some(view) = &self.view else { return true };
+        let view = view.borrow();
+        must_fence(self.options.fence_mode, &view.known, &view.members, view.quorum, &self.witness.borrow())
+    }
+
+    /// Whether this speaker lacks a gossip quorum but keeps serving because the witness shows
+    /// the speakers it cannot hear are not alive (or cannot be read).
+    pub fn serving_without_quorum(&self) -> bool {
         self.options.enabled
             && !self.failed
             && self.options.fencing
-            && self.settled()
             && self.view.as_ref().is_some_and(|v| !v.borrow().quorum)
+            && !self.must_fence()
+    }
+
+    /// What the witness shows now.
+    pub fn witness(&self) -> Witness {
+        self.witness.borrow().clone()
     }
 
     pub fn view(&self) -> Option<MembershipView> {
@@ -188,7 +219,9 @@ impl Members {
     pub async fn changed(&mut self) {
         let settle = self.settle_until.filter(|t| *t > Instant::now());
         let Some(view) = &mut self.view else { return std::future::pending().await };
+        let witness = &mut self.witness;
         tokio::select! {
+            Ok(()) = witness.changed() => {}
             changed = view.changed() => {
                 if changed.is_err() {
                     self.view = None;
@@ -217,7 +250,7 @@ impl Members {
 mod tests {
     use ferrolb_api::ObjectMeta;
     use ferrolb_api::core::{NodeAddress, NodeStatus};
-    use ferrolb_gossip::Timers;
+    use ferrolb_gossip::{FenceMode, Timers};
 
     use super::*;
 
@@ -261,6 +294,7 @@ mod tests {
             key: None,
             timers: Timers::default(),
             fencing: true,
+            fence_mode: FenceMode::Witnessed,
         };
         let members = Members::new("node1".into(), options);
         assert_eq!(members.liveness(), Liveness::Disabled);
@@ -275,6 +309,7 @@ mod tests {
             key: None,
             timers: Timers::default(),
             fencing: true,
+            fence_mode: FenceMode::Witnessed,
         };
         let members = Members::new("node1".into(), options);
         assert_eq!(members.liveness(), Liveness::Members(BTreeSet::from(["node1".to_owned()])));

@@ -12,6 +12,7 @@ pub mod core;
 pub mod exclusions;
 mod layer2;
 mod membership;
+pub mod witness;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -62,6 +63,8 @@ pub struct Speaker {
     speaker_nodes: watch::Receiver<Option<BTreeSet<String>>>,
     /// Whether fencing held this speaker back at the last step, to log transitions.
     fenced: bool,
+    /// Whether it served without a quorum at the last step (the witness allowed it).
+    serving_alone: bool,
     graceful_shutdown_delay: Duration,
 }
 
@@ -85,12 +88,19 @@ impl Speaker {
             members: Members::new(node.clone(), options.membership),
             speaker_nodes: watch::channel(None).1,
             fenced: false,
+            serving_alone: false,
             graceful_shutdown_delay: options.graceful_shutdown_delay,
             node,
             namespace,
             sink,
             metrics,
         }
+    }
+
+    /// Fences on evidence: reads the speakers' heartbeats from `witness`.
+    pub fn with_witness(mut self, witness: watch::Receiver<ferrolb_gossip::Witness>) -> Self {
+        self.members = self.members.with_witness(witness);
+        self
     }
 
     /// Takes the set of nodes running a speaker from pod discovery: only they take part in
@@ -212,11 +222,18 @@ impl Speaker {
         let fenced = self.members.fenced();
         if fenced != self.fenced {
             if fenced {
-                warn!(node = %self.node, "lost quorum: this speaker cannot see a majority of the speakers it knows; withdrawing its layer2 announcements");
+                warn!(node = %self.node, witness = ?self.members.witness(), "lost quorum: this speaker cannot see a majority of the speakers it knows, and their heartbeats show them alive; withdrawing its layer2 announcements");
             } else {
-                info!(node = %self.node, "quorum regained: layer2 announcements follow the election again");
+                info!(node = %self.node, "no longer fenced: layer2 announcements follow the election again");
             }
             self.fenced = fenced;
+        }
+        let alone = self.members.serving_without_quorum();
+        if alone != self.serving_alone {
+            if alone {
+                warn!(node = %self.node, witness = ?self.members.witness(), "no quorum, but the speakers this one cannot hear are not renewing their heartbeats (or the heartbeats cannot be read): still serving");
+            }
+            self.serving_alone = alone;
         }
     }
 

@@ -1,0 +1,206 @@
+//! The fencing witness's I/O: this speaker renews its heartbeat and reads everyone's, and
+//! publishes which are fresh (the rule that uses them is `ferrolb_gossip::witness`).
+//!
+//! - `dir:` source: one file per node, `<state>/heartbeats/<node>`, rewritten (temporary
+//!   file and rename, no fsync: a heartbeat need not survive a crash) every second.
+//! - `k8s` source: one `coordination.k8s.io/v1` Lease per node, `ferrolb-speaker-<node>` in
+//!   the speaker's namespace, labelled `app.kubernetes.io/component=speaker-heartbeat`, its
+//!   `renewTime` moved every two seconds.
+//!
+//! A reading that fails (directory unreadable, API server unreachable or forbidden) publishes
+//! [`Witness::Unreachable`]: no evidence, so a speaker without a gossip majority keeps serving.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ferrolb_gossip::{Heartbeats, Witness};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Api, ListParams, PostParams};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+/// The label that marks heartbeat Leases (and only those are read).
+pub const HEARTBEAT_LABEL: (&str, &str) = ("app.kubernetes.io/component", "speaker-heartbeat");
+
+/// Where the heartbeats live.
+#[derive(Clone)]
+pub enum Backend {
+    Dir(PathBuf),
+    Leases { client: kube::Client, namespace: String },
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Dir(dir) => f.debug_tuple("Dir").field(dir).finish(),
+            Backend::Leases { namespace, .. } => f.debug_struct("Leases").field("namespace", namespace).finish(),
+        }
+    }
+}
+
+impl Backend {
+    /// How often the heartbeat is renewed; it goes stale after three missed renewals.
+    fn interval(&self) -> Duration {
+        match self {
+            Backend::Dir(_) => Duration::from_secs(1),
+            // a write per speaker every two seconds is what the API server can take
+            Backend::Leases { .. } => Duration::from_secs(2),
+        }
+    }
+}
+
+/// The name of a node's heartbeat Lease.
+pub fn lease_name(node: &str) -> String {
+    format!("ferrolb-speaker-{node}")
+}
+
+/// Renews this node's heartbeat and publishes the fresh ones, until every receiver is gone.
+pub async fn run(backend: Backend, node: String, tx: watch::Sender<Witness>) {
+    let interval = backend.interval();
+    let mut heartbeats = Heartbeats::new(interval * 3, Instant::now().into_std());
+    // what changes with each renewal: the boot and a counter
+    let boot = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let mut beat: u64 = 0;
+    let mut failing = false;
+    loop {
+        beat += 1;
+        let token = format!("{boot}-{beat}");
+        let reading = match renew(&backend, &node, &token).await {
+            Ok(()) => read(&backend).await,
+            Err(e) => Err(e),
+        };
+        let witness = match reading {
+            Ok(entries) => {
+                if failing {
+                    info!(node = %node, "the fencing witness is readable again");
+                    failing = false;
+                }
+                let now = Instant::now().into_std();
+                heartbeats.observe(entries, now);
+                Witness::Alive(heartbeats.fresh(now))
+            }
+            Err(e) => {
+                if !failing {
+                    warn!(node = %node, backend = ?backend, error = %e, "cannot renew or read the speakers' heartbeats; without a quorum this speaker keeps serving");
+                    failing = true;
+                }
+                Witness::Unreachable
+            }
+        };
+        tx.send_if_modified(|current| {
+            let changed = *current != witness;
+            *current = witness;
+            changed
+        });
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = tx.closed() => return,
+        }
+    }
+}
+
+async fn renew(backend: &Backend, node: &str, token: &str) -> io::Result<()> {
+    match backend {
+        Backend::Dir(dir) => {
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!(".{node}.tmp"));
+            std::fs::write(&tmp, token)?;
+            std::fs::rename(&tmp, dir.join(node))
+        }
+        Backend::Leases { client, namespace } => {
+            let api: Api<Lease> = Api::namespaced(client.clone(), namespace);
+            let name = lease_name(node);
+            let spec = LeaseSpec {
+                holder_identity: Some(node.to_owned()),
+                lease_duration_seconds: Some(6),
+                renew_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
+                ..LeaseSpec::default()
+            };
+            let existing = api.get_opt(&name).await.map_err(io::Error::other)?;
+            let mut lease = existing.unwrap_or_else(|| Lease {
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    namespace: Some(namespace.clone()),
+                    labels: Some([(HEARTBEAT_LABEL.0.to_owned(), HEARTBEAT_LABEL.1.to_owned())].into()),
+                    ..ObjectMeta::default()
+                },
+                spec: None,
+            });
+            let create = lease.metadata.resource_version.is_none();
+            lease.spec = Some(spec);
+            let pp = PostParams::default();
+            let result = if create { api.create(&pp, &lease).await } else { api.replace(&name, &pp, &lease).await };
+            result.map(|_| ()).map_err(io::Error::other)
+        }
+    }
+}
+
+/// Every heartbeat: node name and its current token.
+async fn read(backend: &Backend) -> io::Result<Vec<(String, String)>> {
+    match backend {
+        Backend::Dir(dir) => {
+            let mut entries = Vec::new();
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+                if name.starts_with('.') {
+                    continue;
+                }
+                match std::fs::read_to_string(entry.path()) {
+                    Ok(token) => entries.push((name, token)),
+                    // renamed over between listing and reading: read next time
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(entries)
+        }
+        Backend::Leases { client, namespace } => {
+            let api: Api<Lease> = Api::namespaced(client.clone(), namespace);
+            let selector = format!("{}={}", HEARTBEAT_LABEL.0, HEARTBEAT_LABEL.1);
+            let leases = api.list(&ListParams::default().labels(&selector)).await.map_err(io::Error::other)?;
+            Ok(leases.items.iter().filter_map(lease_token).collect())
+        }
+    }
+}
+
+/// A heartbeat Lease's node and what changes with each renewal.
+fn lease_token(lease: &Lease) -> Option<(String, String)> {
+    let spec = lease.spec.as_ref()?;
+    let node = spec.holder_identity.clone()?;
+    let renewed = spec.renew_time.as_ref()?;
+    Some((node, renewed.0.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_without_a_holder_or_renewal_is_no_heartbeat() {
+        let mut lease = Lease::default();
+        assert_eq!(lease_token(&lease), None);
+        lease.spec = Some(LeaseSpec { holder_identity: Some("node1".into()), ..LeaseSpec::default() });
+        assert_eq!(lease_token(&lease), None);
+        let at = k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        lease.spec.as_mut().unwrap().renew_time = Some(MicroTime(at));
+        assert_eq!(lease_token(&lease), Some(("node1".into(), at.to_string())));
+    }
+
+    #[tokio::test]
+    async fn the_directory_heartbeats_are_renewed_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("ferrolb-witness-{}", std::process::id()));
+        let backend = Backend::Dir(dir.clone());
+        renew(&backend, "node1", "1-1").await.unwrap();
+        renew(&backend, "node2", "1-1").await.unwrap();
+        renew(&backend, "node1", "1-2").await.unwrap();
+        let mut entries = read(&backend).await.unwrap();
+        entries.sort();
+        assert_eq!(entries, [("node1".to_owned(), "1-2".to_owned()), ("node2".to_owned(), "1-1".to_owned())]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(read(&backend).await.is_err(), "a missing directory is no evidence");
+    }
+}
