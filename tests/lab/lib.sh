@@ -27,7 +27,7 @@
 # series_ge, probe_all / macs_answer, plan_winner, lab_binary,
 # lab_manifests + put, run_ferrolb, lab_l2_pool_yaml, lab_bgp_pool_yaml, garp_filter, na_filter,
 # lab_nodes_yaml, lab_service_yaml, jget, mac_of / ip_of / ipv4_hex, log_lines / log_since /
-# log_ms / bird_ms, bird_cli / established / not_established.
+# log_ms / bird_ms, bird_cli / established / not_established, cpu_ticks / io_writes / wait_idle.
 
 LAB_HOME="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LAB_SH="$LAB_HOME/lab.sh"
@@ -409,6 +409,25 @@ series_ge() { # NODE SERIES MIN: present and at least MIN (the value printed)
   v="$(series "$1" "$2")" || return 1
   echo "$2 = $v"
   [ "$v" != absent ] && awk -v v="$v" -v m="$3" 'BEGIN { exit !(v + 0 >= m + 0) }'
+}
+
+# ---------------------------------------------------------------- a process's CPU time and writes
+cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; } # PID: utime + stime (ticks)
+io_writes() { awk '/^write_bytes:/{print $2}' "/proc/$1/io"; }               # PID: bytes it sent to storage so far
+# wait_idle PID SECS: until PID has used < 3 ticks of CPU and made no write syscall (a process
+# busy with fsync'ed state files uses little CPU) in each of two consecutive 0.5 s windows (at
+# most SECS); fails on timeout or when PID is gone
+wait_idle() {
+  local pid="$1" end=$(($(now_ms) + $2 * 1000)) a b w v quiet=0
+  a="$(cpu_ticks "$pid")" && w="$(io_writes "$pid")" || return 1
+  while [ "$(now_ms)" -lt "$end" ]; do
+    nap 0.5
+    b="$(cpu_ticks "$pid")" && v="$(io_writes "$pid")" || return 1
+    if [ $((b - a)) -lt 3 ] && [ "$v" = "$w" ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    [ "$quiet" -ge 2 ] && return 0
+    a="$b" w="$v"
+  done
+  return 1
 }
 
 # ---------------------------------------------------------------- logs ($LAB_DIR/NAME.log)

@@ -83,20 +83,7 @@ bird_newest() {
 mem_of() { # PID: "VmHWM VmRSS" in MB
   awk '/^VmHWM:/{h=$2} /^VmRSS:/{r=$2} END{printf "%.1f %.1f", h/1024, r/1024}' "/proc/$1/status"
 }
-cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
-# wait until PID has used < 3 ticks of CPU in each of two consecutive 0.5 s windows (max $2 s)
-wait_idle() {
-  local pid="$1" end=$(($(now_ms) + $2 * 1000)) a b quiet=0
-  a="$(cpu_ticks "$pid")" || return 1
-  while [ "$(now_ms)" -lt "$end" ]; do
-    nap 0.5
-    b="$(cpu_ticks "$pid")" || return 1
-    if [ $((b - a)) -lt 3 ]; then quiet=$((quiet + 1)); else quiet=0; fi
-    [ "$quiet" -ge 2 ] && return 0
-    a="$b"
-  done
-  return 1
-}
+# cpu_ticks, wait_idle (no CPU and no writes for 1 s): lib.sh
 
 # capture node1 -> BIRD BGP traffic in the router namespace (bounded: timeout 300 s)
 cap_start() { # NAME
@@ -231,33 +218,8 @@ lab stop speaker-gobgp-node1 >/dev/null
 # ---------------------------------------------------------------- ferrolb
 
 t0="$(now_ms)"
-# ferrolb's YAML loader accepts at most 1,024 documents per file: 500 Services + 500 slices a file
-python3 - "$STAGE" "$N" <<'EOF' || fatal "generate manifests"
-import ipaddress, os, sys
-out, n = sys.argv[1], int(sys.argv[2])
-base = int(ipaddress.IPv4Address("10.60.0.0"))
-cbase = int(ipaddress.IPv4Address("10.96.0.0"))
-ebase = int(ipaddress.IPv4Address("10.128.0.0"))
-per = 500
-for k in range(0, n, per):
-    with open(os.path.join(out, f"svc-{k // per:04d}.yaml"), "w") as f:
-        for i in range(k, min(n, k + per)):
-            ip, cip, eip = (str(ipaddress.IPv4Address(b + i)) for b in (base, cbase, ebase))
-            f.write(f"""---
-apiVersion: v1
-kind: Service
-metadata: {{name: s{i}, namespace: default}}
-spec: {{type: LoadBalancer, clusterIP: {cip}, clusterIPs: [{cip}], ipFamilies: [IPv4], ipFamilyPolicy: SingleStack, ports: [{{port: 80, protocol: TCP}}]}}
-status: {{loadBalancer: {{ingress: [{{ip: {ip}}}]}}}}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {{name: s{i}-a, namespace: default, labels: {{kubernetes.io/service-name: s{i}}}}}
-addressType: IPv4
-endpoints: [{{addresses: [{eip}], conditions: {{ready: true}}, nodeName: node1}}]
-ports: [{{port: 80, protocol: TCP}}]
-""")
-EOF
+# 500 Services + 500 EndpointSlices a file (ferrolb's YAML loader takes at most 1,024 documents per file)
+python3 "$LAB_HOME/tools/gen_services.py" "$STAGE" "$N" 10.60.0.0 node1 || fatal "generate manifests"
 mv -f "$STAGE"/svc-*.yaml "$DIR"/
 cat <<EOF | put base.yaml
 apiVersion: v1
