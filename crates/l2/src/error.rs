@@ -58,6 +58,11 @@ pub enum DecodeError {
     /// RFC 4861 §7.1.1 / §7.1.2: the target address is multicast.
     #[error("multicast target address")]
     MulticastTarget,
+    /// RFC 4291 §2.7: a multicast address is never the source of an IPv6 packet. Answering
+    /// one would send a solicited advertisement to a multicast group. Found by the
+    /// `ndp_decode` fuzz target.
+    #[error("multicast source address")]
+    MulticastSource,
     /// RFC 4861 §7.1.1: an NS from the unspecified address (DAD) carrying a source
     /// link-layer address option, or sent to a non-solicited-node destination.
     #[error("invalid duplicate address detection probe")]
@@ -87,6 +92,7 @@ impl DecodeError {
             DecodeError::OptionLengthZero => "option_length_zero",
             DecodeError::OptionTruncated => "option_truncated",
             DecodeError::MulticastTarget => "multicast_target",
+            DecodeError::MulticastSource => "multicast_source",
             DecodeError::InvalidDadProbe => "invalid_dad_probe",
             DecodeError::SolicitedToMulticast => "solicited_to_multicast",
         }

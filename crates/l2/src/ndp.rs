@@ -133,6 +133,9 @@ impl NdpPacket {
         if icmpv6_checksum(source, destination, icmp) != 0 {
             return Err(DecodeError::Checksum);
         }
+        if source.is_multicast() {
+            return Err(DecodeError::MulticastSource);
+        }
         let target = ipv6_at(fixed, 8);
         if target.is_multicast() {
             return Err(DecodeError::MulticastTarget);

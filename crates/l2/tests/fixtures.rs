@@ -250,6 +250,10 @@ fn foreign_and_truncated_frames_get_typed_errors() {
     let mut multicast_target = neighbor_solicitation();
     multicast_target[62] = 0xff;
     assert_eq!(NdpPacket::decode_frame(&refit(multicast_target)), Err(DecodeError::MulticastTarget));
+    // found by the ndp_decode fuzz target: a multicast source (RFC 4291 §2.7)
+    let mut multicast_source = neighbor_solicitation();
+    multicast_source[22] = 0xff;
+    assert_eq!(NdpPacket::decode_frame(&refit(multicast_source)), Err(DecodeError::MulticastSource));
 }
 
 #[test]

@@ -253,6 +253,27 @@ fn what_rfc_4861_says_to_discard_stays_unanswered() {
     assert!(!r.counters().per_ip.contains_key(&IpAddr::from(VIP6)));
 }
 
+/// Found by the `ndp_decode` fuzz target: a solicitation claiming a multicast source was
+/// answered with a solicited advertisement to that group, which RFC 4861 §7.1.2 forbids and
+/// our own decoder refuses (RFC 4291 §2.7: multicast is never a source).
+#[test]
+fn a_solicitation_from_a_multicast_source_is_dropped_not_answered_to_the_group() {
+    let mut r = responder();
+    r.announce("default/web", VIP6.into(), InterfaceSelection::All);
+    let group = solicited_node(VIP6);
+    for source in [ALL_NODES, "ffff:ffff:ffff::".parse().unwrap()] {
+        let spoofed = NdpPacket {
+            source,
+            destination: group,
+            message: NdpMessage::Solicitation { target: VIP6, source_lla: None },
+        }
+        .encode_frame(ROUTER_MAC, MacAddr::ipv6_multicast(group));
+        assert_eq!(r.handle("eth0", &spoofed), None, "from {source}");
+    }
+    assert_eq!(r.counters().dropped["multicast_source"], 2);
+    assert!(!r.counters().per_ip.contains_key(&IpAddr::from(VIP6)));
+}
+
 #[test]
 fn solicitations_for_unannounced_targets_and_advertisements_are_ignored() {
     let mut r = responder();
