@@ -20,6 +20,7 @@ use crate::observe::metrics::Metrics;
 use crate::sink::{KubeSink, Sink};
 use crate::sources::dir::DirSource;
 use crate::sources::state_dir::{Leader, StateDir};
+use crate::sources::state_writer::StateWriter;
 use crate::sources::{Snapshot, k8s, lock};
 use crate::speaker::{self, exclusions};
 
@@ -83,6 +84,8 @@ struct Backend {
     leadership: Leadership,
     /// The API server's status writer, flushed on shutdown.
     writer: Option<ferrolb_kube::status::StatusWriter>,
+    /// The state directory's writer, flushed on shutdown.
+    state_writer: Option<StateWriter>,
     /// Tasks that live as long as the process.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -100,14 +103,17 @@ fn start_dir(dir: &DirConfig, config: &RuntimeConfig, metrics: &Arc<Metrics>) ->
     }
     let state = StateDir::new(dir.state_dir.clone());
     state.create().map_err(|e| format!("cannot create the state directory {}: {e}", state.root().display()))?;
+    let state_writer = StateWriter::start(state.clone(), metrics.update_errors.clone())
+        .map_err(|e| format!("cannot start the state directory's writer thread: {e}"))?;
     let (tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
     let source = DirSource::new(manifests.to_owned(), state.clone());
     info!(source = %manifests.display(), state = %state.root().display(), node = ?config.node, roles = ?config.roles, "starting");
     Ok(Backend {
-        sink: Sink::Dir(state.clone()),
+        sink: Sink::Dir(state_writer.clone()),
         snapshots,
         leadership: Leadership::Lock(state),
         writer: None,
+        state_writer: Some(state_writer),
         tasks: vec![tokio::spawn(source.watch(tx, Arc::clone(metrics)))],
     })
 }
@@ -140,6 +146,7 @@ async fn start_kubernetes(config: &RuntimeConfig) -> Result<Backend, String> {
         snapshots: started.snapshots,
         leadership: Leadership::Lease(client),
         writer: Some(started.writer),
+        state_writer: None,
         tasks,
     })
 }
@@ -268,12 +275,12 @@ async fn stop(
     speaker: Option<tokio::task::JoinHandle<()>>,
     election: Option<tokio::task::JoinHandle<()>>,
 ) {
-    let Backend { snapshots, writer, tasks, .. } = backend;
+    let Backend { snapshots, writer, state_writer, tasks, .. } = backend;
     // Closing the snapshot channel ends the speaker's loop, which withdraws everything it
     // announces before returning.
     drop(snapshots);
     if writer.is_none() {
-        // Nothing to flush: the directory source can stop at once.
+        // The directory source has nothing more to read.
         tasks.iter().for_each(|t| t.abort());
     }
     // With --graceful-shutdown-delay the speaker first drains for that long: wait for all of
@@ -288,6 +295,12 @@ async fn stop(
         && !writer.flush(Duration::from_secs(2)).await
     {
         warn!("some status writes did not reach the API server before shutdown");
+    }
+    if let Some(state_writer) = state_writer {
+        let flushed = tokio::task::spawn_blocking(move || state_writer.flush(Duration::from_secs(2)));
+        if !flushed.await.unwrap_or(false) {
+            warn!("some status writes did not reach the state directory before shutdown");
+        }
     }
     if let Some(task) = election {
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;

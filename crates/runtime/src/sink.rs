@@ -1,9 +1,10 @@
 //! Where the reconcilers put what they decided: the state directory (`dir:` source) or the
 //! API server (`k8s` source). The reconcilers call the same methods either way.
 //!
-//! The directory is written synchronously and reports errors at once. The API server is
-//! written by a [`StatusWriter`] task that retries until each write lands, so its methods
-//! only record the wish and never fail.
+//! Either way the methods only record what should be written and never fail: the state
+//! directory's [`StateWriter`] thread writes in batches, the API server's [`StatusWriter`]
+//! task patches; both retry until each write lands, and a newer wish replaces an older one
+//! not yet written.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -16,11 +17,12 @@ use ferrolb_kube::status::{ServiceStatusKind, StatusWriter, Target, Wish};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::sources::state_dir::{ServiceState, StateDir};
+use crate::sources::state_dir::{ServiceState, StatusKind};
+use crate::sources::state_writer::StateWriter;
 
 #[derive(Debug, Clone)]
 pub enum Sink {
-    Dir(StateDir),
+    Dir(StateWriter),
     Kube(KubeSink),
 }
 
@@ -56,13 +58,12 @@ impl Sink {
     }
 
     /// A Service's addresses and pool; `None` clears them (or forgets a deleted service).
-    pub fn write_service(&self, namespace: &str, name: &str, state: Option<&ServiceState>) -> io::Result<()> {
+    pub fn write_service(&self, namespace: &str, name: &str, state: Option<&ServiceState>) {
         match self {
-            Sink::Dir(dir) => dir.write_service(namespace, name, state),
+            Sink::Dir(dir) => dir.set(dir.state().service_path(namespace, name), state),
             Sink::Kube(KubeSink { writer, .. }) => {
                 let wish = state.map(|s| Wish::Service { ingress: to_value(&s.ingress), pool: s.pool.clone() });
                 writer.set(Target::Service { namespace: namespace.into(), name: name.into() }, wish);
-                Ok(())
             }
         }
     }
@@ -73,17 +74,27 @@ impl Sink {
     /// status with it.
     pub fn stored_services(&self) -> Option<BTreeMap<(String, String), ServiceState>> {
         match self {
-            Sink::Dir(dir) => Some(dir.read_services().0),
+            Sink::Dir(dir) => {
+                let mut stored = dir.state().read_services().0;
+                // what this process asked for and the writer has not put on disk yet
+                for (path, content) in dir.pending_in(&dir.state().root().join("services")) {
+                    let Some(key) = dir.state().service_of(&path) else { continue };
+                    match content.and_then(|bytes| serde_json::from_slice::<ServiceState>(&bytes).ok()) {
+                        Some(state) => stored.insert(key, state),
+                        None => stored.remove(&key),
+                    };
+                }
+                Some(stored)
+            }
             Sink::Kube(_) => None,
         }
     }
 
-    pub fn write_pool(&self, name: &str, status: &IPAddressPoolStatus) -> io::Result<()> {
+    pub fn write_pool(&self, name: &str, status: &IPAddressPoolStatus) {
         match self {
-            Sink::Dir(dir) => dir.write_pool(name, status),
+            Sink::Dir(dir) => dir.set(dir.state().pool_path(name), Some(status)),
             Sink::Kube(KubeSink { writer, .. }) => {
                 writer.set(Target::Pool { name: name.into() }, Some(Wish::Pool(to_value(status))));
-                Ok(())
             }
         }
     }
@@ -105,20 +116,17 @@ impl Sink {
     }
 
     /// A deleted pool's status: a file to remove; on the API server it went with the pool.
-    pub fn remove_pool(&self, name: &str) -> io::Result<()> {
+    pub fn remove_pool(&self, name: &str) {
         match self {
-            Sink::Dir(dir) => dir.remove_pool(name),
-            Sink::Kube(KubeSink { writer, .. }) => {
-                writer.set(Target::Pool { name: name.into() }, None);
-                Ok(())
-            }
+            Sink::Dir(dir) => dir.set::<()>(dir.state().pool_path(name), None),
+            Sink::Kube(KubeSink { writer, .. }) => writer.set(Target::Pool { name: name.into() }, None),
         }
     }
 
     /// `component` is `controller` or `speaker-<node>`, labelled as MetalLB labels them.
-    pub fn write_configuration_state(&self, component: &str, status: &ConfigurationStateStatus) -> io::Result<()> {
+    pub fn write_configuration_state(&self, component: &str, status: &ConfigurationStateStatus) {
         match self {
-            Sink::Dir(dir) => dir.write_configuration_state(component, status),
+            Sink::Dir(dir) => dir.set(dir.state().configuration_state_path(component), Some(status)),
             Sink::Kube(KubeSink { writer, .. }) => {
                 let mut labels = BTreeMap::new();
                 match component.strip_prefix("speaker-") {
@@ -132,34 +140,32 @@ impl Sink {
                 }
                 let wish = Wish::ConfigurationState { labels, status: to_value(status) };
                 writer.set(Target::ConfigurationState { name: component.into() }, Some(wish));
-                Ok(())
             }
         }
     }
 
-    pub fn write_l2_status(
-        &self,
-        namespace: &str,
-        name: &str,
-        node: &str,
-        status: Option<&ServiceL2StatusStatus>,
-    ) -> io::Result<()> {
+    pub fn write_l2_status(&self, namespace: &str, name: &str, node: &str, status: Option<&ServiceL2StatusStatus>) {
         match self {
-            Sink::Dir(dir) => dir.write_l2_status(namespace, name, node, status),
+            Sink::Dir(dir) => {
+                dir.set(dir.state().service_status_path(StatusKind::Layer2, namespace, name, node), status)
+            }
             Sink::Kube(KubeSink { writer, .. }) => {
                 set_service_status(writer, ServiceStatusKind::Layer2, namespace, name, node, status.map(to_value));
-                Ok(())
             }
         }
     }
 
     pub fn has_l2_status(&self, namespace: &str, name: &str, node: &str) -> bool {
         match self {
-            Sink::Dir(dir) => dir.has_l2_status(namespace, name, node),
+            Sink::Dir(dir) => dir.exists(&dir.state().service_status_path(StatusKind::Layer2, namespace, name, node)),
             Sink::Kube(KubeSink { writer, .. }) => writer.has(ServiceStatusKind::Layer2, namespace, name, node),
         }
     }
 
+    /// Removes the ServiceL2Status other nodes left for a service, except those of nodes
+    /// `keep` says are alive (each live node removes its own when it stops announcing): only
+    /// the announcer may hold one (MetalLB's announcer deletes the others' objects), and a
+    /// node killed with SIGKILL cannot remove its own. The nodes whose status it removed.
     pub fn remove_other_l2_statuses(
         &self,
         namespace: &str,
@@ -168,25 +174,26 @@ impl Sink {
         keep: impl Fn(&str) -> bool,
     ) -> io::Result<Vec<String>> {
         match self {
-            Sink::Dir(dir) => dir.remove_other_l2_statuses(namespace, name, node, keep),
+            Sink::Dir(dir) => {
+                let folder = dir.state().service_status_dir(StatusKind::Layer2, namespace, name);
+                let mut removed = dir.json_files_in(&folder)?;
+                removed.retain(|other| other != node && !keep(other));
+                for other in &removed {
+                    dir.set::<()>(folder.join(format!("{other}.json")), None);
+                }
+                Ok(removed)
+            }
             Sink::Kube(KubeSink { writer, .. }) => {
                 Ok(writer.remove_others(ServiceStatusKind::Layer2, namespace, name, node, keep))
             }
         }
     }
 
-    pub fn write_bgp_status(
-        &self,
-        namespace: &str,
-        name: &str,
-        node: &str,
-        status: Option<&ServiceBGPStatusStatus>,
-    ) -> io::Result<()> {
+    pub fn write_bgp_status(&self, namespace: &str, name: &str, node: &str, status: Option<&ServiceBGPStatusStatus>) {
         match self {
-            Sink::Dir(dir) => dir.write_bgp_status(namespace, name, node, status),
+            Sink::Dir(dir) => dir.set(dir.state().service_status_path(StatusKind::Bgp, namespace, name, node), status),
             Sink::Kube(KubeSink { writer, .. }) => {
                 set_service_status(writer, ServiceStatusKind::Bgp, namespace, name, node, status.map(to_value));
-                Ok(())
             }
         }
     }
@@ -202,4 +209,79 @@ fn set_service_status(
 ) {
     let target = Target::ServiceStatus { kind, namespace: namespace.into(), name: name.into(), node: node.into() };
     writer.set(target, status.map(Wish::ServiceStatus));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use prometheus_client::metrics::counter::Counter;
+
+    use super::*;
+    use crate::sources::state_dir::StateDir;
+
+    fn dir_sink(name: &str) -> (Sink, StateWriter) {
+        let root = std::env::temp_dir().join(format!("ferrolb-sink-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let state = StateDir::new(root);
+        state.create().unwrap();
+        let writer = StateWriter::start(state, Counter::default()).unwrap();
+        (Sink::Dir(writer.clone()), writer)
+    }
+
+    fn l2(node: &str) -> ServiceL2StatusStatus {
+        ServiceL2StatusStatus {
+            node: node.into(),
+            service_name: "web".into(),
+            service_namespace: "default".into(),
+            interfaces: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_announcer_removes_the_l2_statuses_other_nodes_left_pending_or_written() {
+        let (sink, writer) = dir_sink("l2status");
+        for node in ["node1", "node2"] {
+            sink.write_l2_status("default", "web", node, Some(&l2(node)));
+        }
+        assert!(writer.flush(Duration::from_secs(10)));
+        sink.write_l2_status("default", "web", "node4", Some(&l2("node4"))); // not on disk yet
+        sink.write_l2_status("default", "web", "node3", Some(&l2("node3")));
+        // node1 is alive and answers for its own file; node2 and node4 are gone
+        let removed = sink.remove_other_l2_statuses("default", "web", "node3", |n| n == "node1").unwrap();
+        assert_eq!(removed, ["node2", "node4"]);
+        assert!(sink.has_l2_status("default", "web", "node3"));
+        assert!(!sink.has_l2_status("default", "web", "node2"));
+        assert!(writer.flush(Duration::from_secs(10)));
+        let mut left: Vec<String> = std::fs::read_dir(writer.state().root().join("servicel2status/default/web"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["node1.json", "node3.json"]);
+        assert!(sink.remove_other_l2_statuses("default", "gone", "node3", |_| false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn stored_services_include_what_is_not_on_disk_yet() {
+        let (sink, writer) = dir_sink("stored");
+        let state = |ip: &str| ServiceState {
+            ingress: vec![ferrolb_api::core::LoadBalancerIngress { ip: Some(ip.into()), hostname: None }],
+            pool: Some("lan".into()),
+        };
+        sink.write_service("default", "web", Some(&state("10.0.0.1")));
+        sink.write_service("default", "old", Some(&state("10.0.0.2")));
+        assert!(writer.flush(Duration::from_secs(10)));
+        sink.write_service("default", "web", Some(&state("10.0.0.9")));
+        sink.write_service("default", "old", None);
+        sink.write_service("shop", "new", Some(&state("10.0.0.3")));
+        let stored = sink.stored_services().unwrap();
+        let key = |ns: &str, n: &str| (ns.to_owned(), n.to_owned());
+        assert_eq!(stored.len(), 2, "{stored:?}");
+        assert_eq!(stored[&key("default", "web")], state("10.0.0.9"));
+        assert_eq!(stored[&key("shop", "new")], state("10.0.0.3"));
+        assert!(writer.flush(Duration::from_secs(10)));
+        assert_eq!(sink.stored_services().unwrap(), stored, "the same once on disk");
+    }
 }

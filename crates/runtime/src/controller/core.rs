@@ -5,8 +5,7 @@
 //! one is rejected; re-home allocations when the pools changed; reprocess every Service
 //! (assigned ones first, so a restart or a takeover never moves an address); release deleted
 //! Services; and ask for what changed to be written. The executor ([`super::Controller`])
-//! applies the writes and reports the ones that failed, which are then asked for again on the
-//! next step.
+//! hands the writes to the sink, which retries each until it lands.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -150,18 +149,6 @@ impl ControllerCore {
         }
         self.pools(&mut step);
         step
-    }
-
-    /// The executor could not apply `write`: it is asked for again on the next step. (A
-    /// Service's state needs nothing here: the next step compares with what is stored.)
-    pub fn failed(&mut self, write: &Write) {
-        match write {
-            Write::Pool { name, .. } => {
-                self.pools_written.remove(name);
-            }
-            Write::ConfigurationState { .. } => self.condition_written = None,
-            Write::Service { .. } | Write::RemovePool { .. } => {}
-        }
     }
 
     /// The configuration in force after this snapshot, and what its change asks for.
@@ -365,21 +352,6 @@ spec: {{type: LoadBalancer, clusterIP: 10.96.0.10, ports: [{{port: 80}}]}}
         // The write failed: the state directory still holds nothing.
         let again = core.reconcile(&snap, Some(BTreeMap::new()));
         assert_eq!(service_writes(&again), [(id("web"), Some(vec!["10.0.0.0".to_owned()]))]);
-    }
-
-    #[test]
-    fn a_failed_pool_or_condition_write_is_retried_on_the_next_step() {
-        let mut core = core();
-        let snap = snapshot(&format!("{POOL}{}", service("web")));
-        let first = core.reconcile(&snap, None);
-        for write in first.writes.iter().filter(|w| !matches!(w, Write::Service { .. })) {
-            core.failed(write);
-        }
-        let again = core.reconcile(&snap, None);
-        assert!(again.writes.iter().any(|w| matches!(w, Write::Pool { name, .. } if name == "lan")));
-        assert!(again.writes.contains(&Write::ConfigurationState { error: None }));
-        let third = core.reconcile(&snap, None);
-        assert!(!third.writes.iter().any(|w| matches!(w, Write::Pool { .. } | Write::ConfigurationState { .. })));
     }
 
     #[test]

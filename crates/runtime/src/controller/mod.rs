@@ -2,15 +2,15 @@
 //!
 //! [`core`] decides; [`Controller`] is the thin executor that runs while this process holds
 //! the controller role: it feeds every snapshot to the core, applies the writes and events
-//! the core asks for through the [`Sink`], reports the writes that failed back to it, and
-//! keeps the metrics.
+//! the core asks for through the [`Sink`] (which retries until each lands), and keeps the
+//! metrics.
 
 pub mod core;
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::info;
 
 use self::core::{ControllerCore, Event, Write};
 use crate::conditions::{CONTROLLER_CONDITION, configuration_state};
@@ -51,20 +51,7 @@ impl Controller {
             self.event(event);
         }
         for write in step.writes {
-            if let Err(e) = self.write(&write) {
-                self.metrics.update_errors.inc();
-                self.core.failed(&write);
-                match &write {
-                    Write::Service { id: (namespace, name), .. } => {
-                        error!(service = %format!("{namespace}/{name}"), error = %e, "cannot write service status; will retry");
-                    }
-                    Write::Pool { name, .. } => warn!(pool = %name, error = %e, "cannot write pool status"),
-                    Write::RemovePool { name } => warn!(pool = %name, error = %e, "cannot remove pool status"),
-                    Write::ConfigurationState { .. } => {
-                        warn!(error = %e, "cannot write the controller's ConfigurationState");
-                    }
-                }
-            }
+            self.write(&write);
         }
         for (pool, m) in step.pool_metrics {
             let label = PoolLabel { pool };
@@ -77,11 +64,11 @@ impl Controller {
         }
     }
 
-    fn write(&self, write: &Write) -> std::io::Result<()> {
+    fn write(&self, write: &Write) {
         match write {
             Write::Service { id: (namespace, name), state } => {
                 self.metrics.updates.inc();
-                self.sink.write_service(namespace, name, state.as_ref())?;
+                self.sink.write_service(namespace, name, state.as_ref());
                 match state {
                     Some(s) => {
                         let ips: Vec<&str> = s.ingress.iter().filter_map(|i| i.ip.as_deref()).collect();
@@ -89,7 +76,6 @@ impl Controller {
                     }
                     None => info!(service = %format!("{namespace}/{name}"), "service status cleared"),
                 }
-                Ok(())
             }
             Write::Pool { name, counters } => self.sink.write_pool(name, counters),
             Write::RemovePool { name } => self.sink.remove_pool(name),

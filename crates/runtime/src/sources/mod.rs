@@ -1,14 +1,15 @@
 //! Where the cluster state comes from: both sources publish the same [`Snapshot`] on a
 //! watch channel, and the roles never know which one they run on.
 //!
-//! - [`dir`]: a directory of manifests, watched; status goes to a [`state_dir`], and the
-//!   controller is elected with a [`lock`] on it.
+//! - [`dir`]: a directory of manifests, watched; status goes to a [`state_dir`] (written in
+//!   batches by the [`state_writer`]), and the controller is elected with a [`lock`] on it.
 //! - [`k8s`]: the Kubernetes API (watches, status writer, events, Lease election).
 
 pub mod dir;
 pub mod k8s;
 pub mod lock;
 pub mod state_dir;
+pub mod state_writer;
 
 use ferrolb_config::{Config, ConfigError, Options};
 

@@ -1,9 +1,11 @@
 //! The state directory of the `dir:` source: what the API server's status subresources hold
 //! in a cluster.
 //!
-//! Every file is written whole and atomically (temporary file, fsync, rename, fsync of the
-//! directory), so a reader or a `kill -9` at any moment sees either the previous content or
-//! the new one, never half of it. Each file has one writer: the active controller writes
+//! Every file is written whole and atomically (temporary file, sync, rename, sync), so a
+//! reader or a `kill -9` at any moment sees either the previous content or the new one,
+//! never half of it. The reconcilers' files go through the batching
+//! [`StateWriter`](super::state_writer::StateWriter); this module names the files and reads
+//! them. Each file has one writer: the active controller writes
 //! services, pools, `leader.json` and `configurationstates/controller.json`; each speaker
 //! writes its own `configurationstates/speaker-<node>.json` and its own ServiceL2Status files.
 //!
@@ -28,9 +30,23 @@ use ferrolb_api::core::LoadBalancerIngress;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// The directories of the per-node ServiceL2Status and ServiceBGPStatus files.
-const L2_STATUS: &str = "servicel2status";
-const BGP_STATUS: &str = "servicebgpstatus";
+/// The two kinds of per-node service status files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    /// ServiceL2Status: written by the node answering ARP/NDP for the service.
+    Layer2,
+    /// ServiceBGPStatus: written by each node announcing the service over BGP.
+    Bgp,
+}
+
+impl StatusKind {
+    fn directory(self) -> &'static str {
+        match self {
+            StatusKind::Layer2 => "servicel2status",
+            StatusKind::Bgp => "servicebgpstatus",
+        }
+    }
+}
 
 /// A service's controller-written state: `status.loadBalancer.ingress` and the
 /// `metallb.io/ip-allocated-from-pool` annotation.
@@ -73,8 +89,17 @@ impl StateDir {
         Ok(())
     }
 
-    fn service_path(&self, namespace: &str, name: &str) -> PathBuf {
+    pub fn service_path(&self, namespace: &str, name: &str) -> PathBuf {
         self.root.join("services").join(namespace).join(format!("{name}.json"))
+    }
+
+    /// The (namespace, name) whose state file `path` is, as [`Self::service_path`] names it.
+    pub fn service_of(&self, path: &Path) -> Option<(String, String)> {
+        let rest = path.strip_prefix(self.root.join("services")).ok()?;
+        let mut parts = rest.iter();
+        let namespace = parts.next()?.to_str()?.to_owned();
+        let name = json_stem(Path::new(parts.next()?))?;
+        parts.next().is_none().then_some((namespace, name))
     }
 
     /// Every service state on disk. Unreadable or malformed files are reported and skipped:
@@ -101,99 +126,22 @@ impl StateDir {
         (out, problems)
     }
 
-    /// Writes or (with `None`) removes a service's state.
-    pub fn write_service(&self, namespace: &str, name: &str, state: Option<&ServiceState>) -> io::Result<()> {
-        let path = self.service_path(namespace, name);
-        match state {
-            Some(state) => write_json(&path, state),
-            None => remove(&path),
-        }
-    }
-
-    pub fn write_pool<T: Serialize>(&self, name: &str, status: &T) -> io::Result<()> {
-        write_json(&self.root.join("pools").join(format!("{name}.json")), status)
-    }
-
-    pub fn remove_pool(&self, name: &str) -> io::Result<()> {
-        remove(&self.root.join("pools").join(format!("{name}.json")))
+    pub fn pool_path(&self, name: &str) -> PathBuf {
+        self.root.join("pools").join(format!("{name}.json"))
     }
 
     /// `<kind>/<namespace>/<name>`: where the per-node status files of one service live.
-    fn service_status_dir(&self, kind: &str, namespace: &str, name: &str) -> PathBuf {
-        self.root.join(kind).join(namespace).join(name)
+    pub fn service_status_dir(&self, kind: StatusKind, namespace: &str, name: &str) -> PathBuf {
+        self.root.join(kind.directory()).join(namespace).join(name)
     }
 
-    fn write_service_status<T: Serialize>(
-        &self,
-        kind: &str,
-        namespace: &str,
-        name: &str,
-        node: &str,
-        status: Option<&T>,
-    ) -> io::Result<()> {
-        let path = self.service_status_dir(kind, namespace, name).join(format!("{node}.json"));
-        match status {
-            Some(status) => write_json(&path, status),
-            None => remove(&path),
-        }
+    /// One node's ServiceL2Status or ServiceBGPStatus file for a service.
+    pub fn service_status_path(&self, kind: StatusKind, namespace: &str, name: &str, node: &str) -> PathBuf {
+        self.service_status_dir(kind, namespace, name).join(format!("{node}.json"))
     }
 
-    /// Writes or (with `None`) removes this node's ServiceL2Status for a service.
-    pub fn write_l2_status<T: Serialize>(
-        &self,
-        namespace: &str,
-        name: &str,
-        node: &str,
-        status: Option<&T>,
-    ) -> io::Result<()> {
-        self.write_service_status(L2_STATUS, namespace, name, node, status)
-    }
-
-    /// Removes the ServiceL2Status files other nodes left for a service, except those of
-    /// nodes `keep` says are alive (each live node removes its own when it stops announcing):
-    /// only the announcer may hold one (MetalLB's announcer deletes the others' objects), and
-    /// a node killed with SIGKILL cannot remove its own.
-    pub fn remove_other_l2_statuses(
-        &self,
-        namespace: &str,
-        name: &str,
-        node: &str,
-        keep: impl Fn(&str) -> bool,
-    ) -> io::Result<Vec<String>> {
-        let dir = self.service_status_dir(L2_STATUS, namespace, name);
-        let mut removed = Vec::new();
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
-            Err(e) => return Err(e),
-        };
-        for entry in entries.flatten() {
-            if let Some(other) = json_stem(&entry.path()).filter(|n| n != node && !keep(n)) {
-                remove(&entry.path())?;
-                removed.push(other);
-            }
-        }
-        Ok(removed)
-    }
-
-    /// Whether this node's ServiceL2Status for a service is on disk.
-    pub fn has_l2_status(&self, namespace: &str, name: &str, node: &str) -> bool {
-        self.service_status_dir(L2_STATUS, namespace, name).join(format!("{node}.json")).exists()
-    }
-
-    /// Writes or (with `None`) removes this node's ServiceBGPStatus for a service.
-    pub fn write_bgp_status<T: Serialize>(
-        &self,
-        namespace: &str,
-        name: &str,
-        node: &str,
-        status: Option<&T>,
-    ) -> io::Result<()> {
-        self.write_service_status(BGP_STATUS, namespace, name, node, status)
-    }
-
-    pub fn write_configuration_state<T: Serialize>(&self, component: &str, state: &T) -> io::Result<()> {
-        write_json(&self.root.join("configurationstates").join(format!("{component}.json")), state)
+    pub fn configuration_state_path(&self, component: &str) -> PathBuf {
+        self.root.join("configurationstates").join(format!("{component}.json"))
     }
 
     pub fn write_leader(&self, leader: &Leader) -> io::Result<()> {
@@ -206,7 +154,9 @@ impl StateDir {
     }
 }
 
-fn json_stem(path: &Path) -> Option<String> {
+/// The name a `*.json` file is known by; `None` for other files and for temporary ones
+/// (which start with a dot).
+pub(super) fn json_stem(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     name.strip_suffix(".json").filter(|stem| !stem.starts_with('.')).map(str::to_owned)
 }
@@ -221,14 +171,21 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
     }
 }
 
-/// Write, fsync, rename over the target, fsync the directory.
+/// Where a new content of `path` is written before it is renamed over it: beside it (the
+/// same filesystem), hidden from [`json_stem`], one per process.
+pub(super) fn temporary_path(path: &Path) -> PathBuf {
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
+    path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()))
+}
+
+/// Write, fsync, rename over the target, fsync the directory: for the few files written
+/// outside the [`StateWriter`](super::state_writer::StateWriter) (`leader.json`).
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent directory"))?;
     fs::create_dir_all(dir)?;
     let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
     bytes.push(b'\n');
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let tmp = temporary_path(path);
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(&bytes)?;
@@ -240,19 +197,6 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
-}
-
-fn remove(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => {
-            if let Some(dir) = path.parent() {
-                File::open(dir)?.sync_all()?;
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]
@@ -275,36 +219,16 @@ mod tests {
     }
 
     #[test]
-    fn service_states_round_trip_and_removal_is_idempotent() {
+    fn service_states_are_read_back_and_temporary_files_skipped() {
         let state = scratch("services");
-        state.write_service("default", "web", Some(&ingress("10.0.0.1"))).unwrap();
-        state.write_service("shop", "api", Some(&ingress("10.0.0.2"))).unwrap();
+        write_json(&state.service_path("default", "web"), &ingress("10.0.0.1")).unwrap();
+        write_json(&state.service_path("shop", "api"), &ingress("10.0.0.2")).unwrap();
+        // what a crash between write and rename leaves: not a service
+        fs::write(temporary_path(&state.service_path("default", "gone")), b"{").unwrap();
         let (read, problems) = state.read_services();
-        assert!(problems.is_empty());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(read.len(), 2);
         assert_eq!(read[&("default".into(), "web".into())], ingress("10.0.0.1"));
-        state.write_service("default", "web", None).unwrap();
-        state.write_service("default", "web", None).unwrap();
-        assert_eq!(state.read_services().0.len(), 1);
-    }
-
-    #[test]
-    fn the_announcer_removes_the_status_files_other_nodes_left() {
-        let state = scratch("l2status");
-        let status = serde_json::json!({"node": "x"});
-        for node in ["node1", "node2", "node3"] {
-            state.write_l2_status("default", "web", node, Some(&status)).unwrap();
-        }
-        // node1 is alive and answers for its own file; node2 is gone.
-        let removed = state.remove_other_l2_statuses("default", "web", "node3", |n| n == "node1").unwrap();
-        assert_eq!(removed, ["node2"]);
-        state.remove_other_l2_statuses("default", "web", "node3", |_| false).unwrap();
-        let left: Vec<String> = fs::read_dir(state.root().join("servicel2status/default/web"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(left, ["node3.json"]);
-        assert!(state.remove_other_l2_statuses("default", "gone", "node3", |_| false).unwrap().is_empty());
     }
 
     #[test]
@@ -312,7 +236,7 @@ mod tests {
         let state = scratch("malformed");
         fs::create_dir_all(state.root().join("services/default")).unwrap();
         fs::write(state.root().join("services/default/bad.json"), b"{\"ingress\": [").unwrap();
-        state.write_service("default", "good", Some(&ingress("10.0.0.1"))).unwrap();
+        write_json(&state.service_path("default", "good"), &ingress("10.0.0.1")).unwrap();
         let (read, problems) = state.read_services();
         assert_eq!(read.len(), 1);
         assert_eq!(problems.len(), 1);
@@ -340,7 +264,7 @@ mod tests {
         let state = scratch("blocked");
         let blocked = state.root().join("services/default/web.json");
         fs::create_dir_all(blocked.join("occupied")).unwrap();
-        assert!(state.write_service("default", "web", Some(&ingress("10.0.0.1"))).is_err());
+        assert!(write_json(&blocked, &ingress("10.0.0.1")).is_err());
         let names: Vec<String> = fs::read_dir(state.root().join("services/default"))
             .unwrap()
             .flatten()

@@ -335,26 +335,6 @@ impl SpeakerCore {
         (claims, bgp)
     }
 
-    /// The executor could not apply `write`: it is asked for again on the next step.
-    pub fn failed(&mut self, write: &Write) {
-        match write {
-            // A removal that failed is remembered as still written, so it is asked for again.
-            Write::L2Status { key, interfaces: None } => {
-                self.l2_statuses.entry(key.clone()).or_default();
-            }
-            Write::L2Status { key, interfaces: Some(_) } => {
-                self.l2_statuses.remove(key);
-            }
-            Write::BgpStatus { key, peers: None } => {
-                self.bgp_statuses.entry(key.clone()).or_default();
-            }
-            Write::BgpStatus { key, peers: Some(_) } => {
-                self.bgp_statuses.remove(key);
-            }
-            Write::ConfigurationState { .. } => self.condition_written = None,
-        }
-    }
-
     /// ServiceBGPStatus, one per (Service, node), and `metallb_speaker_announced` for BGP.
     fn bgp_statuses(
         &mut self,

@@ -237,8 +237,8 @@ impl Speaker {
         }
     }
 
-    /// Applies the core's writes through the sink (reporting failures back) and records its
-    /// events.
+    /// Hands the core's writes to the sink (which retries each until it lands) and records
+    /// its events.
     fn apply(&mut self, writes: Vec<Write>, events: Vec<Event>) {
         for event in events {
             match event {
@@ -252,33 +252,11 @@ impl Speaker {
             }
         }
         for write in writes {
-            if let Err(e) = self.write(&write) {
-                self.core.failed(&write);
-                match &write {
-                    Write::L2Status { key, interfaces: None } => {
-                        warn!(service = %key, error = %e, "cannot remove ServiceL2Status")
-                    }
-                    Write::BgpStatus { key, peers: None } => {
-                        warn!(service = %key, error = %e, "cannot remove ServiceBGPStatus")
-                    }
-                    Write::L2Status { key, .. } => {
-                        self.metrics.update_errors.inc();
-                        warn!(service = %key, error = %e, "cannot write ServiceL2Status");
-                    }
-                    Write::BgpStatus { key, .. } => {
-                        self.metrics.update_errors.inc();
-                        warn!(service = %key, error = %e, "cannot write ServiceBGPStatus");
-                    }
-                    Write::ConfigurationState { .. } => {
-                        self.metrics.update_errors.inc();
-                        warn!(error = %e, "cannot write the speaker's ConfigurationState");
-                    }
-                }
-            }
+            self.write(&write);
         }
     }
 
-    fn write(&self, write: &Write) -> std::io::Result<()> {
+    fn write(&self, write: &Write) {
         let node = &self.node;
         match write {
             Write::L2Status { key, interfaces } => {
@@ -288,7 +266,7 @@ impl Speaker {
                     service_namespace: key.namespace.clone(),
                     interfaces: interfaces.iter().map(|name| InterfaceInfo { name: name.clone() }).collect(),
                 });
-                self.sink.write_l2_status(&key.namespace, &key.name, node, status.as_ref())?;
+                self.sink.write_l2_status(&key.namespace, &key.name, node, status.as_ref());
                 if status.is_some() {
                     // Each status has one writer: the node that announces removes what the
                     // previous announcer left, unless that node is still alive (then it
@@ -303,7 +281,6 @@ impl Speaker {
                         Err(e) => warn!(service = %key, error = %e, "cannot remove other nodes' ServiceL2Status"),
                     }
                 }
-                Ok(())
             }
             Write::BgpStatus { key, peers } => {
                 let status = peers.as_ref().map(|peers| ServiceBGPStatusStatus {
@@ -312,11 +289,11 @@ impl Speaker {
                     service_namespace: key.namespace.clone(),
                     peers: peers.iter().cloned().collect(),
                 });
-                self.sink.write_bgp_status(&key.namespace, &key.name, node, status.as_ref())
+                self.sink.write_bgp_status(&key.namespace, &key.name, node, status.as_ref());
             }
             Write::ConfigurationState { error } => {
                 let status = configuration_state(SPEAKER_CONDITION, error.as_ref());
-                self.sink.write_configuration_state(&format!("speaker-{node}"), &status)
+                self.sink.write_configuration_state(&format!("speaker-{node}"), &status);
             }
         }
     }
@@ -342,7 +319,7 @@ impl Speaker {
         self.sessions.shutdown("ferrolb speaker shutting down", draining).await;
         self.bfd.shutdown().await;
         for write in bgp_writes {
-            let _ = self.write(&write);
+            self.write(&write);
         }
     }
 }

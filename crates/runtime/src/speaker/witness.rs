@@ -203,4 +203,82 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(read(&backend).await.is_err(), "a missing directory is no evidence");
     }
+
+    mod leases {
+        use ferrolb_kube::scripted::{self, Exchange};
+        use serde_json::json;
+
+        use super::*;
+
+        const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/metallb-system/leases";
+
+        fn lease(node: &str, renewed: &str, version: &str) -> serde_json::Value {
+            json!({
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": lease_name(node), "namespace": "metallb-system", "resourceVersion": version,
+                             "labels": {"app.kubernetes.io/component": "speaker-heartbeat"}},
+                "spec": {"holderIdentity": node, "leaseDurationSeconds": 6, "renewTime": renewed},
+            })
+        }
+
+        fn backend(client: kube::Client) -> Backend {
+            Backend::Leases { client, namespace: "metallb-system".into() }
+        }
+
+        #[tokio::test]
+        async fn the_first_renewal_creates_the_labelled_lease_the_next_replace_it_and_reading_lists_by_label() {
+            let own = format!("{LEASES}/ferrolb-speaker-node1");
+            let script = vec![
+                Exchange::get(&own).fails(404, "NotFound"),
+                Exchange::post(LEASES)
+                    .body(json!({
+                        "metadata": {"name": "ferrolb-speaker-node1",
+                                     "labels": {"app.kubernetes.io/component": "speaker-heartbeat"}},
+                        "spec": {"holderIdentity": "node1", "leaseDurationSeconds": 6},
+                    }))
+                    .returns(lease("node1", "2026-12-03T23:00:00.000000Z", "1")),
+                Exchange::get(&own).returns(lease("node1", "2026-12-03T23:00:00.000000Z", "1")),
+                Exchange::put(&own)
+                    .body(json!({"metadata": {"resourceVersion": "1"}, "spec": {"holderIdentity": "node1"}}))
+                    .returns(lease("node1", "2026-12-03T23:00:02.000000Z", "2")),
+                Exchange::get(LEASES).query("labelSelector").returns(json!({
+                    "apiVersion": "coordination.k8s.io/v1", "kind": "LeaseList", "metadata": {},
+                    "items": [
+                        lease("node1", "2026-12-03T23:00:02.000000Z", "2"),
+                        lease("node2", "2026-12-03T23:00:01.500000Z", "7"),
+                        // a Lease with the label but no holder is nobody's heartbeat
+                        {"metadata": {"name": "stray", "namespace": "metallb-system"}, "spec": {}},
+                    ],
+                })),
+            ];
+            let (read_back, seen) = scripted::run(script, |client| async move {
+                let backend = backend(client);
+                renew(&backend, "node1", "x").await.unwrap();
+                renew(&backend, "node1", "x").await.unwrap();
+                read(&backend).await.unwrap()
+            })
+            .await;
+            let renewed = seen[3].body["spec"]["renewTime"].as_str().unwrap_or_default().to_owned();
+            assert!(!renewed.is_empty(), "the replace moves renewTime: {}", seen[3].body);
+            assert!(seen[4].uri.contains("speaker-heartbeat"), "listed by label: {}", seen[4].uri);
+            let nodes: Vec<&str> = read_back.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(nodes, ["node1", "node2"]);
+            assert_eq!(read_back[1].1, "2026-12-03T23:00:01.5Z");
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_api_server_that_refuses_is_no_evidence() {
+            let own = format!("{LEASES}/ferrolb-speaker-node1");
+            let script = vec![Exchange::get(&own).fails(403, "Forbidden")];
+            let ((), _) = scripted::run(script, |client| async move {
+                let (tx, mut rx) = watch::channel(Witness::Alive(Default::default()));
+                let task = tokio::spawn(run(backend(client), "node1".into(), tx));
+                rx.changed().await.unwrap();
+                assert_eq!(*rx.borrow(), Witness::Unreachable);
+                drop(rx);
+                task.await.unwrap();
+            })
+            .await;
+        }
+    }
 }
