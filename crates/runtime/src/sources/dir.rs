@@ -7,7 +7,7 @@
 //! unreadable file) is reported and the last good snapshot stays in force until it loads
 //! again.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,11 +61,14 @@ impl DirSource {
     /// receiver is gone. Fails only if the first load fails and no watcher can be set up.
     pub async fn watch(self, tx: watch::Sender<Arc<Snapshot>>, metrics: Arc<Metrics>) {
         let (events_tx, events_rx) = mpsc::unbounded_channel::<()>();
+        let state_root = self.state.root().to_owned();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             // Opening and reading files (every reload, in every process sharing the
             // directory) must not count as a change, or the readers would wake each other
             // forever.
-            if event.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
+            if event.is_ok_and(|e| {
+                !matches!(e.kind, notify::EventKind::Access(_)) && changes_the_snapshot(&e.paths, &state_root)
+            }) {
                 let _ = events_tx.send(());
             }
         });
@@ -87,7 +90,17 @@ impl DirSource {
         let mut published = false;
         let mut last_error: Option<String> = None;
         loop {
-            match self.load() {
+            // Reading and parsing thousands of Services takes a while: off the async
+            // workers, which serve the BGP sessions, the gossip and `/metrics` meanwhile.
+            let source = self.clone();
+            let loaded = match tokio::task::spawn_blocking(move || source.load()).await {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    warn!(error = %e, "the manifest loader stopped; keeping the last good state");
+                    return;
+                }
+            };
+            match loaded {
                 Ok(snapshot) => {
                     if last_error.take().is_some() {
                         tracing::info!(source = %self.manifests.display(), "manifests load again");
@@ -121,10 +134,40 @@ impl DirSource {
     }
 }
 
+/// Whether a file event can change what [`DirSource::load`] reads: anything in the
+/// manifests, and in the state directory only the services' files (the rest of it, per-node
+/// statuses and heartbeats renewed every second, would otherwise make every speaker reload
+/// everything every second). An event without paths (a rescan) counts.
+fn changes_the_snapshot(paths: &[PathBuf], state_root: &Path) -> bool {
+    let services = state_root.join("services");
+    paths.is_empty() || paths.iter().any(|p| !p.starts_with(state_root) || p.starts_with(&services))
+}
+
 /// The next file event, or never when there is no watcher.
 async fn next_event(events: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
     match events {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_manifests_and_the_services_states_wake_the_source() {
+        let state = Path::new("/m/.ferrolb");
+        let wakes = |paths: &[&str]| changes_the_snapshot(&paths.iter().map(PathBuf::from).collect::<Vec<_>>(), state);
+        assert!(wakes(&["/m/svc.yaml"]));
+        assert!(wakes(&["/m/.ferrolb/services/default/web.json"]));
+        assert!(wakes(&["/m/.ferrolb/services/default/.web.json.7.tmp"]), "a rename's other half follows");
+        assert!(wakes(&[]), "a rescan");
+        assert!(!wakes(&["/m/.ferrolb/heartbeats/node1"]), "renewed every second by every speaker");
+        assert!(!wakes(&["/m/.ferrolb/servicebgpstatus/default/web/node1.json"]));
+        assert!(!wakes(&["/m/.ferrolb/configurationstates/speaker-node1.json", "/m/.ferrolb/pools/lan.json"]));
+        assert!(wakes(&["/m/.ferrolb/heartbeats/node1", "/m/other.yaml"]));
+        // a state directory beside the manifests
+        assert!(wakes(&["/m/svc.yaml"]) && !changes_the_snapshot(&[PathBuf::from("/s/leader.json")], Path::new("/s")));
     }
 }

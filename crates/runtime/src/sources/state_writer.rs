@@ -413,8 +413,10 @@ mod tests {
         let path = dir.join("services/default/web.json");
         fs::create_dir_all(path.join("occupied")).unwrap();
         let ok = dir.join("services/default/other.json");
-        w.set(path.clone(), Some(&"web"));
+        // `ok` first: whether or not the thread takes both in one batch, it has landed by
+        // the time the failure of `web` is counted
         w.set(ok.clone(), Some(&"other"));
+        w.set(path.clone(), Some(&"web"));
         let start = Instant::now();
         while errors.get() == 0 && start.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(10));
