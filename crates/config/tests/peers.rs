@@ -287,6 +287,28 @@ fn the_same_router_may_be_peered_from_disjoint_nodes_or_another_port() {
 }
 
 #[test]
+fn without_node_objects_only_selectors_that_surely_meet_collide() {
+    let rack =
+        |name: &str, r: &str| peer(name, &format!("{{{BASE}, nodeSelectors: [{{matchLabels: {{rack: {r}}}}}]}}"));
+    // the same gateway address in every rack: the nodes cannot be compared, so it is accepted
+    let per_rack = rack("r", "a") + &rack("s", "b");
+    let c = parse_without_nodes(&per_rack).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.peers.len(), 2);
+    // one of them on every node, or the same selector twice: they meet wherever it matches
+    for (yaml, on) in
+        [(ebgp("") + &rack("s", "a"), "the same nodes"), (rack("r", "a") + &rack("s", "a"), "the same nodes")]
+    {
+        let err = parse_without_nodes(&yaml).unwrap_err().to_string();
+        assert!(
+            err.starts_with("BGPPeer/s: ") && err.contains("already configured by BGPPeer \"r\"") && err.contains(on),
+            "{err}"
+        );
+    }
+    // with the Node objects the rule is node by node: racks a and b do not meet
+    accept(&per_rack);
+}
+
+#[test]
 fn v1beta1_peers_are_validated_like_v1beta2() {
     let yaml = "apiVersion: metallb.io/v1beta1\nkind: BGPPeer\nmetadata: {name: old}\nspec: {myASN: 64512, peerASN: 64500, peerAddress: 172.30.0.1, nodeSelectors: [{matchLabels: {rack: a}}]}\n";
     let c = accept(yaml);

@@ -17,6 +17,7 @@ use super::{Context, selectors};
 use crate::duration;
 use crate::error::{ConfigError, kind};
 use crate::model::{BfdProfile, Peer, PeerAsn};
+use crate::selector::Selector;
 
 pub(super) const KIND: &str = kind::PEER;
 
@@ -32,6 +33,7 @@ pub(super) fn parse(
     bfd_profiles: &[BfdProfile],
 ) -> Result<Vec<Peer>, ConfigError> {
     let mut peers = Vec::new();
+    let mut peer_selectors = Vec::new();
     for object in objects {
         ctx.check_namespace(KIND, &object.metadata)?;
         let node_selectors = selectors(KIND, object.name(), "nodeSelectors", &object.spec.node_selectors)?;
@@ -40,8 +42,9 @@ pub(super) fn parse(
             continue;
         }
         peers.push(parse_one(ctx, object, nodes, bfd_profiles)?);
+        peer_selectors.push(node_selectors);
     }
-    check_unique_sessions(&peers, ctx)?;
+    check_unique_sessions(&peers, &peer_selectors, ctx)?;
     Ok(peers)
 }
 
@@ -272,20 +275,33 @@ fn resolve_password(ctx: &Context<'_>, object: &Object<BGPPeerSpec>) -> Result<O
     Ok(Some(password))
 }
 
+/// What identifies a TCP session on a node: the peer's address, its port, the source address.
+type SessionKey = (IpAddr, u16, Option<IpAddr>);
+
 /// One speaker holds one TCP session per (address, port, source): two peers sharing those on
 /// a node would fight over it. Peers are grouped by that key first, so the node check only
 /// runs among peers that collide.
-fn check_unique_sessions(peers: &[Peer], ctx: &Context<'_>) -> Result<(), ConfigError> {
-    let mut by_session: BTreeMap<(IpAddr, u16, Option<IpAddr>), Vec<&Peer>> = BTreeMap::new();
-    for peer in peers {
-        by_session.entry((peer.address, peer.port, peer.source_address)).or_default().push(peer);
+///
+/// Without Node objects (`ferrolb validate` on configuration files alone) the nodes cannot be
+/// compared, only the selectors: two peers surely meet on a node when one of them selects
+/// every node or both have a selector in common. Peers on different selectors (the same
+/// gateway address in every rack) are accepted, as MetalLB's parser accepts them; with the
+/// Node objects (the webhook, the reconcilers) the rule is checked node by node.
+fn check_unique_sessions(peers: &[Peer], selectors: &[Vec<Selector>], ctx: &Context<'_>) -> Result<(), ConfigError> {
+    let mut by_session: BTreeMap<SessionKey, Vec<(&Peer, &[Selector])>> = BTreeMap::new();
+    for (peer, selectors) in peers.iter().zip(selectors) {
+        by_session.entry((peer.address, peer.port, peer.source_address)).or_default().push((peer, selectors));
     }
     let no_nodes_known = ctx.resources.nodes.is_empty();
+    let surely_meet = |a: &[Selector], b: &[Selector]| {
+        let everywhere = |s: &[Selector]| s.is_empty() || s.iter().any(Selector::is_everything);
+        everywhere(a) || everywhere(b) || a.iter().any(|s| b.contains(s))
+    };
     for group in by_session.values().filter(|g| g.len() > 1) {
-        for (i, later) in group.iter().enumerate().skip(1) {
-            for earlier in &group[..i] {
+        for (i, (later, later_selectors)) in group.iter().enumerate().skip(1) {
+            for (earlier, earlier_selectors) in &group[..i] {
                 let shared = earlier.nodes.intersection(&later.nodes).next().cloned();
-                if shared.is_some() || no_nodes_known {
+                if shared.is_some() || (no_nodes_known && surely_meet(earlier_selectors, later_selectors)) {
                     let on = shared.map_or_else(|| "the same nodes".to_owned(), |n| format!("node {n:?}"));
                     return Err(ConfigError::new(
                         KIND,
