@@ -5,8 +5,8 @@
 
 use std::net::IpAddr;
 
-use ferrolb_l2::{ArpPacket, Exclusion, InterfaceInfo, InterfaceSelection, Responder};
-use ferrolb_testkit::interfaces::eth0;
+use ferrolb_fuzz::l2::{ANNOUNCED_V4, responder};
+use ferrolb_l2::{ArpOperation, ArpPacket};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,12 +14,13 @@ fuzz_target!(|data: &[u8]| {
         let wire = packet.encode_frame(eth.source, eth.destination);
         assert_eq!(wire[..], data[..wire.len()]);
     }
-    let mut responder = Responder::new(Exclusion::none());
-    responder.set_interfaces(vec![InterfaceInfo { link_local: None, ..eth0() }]);
-    let announced: IpAddr = "172.30.0.100".parse().unwrap();
-    responder.announce("default/web", announced, InterfaceSelection::All);
-    if let Some(reply) = responder.handle("eth0", data) {
-        let (_, answer) = ArpPacket::decode_frame(&reply).expect("our reply decodes");
-        assert_eq!(IpAddr::V4(answer.sender_ip), announced);
+    // Without an IPv6 link-local address, as on a node that has none: ARP must not care.
+    for link_local in [false, true] {
+        let mut responder = responder(link_local);
+        if let Some(reply) = responder.handle("eth0", data) {
+            let (_, answer) = ArpPacket::decode_frame(&reply).expect("our reply decodes");
+            assert_eq!(answer.operation, ArpOperation::Reply);
+            assert_eq!(IpAddr::V4(answer.sender_ip), IpAddr::V4(ANNOUNCED_V4));
+        }
     }
 });

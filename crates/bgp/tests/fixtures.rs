@@ -14,6 +14,7 @@ use ferrolb_bgp::{
     LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Notification, Open, Origin, PathAttributes, RawAttribute,
     RouteRefresh, Update,
 };
+use ferrolb_testkit::bgp::metallb_open;
 
 fn assert_fixture(message: &Message, wire: &[u8], ctx4: bool) {
     let (enc, dec) = if ctx4 { (ENC4, FOUR) } else { (ENC2, TWO) };
@@ -37,16 +38,7 @@ fn open_like_metallb_sends_is_49_octets() {
         "0104 0002 00 01",                  // multiprotocol ipv6 unicast
         "4104 0000fc00",                    // 4-octet AS 64512
     ));
-    let open = Open::new(
-        64512,
-        90,
-        Ipv4Addr::new(10, 0, 0, 1),
-        vec![
-            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
-            Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
-            Capability::FourOctetAs(64512),
-        ],
-    );
+    let open = metallb_open(64512);
     assert_eq!(wire.len(), 49);
     assert_fixture(&Message::Open(open), &wire, true);
 }

@@ -10,6 +10,7 @@ use ferrolb_bgp::{
     AfiSafi, Capability, CeaseSubcode, DecodeError, GracefulRestart, GracefulRestartFamily, Message, MessageError,
     Notification, Open, RouteRefresh, Update,
 };
+use ferrolb_testkit::bgp::graceful_restart;
 
 const LOCAL_AS: u32 = 64512;
 const PEER_AS: u32 = 64500;
@@ -621,15 +622,7 @@ fn gr_config() -> FsmConfig {
 }
 
 fn our_gr(restart_state: bool) -> Capability {
-    Capability::GracefulRestart(GracefulRestart {
-        restart_state,
-        notification: false,
-        restart_time: 120,
-        families: vec![
-            GracefulRestartFamily { family: AfiSafi::IPV4_UNICAST, forwarding_state: true },
-            GracefulRestartFamily { family: AfiSafi::IPV6_UNICAST, forwarding_state: true },
-        ],
-    })
+    Capability::GracefulRestart(graceful_restart(restart_state, false, 120, [true, true]))
 }
 
 /// The peer's OPEN with its own graceful restart capability (helper only: no families).

@@ -12,6 +12,7 @@ use ferrolb_bgp::{
     GracefulRestartFamily, LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Notification, Open, Origin,
     PathAttributes, RawAttribute, RouteRefresh, SegmentType, Update, next_frame_len,
 };
+use ferrolb_testkit::bgp::with_mandatory_attributes;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 
@@ -114,7 +115,7 @@ fn update(four_octet: bool) -> impl Strategy<Value = Update> {
     (prop::collection::vec(v4_prefix(), 0..50), attrs, prop::collection::vec(v4_prefix(), 0..50)).prop_map(
         |(withdrawn, ((origin, as_path, next_hop, med, local_pref, atomic_aggregate), rest), nlri)| {
             let (communities, large_communities, mp_reach, mp_unreach, unknown) = rest;
-            let mut attributes = PathAttributes {
+            let attributes = PathAttributes {
                 origin,
                 as_path,
                 next_hop,
@@ -127,15 +128,7 @@ fn update(four_octet: bool) -> impl Strategy<Value = Update> {
                 mp_unreach,
                 unknown,
             };
-            // A valid announcement carries the mandatory attributes (RFC 4271 §5).
-            if !nlri.is_empty() || attributes.mp_reach.is_some() {
-                attributes.origin.get_or_insert(Origin::Igp);
-                attributes.as_path.get_or_insert_with(AsPath::default);
-            }
-            if !nlri.is_empty() {
-                attributes.next_hop.get_or_insert(Ipv4Addr::new(192, 0, 2, 1));
-            }
-            Update { withdrawn, attributes, nlri }
+            with_mandatory_attributes(Update { withdrawn, attributes, nlri })
         },
     )
 }

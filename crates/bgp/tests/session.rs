@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use ferrolb_bgp::notification::{ErrorCode, OpenError};
 use ferrolb_bgp::{
-    AfiSafi, Capability, DecodeContext, EncodeContext, GracefulRestart, GracefulRestartFamily, Message, Notification,
-    Open, PeerAs, PeerSettings, RouteAttrs, RouteRefresh, Session, SessionStatus, State, Update, next_frame_len,
+    AfiSafi, Capability, DecodeContext, EncodeContext, GracefulRestart, Message, Notification, Open, PeerAs,
+    PeerSettings, RouteAttrs, RouteRefresh, Session, SessionStatus, State, Update, next_frame_len,
 };
+use ferrolb_testkit::bgp::graceful_restart;
 use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -340,28 +341,12 @@ fn gr_settings(peer: &FakePeer) -> PeerSettings {
 /// A peer that offers graceful restart (helper for both families).
 fn peer_open_with_gr() -> Open {
     let mut open = peer_open(PEER_AS, 90);
-    open.capabilities.push(Capability::GracefulRestart(GracefulRestart {
-        restart_state: false,
-        notification: false,
-        restart_time: 90,
-        families: vec![
-            GracefulRestartFamily { family: AfiSafi::IPV4_UNICAST, forwarding_state: false },
-            GracefulRestartFamily { family: AfiSafi::IPV6_UNICAST, forwarding_state: false },
-        ],
-    }));
+    open.capabilities.push(Capability::GracefulRestart(graceful_restart(false, false, 90, [false, false])));
     open
 }
 
 fn our_gr(restart_state: bool) -> GracefulRestart {
-    GracefulRestart {
-        restart_state,
-        notification: false,
-        restart_time: 120,
-        families: vec![
-            GracefulRestartFamily { family: AfiSafi::IPV4_UNICAST, forwarding_state: true },
-            GracefulRestartFamily { family: AfiSafi::IPV6_UNICAST, forwarding_state: true },
-        ],
-    }
+    graceful_restart(restart_state, false, 120, [true, true])
 }
 
 #[tokio::test]

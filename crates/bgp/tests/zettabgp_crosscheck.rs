@@ -8,9 +8,10 @@ use std::net::Ipv4Addr;
 
 use common::*;
 use ferrolb_bgp::{
-    AfiSafi, AsPath, Capability, Community, GracefulRestart, GracefulRestartFamily, LargeCommunity, Message, MpNextHop,
-    Notification, Open, Origin, PathAttributes, RouteRefresh, Update, UpdatePacker,
+    AfiSafi, AsPath, Capability, Community, LargeCommunity, Message, MpNextHop, Notification, Origin, PathAttributes,
+    RouteRefresh, Update, UpdatePacker,
 };
+use ferrolb_testkit::bgp::{graceful_restart, metallb_open};
 use ipnet::IpNet;
 use zettabgp::prelude::*;
 
@@ -40,26 +41,11 @@ fn zetta_update(wire: &[u8]) -> BgpUpdateMessage {
 
 #[test]
 fn zettabgp_reads_our_open_with_every_capability() {
-    let open = Open::new(
-        4_200_000_000,
-        90,
-        Ipv4Addr::new(10, 0, 0, 1),
-        vec![
-            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
-            Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
-            Capability::FourOctetAs(4_200_000_000),
-            Capability::RouteRefresh,
-            Capability::GracefulRestart(GracefulRestart {
-                restart_state: true,
-                notification: false,
-                restart_time: 120,
-                families: vec![
-                    GracefulRestartFamily { family: AfiSafi::IPV4_UNICAST, forwarding_state: true },
-                    GracefulRestartFamily { family: AfiSafi::IPV6_UNICAST, forwarding_state: false },
-                ],
-            }),
-        ],
-    );
+    let mut open = metallb_open(4_200_000_000);
+    open.capabilities.extend([
+        Capability::RouteRefresh,
+        Capability::GracefulRestart(graceful_restart(true, false, 120, [true, false])),
+    ]);
     let wire = encode(&Message::Open(open), &ENC4);
     let (kind, body) = zetta_split(&wire);
     assert_eq!(kind, BgpMessageType::Open);

@@ -47,7 +47,7 @@ const ALLOWED: [(&str, &[&str]); 14] = [
             "ferrolb-runtime",
         ],
     ),
-    ("ferrolb-testkit", &["ferrolb-api", "ferrolb-l2"]),
+    ("ferrolb-testkit", &["ferrolb-api", "ferrolb-bgp", "ferrolb-l2"]),
 ];
 
 /// The crates that decide: no async runtime, no Kubernetes client, whatever their features.
