@@ -38,38 +38,17 @@ find_ferrolb
 MPORT=7946       # membership port (the default of --membership-bind)
 DETECT=3         # seconds allowed for a membership change to show (the target is well under 1 s)
 
-csv() {                                          # words -> a,b,c
-  local IFS=,
-  echo "$*"
-}
-
 # ---------------------------------------------------------------- manifests
 DIR=""
 STATE=""
 STAGE=""
-PLANIN=""
-PLAN=""
-NODES=()              # the Node objects in DIR (and the speakers started)
-declare -A SVC=()     # service name -> "IDX ETP ENDPOINT_NODE"
-declare -A FLAGS=()   # node -> extra `ferrolb run` flags
+# NODES, FLAGS, SVC, PLANIN, PLAN: lib.sh's conventions for speakers on one dir: source
 
 cluster_yaml() { lab_nodes_yaml "$@"; } # NODE...: the Node objects
 
 pools_yaml() { lab_l2_pool_yaml lan 172.30.0.100-172.30.0.119 fd00:30::100-fd00:30::119; }
 
-# svc_yaml NAME [INGRESS_IP...]: a dual-stack Service and its EndpointSlice (one ready endpoint);
-# with INGRESS_IPs the Service carries them as its status (plan's input)
-svc_yaml() {
-  local name="$1" idx etp node
-  shift
-  read -r idx etp node <<<"${SVC[$name]}"
-  lab_service_yaml "$name" "$idx" "$etp" "$node" - "$@"
-}
-
-service() { # NAME IDX ETP ENDPOINT_NODE
-  SVC[$1]="$2 $3 $4"
-  svc_yaml "$1" | put "svc-$1.yaml"
-}
+# service, svc_yaml (SVC), refresh_plan, winner_with (PLAN) are in lib.sh
 
 # ---------------------------------------------------------------- state and oracle
 has_dual() { [ "$(jget "$STATE/services/default/$1.json" 'sorted(":" in i["ip"] for i in d["ingress"])')" = "[False, True]" ]; }
@@ -78,53 +57,11 @@ all_dual() {
   for n in "$@"; do has_dual "$n" || return 1; done
 }
 
-# plan on a copy of DIR whose Services carry their current addresses -> $PLAN
-# refresh_plan LIVE_NODE...: the speakers membership should see alive (none given: all NODES)
-refresh_plan() {
-  local name live
-  [ "$#" -gt 0 ] || set -- "${NODES[@]}"
-  live="$(csv "$@")"
-  rm -rf "$PLANIN"
-  mkdir -p "$PLANIN"
-  cp "$DIR/cluster.yaml" "$DIR/pools.yaml" "$PLANIN/"
-  for name in "${!SVC[@]}"; do
-    # shellcheck disable=SC2046 # one word per address
-    svc_yaml "$name" $(svc_ips "$name") >"$PLANIN/svc-$name.yaml"
-  done
-  "$FERROLB" plan -o json --live-nodes "$live" "$PLANIN" >"$PLAN" 2>"$PLAN.err"
-}
-winner_with() { # NAME LIVE_NODE...: plan's winner when only LIVE_NODEs are alive
-  local name="$1"
-  shift
-  refresh_plan "$@" && plan_winner "$name"
-}
-
 # ---------------------------------------------------------------- probes (router namespace)
 # arp_macs, nd_macs, mac_answers, arp_only and nd_only are in lib.sh
 
 # ---------------------------------------------------------------- captures (router's eth0)
-# cap_start NAME FILTER: tcpdump with epoch timestamps (-tt), bounded; waits until it listens
-cap_start() {
-  local i
-  lab kill "$1" KILL >/dev/null 2>&1
-  lab spawn router "$1" timeout 20 tcpdump -i eth0 -n -e -l -tt "$2" >/dev/null || return 1
-  for i in $(seq 60); do
-    grep -q 'listening on' "$LAB_DIR/$1.log" 2>/dev/null && return 0
-    nap 0.05
-  done
-  echo "FAIL - tcpdump $1 is not listening"
-  _lab_fail=$((_lab_fail + 1))
-  return 1
-}
-cap_stop() { lab kill "$1" KILL >/dev/null 2>&1; }
-# cap_after NAME T: the capture has a packet stamped at or after T (epoch seconds, fractional)
-cap_after() {
-  awk -v t="$2" '$1 ~ /^[0-9]+\.[0-9]+$/ && $1 + 0 >= t + 0 { print; found = 1; exit } END { exit !found }' "$LAB_DIR/$1.log"
-}
-# cap_before NAME T: packets stamped before T (printed; exit 0 if there are none)
-cap_none_before() {
-  awk -v t="$2" '$1 ~ /^[0-9]+\.[0-9]+$/ && $1 + 0 < t + 0 { print; n++ } END { exit n > 0 }' "$LAB_DIR/$1.log"
-}
+# cap_start, cap_stop, cap_after and cap_none_before are in lib.sh
 
 # Split-brain watch: the router sends an ARP request for IP every 0.1 s while tcpdump records the
 # requests and the solicited replies (gratuitous ones excluded); a request answered by two MACs is
@@ -169,80 +106,16 @@ EOF
 }
 
 # ---------------------------------------------------------------- speakers, metrics, logs
-start_speaker() { # NODE: (re)start ferrolb in NODE with FLAGS[NODE]; an earlier log is kept in .log.prev
-  local n="$1" f
-  f="$LAB_DIR/ferrolb-$n.log"
-  if [ -f "$f" ]; then cat "$f" >>"$f.prev" && rm -f "$f"; fi
-  # shellcheck disable=SC2086 # FLAGS holds several words
-  # shellcheck disable=SC2086 # FLAGS are words
-  run_ferrolb "$n" "ferrolb-$n" ${FLAGS[$n]:-}
-}
-start_speakers() {
-  local n
-  for n in "${NODES[@]}"; do start_speaker "$n" || fatal "spawn ferrolb in $n"; done
-}
-speaker_pid() { lab pid "ferrolb-$1"; }
-# full log of NODE's speaker(s) so far (earlier incarnations included)
-nlog() {
-  local f
-  for f in "$LAB_DIR/ferrolb-$1.log.prev" "$LAB_DIR/ferrolb-$1.log"; do
-    if [ -f "$f" ]; then cat "$f"; fi
-  done
-}
-log_count() { nlog "$1" | grep -c -- "$2"; } # NODE PATTERN: lines matching
-log_more() { # NODE PATTERN COUNT: more than COUNT lines match (something new was logged)
-  local c
-  c="$(log_count "$1" "$2")"
-  echo "$1: $c lines with '$2' (had $3)"
-  [ "$c" -gt "$3" ]
-}
+# start_speaker(s), speaker_pid, nlog, log_count, log_more, no_panic, others_of, the metric
+# readers (metric, metric_is, members_all, quorum_all, announces...) are in lib.sh
 # a "member up"/"member down" line naming NAME
 # (no grep -q at the end of a pipe: with pipefail its early exit can fail the pipe with SIGPIPE)
 member_logged() { nlog "$1" | grep -- "$2" | grep -w -- "member=$3" >/dev/null; }
 
-metrics() { lab exec "$1" curl -s --max-time 1 "http://127.0.0.1:9120/metrics"; }
-metric() { # NODE NAME: the value of an unlabelled sample (or of the first labelled one)
-  metrics "$1" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { print $2; exit }'
-}
-metric_is() { # NODE NAME VALUE
-  local v
-  v="$(metric "$1" "$2")"
-  echo "$1: $2 = ${v:-absent} (want $3)"
-  [ -n "$v" ] && awk -v a="$v" -v b="$3" 'BEGIN { exit !(a + 0 == b + 0) }'
-}
-metric_positive() { # NODE NAME
-  local v
-  v="$(metric "$1" "$2")"
-  echo "$1: $2 = ${v:-absent}"
-  [ -n "$v" ] && awk -v a="$v" 'BEGIN { exit !(a + 0 > 0) }'
-}
-members_all() { # COUNT NODE...: every NODE reports COUNT members
-  local want="$1" n rc=0
-  shift
-  for n in "$@"; do metric_is "$n" ferrolb_membership_members "$want" || rc=1; done
-  return "$rc"
-}
-quorum_all() { # VALUE NODE...
-  local want="$1" n rc=0
-  shift
-  for n in "$@"; do metric_is "$n" ferrolb_membership_quorum_bool "$want" || rc=1; done
-  return "$rc"
-}
-# NODE announces IP by layer2 (metallb_speaker_announced present and 1)
-announces() {
-  metrics "$1" | grep '^metallb_speaker_announced{' | grep 'protocol="layer2"' | grep -F "ip=\"$2\"" | grep ' 1$' >/dev/null
-}
-announces_not() { ! announces "$@"; }
 port_bound() { lab exec "$1" ss -Hunl "sport = :$MPORT" | grep . >/dev/null; }
 port_free() { ! port_bound "$1"; }
 
 status_has() { test -f "$STATE/servicel2status/default/$1/$2.json"; } # NAME NODE
-others_of() { # NODE: the other NODES
-  local n out=()
-  for n in "${NODES[@]}"; do [ "$n" = "$1" ] || out+=("$n"); done
-  echo "${out[*]}"
-}
-no_panic() { check "no panic in any ferrolb log" sh -c "! grep -l 'panicked at' '$LAB_DIR'/ferrolb-*.log*"; }
 stop_all() {
   local n
   for n in "${NODES[@]}"; do kill -TERM "$(speaker_pid "$n" 2>/dev/null)" 2>/dev/null || true; done
@@ -540,7 +413,6 @@ check "wrong key: still not admitted 1 s later (node3: 1 member)" metric_is node
 check "wrong key: node1 and node2 still see 2 members" members_all 2 node1 node2
 check "wrong key: neither node1 nor node2 logs 'member up' for node3" \
   sh -c "! cat '$LAB_DIR/ferrolb-node1.log' '$LAB_DIR/ferrolb-node2.log' | grep 'member up' | grep -w member=node3"
-announces_none() { ! metrics "$1" | grep '^metallb_speaker_announced{' | grep 'protocol="layer2"' | grep ' 1$'; }
 check "wrong key: node3 announces none of the addresses" announces_none node3
 no_panic
 stop_all

@@ -23,11 +23,16 @@
 # nap SECS                   sleep without a child process (fractions allowed)
 # poll SECS CMD...           CMD every 50 ms until it succeeds (0) or SECS pass (1): no check line
 #
+# lab_at_teardown FUNC         FUNC runs at teardown, before lab.sh down
+#
 # Shared writers and probes (see each one's comment): find_ferrolb, lab_setup_ferrolb, series,
-# series_ge, probe_all / macs_answer, plan_winner, lab_binary,
+# series_ge, probe_all / macs_answer / macs_only, mac_answers / mac_only, plan_winner, lab_binary,
 # lab_manifests + put, run_ferrolb, lab_l2_pool_yaml, lab_bgp_pool_yaml, garp_filter, na_filter,
 # lab_nodes_yaml, lab_service_yaml, jget, mac_of / ip_of / ipv4_hex, log_lines / log_since /
 # log_ms / bird_ms, bird_cli / established / not_established, cpu_ticks / io_writes / wait_idle.
+# Speakers on one dir: source (NODES, FLAGS, SVC, PLAN): service / svc_yaml, refresh_plan /
+# winner_with, others_of, start_speaker(s) / speaker_pid, nlog / log_count / log_more, no_panic,
+# metrics / metric / metric_is / metric_positive / members_all / quorum_all, announces(_not/_none).
 
 LAB_HOME="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LAB_SH="$LAB_HOME/lab.sh"
@@ -135,10 +140,16 @@ wait_for() { # SECS NAME CMD...
   return 1
 }
 
+# lab_at_teardown FUNC: lab_teardown calls FUNC (a shell function, output discarded, bounded by
+# 10 s) before lab.sh down, e.g. to undo something done inside a namespace; in the order registered
+_lab_hooks=()
+lab_at_teardown() { _lab_hooks+=("$1"); }
+
 lab_teardown() {
   [ "$_lab_up" = 1 ] || return 0
   _lab_up=0
-  local log="${TMPDIR:-/tmp}/ferrolb-lab-down.$$.log"
+  local log="${TMPDIR:-/tmp}/ferrolb-lab-down.$$.log" h
+  for h in "${_lab_hooks[@]}"; do _bounded 10000 "$h" || true; done
   if ! timeout 60 "$LAB_SH" down >"$log" 2>&1; then
     echo "FAIL - teardown: lab.sh down failed"
     sed 's/^/       | /' "$log"
@@ -154,9 +165,10 @@ lab_teardown() {
 
 # Layer 2 probes from the router namespace's eth0.
 # arp_macs IP: the MACs answering one ARP request (sorted, one per line; exit 1 if none).
-arp_macs() { lab exec router arping -i eth0 -c 1 -w 0.5 -r "$1" | sort -u; }
-# nd_macs IP6: the MACs answering one neighbour solicitation.
-nd_macs() { lab exec router ndisc6 -m -q -r 2 -w 300 "$1" eth0 | tr 'A-F' 'a-f' | sort -u; }
+# ARP_WAIT (seconds, default 0.5) and ND_WAIT (ms per try, default 300) bound the wait for answers.
+arp_macs() { lab exec router arping -i eth0 -c 1 -w "${ARP_WAIT:-0.5}" -r "$1" | sort -u; }
+# nd_macs IP6: the MACs answering one neighbour solicitation (two tries).
+nd_macs() { lab exec router ndisc6 -m -q -r 2 -w "${ND_WAIT:-300}" "$1" eth0 | tr 'A-F' 'a-f' | sort -u; }
 mac_answers() { # IP MAC: the only MAC that answers is MAC
   local got
   case "$1" in *:*) got="$(nd_macs "$1")" ;; *) got="$(arp_macs "$1")" ;; esac
@@ -178,6 +190,9 @@ nd_only() { # IP6 MAC: all the NAs that come back (ndisc6 -m, 3 tries) are from 
   out="$(lab exec router ndisc6 -m -q -r 3 -w 400 "$1" eth0 | tr 'A-F' 'a-f' | sort -u)"
   echo "$1 -> ${out:-no answer} (want $2)"
   [ "$out" = "$2" ]
+}
+mac_only() { # IP MAC: arp_only for an IPv4 address, nd_only for an IPv6 one
+  case "$1" in *:*) nd_only "$@" ;; *) arp_only "$@" ;; esac
 }
 
 # ---------------------------------------------------------------- the lab's nodes
@@ -348,8 +363,17 @@ EOF
 }
 
 # ---------------------------------------------------------------- packet filters (tcpdump)
-garp_filter() { # IP MAC: a gratuitous ARP (sender IP = target IP = IP) from MAC
-  echo "arp and arp[14:4] == arp[24:4] and arp[24:4] == $(ipv4_hex "$1") and ether src $2"
+# garp_filter [IP|any [MAC|!MAC]]: a gratuitous ARP (sender IP = target IP = IP) from MAC;
+# "!MAC": from any MAC but MAC; without MAC from anyone; without IP (or "any") for any address
+garp_filter() {
+  local f="arp and arp[14:4] == arp[24:4]"
+  [ -z "${1:-}" ] || [ "$1" = any ] || f="$f and arp[24:4] == $(ipv4_hex "$1")"
+  case "${2:-}" in
+    "") ;;
+    !*) f="$f and not ether src ${2#!}" ;;
+    *) f="$f and ether src $2" ;;
+  esac
+  echo "$f"
 }
 na_filter() { # IP6 MAC: an unsolicited neighbour advertisement (S flag clear) for target IP6 from MAC
   local w
@@ -358,6 +382,35 @@ import ipaddress, sys
 p = ipaddress.IPv6Address(sys.argv[1]).packed
 print(" and ".join("ip6[%d:4] == 0x%s" % (48 + i, p[i:i + 4].hex()) for i in range(0, 16, 4)))' "$1")"
   echo "icmp6 and ip6[40] == 136 and ip6[44] & 0x40 == 0 and $w and ether src $2"
+}
+
+# ---------------------------------------------------------------- captures (router's eth0)
+# cap_start NAME FILTER [SECS]: tcpdump on the router's eth0 as the lab process NAME (its output:
+# $LAB_DIR/NAME.log), epoch timestamps (-tt), link-level headers (-e), bounded by SECS (default
+# 20) with timeout; waits until it listens (a failure counts and returns 1)
+cap_start() {
+  local i
+  lab kill "$1" TERM >/dev/null 2>&1
+  lab spawn router "$1" timeout "${3:-20}" tcpdump -i eth0 -n -e -l -tt "$2" >/dev/null || return 1
+  for i in $(seq 60); do
+    grep -q 'listening on' "$LAB_DIR/$1.log" 2>/dev/null && return 0
+    nap 0.05
+  done
+  echo "FAIL - tcpdump $1 is not listening"
+  _lab_fail=$((_lab_fail + 1))
+  return 1
+}
+# cap_stop NAME: TERM, which timeout passes on to tcpdump (a KILL would end timeout only and
+# leave tcpdump writing to the log until the teardown)
+cap_stop() { lab kill "$1" TERM >/dev/null 2>&1; }
+# cap_after NAME T: the capture has a packet stamped at or after T (epoch seconds, fractional);
+# the first one is printed
+cap_after() {
+  awk -v t="$2" '$1 ~ /^[0-9]+\.[0-9]+$/ && $1 + 0 >= t + 0 { print; found = 1; exit } END { exit !found }' "$LAB_DIR/$1.log"
+}
+# cap_none_before NAME T: no packet stamped before T (those there are printed)
+cap_none_before() {
+  awk -v t="$2" '$1 ~ /^[0-9]+\.[0-9]+$/ && $1 + 0 < t + 0 { print; n++ } END { exit n > 0 }' "$LAB_DIR/$1.log"
 }
 
 # probe_all PROBE: PROBE IP MAC for every address in the array ips[] and the MAC at the same
@@ -376,6 +429,7 @@ probe_all() {
   return "$rc"
 }
 macs_answer() { probe_all mac_answers; } # each address answers with its MAC (one request)
+macs_only() { probe_all mac_only; }      # ... and no other MAC answers it (arping -d, ndisc6 -m)
 
 # plan_winner NAME: the node that the plan in $PLAN (`ferrolb plan -o json`) says announces the
 # Service default/NAME by layer2; fails unless there is exactly one
@@ -389,6 +443,91 @@ if len(w) != 1:
     sys.exit("plan: %s has %d layer2 winners" % (sys.argv[2], len(w)))
 print(w[0])' "$PLAN" "$1"
 }
+
+# ---------------------------------------------------------------- speakers on one dir: source
+# Shared by the scripts that run one speaker per node on DIR (e2e-membership.sh, e2e-fencing.sh):
+#   NODES        the Node objects in DIR (the speakers a script starts)
+#   FLAGS[NODE]  extra `ferrolb run` flags of NODE's speaker
+#   SVC[NAME]    "IDX ETP ENDPOINT_NODE [-4]" of each Service written with `service`
+#   PLANIN PLAN  plan's input directory (a copy of DIR) and its JSON output (refresh_plan)
+NODES=()
+declare -gA SVC=() FLAGS=()
+PLANIN="${LAB_DIR}/plan-input"
+PLAN="${LAB_DIR}/plan.json"
+
+csv() { # words -> a,b,c
+  local IFS=,
+  echo "$*"
+}
+others_of() { # NODE: the other NODES
+  local n out=()
+  for n in "${NODES[@]}"; do [ "$n" = "$1" ] || out+=("$n"); done
+  echo "${out[*]}"
+}
+
+# svc_yaml NAME [INGRESS_IP...]: SVC[NAME]'s Service and EndpointSlice (one ready endpoint),
+# dual-stack unless -4; with INGRESS_IPs the Service carries them as its status (plan's input)
+svc_yaml() {
+  local name="$1" idx etp node fam
+  shift
+  read -r idx etp node fam <<<"${SVC[$name]}"
+  lab_service_yaml ${fam:+"$fam"} "$name" "$idx" "$etp" "$node" - "$@"
+}
+service() { # NAME IDX ETP ENDPOINT_NODE [-4]: record it in SVC and write DIR/svc-NAME.yaml
+  SVC[$1]="$2 $3 $4 ${5:-}"
+  svc_yaml "$1" | put "svc-$1.yaml"
+}
+
+# plan on a copy of DIR whose Services carry their current addresses -> $PLAN
+# refresh_plan LIVE_NODE...: the speakers membership should see alive (none given: all NODES)
+refresh_plan() {
+  local name live
+  [ "$#" -gt 0 ] || set -- "${NODES[@]}"
+  live="$(csv "$@")"
+  rm -rf "$PLANIN"
+  mkdir -p "$PLANIN"
+  cp "$DIR/cluster.yaml" "$DIR/pools.yaml" "$PLANIN/"
+  for name in "${!SVC[@]}"; do
+    # shellcheck disable=SC2046 # one word per address
+    svc_yaml "$name" $(svc_ips "$name") >"$PLANIN/svc-$name.yaml"
+  done
+  "$FERROLB" plan -o json --live-nodes "$live" "$PLANIN" >"$PLAN" 2>"$PLAN.err"
+}
+winner_with() { # NAME LIVE_NODE...: plan's winner when only LIVE_NODEs are alive
+  local name="$1"
+  shift
+  refresh_plan "$@" && plan_winner "$name"
+}
+
+# start_speaker NODE: (re)start ferrolb in NODE as ferrolb-NODE with FLAGS[NODE]; an earlier
+# log is kept in ferrolb-NODE.log.prev (nlog reads both)
+start_speaker() {
+  local n="$1" f
+  f="$LAB_DIR/ferrolb-$n.log"
+  if [ -f "$f" ]; then cat "$f" >>"$f.prev" && rm -f "$f"; fi
+  # shellcheck disable=SC2086 # FLAGS holds several words
+  run_ferrolb "$n" "ferrolb-$n" ${FLAGS[$n]:-}
+}
+start_speakers() { # every one of NODES
+  local n
+  for n in "${NODES[@]}"; do start_speaker "$n" || fatal "spawn ferrolb in $n"; done
+}
+speaker_pid() { lab pid "ferrolb-$1"; } # NODE
+# full log of NODE's speaker(s) so far (earlier incarnations included)
+nlog() {
+  local f
+  for f in "$LAB_DIR/ferrolb-$1.log.prev" "$LAB_DIR/ferrolb-$1.log"; do
+    if [ -f "$f" ]; then cat "$f"; fi
+  done
+}
+log_count() { nlog "$1" | grep -c -- "$2"; } # NODE PATTERN: lines matching
+log_more() { # NODE PATTERN COUNT: more than COUNT lines match (something new was logged)
+  local c
+  c="$(log_count "$1" "$2")"
+  echo "$1: $c lines with '$2' (had $3)"
+  [ "$c" -gt "$3" ]
+}
+no_panic() { check "no panic in any ferrolb log" sh -c "! grep -l 'panicked at' '$LAB_DIR'/ferrolb-*.log*"; }
 
 # ---------------------------------------------------------------- a speaker's /metrics
 # series NODE SERIES: the value of one series of NODE's /metrics, e.g.
@@ -410,6 +549,40 @@ series_ge() { # NODE SERIES MIN: present and at least MIN (the value printed)
   echo "$2 = $v"
   [ "$v" != absent ] && awk -v v="$v" -v m="$3" 'BEGIN { exit !(v + 0 >= m + 0) }'
 }
+metrics() { lab exec "$1" curl -s --max-time 1 "http://127.0.0.1:9120/metrics"; } # NODE: its /metrics
+metric() { # NODE NAME: the value of an unlabelled sample (or of the first labelled one)
+  metrics "$1" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { print $2; exit }'
+}
+metric_is() { # NODE NAME VALUE
+  local v
+  v="$(metric "$1" "$2")"
+  echo "$1: $2 = ${v:-absent} (want $3)"
+  [ -n "$v" ] && awk -v a="$v" -v b="$3" 'BEGIN { exit !(a + 0 == b + 0) }'
+}
+metric_positive() { # NODE NAME
+  local v
+  v="$(metric "$1" "$2")"
+  echo "$1: $2 = ${v:-absent}"
+  [ -n "$v" ] && awk -v a="$v" 'BEGIN { exit !(a + 0 > 0) }'
+}
+members_all() { # COUNT NODE...: every NODE reports COUNT members (ferrolb_membership_members)
+  local want="$1" n rc=0
+  shift
+  for n in "$@"; do metric_is "$n" ferrolb_membership_members "$want" || rc=1; done
+  return "$rc"
+}
+quorum_all() { # VALUE NODE...: every NODE reports ferrolb_membership_quorum_bool VALUE
+  local want="$1" n rc=0
+  shift
+  for n in "$@"; do metric_is "$n" ferrolb_membership_quorum_bool "$want" || rc=1; done
+  return "$rc"
+}
+# announces NODE IP: NODE announces IP by layer2 (metallb_speaker_announced present and 1)
+announces() {
+  metrics "$1" | grep '^metallb_speaker_announced{' | grep 'protocol="layer2"' | grep -F "ip=\"$2\"" | grep ' 1$' >/dev/null
+}
+announces_not() { ! announces "$@"; }
+announces_none() { ! metrics "$1" | grep '^metallb_speaker_announced{' | grep 'protocol="layer2"' | grep ' 1$'; } # NODE
 
 # ---------------------------------------------------------------- a process's CPU time and writes
 cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; } # PID: utime + stime (ticks)

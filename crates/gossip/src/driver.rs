@@ -64,6 +64,11 @@ pub struct MembershipView {
     pub quorum: bool,
     /// Speakers known this epoch, this one included.
     pub known: BTreeSet<String>,
+    /// Live and not suspected, this one included: what [`Self::quorum`] counts.
+    pub reachable: BTreeSet<String>,
+    /// Since when there is no quorum (what fencing on evidence measures renewals against,
+    /// see [`crate::witness::must_fence`]).
+    pub quorum_lost_at: Option<std::time::Instant>,
 }
 
 /// Counters for metrics.
@@ -165,10 +170,14 @@ impl Membership {
         )?;
         let mut fence = Fence::new(config.name);
         fence.expect(config.expected);
+        let members = engine.members();
+        let quorum = fence.has_quorum(&members);
         let view = MembershipView {
-            members: engine.members(),
-            quorum: fence.has_quorum(&engine.members()),
+            quorum_lost_at: (!quorum).then(now),
+            quorum,
             known: fence.known().clone(),
+            reachable: members.clone(),
+            members,
         };
         let (view_tx, view_rx) = watch::channel(view);
         let (commands, command_rx) = mpsc::unbounded_channel();
@@ -306,10 +315,17 @@ impl Driver {
         // or more speakers one suspicion still leaves a majority, so this only fences on a
         // real partition. Suspicion is not an output, so quorum is recomputed every time.
         let reachable: BTreeSet<String> = members.difference(&self.engine.suspects()).cloned().collect();
+        let quorum = self.fence.has_quorum(&reachable);
+        let quorum_lost_at = match (quorum, self.view.borrow().quorum_lost_at) {
+            (true, _) => None,
+            (false, since) => Some(since.unwrap_or_else(now)),
+        };
         let view = MembershipView {
-            quorum: self.fence.has_quorum(&reachable),
+            quorum,
             known: self.fence.known().clone(),
             members: members.clone(),
+            reachable,
+            quorum_lost_at,
         };
         self.view.send_if_modified(|current| {
             let modified = *current != view;

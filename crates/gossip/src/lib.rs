@@ -29,4 +29,4 @@ pub use driver::{DriverConfig, DriverError, Membership, MembershipHandle, Member
 pub use engine::{Boot, Counters, DropReason, Engine, EngineConfig, EngineError, Output, Timer};
 pub use fence::{Fence, has_quorum};
 pub use seal::{Key, KeyError, OpenError};
-pub use witness::{FenceMode, Heartbeats, Witness, must_fence};
+pub use witness::{FenceMode, GossipQuorum, Heartbeats, Renewals, Renewed, Witness, must_fence};

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use ferrolb_announce::Liveness;
 use ferrolb_api::Node;
-use ferrolb_gossip::{DriverConfig, Membership, MembershipHandle, MembershipView, Witness, must_fence};
+use ferrolb_gossip::{DriverConfig, GossipQuorum, Membership, MembershipHandle, MembershipView, Witness, must_fence};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -179,7 +179,11 @@ impl Members {
     /// strict) the witness shows a live majority elsewhere. (Before settling it answers
     /// nothing either, but that is start-up, not a lost quorum.)
     pub fn fenced(&self) -> bool {
-        self.options.enabled && !self.failed && self.settled() && self.must_fence()
+        self.active() && self.settled() && self.must_fence()
+    }
+
+    fn active(&self) -> bool {
+        self.options.enabled && !self.failed
     }
 
     fn must_fence(&self) -> bool {
@@ -188,22 +192,30 @@ impl Members {
         }
         let Some(view) = &self.view else { return true };
         let view = view.borrow();
-        must_fence(self.options.fence_mode, &view.known, &view.members, view.quorum, &self.witness.borrow())
+        let gossip = GossipQuorum {
+            known: &view.known,
+            reachable: &view.reachable,
+            quorum: view.quorum,
+            lost_at: view.quorum_lost_at,
+        };
+        must_fence(self.options.fence_mode, gossip, &self.witness.borrow(), Instant::now().into_std())
     }
 
     /// Whether this speaker lacks a gossip quorum but keeps serving because the witness shows
     /// the speakers it cannot hear are not alive (or cannot be read).
     pub fn serving_without_quorum(&self) -> bool {
-        self.options.enabled
-            && !self.failed
+        self.active()
             && self.options.fencing
             && self.view.as_ref().is_some_and(|v| !v.borrow().quorum)
             && !self.must_fence()
     }
 
-    /// What the witness shows now.
-    pub fn witness(&self) -> Witness {
-        self.witness.borrow().clone()
+    /// The speakers whose heartbeat is fresh (`None`: the witness cannot be read), for logs.
+    pub fn witness_names(&self) -> Option<BTreeSet<String>> {
+        match &*self.witness.borrow() {
+            Witness::Unreachable => None,
+            Witness::Alive(renewals) => Some(renewals.names()),
+        }
     }
 
     pub fn view(&self) -> Option<MembershipView> {
@@ -216,24 +228,34 @@ impl Members {
 
     /// Resolves when the membership view changes or the start-up settling ends; never when
     /// membership is off.
+    /// The witness is read several times a second and each renewal changes it: a reading
+    /// that does not change whether this speaker is fenced is no change.
     pub async fn changed(&mut self) {
         let settle = self.settle_until.filter(|t| *t > Instant::now());
-        let Some(view) = &mut self.view else { return std::future::pending().await };
-        let witness = &mut self.witness;
-        tokio::select! {
-            Ok(()) = witness.changed() => {}
-            changed = view.changed() => {
-                if changed.is_err() {
-                    self.view = None;
-                    std::future::pending::<()>().await;
+        let before = self.must_fence();
+        loop {
+            let Some(view) = &mut self.view else { return std::future::pending().await };
+            let witness = &mut self.witness;
+            tokio::select! {
+                Ok(()) = witness.changed() => {
+                    if self.must_fence() == before {
+                        continue;
+                    }
                 }
+                changed = view.changed() => {
+                    if changed.is_err() {
+                        self.view = None;
+                        std::future::pending::<()>().await;
+                    }
+                }
+                () = async {
+                    match settle {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
             }
-            () = async {
-                match settle {
-                    Some(t) => tokio::time::sleep_until(t).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
+            return;
         }
     }
 

@@ -222,7 +222,7 @@ impl Speaker {
         let fenced = self.members.fenced();
         if fenced != self.fenced {
             if fenced {
-                warn!(node = %self.node, witness = ?self.members.witness(), "lost quorum: this speaker cannot see a majority of the speakers it knows, and their heartbeats show them alive; withdrawing its layer2 announcements");
+                warn!(node = %self.node, witness = ?self.members.witness_names(), "lost quorum: this speaker cannot see a majority of the speakers it knows, and their heartbeats show them alive; withdrawing its layer2 announcements");
             } else {
                 info!(node = %self.node, "no longer fenced: layer2 announcements follow the election again");
             }
@@ -231,7 +231,7 @@ impl Speaker {
         let alone = self.members.serving_without_quorum();
         if alone != self.serving_alone {
             if alone {
-                warn!(node = %self.node, witness = ?self.members.witness(), "no quorum, but the speakers this one cannot hear are not renewing their heartbeats (or the heartbeats cannot be read): still serving");
+                warn!(node = %self.node, witness = ?self.members.witness_names(), "no quorum, but the speakers this one cannot hear are not renewing their heartbeats (or the heartbeats cannot be read): still serving");
             }
             self.serving_alone = alone;
         }

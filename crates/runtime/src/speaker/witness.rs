@@ -2,7 +2,9 @@
 //! publishes which are fresh (the rule that uses them is `ferrolb_gossip::witness`).
 //!
 //! - `dir:` source: one file per node, `<state>/heartbeats/<node>`, rewritten (temporary
-//!   file and rename, no fsync: a heartbeat need not survive a crash) every second.
+//!   file and rename, no fsync: a heartbeat need not survive a crash) every second, and all
+//!   of them read four times a second (a speaker that lost its quorum learns within about a
+//!   second whether the others renewed since).
 //! - `k8s` source: one `coordination.k8s.io/v1` Lease per node, `ferrolb-speaker-<node>` in
 //!   the speaker's namespace, labelled `app.kubernetes.io/component=speaker-heartbeat`, its
 //!   `renewTime` moved every two seconds.
@@ -42,6 +44,15 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Backend {
+    /// How often the heartbeats are read: renewals are seen at most this late.
+    fn reading_interval(&self) -> Duration {
+        match self {
+            Backend::Dir(_) => Duration::from_millis(250),
+            // a list per speaker every two seconds is what the API server can take
+            Backend::Leases { .. } => Duration::from_secs(2),
+        }
+    }
+
     /// How often the heartbeat is renewed; it goes stale after three missed renewals.
     fn interval(&self) -> Duration {
         match self {
@@ -60,17 +71,25 @@ pub fn lease_name(node: &str) -> String {
 /// Renews this node's heartbeat and publishes the fresh ones, until every receiver is gone.
 pub async fn run(backend: Backend, node: String, tx: watch::Sender<Witness>) {
     let interval = backend.interval();
-    let mut heartbeats = Heartbeats::new(interval * 3, Instant::now().into_std());
+    let reading_interval = backend.reading_interval();
+    // every live speaker renews once and this one reads it within the grace
+    let grace = interval * 3 / 2 + reading_interval * 2;
+    let mut heartbeats = Heartbeats::new(interval * 3, grace, Instant::now().into_std());
+    let mut renew_due = Instant::now();
     // what changes with each renewal: the boot and a counter
     let boot = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let mut beat: u64 = 0;
     let mut failing = false;
+    let mut renewed = Ok(());
     loop {
-        beat += 1;
-        let token = format!("{boot}-{beat}");
-        let reading = match renew(&backend, &node, &token).await {
+        if Instant::now() >= renew_due {
+            beat += 1;
+            renewed = renew(&backend, &node, &format!("{boot}-{beat}")).await;
+            renew_due = (renew_due + interval).max(Instant::now());
+        }
+        let reading = match &renewed {
             Ok(()) => read(&backend).await,
-            Err(e) => Err(e),
+            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
         };
         let witness = match reading {
             Ok(entries) => {
@@ -80,7 +99,7 @@ pub async fn run(backend: Backend, node: String, tx: watch::Sender<Witness>) {
                 }
                 let now = Instant::now().into_std();
                 heartbeats.observe(entries, now);
-                Witness::Alive(heartbeats.fresh(now))
+                Witness::Alive(heartbeats.renewals(now))
             }
             Err(e) => {
                 if !failing {
@@ -96,7 +115,7 @@ pub async fn run(backend: Backend, node: String, tx: watch::Sender<Witness>) {
             changed
         });
         tokio::select! {
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep(reading_interval) => {}
             () = tx.closed() => return,
         }
     }
