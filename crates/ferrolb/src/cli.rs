@@ -2,16 +2,21 @@
 
 use std::path::PathBuf;
 
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ferrolb_api::install;
 use ferrolb_runtime::config::{
     ConfigError, KubernetesConfig, Roles, RuntimeConfig, Settings, SourceSpec, WebhookMode as RuntimeWebhookMode,
 };
 use ferrolb_webhook::{TlsMinVersion, WebhookSettings};
+
+use crate::metallb::{self, BindAddr, MetallbArgs};
+
+/// Where a Pod finds its own namespace.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,7 +112,10 @@ pub enum LogLevel {
     None,
 }
 
+/// MetalLB's flags are Go flags: `--name=true` for booleans, and the last of a repeated flag
+/// wins (`args_override_self`).
 #[derive(Debug, Args)]
+#[command(args_override_self = true)]
 pub struct RuntimeArgs {
     /// Where the cluster state comes from: `k8s` or `dir:PATH`.
     #[arg(long, env = "FERROLB_SOURCE", value_parser = SourceSpec::from_str)]
@@ -118,9 +126,10 @@ pub struct RuntimeArgs {
     /// Where the `dir:` source keeps status (default: PATH/.ferrolb).
     #[arg(long, env = "FERROLB_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// The namespace metallb.io objects and Secrets are read from.
-    #[arg(long, env = "METALLB_NAMESPACE", default_value = ferrolb_config::DEFAULT_NAMESPACE)]
-    pub namespace: String,
+    /// The namespace metallb.io objects and Secrets are read from (default: the Pod's own,
+    /// from its service account, else metallb-system).
+    #[arg(long, env = "METALLB_NAMESPACE")]
+    pub namespace: Option<String>,
     /// Handle only services of this spec.loadBalancerClass (default: only services without one).
     #[arg(long, env = "METALLB_LB_CLASS")]
     pub lb_class: Option<String>,
@@ -134,7 +143,7 @@ pub struct RuntimeArgs {
     #[arg(long, env = "METALLB_HEALTH_PROBE_PORT", default_value_t = install::HEALTH_PROBE_PORT)]
     pub health_probe_port: u16,
     /// Announce even from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers.
-    #[arg(long, env = "METALLB_IGNORE_EXCLUDE_LB")]
+    #[arg(long, env = "METALLB_IGNORE_EXCLUDE_LB", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = FalseyValueParser::new())]
     pub ignore_exclude_lb: bool,
     /// Seconds between gratuitous ARP / unsolicited NA refreshes of every announced address,
     /// after the takeover burst; 0 (the default, as MetalLB) sends none.
@@ -149,12 +158,13 @@ pub struct RuntimeArgs {
     /// Node changes only (MetalLB with memberlist disabled).
     #[arg(long, env = "FERROLB_NO_MEMBERSHIP")]
     pub no_membership: bool,
-    /// Where the membership protocol listens (UDP).
-    #[arg(long, env = "METALLB_ML_BIND_ADDR", default_value_t = SocketAddr::from(([0, 0, 0, 0], install::MEMBERSHIP_PORT)))]
-    pub membership_bind: std::net::SocketAddr,
-    /// File holding the shared membership secret (MetalLB's `secretkey`); without it gossip
-    /// is neither encrypted nor authenticated.
-    #[arg(long, env = "METALLB_ML_SECRET_KEY_PATH")]
+    /// Where the membership protocol listens (UDP): IP:PORT, or an IP with the port from
+    /// --ml-bindport (default 0.0.0.0:7946).
+    #[arg(long, visible_alias = "ml-bindaddr", env = "METALLB_ML_BIND_ADDR")]
+    pub membership_bind: Option<BindAddr>,
+    /// The shared membership secret: the file, or (as MetalLB mounts it) the directory
+    /// holding `secretkey`; without it gossip is neither encrypted nor authenticated.
+    #[arg(long, visible_alias = "ml-secret-key-path", env = "METALLB_ML_SECRET_KEY_PATH")]
     pub membership_key_file: Option<PathBuf>,
     /// Keep answering ARP/NDP without a quorum of the known speakers (fencing is on by default).
     #[arg(long, env = "FERROLB_NO_FENCING")]
@@ -183,6 +193,8 @@ pub struct RuntimeArgs {
     pub disable_layer2: bool,
     #[command(flatten)]
     pub kubernetes: KubernetesArgs,
+    #[command(flatten)]
+    pub metallb: MetallbArgs,
     /// Log format.
     #[arg(long, env = "METALLB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -238,7 +250,7 @@ pub struct KubernetesArgs {
     #[arg(long, env = "FERROLB_CERT_DIR", default_value = install::CERT_DIR)]
     pub cert_dir: PathBuf,
     /// Use the certificate in --cert-dir instead of generating, storing and rotating one.
-    #[arg(long, env = "FERROLB_DISABLE_CERT_ROTATION")]
+    #[arg(long, env = "FERROLB_DISABLE_CERT_ROTATION", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = FalseyValueParser::new())]
     pub disable_cert_rotation: bool,
     /// Lowest TLS version the webhook server accepts.
     #[arg(long, env = "FERROLB_TLS_MIN_VERSION", value_enum, default_value_t = TlsVersion::Tls13)]
@@ -265,12 +277,13 @@ impl RuntimeArgs {
     /// meets the runtime.
     pub fn to_config(&self, roles: Roles) -> Result<RuntimeConfig, ConfigError> {
         let k8s = &self.kubernetes;
+        let namespace = self.namespace();
         RuntimeConfig::new(Settings {
             roles,
             source: self.source.clone(),
             node: self.node.clone(),
             state_dir: self.state_dir.clone(),
-            namespace: self.namespace.clone(),
+            namespace: namespace.clone(),
             lb_class: self.lb_class.clone(),
             metrics_port: self.port,
             metrics_address: self.bind_address,
@@ -281,8 +294,12 @@ impl RuntimeArgs {
             disable_layer2: self.disable_layer2,
             exclude_interfaces_file: self.exclude_interfaces_file.clone(),
             no_membership: self.no_membership,
-            membership_bind: self.membership_bind,
-            membership_key_file: self.membership_key_file.clone(),
+            membership_bind: metallb::membership_bind(
+                self.membership_bind,
+                self.metallb.ml_bindport,
+                install::MEMBERSHIP_PORT,
+            ),
+            membership_key_file: self.membership_key_file.as_deref().map(metallb::membership_key_file),
             no_fencing: self.no_fencing,
             strict_fencing: self.strict_fencing,
             membership_probe_interval: self.membership_probe_interval_ms.map(Duration::from_millis),
@@ -302,7 +319,7 @@ impl RuntimeArgs {
                     WebhookMode::Onlywebhook => RuntimeWebhookMode::OnlyWebhook,
                 },
                 webhook: WebhookSettings {
-                    namespace: self.namespace.clone(),
+                    namespace,
                     port: k8s.webhook_port,
                     bind: std::net::IpAddr::from([0, 0, 0, 0]),
                     secret_name: k8s.webhook_secret.clone(),
@@ -317,5 +334,19 @@ impl RuntimeArgs {
                 },
             },
         })
+    }
+}
+
+impl RuntimeArgs {
+    /// --namespace / METALLB_NAMESPACE, else the Pod's own namespace (as MetalLB reads it from
+    /// the service account), else metallb-system.
+    pub fn namespace(&self) -> String {
+        if let Some(namespace) = &self.namespace {
+            return namespace.clone();
+        }
+        match std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE) {
+            Ok(namespace) if !namespace.trim().is_empty() => namespace.trim().to_owned(),
+            _ => ferrolb_config::DEFAULT_NAMESPACE.to_owned(),
+        }
     }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod inputs;
 mod logging;
 mod manifests;
+mod metallb;
 mod output;
 mod plan;
 mod validate;
@@ -15,7 +16,19 @@ use clap::Parser;
 use ferrolb_runtime::Roles;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let entry = args.first().map_or(metallb::Entry::Ferrolb, |argv0| metallb::entry_of(argv0));
+    if entry == metallb::Entry::CpTool {
+        return match metallb::cp_tool(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let source_in_env = std::env::var_os("FERROLB_SOURCE").is_some();
+    let cli = cli::Cli::parse_from(metallb::command_line(entry, args, source_in_env));
     match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Plan(args) => plan::run(&args),
@@ -41,6 +54,13 @@ fn main() -> ExitCode {
 
 fn serve(roles: Roles, args: &cli::RuntimeArgs) -> ExitCode {
     logging::init(args.log_format, args.log_level);
+    for notice in args.metallb.notices() {
+        if notice.warning {
+            tracing::warn!("{}", notice.text);
+        } else {
+            tracing::info!("{}", notice.text);
+        }
+    }
     match args.to_config(roles) {
         Ok(config) => ferrolb_runtime::run(&config),
         Err(e) => {

@@ -1069,19 +1069,49 @@ fn the_charts_rbac_rules_are_the_static_manifests_rules() {
     assert_eq!(compared, 4);
 }
 
+/// The Dockerfile's stages, each with its instructions (comments and blank lines left out).
+fn dockerfile_stages(dockerfile: &str) -> Vec<(String, Vec<String>)> {
+    let mut stages: Vec<(String, Vec<String>)> = Vec::new();
+    for line in dockerfile.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        if line.starts_with("FROM ") {
+            let name = line.split(" AS ").nth(1).unwrap_or_default().to_owned();
+            stages.push((name, vec![line.to_owned()]));
+        } else if let Some((_, instructions)) = stages.last_mut() {
+            instructions.push(line.to_owned());
+        }
+    }
+    stages
+}
+
 #[test]
-fn the_image_is_a_static_non_root_ferrolb_whose_entrypoint_the_workloads_call() {
+fn the_images_are_static_ferrolb_non_root_except_metallbs_speaker_with_the_entrypoints_called() {
     let dockerfile = read("Dockerfile");
-    let instructions: Vec<&str> =
-        dockerfile.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
-    let stages: Vec<&&str> = instructions.iter().filter(|l| l.starts_with("FROM ")).collect();
-    assert_eq!(stages.len(), 2, "a build stage and a final stage: {stages:?}");
-    assert!(stages[1].contains("distroless/static") || stages[1].contains("scratch"), "{}", stages[1]);
+    let stages = dockerfile_stages(&dockerfile);
+    let names: Vec<&str> = stages.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["build", "controller", "speaker", "ferrolb"], "the default image is the last stage");
     assert!(dockerfile.contains("unknown-linux-musl"), "a static musl build");
     assert!(dockerfile.contains("cargo build --locked --release -p ferrolb"));
-    let last_user = instructions.iter().rev().find(|l| l.starts_with("USER ")).copied();
-    assert_eq!(last_user, Some("USER 65534:65534"));
-    assert!(instructions.contains(&r#"ENTRYPOINT ["/ferrolb"]"#));
+    // (stage, user, entrypoint): the workloads of deploy/ferrolb.yaml call /ferrolb; MetalLB's
+    // call /controller and /speaker, and MetalLB's speaker image runs as root (NET_RAW only
+    // is granted by its DaemonSet)
+    for (stage, user, entrypoint) in [
+        ("controller", "USER 65534:65534", r#"ENTRYPOINT ["/controller"]"#),
+        ("speaker", "USER 0:0", r#"ENTRYPOINT ["/speaker"]"#),
+        ("ferrolb", "USER 65534:65534", r#"ENTRYPOINT ["/ferrolb"]"#),
+    ] {
+        let (_, instructions) = stages.iter().find(|(n, _)| n == stage).unwrap();
+        assert!(instructions[0].contains("distroless/static"), "{stage}: {}", instructions[0]);
+        let users: Vec<&String> = instructions.iter().filter(|l| l.starts_with("USER ")).collect();
+        assert_eq!(users, [user], "{stage}");
+        assert!(instructions.iter().any(|l| l == entrypoint), "{stage}: {instructions:?}");
+    }
+    for copied in [
+        "cp /ferrolb /out/controller/controller",
+        "cp /ferrolb /out/speaker/speaker",
+        "ln -s speaker /out/speaker/cp-tool",
+    ] {
+        assert!(dockerfile.contains(copied), "{copied}");
+    }
     let ignore = read(".dockerignore");
     for needed in ["!Cargo.toml", "!Cargo.lock", "!crates/"] {
         assert!(ignore.lines().any(|l| l.trim() == needed), "{needed}");
