@@ -254,6 +254,7 @@ fn metrics_health_and_readiness_are_served() {
         "metallb_k8s_client_config_loaded_bool 1",
         "metallb_k8s_client_config_stale_bool 0",
         "metallb_allocator_addresses_total{pool=\"p\"} 8",
+        "metallb_allocator_services_allocated_total{pool=\"p\"} 1",
         "metallb_k8s_client_updates_total",
     ] {
         assert!(metrics.contains(name), "missing {name}: {metrics}");

@@ -53,6 +53,8 @@ struct PoolState {
     cidrs: Vec<(CidrSpace, FreeSet)>,
     in_use_v4: u64,
     in_use_v6: u64,
+    /// Services holding an address of this pool.
+    services: u64,
 }
 
 /// The best addresses one pool offers a claim, per family (MetalLB's `Allocation`).
@@ -130,6 +132,7 @@ impl Allocator {
                     .collect(),
                 in_use_v4: 0,
                 in_use_v6: 0,
+                services: 0,
             })
             .collect();
         for (p, pool) in self.pools.iter().enumerate() {
@@ -198,7 +201,7 @@ impl Allocator {
     /// The `metallb_allocator_*` gauge values of pool `name` (docs/compatibility.md §7).
     pub fn metrics(&self, name: &str) -> Option<PoolMetrics> {
         let pool = self.pool_state(name)?;
-        Some(PoolMetrics::new(&capacity_of(&pool.config), pool.in_use_v4, pool.in_use_v6))
+        Some(PoolMetrics::new(&capacity_of(&pool.config), pool.in_use_v4, pool.in_use_v6, pool.services))
     }
 
     /// Names of the configured pools, sorted.
@@ -293,6 +296,7 @@ impl Allocator {
         let Some(assignment) = self.services.remove(svc) else {
             return false;
         };
+        self.pools[assignment.pool].services -= 1;
         for ip in &assignment.ips {
             let Some(mut used) = self.addresses.remove(ip) else { continue };
             self.unindex(*ip, &used);
@@ -319,6 +323,7 @@ impl Allocator {
     /// Records an assignment known to be valid.
     fn insert(&mut self, svc: &str, assignment: Assignment) {
         self.release(svc);
+        self.pools[assignment.pool].services += 1;
         for ip in &assignment.ips {
             let mut used = match self.addresses.remove(ip) {
                 Some(used) => {

@@ -65,10 +65,12 @@ pub struct PoolMetrics {
     pub ipv4_addresses_in_use_total: i64,
     /// `metallb_allocator_ipv6_addresses_in_use_total`
     pub ipv6_addresses_in_use_total: i64,
+    /// `metallb_allocator_services_allocated_total`: services holding an address of the pool
+    pub services_allocated_total: i64,
 }
 
 impl PoolMetrics {
-    pub(crate) fn new(capacity: &Capacity, in_use_v4: u64, in_use_v6: u64) -> Self {
+    pub(crate) fn new(capacity: &Capacity, in_use_v4: u64, in_use_v6: u64, services: u64) -> Self {
         let (v4, v6) = (saturate(in_use_v4), saturate(in_use_v6));
         Self {
             addresses_total: capacity.total,
@@ -77,6 +79,7 @@ impl PoolMetrics {
             addresses_in_use_total: v4.saturating_add(v6),
             ipv4_addresses_in_use_total: v4,
             ipv6_addresses_in_use_total: v6,
+            services_allocated_total: saturate(services),
         }
     }
 }

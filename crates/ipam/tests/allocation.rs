@@ -688,6 +688,22 @@ fn counters_count_distinct_addresses_and_buggy_capacity() {
     let m = a.metrics("p").unwrap();
     assert_eq!((m.addresses_total, m.ipv4_addresses_total, m.ipv6_addresses_total), (767, 511, 256));
     assert_eq!((m.addresses_in_use_total, m.ipv4_addresses_in_use_total, m.ipv6_addresses_in_use_total), (2, 1, 1));
+    assert_eq!(m.services_allocated_total, 3, "services, not addresses: a and b share one");
+    assert!(a.release_service("default", "a"));
+    let m = a.metrics("p").unwrap();
+    assert_eq!((m.services_allocated_total, m.addresses_in_use_total), (2, 2), "b still holds the shared address");
+}
+
+#[test]
+fn services_are_counted_in_the_pool_they_hold_an_address_of_even_after_a_reconfiguration() {
+    let two = pool("p", &["10.0.0.0/30"], "") + &pool("q", &["10.0.1.0/30"], "");
+    let mut a = allocator(&two);
+    a.reconcile(lb("default/x").ingress(&["10.0.1.1"]).build());
+    a.reconcile(lb("default/y").build());
+    let count = |a: &Allocator, name: &str| a.metrics(name).unwrap().services_allocated_total;
+    assert_eq!((count(&a, "p"), count(&a, "q")), (1, 1));
+    a.set_pools(&config(&two));
+    assert_eq!((count(&a, "p"), count(&a, "q")), (1, 1), "kept across set_pools");
 }
 
 #[test]

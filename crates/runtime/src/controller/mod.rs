@@ -61,6 +61,7 @@ impl Controller {
             self.metrics.addresses_in_use.get_or_create(&label).set(m.addresses_in_use_total);
             self.metrics.ipv4_addresses_in_use.get_or_create(&label).set(m.ipv4_addresses_in_use_total);
             self.metrics.ipv6_addresses_in_use.get_or_create(&label).set(m.ipv6_addresses_in_use_total);
+            self.metrics.services_allocated.get_or_create(&label).set(m.services_allocated_total);
         }
     }
 

@@ -60,6 +60,7 @@ pub struct Metrics {
     pub addresses_in_use: Family<PoolLabel, Gauge>,
     pub ipv4_addresses_in_use: Family<PoolLabel, Gauge>,
     pub ipv6_addresses_in_use: Family<PoolLabel, Gauge>,
+    pub services_allocated: Family<PoolLabel, Gauge>,
     pub is_leader: Gauge,
     pub source_errors: Counter,
     pub speaker_announced: Family<AnnouncedLabels, Gauge>,
@@ -149,6 +150,8 @@ impl Metrics {
             family("metallb_allocator_ipv4_addresses_in_use_total", "Number of IPv4 addresses in use, per pool");
         let ipv6_addresses_in_use =
             family("metallb_allocator_ipv6_addresses_in_use_total", "Number of IPv6 addresses in use, per pool");
+        let services_allocated =
+            family("metallb_allocator_services_allocated_total", "Number of services allocated, per pool");
         let speaker_announced = Family::<AnnouncedLabels, Gauge>::default();
         registry.register(
             "metallb_speaker_announced",
@@ -289,6 +292,7 @@ impl Metrics {
             addresses_in_use,
             ipv4_addresses_in_use,
             ipv6_addresses_in_use,
+            services_allocated,
             is_leader,
             source_errors,
         }
@@ -387,6 +391,7 @@ impl Metrics {
             &self.addresses_in_use,
             &self.ipv4_addresses_in_use,
             &self.ipv6_addresses_in_use,
+            &self.services_allocated,
         ] {
             family.remove(&label);
         }
