@@ -27,7 +27,8 @@ pub struct Wanted {
     pub profile: Profile,
 }
 
-/// The BFD sessions this node's peers ask for, by BGPPeer name.
+/// The BFD sessions this node's peers ask for, by BGPPeer name (none for a peer this speaker
+/// opens no BGP session with).
 pub fn wanted(config: &Config, node: &str) -> BTreeMap<String, Wanted> {
     config
         .peers
@@ -39,7 +40,7 @@ pub fn wanted(config: &Config, node: &str) -> BTreeMap<String, Wanted> {
             Some((
                 p.name.clone(),
                 Wanted {
-                    peer: p.address,
+                    peer: crate::sessions::dialable(p)?,
                     local: p.source_address,
                     multihop: p.ebgp_multi_hop,
                     profile: self::profile(profile),

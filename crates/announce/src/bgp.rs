@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use ferrolb_api::{Node, Service};
 use ferrolb_config::community::Community;
 use ferrolb_config::selector::any_matches;
-use ferrolb_config::{BgpAdvertisement, localpref};
+use ferrolb_config::{BgpAdvertisement, Peer, localpref};
 use ipnet::IpNet;
 use serde::Serialize;
 
@@ -89,7 +89,8 @@ pub(crate) fn decide(
 }
 
 /// Every ingress IP × every advertisement, masked to the advertisement's aggregation length,
-/// sent to the advertisement's peers (all of this node's when it names none). LOCAL_PREF goes
+/// sent to the advertisement's peers (all of this node's when it names none) that carry the
+/// IP's family (`dualStackAddressFamily`, [`Peer::carries`]). LOCAL_PREF goes
 /// to iBGP peers only. A prefix produced twice keeps the first advertisement's LOCAL_PREF and
 /// the union of the communities, as MetalLB's native speaker does.
 fn routes(cluster: &Cluster<'_>, node: &str, ads: &[&BgpAdvertisement], ips: &[IpAddr]) -> Routes {
@@ -98,7 +99,8 @@ fn routes(cluster: &Cluster<'_>, node: &str, ads: &[&BgpAdvertisement], ips: &[I
     for ad in ads {
         for &ip in ips {
             let prefix = aggregate(ip, ad);
-            for peer in node_peers.iter().filter(|p| ad.peers.is_empty() || ad.peers.contains(&p.name)) {
+            let to = |p: &&&Peer| (ad.peers.is_empty() || ad.peers.contains(&p.name)) && p.carries(ip);
+            for peer in node_peers.iter().filter(to) {
                 let attrs = RouteAttrs {
                     local_pref: if peer.is_ibgp() { ad.local_pref } else { 0 },
                     communities: ad.communities.clone(),

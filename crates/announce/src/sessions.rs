@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use ferrolb_api::Node;
-use ferrolb_bgp::{PeerAs, PeerSettings, RouteAttrs};
+use ferrolb_bgp::{AfiSafi, PeerAs, PeerSettings, RouteAttrs};
 use ferrolb_config::community::Community;
 use ferrolb_config::{Config, Peer, PeerAsn};
 use ipnet::IpNet;
@@ -51,18 +51,26 @@ impl NodeAddresses {
     }
 }
 
-/// The session settings for `peer` on `node`.
+/// The address this speaker dials for `peer`, when it can: not yet for an unnumbered peer
+/// (the neighbour is learnt on its interface) nor for one bound to a VRF ([`peer_notes`]
+/// says so on the peer).
+pub fn dialable(peer: &Peer) -> Option<IpAddr> {
+    peer.address.filter(|_| peer.interface.is_none() && peer.vrf.is_none())
+}
+
+/// The session settings for `peer` on `node`; `None` when it is not [`dialable`].
 ///
 /// The router ID is the peer's `routerID`, else the node's IPv4 address, else the session's
 /// IPv4 source, else a stable non-zero number derived from the node name (MetalLB uses a
 /// CRC of the name in that last case).
-pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> PeerSettings {
+pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> Option<PeerSettings> {
+    let address = dialable(peer)?;
     let source_v4 = match peer.source_address {
         Some(IpAddr::V4(v4)) => Some(v4),
         _ => None,
     };
     let router_id = peer.router_id.or(addresses.ipv4).or(source_v4).unwrap_or_else(|| name_router_id(node));
-    PeerSettings {
+    Some(PeerSettings {
         name: peer.name.clone(),
         local_asn: peer.local_asn.unwrap_or(peer.my_asn),
         peer_asn: match peer.peer_asn {
@@ -70,7 +78,7 @@ pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> PeerSettin
             PeerAsn::DynamicInternal => PeerAs::Internal,
             PeerAsn::DynamicExternal => PeerAs::External,
         },
-        address: peer.address,
+        address,
         port: peer.port,
         source_address: peer.source_address,
         router_id,
@@ -82,6 +90,17 @@ pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> PeerSettin
         ipv4_next_hop: addresses.ipv4,
         ipv6_next_hop: addresses.ipv6,
         graceful_restart: peer.graceful_restart.then_some(GRACEFUL_RESTART_TIME),
+        families: families(peer.dual_stack_address_family, address),
+    })
+}
+
+/// The families the session negotiates: the peer address's own, or both with
+/// `dualStackAddressFamily` (as MetalLB's FRR mode configures FRR).
+fn families(dual_stack: bool, address: IpAddr) -> Vec<AfiSafi> {
+    match (dual_stack, address) {
+        (true, _) => vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
+        (false, IpAddr::V4(_)) => vec![AfiSafi::IPV4_UNICAST],
+        (false, IpAddr::V6(_)) => vec![AfiSafi::IPV6_UNICAST],
     }
 }
 
@@ -92,14 +111,46 @@ fn name_router_id(node: &str) -> Ipv4Addr {
 }
 
 /// The peers this node keeps a session with: the configuration is already in this node's
-/// scope, so every peer in it selects this node.
+/// scope, so every peer in it selects this node. A peer it cannot serve is left out (and
+/// explained by [`peer_notes`]); the others are unaffected.
 pub fn wanted_sessions(config: &Config, node: &str, addresses: NodeAddresses) -> BTreeMap<String, PeerSettings> {
     config
         .peers
         .iter()
         .filter(|p| p.nodes.contains(node))
-        .map(|p| (p.name.clone(), settings(p, node, addresses)))
+        .filter_map(|p| Some((p.name.clone(), settings(p, node, addresses)?)))
         .collect()
+}
+
+/// What the speaker must tell about one of this node's peers: that it opens no session with
+/// it (`served: false`), or that it serves it with less than the configuration asks.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PeerNote {
+    pub peer: String,
+    pub served: bool,
+    pub message: String,
+}
+
+/// The notes on this node's peers, sorted by peer: valid MetalLB configuration that this
+/// speaker does not carry out (yet), each isolated to its peer.
+pub fn peer_notes(config: &Config, node: &str) -> Vec<PeerNote> {
+    let mut notes = Vec::new();
+    for peer in config.peers.iter().filter(|p| p.nodes.contains(node)) {
+        let note = |served: bool, message: String| PeerNote { peer: peer.name.clone(), served, message };
+        if let Some(interface) = &peer.interface {
+            notes.push(note(false, format!("BGP unnumbered (interface {interface}) is not implemented by this speaker yet: no session with this peer; the node's other peers are served")));
+        } else if let Some(vrf) = &peer.vrf {
+            notes.push(note(false, format!("sessions in a VRF (vrf {vrf}) are not implemented by this speaker yet: no session with this peer; the node's other peers are served")));
+        }
+        let echo = peer
+            .bfd_profile
+            .as_ref()
+            .and_then(|name| config.bfd_profiles.iter().find(|b| &b.name == name && b.echo_mode));
+        if let (Some(profile), Some(_)) = (echo, dialable(peer)) {
+            notes.push(note(true, format!("BFD profile {} asks for echo mode, which this speaker does not implement yet: BFD runs in asynchronous mode only, detection from the profile's control packet intervals", profile.name)));
+        }
+    }
+    notes
 }
 
 /// Each peer's table from this node's decisions, in the session driver's terms.
@@ -178,6 +229,7 @@ mod tests {
     use ferrolb_api::core::{NodeAddress, NodeStatus};
 
     use super::*;
+    use ferrolb_config::BfdProfile;
 
     fn peer() -> Peer {
         Peer {
@@ -185,7 +237,9 @@ mod tests {
             my_asn: 64512,
             peer_asn: PeerAsn::Fixed(64500),
             local_asn: None,
-            address: "172.30.0.1".parse().unwrap(),
+            address: Some("172.30.0.1".parse().unwrap()),
+            interface: None,
+            vrf: None,
             port: 179,
             source_address: None,
             hold_time: None,
@@ -226,7 +280,7 @@ mod tests {
     #[test]
     fn unset_timers_become_a_90_second_hold_and_the_node_address_is_the_router_id() {
         let addresses = NodeAddresses::of(Some(&node(&["172.30.0.11", "fd00:30::11"])));
-        let s = settings(&peer(), "node1", addresses);
+        let s = settings(&peer(), "node1", addresses).unwrap();
         assert_eq!(s.hold_time, Duration::from_secs(90));
         assert_eq!(s.keepalive_time, None);
         assert_eq!(s.router_id, Ipv4Addr::new(172, 30, 0, 11));
@@ -239,17 +293,21 @@ mod tests {
         let mut p = peer();
         p.router_id = Some(Ipv4Addr::new(10, 0, 0, 1));
         p.local_asn = Some(64500);
-        let s = settings(&p, "node1", NodeAddresses::default());
+        let s = settings(&p, "node1", NodeAddresses::default()).unwrap();
         assert_eq!((s.router_id, s.local_asn), (Ipv4Addr::new(10, 0, 0, 1), 64500));
     }
 
     #[test]
     fn without_any_ipv4_address_the_router_id_is_derived_from_the_node_name() {
-        let a = settings(&peer(), "node1", NodeAddresses::default()).router_id;
-        let b = settings(&peer(), "node2", NodeAddresses::default()).router_id;
+        let a = settings(&peer(), "node1", NodeAddresses::default()).unwrap().router_id;
+        let b = settings(&peer(), "node2", NodeAddresses::default()).unwrap().router_id;
         assert_ne!(a, b);
         assert_ne!(a, Ipv4Addr::UNSPECIFIED);
-        assert_eq!(a, settings(&peer(), "node1", NodeAddresses::default()).router_id, "stable across restarts");
+        assert_eq!(
+            a,
+            settings(&peer(), "node1", NodeAddresses::default()).unwrap().router_id,
+            "stable across restarts"
+        );
     }
 
     #[test]
@@ -268,6 +326,78 @@ mod tests {
             assert_eq!(attrs.communities.iter().filter(|c| **c == GRACEFUL_SHUTDOWN).count(), 1);
         }
         assert_eq!(drained["r"][&"10.0.0.1/32".parse().unwrap()].communities, [1, GRACEFUL_SHUTDOWN]);
+    }
+
+    #[test]
+    fn a_session_offers_its_peer_address_family_only_unless_dual_stack_is_asked_for() {
+        let (v4, v6) = (AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST);
+        let table = [
+            ("172.30.0.1", false, vec![v4]),
+            ("fd00:30::1", false, vec![v6]),
+            ("172.30.0.1", true, vec![v4, v6]),
+            ("fd00:30::1", true, vec![v4, v6]),
+        ];
+        for (address, dual_stack, expected) in table {
+            let mut p = peer();
+            p.address = Some(address.parse().unwrap());
+            p.dual_stack_address_family = dual_stack;
+            let s = settings(&p, "node1", NodeAddresses::default()).unwrap();
+            assert_eq!(s.families, expected, "{address} dualStackAddressFamily={dual_stack}");
+            assert_eq!(s.fsm_config().families, expected, "the OPEN offers exactly those");
+        }
+    }
+
+    #[test]
+    fn an_unnumbered_or_vrf_peer_gets_no_session_and_a_note_while_the_others_are_served() {
+        let mut unnumbered = peer();
+        unnumbered.name = "unnumbered".into();
+        unnumbered.address = None;
+        unnumbered.interface = Some("eth1".into());
+        let mut red = peer();
+        red.name = "red".into();
+        red.vrf = Some("red".into());
+        let config = Config { peers: vec![unnumbered, red, peer()], ..Config::default() };
+        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default());
+        assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router"]);
+        let notes = peer_notes(&config, "node1");
+        let brief: Vec<(&str, bool)> = notes.iter().map(|n| (n.peer.as_str(), n.served)).collect();
+        assert_eq!(brief, [("unnumbered", false), ("red", false)]);
+        assert!(
+            notes[0].message.starts_with("BGP unnumbered (interface eth1) is not implemented"),
+            "{}",
+            notes[0].message
+        );
+        assert!(
+            notes[1].message.starts_with("sessions in a VRF (vrf red) are not implemented"),
+            "{}",
+            notes[1].message
+        );
+        assert!(peer_notes(&config, "node2").is_empty(), "only this node's peers");
+    }
+
+    #[test]
+    fn a_peer_whose_bfd_profile_asks_for_echo_is_served_with_a_note() {
+        let mut p = peer();
+        p.bfd_profile = Some("echo".into());
+        let profile = |echo_mode| BfdProfile {
+            name: "echo".into(),
+            receive_interval: 300,
+            transmit_interval: 300,
+            detect_multiplier: 3,
+            echo_interval: 50,
+            echo_mode,
+            passive_mode: false,
+            minimum_ttl: 254,
+        };
+        let config = Config { peers: vec![p.clone()], bfd_profiles: vec![profile(true)], ..Config::default() };
+        let notes = peer_notes(&config, "node1");
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].served);
+        assert!(notes[0].message.contains("BFD runs in asynchronous mode only"), "{}", notes[0].message);
+        assert_eq!(wanted_sessions(&config, "node1", NodeAddresses::default()).len(), 1);
+        assert_eq!(crate::bfd::wanted(&config, "node1").len(), 1, "BFD still runs");
+        let config = Config { peers: vec![p], bfd_profiles: vec![profile(false)], ..Config::default() };
+        assert!(peer_notes(&config, "node1").is_empty());
     }
 
     #[test]

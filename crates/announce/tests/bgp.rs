@@ -156,11 +156,38 @@ fn prefixes_are_aggregated_and_carry_communities_and_local_pref_only_towards_ibg
     let r = routes(w.bgp(&w.cluster(&Liveness::Disabled), "node1", "web"));
     let ibgp = RouteAttrs { local_pref: 150, communities: communities(&["64500:1", "large:1:2:3"]) };
     let ebgp = RouteAttrs { local_pref: 0, ..ibgp.clone() };
-    let expect = |attrs: &RouteAttrs| {
-        BTreeMap::from([(net("10.0.0.0/24"), attrs.clone()), (net("2001:db8::/64"), attrs.clone())])
-    };
+    // both peers are reached over IPv4 and do not ask for both families: the IPv6 prefix
+    // goes to neither
+    let expect = |attrs: &RouteAttrs| BTreeMap::from([(net("10.0.0.0/24"), attrs.clone())]);
     assert_eq!(r["ibgp"], expect(&ibgp));
     assert_eq!(r["ebgp"], expect(&ebgp));
+}
+
+#[test]
+fn each_peer_gets_the_prefixes_of_its_own_family_unless_dual_stack_asks_for_both() {
+    let mut docs = vec![
+        pool("p", &["10.0.0.0/24", "2001:db8::/64"]),
+        peer("v4", 64500, 64501, "192.0.2.1", ""),
+        peer("v6", 64500, 64501, "2001:db8:ffff::1", ""),
+        peer("both", 64500, 64501, "192.0.2.3", "  dualStackAddressFamily: true"),
+        peer("v6both", 64500, 64501, "2001:db8:ffff::3", "  dualStackAddressFamily: true"),
+        bgpad("b", ""),
+        service("web", &["10.0.0.7", "2001:db8::7"], false, ""),
+        slice("web", &[("node1", true)]),
+        service("six", &["2001:db8::8"], false, ""),
+        slice("six", &[("node1", true)]),
+    ];
+    docs.extend(nodes(&["node1"]));
+    let w = World::new(&docs);
+    let r = routes(w.bgp(&w.cluster(&Liveness::Disabled), "node1", "web"));
+    let prefixes = |peer: &str| r[peer].keys().map(|p| p.to_string()).collect::<Vec<_>>();
+    assert_eq!(prefixes("v4"), ["10.0.0.7/32"]);
+    assert_eq!(prefixes("v6"), ["2001:db8::7/128"]);
+    assert_eq!(prefixes("both"), ["10.0.0.7/32", "2001:db8::7/128"]);
+    assert_eq!(prefixes("v6both"), ["10.0.0.7/32", "2001:db8::7/128"]);
+    // an IPv6-only service is not for the IPv4 peer at all (nor listed for it in its status)
+    let r = routes(w.bgp(&w.cluster(&Liveness::Disabled), "node1", "six"));
+    assert_eq!(r.keys().collect::<Vec<_>>(), ["both", "v6", "v6both"]);
 }
 
 #[test]

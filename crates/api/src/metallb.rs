@@ -244,7 +244,7 @@ pub struct BGPPeerSpec {
     /// Address to dial; exactly one of `peerAddress` and `interface` is set.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub peer_address: String,
-    /// BGP unnumbered over this interface (not supported yet).
+    /// BGP unnumbered over this interface (accepted; the speaker does not serve it yet).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub interface: String,
     /// Source address of the session; must exist on a local interface.

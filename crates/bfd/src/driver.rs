@@ -24,7 +24,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::fsm::{Fsm, FsmConfig, Input, Output, Timer, Timers};
+use crate::Profile;
+use crate::fsm::{Fsm, FsmConfig, Input, Output, Timer};
 use crate::packet::{ControlPacket, DecodeError, Diagnostic, State};
 
 /// Destination port of single-hop Control packets (RFC 5881 §4).
@@ -35,44 +36,6 @@ pub const MULTI_HOP_PORT: u16 = 4784;
 pub const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
 /// The TTL (hop limit) every Control packet is sent with (RFC 5881 §5, RFC 5883 §2).
 pub const SEND_TTL: u8 = 255;
-
-/// The settings of one session, from a BFDProfile (docs/compatibility.md §1.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Profile {
-    /// `receiveInterval`: our Required Min RX Interval, in milliseconds.
-    pub receive_interval_ms: u32,
-    /// `transmitInterval`: our Desired Min TX Interval once Up, in milliseconds.
-    pub transmit_interval_ms: u32,
-    /// `detectMultiplier`.
-    pub detect_multiplier: u8,
-    /// `passiveMode`: send nothing until the peer has sent something.
-    pub passive: bool,
-    /// `minimumTtl`: multi-hop packets arriving with a lower TTL are dropped.
-    pub minimum_ttl: u8,
-}
-
-impl Default for Profile {
-    /// The BFDProfile defaults (FRR's): 300 ms, 300 ms, 3, active, minimum TTL 254.
-    fn default() -> Self {
-        Self {
-            receive_interval_ms: 300,
-            transmit_interval_ms: 300,
-            detect_multiplier: 3,
-            passive: false,
-            minimum_ttl: 254,
-        }
-    }
-}
-
-impl Profile {
-    fn timers(&self) -> Timers {
-        Timers {
-            desired_min_tx: Duration::from_millis(self.transmit_interval_ms.into()),
-            required_min_rx: Duration::from_millis(self.receive_interval_ms.into()),
-            detect_multiplier: self.detect_multiplier,
-        }
-    }
-}
 
 /// What a session's watch channel carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

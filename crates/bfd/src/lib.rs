@@ -7,6 +7,7 @@
 //! * [`fsm`]: one session in Asynchronous mode, sans-IO (`process(Input) -> Vec<Output>`,
 //!   timers as outputs): the RFC 5880 §6.2 state machine, timer negotiation with Poll
 //!   Sequences, slow start, jitter, passive mode.
+//! * [`Profile`]: a session's settings from its BFDProfile.
 //! * `driver` (feature `driver`, default): the tokio task and UDP sockets for single-hop
 //!   (RFC 5881, GTSM) and multi-hop (RFC 5883) sessions.
 //!
@@ -18,8 +19,10 @@
 pub mod driver;
 pub mod fsm;
 pub mod packet;
+mod profile;
 
 #[cfg(feature = "driver")]
-pub use driver::{Bfd, BfdHandle, Counters, Error, Profile, SessionState};
+pub use driver::{Bfd, BfdHandle, Counters, Error, SessionState};
 pub use fsm::{Fsm, FsmConfig, Input, Output, Timer, Timers};
 pub use packet::{ControlPacket, DecodeError, Diagnostic, State};
+pub use profile::Profile;

@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::AfiSafi;
 use crate::fsm::{DEFAULT_CONNECT_TIME, FsmConfig, PeerAs};
 
 /// Everything a session needs to dial and speak to one peer.
@@ -27,9 +28,11 @@ pub struct PeerSettings {
     /// eBGP only: TTL 255 when set, else 1 so the peer must be directly connected
     /// (RFC 4271 §5.1.3's single-hop default, as FRR and BIRD do).
     pub ebgp_multihop: bool,
-    /// NEXT_HOP of IPv4 routes when the session runs over IPv6.
+    /// NEXT_HOP of IPv4 routes when the session runs over IPv6; unset, the first IPv4
+    /// address of the session's interface.
     pub ipv4_next_hop: Option<Ipv4Addr>,
-    /// Global IPv6 next hop of IPv6 routes when the session runs over IPv4.
+    /// Global IPv6 next hop of IPv6 routes when the session runs over IPv4; unset, the first
+    /// global IPv6 address of the session's interface.
     pub ipv6_next_hop: Option<Ipv6Addr>,
     /// Graceful restart (RFC 4724, `enableGracefulRestart`): the Restart Time we advertise
     /// (whole seconds, at most 4095; longer is sent as 4095). Our OPEN then carries the
@@ -37,10 +40,15 @@ pub struct PeerSettings {
     /// established, the R bit; [`crate::Session::shutdown_graceful`] closes without a CEASE.
     /// `None` (the default): not offered.
     pub graceful_restart: Option<Duration>,
+    /// The address families offered in our OPEN (RFC 4760 multiprotocol capabilities);
+    /// routes of a family the session does not carry are held back. Which families a
+    /// BGPPeer gets is the configuration's decision (`dualStackAddressFamily`); this crate
+    /// only carries them out.
+    pub families: Vec<AfiSafi>,
 }
 
 impl PeerSettings {
-    /// Port 179, 90 s hold, everything optional unset.
+    /// Port 179, 90 s hold, IPv4 and IPv6 unicast offered, everything optional unset.
     pub fn new(
         name: impl Into<String>,
         local_asn: u32,
@@ -64,6 +72,7 @@ impl PeerSettings {
             ipv4_next_hop: None,
             ipv6_next_hop: None,
             graceful_restart: None,
+            families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
         }
     }
 
@@ -92,6 +101,7 @@ impl PeerSettings {
         config.keepalive_time = self.keepalive_time;
         config.connect_time = self.connect_time.filter(|t| !t.is_zero()).unwrap_or(DEFAULT_CONNECT_TIME);
         config.graceful_restart = self.graceful_restart;
+        config.families = self.families.clone();
         config
     }
 }

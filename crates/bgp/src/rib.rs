@@ -40,6 +40,45 @@ pub struct RouteAttrs {
     pub large_communities: Vec<(u32, u32, u32)>,
 }
 
+/// The next hops an interface offers a session that runs over it, for the family the session
+/// does not run over when none is configured (the Node has no address of it): FRR takes them
+/// from the session's interface the same way. IPv4: the interface's first IPv4 address.
+/// IPv6: its first global address (link-local, loopback, multicast, unspecified and
+/// IPv4-mapped addresses are never a global next hop) and its first link-local one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InterfaceNextHops {
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6_global: Option<Ipv6Addr>,
+    pub ipv6_link_local: Option<Ipv6Addr>,
+}
+
+impl InterfaceNextHops {
+    /// From the addresses of the interface, in the kernel's order.
+    pub fn from_addresses(addresses: &[IpAddr]) -> Self {
+        let mut out = Self::default();
+        for address in addresses {
+            match *address {
+                IpAddr::V4(a) if !a.is_unspecified() && !a.is_loopback() && !a.is_multicast() => {
+                    out.ipv4 = out.ipv4.or(Some(a));
+                }
+                IpAddr::V6(a) if a.is_unicast_link_local() => out.ipv6_link_local = out.ipv6_link_local.or(Some(a)),
+                IpAddr::V6(a) if is_global_next_hop(a) => out.ipv6_global = out.ipv6_global.or(Some(a)),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// An IPv6 address a router can forward to as a global next hop.
+fn is_global_next_hop(a: Ipv6Addr) -> bool {
+    !a.is_unspecified()
+        && !a.is_loopback()
+        && !a.is_multicast()
+        && !a.is_unicast_link_local()
+        && a.to_ipv4_mapped().is_none()
+}
+
 /// How this session's UPDATEs are shaped: who the peer is, what was negotiated, and the
 /// next hops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +121,7 @@ impl ExportPolicy {
             Some(a) => Some(a),
             None => ipv6_next_hop,
         };
-        let global = global.filter(|a| !a.is_unspecified() && a.to_ipv4_mapped().is_none() && !a.is_multicast());
+        let global = global.filter(|&a| is_global_next_hop(a));
         Self {
             local_asn: negotiated.local_asn,
             internal: negotiated.internal,
@@ -103,12 +142,12 @@ impl ExportPolicy {
             });
         }
         match family {
-            AfiSafi::IPV4_UNICAST if self.ipv4_next_hop.is_none() => {
-                Some("no IPv4 next hop: the session runs over IPv6 and no IPv4 next hop is configured")
-            }
-            AfiSafi::IPV6_UNICAST if self.ipv6_next_hop.is_none() => {
-                Some("no global IPv6 next hop: the session runs over IPv4 and no IPv6 next hop is configured")
-            }
+            AfiSafi::IPV4_UNICAST if self.ipv4_next_hop.is_none() => Some(
+                "no IPv4 next hop: the session runs over IPv6, no IPv4 next hop is configured and its interface has no IPv4 address",
+            ),
+            AfiSafi::IPV6_UNICAST if self.ipv6_next_hop.is_none() => Some(
+                "no global IPv6 next hop: the session runs over IPv4, no IPv6 next hop is configured and its interface has no global IPv6 address",
+            ),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::fsm::{Fsm, Input, Output, State, Timer};
-use crate::rib::{AdjRibOut, ExportPolicy, RouteAttrs};
+use crate::rib::{AdjRibOut, ExportPolicy, InterfaceNextHops, RouteAttrs};
 use crate::{CeaseSubcode, DecodeError, PeerSettings, next_frame_len};
 
 /// How long [`Session::shutdown`] waits for the CEASE to go out and the connection to close.
@@ -338,14 +338,17 @@ impl Driver {
                 self.rib.session_down();
             }
             Output::Established { negotiated } => {
-                let link_local = match negotiated.local.ip() {
-                    IpAddr::V6(local) => link_local_of(local),
+                let local = negotiated.local.ip();
+                let beside = InterfaceNextHops::from_addresses(&addresses_beside(local));
+                let link_local = match local {
+                    IpAddr::V6(l) if l.is_unicast_link_local() => Some(l),
+                    IpAddr::V6(_) => beside.ipv6_link_local,
                     IpAddr::V4(_) => None,
                 };
                 let policy = ExportPolicy::new(
                     &negotiated,
-                    self.settings.ipv4_next_hop,
-                    self.settings.ipv6_next_hop,
+                    self.settings.ipv4_next_hop.or(beside.ipv4),
+                    self.settings.ipv6_next_hop.or(beside.ipv6_global),
                     link_local,
                 );
                 let messages = self.rib.session_up(policy);
@@ -451,16 +454,23 @@ async fn connect(settings: PeerSettings) -> io::Result<TcpStream> {
     socket.connect(peer).await
 }
 
-/// The link-local address of the interface that holds `local`, for the second IPv6 next
-/// hop (RFC 2545 §3). `local` itself when it is link-local.
-fn link_local_of(local: Ipv6Addr) -> Option<Ipv6Addr> {
-    if local.is_unicast_link_local() {
-        return Some(local);
-    }
-    let addrs: Vec<_> = nix::ifaddrs::getifaddrs().ok()?.collect();
-    let v6 = |a: &nix::ifaddrs::InterfaceAddress| a.address.as_ref()?.as_sockaddr_in6().map(|s| s.ip());
-    let interface = addrs.iter().find(|a| v6(a) == Some(local))?.interface_name.clone();
-    addrs.iter().filter(|a| a.interface_name == interface).filter_map(v6).find(|a| a.is_unicast_link_local())
+/// The addresses of the interface that holds `local` (the session's own address): where the
+/// next hops of the other family come from when none is configured, and the link-local
+/// second IPv6 next hop (RFC 2545 §3). Empty when the interface cannot be found.
+fn addresses_beside(local: IpAddr) -> Vec<IpAddr> {
+    let Ok(addresses) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    let addresses: Vec<_> = addresses.collect();
+    let ip = |a: &nix::ifaddrs::InterfaceAddress| {
+        let address = a.address.as_ref()?;
+        address
+            .as_sockaddr_in()
+            .map(|s| IpAddr::V4(s.ip()))
+            .or_else(|| address.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())))
+    };
+    let Some(interface) = addresses.iter().find(|a| ip(a) == Some(local)).map(|a| a.interface_name.clone()) else {
+        return Vec::new();
+    };
+    addresses.iter().filter(|a| a.interface_name == interface).filter_map(ip).collect()
 }
 
 /// Reads and discards until the peer closes the connection or it fails.

@@ -2,12 +2,12 @@
 //! UPDATEs into a simulated peer RIB.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use ferrolb_bgp::{
-    AdjRibOut, AfiSafi, AsPath, Community, DecodeContext, ExportPolicy, LargeCommunity, Message, MpNextHop, Negotiated,
-    Open, PathAttributes, RouteAttrs, Update,
+    AdjRibOut, AfiSafi, AsPath, Community, DecodeContext, ExportPolicy, InterfaceNextHops, LargeCommunity, Message,
+    MpNextHop, Negotiated, Open, PathAttributes, RouteAttrs, Update,
 };
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -244,7 +244,7 @@ fn ipv6_routes_over_an_ipv4_session_without_a_configured_next_hop_are_held_back_
     assert_eq!(
         rib.held_back(),
         [
-            "1 ipv6-unicast prefixes not sent: no global IPv6 next hop: the session runs over IPv4 and no IPv6 next hop is configured"
+            "1 ipv6-unicast prefixes not sent: no global IPv6 next hop: the session runs over IPv4, no IPv6 next hop is configured and its interface has no global IPv6 address"
         ]
     );
 }
@@ -474,4 +474,42 @@ fn with_graceful_restart_negotiated_end_of_rib_follows_the_full_table_for_each_f
             rib.session_down();
         }
     }
+}
+
+#[test]
+fn an_interface_offers_its_first_ipv4_its_first_global_ipv6_and_its_link_local_address_as_next_hops() {
+    let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+    let table: [(&[&str], InterfaceNextHops); 4] = [
+        (&[], InterfaceNextHops::default()),
+        (
+            &["172.30.0.11", "fe80::11", "fd00:30::11", "2001:db8::11", "172.30.0.99"],
+            InterfaceNextHops {
+                ipv4: Some(Ipv4Addr::new(172, 30, 0, 11)),
+                ipv6_global: Some("fd00:30::11".parse().unwrap()),
+                ipv6_link_local: Some("fe80::11".parse().unwrap()),
+            },
+        ),
+        // loopback: nothing a router could forward to
+        (&["127.0.0.1", "::1"], InterfaceNextHops::default()),
+        // an IPv4-mapped or multicast address is never a global next hop
+        (
+            &["::ffff:172.30.0.11", "ff02::1", "fe80::1"],
+            InterfaceNextHops { ipv6_link_local: Some("fe80::1".parse().unwrap()), ..InterfaceNextHops::default() },
+        ),
+    ];
+    for (addresses, expected) in table {
+        let addresses: Vec<IpAddr> = addresses.iter().map(|a| ip(a)).collect();
+        assert_eq!(InterfaceNextHops::from_addresses(&addresses), expected, "{addresses:?}");
+    }
+}
+
+#[test]
+fn a_session_that_negotiated_only_ipv4_holds_ipv6_routes_back_whatever_next_hop_it_has() {
+    let n = negotiated("172.30.0.11:40000", false, true, &[AfiSafi::IPV4_UNICAST]);
+    let policy = ExportPolicy::new(&n, None, Some("fd00:30::11".parse().unwrap()), None);
+    let mut rib = AdjRibOut::new();
+    rib.set_desired(table(&[("10.0.0.1/32", plain()), ("fd00:1::1/128", plain())]));
+    let updates = decode_all(&rib.session_up(policy), true);
+    assert!(updates.iter().all(|u| u.attributes.mp_reach.is_none()));
+    assert_eq!(rib.held_back(), ["1 ipv6-unicast prefixes not sent: IPv6 unicast was not negotiated with the peer"]);
 }

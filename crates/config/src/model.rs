@@ -171,7 +171,12 @@ pub struct Peer {
     /// The AS presented to the peer instead of `my_asn`.
     #[serde(rename = "localASN")]
     pub local_asn: Option<u32>,
-    pub address: IpAddr,
+    /// `None` for a BGP unnumbered peer, reached over `interface`.
+    pub address: Option<IpAddr>,
+    /// BGP unnumbered: the interface whose IPv6 link-local neighbour is the peer.
+    pub interface: Option<String>,
+    /// The Linux VRF the session (and its BFD) is bound to.
+    pub vrf: Option<String>,
     pub port: u16,
     pub source_address: Option<IpAddr>,
     /// `None` means the default (90 s hold, keepalive a third of it).
@@ -190,6 +195,8 @@ pub struct Peer {
     pub bfd_profile: Option<String>,
     pub graceful_restart: bool,
     pub ebgp_multi_hop: bool,
+    /// Both address families on the session; without it (MetalLB's FRR-mode default) the
+    /// session negotiates and carries only the family of its peer address.
     pub dual_stack_address_family: bool,
 }
 
@@ -200,6 +207,31 @@ impl Peer {
             PeerAsn::Fixed(asn) => asn == self.local_asn.unwrap_or(self.my_asn),
             PeerAsn::DynamicInternal => true,
             PeerAsn::DynamicExternal => false,
+        }
+    }
+
+    /// Whether routes for `ip`'s family go to this peer: always with
+    /// `dualStackAddressFamily`, else only those of the peer address's family (as FRR mode
+    /// activates the neighbour in its own address family only).
+    /// An unnumbered peer carries both, as MetalLB configures FRR for one.
+    pub fn carries(&self, ip: IpAddr) -> bool {
+        match self.address {
+            Some(address) => self.dual_stack_address_family || ip.is_ipv4() == address.is_ipv4(),
+            None => true,
+        }
+    }
+
+    /// How logs and errors name the session's far end: `172.30.0.1`, `interface eth1`, each
+    /// followed by ` in VRF red` when bound to one.
+    pub fn target(&self) -> String {
+        let far = match (&self.address, &self.interface) {
+            (Some(address), _) => address.to_string(),
+            (None, Some(interface)) => format!("interface {interface}"),
+            (None, None) => "nothing".to_owned(),
+        };
+        match &self.vrf {
+            Some(vrf) => format!("{far} in VRF {vrf}"),
+            None => far,
         }
     }
 }

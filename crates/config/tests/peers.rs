@@ -54,11 +54,26 @@ fn local_asn_replaces_my_asn_towards_the_peer() {
 fn exactly_one_of_peer_address_and_interface_is_required() {
     reject(&peer("r", "{myASN: 1, peerASN: 2}"), "BGPPeer/r", &["no peerAddress or interface"]);
     reject(&ebgp("interface: eth0"), "BGPPeer/r", &["both peerAddress and interface"]);
-    reject(
-        &peer("r", "{myASN: 1, peerASN: 2, interface: eth0}"),
-        "BGPPeer/r",
-        &["spec.interface", "not supported yet"],
-    );
+    let c = accept(&peer("r", "{myASN: 1, peerASN: 2, interface: eth0}"));
+    assert_eq!((c.peers[0].address, c.peers[0].interface.as_deref()), (None, Some("eth0")));
+    assert_eq!(c.peers[0].target(), "interface eth0");
+}
+
+#[test]
+fn an_unnumbered_peer_carries_both_families_as_mode_frr_configures_it() {
+    let c = accept(&peer("r", "{myASN: 1, peerASN: 2, interface: eth0}"));
+    assert!(c.peers[0].carries("10.0.0.1".parse().unwrap()) && c.peers[0].carries("fd00::1".parse().unwrap()));
+}
+
+#[test]
+fn a_session_carries_its_own_family_unless_dual_stack_is_set() {
+    let v4 = accept(&ebgp("")).peers.remove(0);
+    assert!(v4.carries("10.0.0.1".parse().unwrap()));
+    assert!(!v4.carries("fd00::1".parse().unwrap()));
+    let v6 = accept(&peer("r", "{myASN: 1, peerASN: 2, peerAddress: 'fd00:30::1'}")).peers.remove(0);
+    assert!(!v6.carries("10.0.0.1".parse().unwrap()));
+    let both = accept(&ebgp("dualStackAddressFamily: true")).peers.remove(0);
+    assert!(both.carries("10.0.0.1".parse().unwrap()) && both.carries("fd00::1".parse().unwrap()));
 }
 
 #[test]
@@ -212,11 +227,33 @@ fn passwords_longer_than_a_tcp_md5_key_are_rejected() {
     reject(&ebgp(&format!("password: {}", "x".repeat(81))), "BGPPeer/r", &["at most 80"]);
 }
 
-// ---- not supported yet ----------------------------------------------------------------------
+// ---- FRR-mode fields -------------------------------------------------------------------------
 
 #[test]
-fn unimplemented_fields_are_refused_not_ignored() {
-    reject(&ebgp("vrf: red"), "BGPPeer/r", &["spec.vrf", "not supported yet"]);
+fn a_vrf_is_accepted_and_named_with_the_peer() {
+    let c = accept(&ebgp("vrf: red"));
+    assert_eq!(c.peers[0].vrf.as_deref(), Some("red"));
+    assert_eq!(c.peers[0].target(), "172.30.0.1 in VRF red");
+}
+
+#[test]
+fn the_same_address_is_allowed_once_per_vrf() {
+    let two = peer("a", &format!("{{{BASE}, vrf: red}}")) + &peer("b", &format!("{{{BASE}, vrf: blue}}"));
+    assert_eq!(accept(&two).peers.len(), 2);
+    let plain_and_red = peer("a", &format!("{{{BASE}}}")) + &peer("b", &format!("{{{BASE}, vrf: red}}"));
+    assert_eq!(accept(&plain_and_red).peers.len(), 2);
+    let twice_red = peer("a", &format!("{{{BASE}, vrf: red}}")) + &peer("b", &format!("{{{BASE}, vrf: red}}"));
+    reject(&twice_red, "BGPPeer/b", &["peer 172.30.0.1 in VRF red port 179 is already configured by BGPPeer \"a\""]);
+}
+
+#[test]
+fn one_unnumbered_session_per_interface() {
+    let twice =
+        peer("a", "{myASN: 1, peerASN: 2, interface: eth1}") + &peer("b", "{myASN: 1, peerASN: 3, interface: eth1}");
+    reject(&twice, "BGPPeer/b", &["spec.interface", "peer interface eth1 port 179 is already configured"]);
+    let two =
+        peer("a", "{myASN: 1, peerASN: 2, interface: eth1}") + &peer("b", "{myASN: 1, peerASN: 3, interface: eth2}");
+    assert_eq!(accept(&two).peers.len(), 2);
 }
 
 #[test]
@@ -258,8 +295,30 @@ fn bfd_profile_values_out_of_range_are_rejected() {
 }
 
 #[test]
-fn bfd_echo_mode_is_refused_until_implemented() {
-    reject(&object("BFDProfile", "p", "{echoMode: true}"), "BFDProfile/p", &["echo mode is not supported yet"]);
+fn bfd_echo_mode_is_accepted() {
+    let c = accept(&object("BFDProfile", "p", "{echoMode: true, echoInterval: 20}"));
+    assert!(c.bfd_profiles[0].echo_mode);
+    assert_eq!(c.bfd_profiles[0].echo_interval, 20);
+}
+
+#[test]
+fn a_pool_with_ipv6_may_not_be_advertised_to_a_peer_with_bfd_echo() {
+    let echo = object("BFDProfile", "echo", "{echoMode: true}") + &ebgp("bfdProfile: echo");
+    let dual = pool("p", &["10.0.0.0/24", "fd00:50::/64"]);
+    reject(
+        &(echo.clone() + &dual + &bgp_ad("all", "{ipAddressPools: [p]}")),
+        "BGPAdvertisement/all",
+        &["pool p has bgpadvertisement all which references peer r which has bfd echo enabled, which is not possible"],
+    );
+    reject(
+        &(echo.clone() + &dual + &bgp_ad("named", "{ipAddressPools: [p], peers: [r]}")),
+        "BGPAdvertisement/named",
+        &["peer r"],
+    );
+    // to other peers only, or an IPv4-only pool: fine
+    let other = peer("other", "{myASN: 64512, peerASN: 64501, peerAddress: 172.30.0.2}");
+    accept(&(echo.clone() + &other + &dual + &bgp_ad("elsewhere", "{ipAddressPools: [p], peers: [other]}")));
+    accept(&(echo + &pool("p", &["10.0.0.0/24"]) + &bgp_ad("all", "{ipAddressPools: [p]}")));
 }
 
 #[test]

@@ -67,7 +67,7 @@ fn summary(config: &Config, report: &LoadReport) -> String {
             out,
             "  peer {}: {} port {}, AS {} -> AS {remote} ({session}) from {} node(s)",
             peer.name,
-            peer.address,
+            peer.target(),
             peer.port,
             peer.local_asn.unwrap_or(peer.my_asn),
             peer.nodes.len()

@@ -3,6 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ferrolb_announce::sessions::PeerNote;
 use ferrolb_api::meta::Condition;
 use ferrolb_api::metallb::ConfigurationStateStatus;
 use ferrolb_config::ConfigError;
@@ -32,6 +33,29 @@ pub fn configuration_state(condition_type: &str, error: Option<&ConfigError>) ->
             message,
         }],
     }
+}
+
+/// A speaker's condition about its BGPPeers, present only when there is something to say.
+pub const PEERS_CONDITION: &str = "bgpPeersServed";
+
+/// `status` with the speaker's notes on its peers as one more condition: `False` when a
+/// peer gets no session, `True` when every peer is served but some with less than asked.
+/// The result stays as it was: the configuration is valid, the rest of it is in force.
+pub fn with_peer_notes(mut status: ConfigurationStateStatus, notes: &[PeerNote]) -> ConfigurationStateStatus {
+    if notes.is_empty() {
+        return status;
+    }
+    let unserved = notes.iter().any(|n| !n.served);
+    let message = notes.iter().map(|n| format!("BGPPeer/{}: {}", n.peer, n.message)).collect::<Vec<_>>().join("; ");
+    status.conditions.push(Condition {
+        type_: PEERS_CONDITION.to_owned(),
+        status: if unserved { "False" } else { "True" }.to_owned(),
+        observed_generation: None,
+        last_transition_time: rfc3339(SystemTime::now()),
+        reason: if unserved { "PeerNotServed" } else { "PeerServedInPart" }.to_owned(),
+        message,
+    });
+    status
 }
 
 /// `2026-11-22T04:10:00Z`: UTC, whole seconds, as Kubernetes writes timestamps.
@@ -66,6 +90,26 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_320_245)), "2026-11-22T04:04:05Z");
+    }
+
+    #[test]
+    fn peer_notes_add_one_condition_and_leave_the_configuration_valid() {
+        let note = |peer: &str, served| PeerNote { peer: peer.into(), served, message: format!("{peer} note") };
+        let valid = configuration_state(SPEAKER_CONDITION, None);
+        assert_eq!(with_peer_notes(valid.clone(), &[]), valid, "nothing to say, nothing added");
+        let state = with_peer_notes(valid.clone(), &[note("a", false), note("b", true)]);
+        assert_eq!(state.result.as_deref(), Some("Valid"));
+        let c = &state.conditions[1];
+        assert_eq!(
+            (c.type_.as_str(), c.status.as_str(), c.reason.as_str()),
+            (PEERS_CONDITION, "False", "PeerNotServed")
+        );
+        assert_eq!(c.message, "BGPPeer/a: a note; BGPPeer/b: b note");
+        let served = with_peer_notes(valid, &[note("b", true)]);
+        assert_eq!(
+            (served.conditions[1].status.as_str(), served.conditions[1].reason.as_str()),
+            ("True", "PeerServedInPart")
+        );
     }
 
     #[test]

@@ -102,16 +102,21 @@ impl Sink {
     /// A rejected configuration, as a Warning event on the object at fault, so `kubectl
     /// describe` on it says why (ConfigurationState says it too, for the whole component).
     pub fn configuration_event(&self, namespace: &str, error: &ferrolb_config::ConfigError, component: &str) {
+        self.object_warning(namespace, error.kind, &error.name, "ConfigurationError", format!("{component}: {error}"));
+    }
+
+    /// A Warning event on a metallb.io object (on the `dir:` source the log says it).
+    pub fn object_warning(&self, namespace: &str, kind: &str, name: &str, reason: &str, message: String) {
         if let Sink::Kube(KubeSink { events, .. }) = self {
-            let api_version = if error.kind == "BGPPeer" { "metallb.io/v1beta2" } else { "metallb.io/v1beta1" };
+            let api_version = if kind == "BGPPeer" { "metallb.io/v1beta2" } else { "metallb.io/v1beta1" };
             let object = ObjectRef {
                 api_version: api_version.into(),
-                kind: error.kind.into(),
+                kind: kind.to_owned(),
                 namespace: Some(namespace.into()),
-                name: error.name.clone(),
+                name: name.to_owned(),
                 uid: None,
             };
-            events.publish(Event::warning(object, "ConfigurationError", format!("{component}: {error}")));
+            events.publish(Event::warning(object, reason, message));
         }
     }
 

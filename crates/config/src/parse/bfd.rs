@@ -1,11 +1,13 @@
-//! BFDProfile (docs/compatibility.md §1.6).
+//! BFDProfile (docs/compatibility.md §1.6), and MetalLB's one rule that ties a profile to the
+//! pools: echo mode (RFC 5880 §6.4, IPv4 only in FRR) is refused for a peer that receives
+//! IPv6 prefixes.
 
 use ferrolb_api::Object;
 use ferrolb_api::metallb::BFDProfileSpec;
 
 use super::Context;
 use crate::error::{ConfigError, kind};
-use crate::model::BfdProfile;
+use crate::model::{BfdProfile, Config};
 
 pub(super) const KIND: &str = kind::BFD;
 
@@ -37,11 +39,30 @@ fn parse_one(ctx: &Context<'_>, object: &Object<BFDProfileSpec>) -> Result<BfdPr
         passive_mode: spec.passive_mode.unwrap_or(false),
         minimum_ttl: ranged("minimumTtl", spec.minimum_ttl, 1, 254, 254)?,
     };
-    // Echo mode is the one BFD feature ferrolb will not emulate half-way: it needs the
-    // router to loop packets back through its forwarding plane. Refusing it also makes
-    // MetalLB's "echo with IPv6 pools" rule (docs/compatibility.md §1.6) unreachable.
-    if profile.echo_mode {
-        return Err(ConfigError::new(KIND, name, "spec.echoMode", "BFD echo mode is not supported yet"));
-    }
     Ok(profile)
+}
+
+/// MetalLB's rule: a pool with IPv6 addresses may not be advertised (by an advertisement
+/// naming no peers, or naming it) to a peer whose BFD profile has echo mode.
+pub(super) fn check_echo(config: &Config) -> Result<(), ConfigError> {
+    let echo = |profile: &Option<String>| {
+        profile.as_ref().is_some_and(|name| config.bfd_profiles.iter().any(|b| &b.name == name && b.echo_mode))
+    };
+    for pool in config.pools.iter().filter(|p| p.has_ipv6()) {
+        for ad in &pool.bgp_advertisements {
+            let to = |name: &String| ad.peers.is_empty() || ad.peers.contains(name);
+            if let Some(peer) = config.peers.iter().find(|p| to(&p.name) && echo(&p.bfd_profile)) {
+                return Err(ConfigError::new(
+                    kind::BGP_AD,
+                    &ad.name,
+                    "spec.peers",
+                    format!(
+                        "pool {} has bgpadvertisement {} which references peer {} which has bfd echo enabled, which is not possible",
+                        pool.name, ad.name, peer.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -34,6 +34,7 @@ pub fn parse(resources: &Resources, options: &Options) -> Result<Config, ConfigE
         advertisements::attach_l2(&mut ctx, &l2, &mut config.pools)?;
         let bgp = sorted(&resources.bgp_advertisements, advertisements::BGP_KIND)?;
         advertisements::attach_bgp(&mut ctx, &bgp, &aliases, &mut config.pools)?;
+        bfd::check_echo(&config)?;
     }
     Ok(config)
 }

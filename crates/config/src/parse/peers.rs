@@ -2,8 +2,10 @@
 //!
 //! ferrolb speaks every address family and the FRR-only features natively, so MetalLB's
 //! per-mode discard rules do not apply (docs/compatibility.md §1.12, §9.1). What remains are the
-//! generic rules, the one a single speaker per node really needs (two peers may not share
-//! address, port and source on one node), and an explicit refusal of what is not implemented yet.
+//! generic rules and the one a single speaker per node really needs (two peers may not share
+//! address or interface, port, source and VRF on one node). Everything MetalLB's FRR mode
+//! accepts is accepted here: what a node cannot serve (an unnumbered peer, a VRF) is the
+//! speaker's to report on that peer, never a reason to reject the whole configuration.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -53,7 +55,7 @@ pub(super) fn warnings(objects: &[Object<BGPPeerSpec>]) -> Vec<String> {
     objects
         .iter()
         .filter(|o| o.spec.disable_mp)
-        .map(|o| format!("{KIND}/{}: spec.disableMP is deprecated and has no effect: ferrolb always negotiates each address family separately", o.name()))
+        .map(|o| format!("{KIND}/{}: spec.disableMP is deprecated and has no effect: a session carries only its peer address's family unless dualStackAddressFamily is true", o.name()))
         .collect()
 }
 
@@ -82,20 +84,25 @@ fn parse_one(
     };
     let local_asn = (spec.local_asn != 0).then_some(spec.local_asn);
 
-    let address: IpAddr = match (spec.peer_address.as_str(), spec.interface.as_str()) {
-        ("", "") => return Err(err("peerAddress", "peer has no peerAddress or interface specified".into())),
-        (_, i) if !i.is_empty() && !spec.peer_address.is_empty() => {
-            return Err(err("interface", "peer has both peerAddress and interface specified".into()));
-        }
-        ("", _) => return Err(err("interface", "BGP unnumbered (interface) is not supported yet".into())),
-        (text, _) => text.parse().map_err(|_| err("peerAddress", format!("invalid BGPPeer address {text:?}")))?,
-    };
+    let (address, interface): (Option<IpAddr>, Option<String>) =
+        match (spec.peer_address.as_str(), spec.interface.as_str()) {
+            ("", "") => return Err(err("peerAddress", "peer has no peerAddress or interface specified".into())),
+            (_, i) if !i.is_empty() && !spec.peer_address.is_empty() => {
+                return Err(err("interface", "peer has both peerAddress and interface specified".into()));
+            }
+            ("", interface) => (None, Some(interface.to_owned())),
+            (text, _) => {
+                let address =
+                    text.parse().map_err(|_| err("peerAddress", format!("invalid BGPPeer address {text:?}")))?;
+                (Some(address), None)
+            }
+        };
     let source_address = match spec.source_address.as_str() {
         "" => None,
         text => {
             let source: IpAddr =
                 text.parse().map_err(|_| err("sourceAddress", format!("invalid source IP {text:?}")))?;
-            if source.is_ipv4() != address.is_ipv4() {
+            if let Some(address) = address.filter(|a| a.is_ipv4() != source.is_ipv4()) {
                 return Err(err(
                     "sourceAddress",
                     format!("source address {source} and peer address {address} are of different address families"),
@@ -155,15 +162,14 @@ fn parse_one(
             format!("peer {name} referencing non existing bfd profile {}", spec.bfd_profile),
         ));
     }
-    if !spec.vrf.is_empty() {
-        return Err(err("vrf", "VRFs are not supported yet".into()));
-    }
     Ok(Peer {
         name: name.to_owned(),
         my_asn: spec.my_asn,
         peer_asn,
         local_asn,
         address,
+        interface,
+        vrf: (!spec.vrf.is_empty()).then(|| spec.vrf.clone()),
         port,
         source_address,
         hold_time,
@@ -275,11 +281,32 @@ fn resolve_password(ctx: &Context<'_>, object: &Object<BGPPeerSpec>) -> Result<O
     Ok(Some(password))
 }
 
-/// What identifies a TCP session on a node: the peer's address, its port, the source address.
-type SessionKey = (IpAddr, u16, Option<IpAddr>);
+/// What identifies a TCP session on a node: the peer's address (or, unnumbered, its
+/// interface), its port, the source address, and the VRF (the same address may be peered
+/// once per VRF, as MetalLB allows).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct SessionKey<'a> {
+    address: Option<IpAddr>,
+    interface: Option<&'a str>,
+    port: u16,
+    source: Option<IpAddr>,
+    vrf: Option<&'a str>,
+}
 
-/// One speaker holds one TCP session per (address, port, source): two peers sharing those on
-/// a node would fight over it. Peers are grouped by that key first, so the node check only
+impl<'a> SessionKey<'a> {
+    fn of(peer: &'a Peer) -> Self {
+        Self {
+            address: peer.address,
+            interface: peer.interface.as_deref(),
+            port: peer.port,
+            source: peer.source_address,
+            vrf: peer.vrf.as_deref(),
+        }
+    }
+}
+
+/// One speaker holds one TCP session per (address or interface, port, source, VRF): two
+/// peers sharing those on a node would fight over it. Peers are grouped by that key first, so the node check only
 /// runs among peers that collide.
 ///
 /// Without Node objects (`ferrolb validate` on configuration files alone) the nodes cannot be
@@ -290,7 +317,7 @@ type SessionKey = (IpAddr, u16, Option<IpAddr>);
 fn check_unique_sessions(peers: &[Peer], selectors: &[Vec<Selector>], ctx: &Context<'_>) -> Result<(), ConfigError> {
     let mut by_session: BTreeMap<SessionKey, Vec<(&Peer, &[Selector])>> = BTreeMap::new();
     for (peer, selectors) in peers.iter().zip(selectors) {
-        by_session.entry((peer.address, peer.port, peer.source_address)).or_default().push((peer, selectors));
+        by_session.entry(SessionKey::of(peer)).or_default().push((peer, selectors));
     }
     let no_nodes_known = ctx.resources.nodes.is_empty();
     let surely_meet = |a: &[Selector], b: &[Selector]| {
@@ -303,13 +330,16 @@ fn check_unique_sessions(peers: &[Peer], selectors: &[Vec<Selector>], ctx: &Cont
                 let shared = earlier.nodes.intersection(&later.nodes).next().cloned();
                 if shared.is_some() || (no_nodes_known && surely_meet(earlier_selectors, later_selectors)) {
                     let on = shared.map_or_else(|| "the same nodes".to_owned(), |n| format!("node {n:?}"));
+                    let field = if later.address.is_some() { "spec.peerAddress" } else { "spec.interface" };
                     return Err(ConfigError::new(
                         KIND,
                         &later.name,
-                        "spec.peerAddress",
+                        field,
                         format!(
-                            "peer {} port {} is already configured by BGPPeer {:?} on {on}: one session per address, port and source",
-                            later.address, later.port, earlier.name
+                            "peer {} port {} is already configured by BGPPeer {:?} on {on}: one session per address, port, source and VRF",
+                            later.target(),
+                            later.port,
+                            earlier.name
                         ),
                     ));
                 }

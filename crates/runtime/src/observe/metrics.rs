@@ -87,6 +87,7 @@ pub struct Metrics {
     pub membership_refutations: Gauge,
     pub membership_health: Gauge,
     pub membership_transitions: Family<TransitionLabel, Gauge>,
+    pub bgp_peers_unserved: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -259,7 +260,14 @@ impl Metrics {
             "Members seen coming up, going down or leaving",
             membership_transitions.clone(),
         );
+        let bgp_peers_unserved = Gauge::default();
+        registry.register(
+            "ferrolb_bgp_peers_unserved",
+            "This node's BGPPeers it opens no session with (valid configuration it cannot serve; ConfigurationState and the peers' events say why)",
+            bgp_peers_unserved.clone(),
+        );
         Self {
+            bgp_peers_unserved,
             bfd_session_up,
             bfd_control_packet_input,
             bfd_control_packet_output,

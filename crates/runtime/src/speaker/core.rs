@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use ferrolb_announce::bfd::Wanted as BfdWanted;
 use ferrolb_announce::claims::{self, Claim, Claims};
-use ferrolb_announce::sessions::{self, NodeAddresses, Table};
+use ferrolb_announce::sessions::{self, NodeAddresses, PeerNote, Table};
 use ferrolb_announce::{Cluster, Liveness, NodeDecisions, ServiceDecision, ServiceKey};
 use ferrolb_api::{Node, Resources};
 use ferrolb_bgp::PeerSettings;
@@ -54,6 +54,8 @@ pub enum Event {
     },
     /// A rejected configuration, on the object at fault.
     Configuration(ConfigError),
+    /// A BGPPeer this node cannot serve (in full), on that peer; newly noted ones only.
+    Peer(PeerNote),
 }
 
 /// What membership says at this step; the executor reads it off the membership driver.
@@ -117,6 +119,9 @@ pub struct SpeakerCore {
     ignore_exclude_lb: bool,
     config: Option<Arc<Config>>,
     condition_written: Option<Option<String>>,
+    /// What the configuration in force cannot do on this node, peer by peer; part of the
+    /// ConfigurationState written.
+    peer_notes: Vec<PeerNote>,
     /// What the data plane answers for now, as the executor reported it.
     claims: Claims,
     /// The Services claimed when the Layer 2 changes began, and those whose interfaces do
@@ -142,6 +147,7 @@ impl SpeakerCore {
             ignore_exclude_lb,
             config: None,
             condition_written: None,
+            peer_notes: Vec::new(),
             claims: Claims::new(),
             claimed_before: BTreeSet::new(),
             no_interface: BTreeSet::new(),
@@ -157,6 +163,12 @@ impl SpeakerCore {
     /// Whether a configuration is in force (one was accepted once).
     pub fn configured(&self) -> bool {
         self.config.is_some()
+    }
+
+    /// The notes on this node's peers under the configuration in force (ConfigurationState
+    /// carries them as a condition).
+    pub fn peer_notes(&self) -> &[PeerNote] {
+        &self.peer_notes
     }
 
     /// Whether the last configuration step rejected the snapshot's configuration.
@@ -190,6 +202,16 @@ impl SpeakerCore {
                 }
                 for warning in &config.warnings {
                     warn!(node = %self.node, "{warning}");
+                }
+                let notes = sessions::peer_notes(&config, &self.node);
+                if notes != self.peer_notes {
+                    for note in notes.iter().filter(|n| !self.peer_notes.contains(n)) {
+                        warn!(node = %self.node, peer = %note.peer, served = note.served, "{}", note.message);
+                        out.events.push(Event::Peer(note.clone()));
+                    }
+                    self.peer_notes = notes;
+                    // written again below, with the notes
+                    self.condition_written = None;
                 }
                 self.config = Some(Arc::new(config));
                 out.accepted = true;

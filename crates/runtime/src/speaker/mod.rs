@@ -29,7 +29,7 @@ use self::bgp::Sessions;
 use self::core::{Event, MembershipState, Plan, SpeakerCore, Write};
 use self::layer2::Layer2;
 use self::membership::Members;
-use crate::conditions::{SPEAKER_CONDITION, configuration_state};
+use crate::conditions::{SPEAKER_CONDITION, configuration_state, with_peer_notes};
 use crate::config::MembershipConfig;
 use crate::observe::metrics::{AnnouncedLabels, Metrics};
 use crate::sink::{ServiceRef, Sink};
@@ -249,6 +249,11 @@ impl Speaker {
                 Event::Configuration(error) => {
                     self.sink.configuration_event(&self.namespace, &error, &format!("speaker {}", self.node));
                 }
+                Event::Peer(note) => {
+                    let reason = if note.served { "PeerServedInPart" } else { "PeerNotServed" };
+                    let message = format!("speaker {}: {}", self.node, note.message);
+                    self.sink.object_warning(&self.namespace, "BGPPeer", &note.peer, reason, message);
+                }
             }
         }
         for write in writes {
@@ -292,7 +297,10 @@ impl Speaker {
                 self.sink.write_bgp_status(&key.namespace, &key.name, node, status.as_ref());
             }
             Write::ConfigurationState { error } => {
-                let status = configuration_state(SPEAKER_CONDITION, error.as_ref());
+                let notes = self.core.peer_notes();
+                let status = with_peer_notes(configuration_state(SPEAKER_CONDITION, error.as_ref()), notes);
+                let unserved = notes.iter().filter(|n| !n.served).count();
+                self.metrics.bgp_peers_unserved.set(i64::try_from(unserved).unwrap_or(i64::MAX));
                 self.sink.write_configuration_state(&format!("speaker-{node}"), &status);
             }
         }

@@ -253,6 +253,35 @@ fn the_session_set_follows_the_peers_that_select_this_node() {
 }
 
 #[test]
+fn an_unnumbered_peer_is_accepted_and_isolated_the_other_sessions_and_layer2_go_on() {
+    let mut c = core("node1");
+    let unnumbered = format!(
+        "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: fabric, namespace: {NS}}}\nspec: {{myASN: 64512, peerASN: 64500, interface: eth1}}\n"
+    );
+    let world = snapshot(&bgp_world(&[unnumbered]));
+    let configured = c.configure(&world);
+    assert!(configured.accepted, "valid MetalLB configuration is never rejected for what one peer needs");
+    assert!(configured.writes.contains(&Write::ConfigurationState { error: None }));
+    match &configured.events[..] {
+        [Event::Peer(note)] => {
+            assert_eq!((note.peer.as_str(), note.served), ("fabric", false));
+            assert!(note.message.contains("BGP unnumbered (interface eth1)"), "{}", note.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.peer_notes().len(), 1);
+    let plan = c.plan(&world, &MembershipState::disabled()).unwrap();
+    assert_eq!(plan.sessions.keys().collect::<Vec<_>>(), ["tor"], "no session for it, the others are kept");
+    assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32"]);
+
+    let again = c.configure(&world);
+    assert_eq!((again.writes.len(), again.events.len()), (0, 0), "said once");
+    let without = c.configure(&snapshot(&bgp_world(&[])));
+    assert_eq!(without.writes, [Write::ConfigurationState { error: None }], "the condition goes with the peer");
+    assert!(without.events.is_empty() && c.peer_notes().is_empty());
+}
+
+#[test]
 fn a_rejected_configuration_keeps_the_last_good_one_in_force() {
     let mut c = core("node1");
     let good = snapshot(&bgp_world(&[]));
