@@ -2,7 +2,7 @@
 # Installs the Debian packages the lab needs, when missing (root).
 # Idempotent and fast: if every command is already there, apt is not called at all.
 #   tests/lab/install.sh
-# Packages: iproute2 iputils-ping procps bird2 gobgpd frr arping ndisc6 tcpdump
+# Packages: iproute2 iputils-ping procps bird2 gobgpd frr arping ndisc6 tcpdump nftables
 # (gobgpd ships both gobgpd and the gobgp client; frr ships /usr/lib/frr/{zebra,bgpd} and vtysh).
 # No systemd here: nothing is started by the install; lab.sh starts every daemon itself.
 set -euo pipefail
@@ -13,7 +13,7 @@ declare -A PKG=(
   [bird]=bird2 [birdc]=bird2
   [gobgpd]=gobgpd [gobgp]=gobgpd
   [/usr/lib/frr/zebra]=frr [/usr/lib/frr/bgpd]=frr [vtysh]=frr
-  [arping]=arping [ndisc6]=ndisc6 [tcpdump]=tcpdump
+  [arping]=arping [ndisc6]=ndisc6 [tcpdump]=tcpdump [nft]=nftables
   [python3]=python3-minimal [timeout]=coreutils
 )
 
