@@ -20,6 +20,12 @@ pub enum ManifestError {
     /// The text is not YAML.
     #[error("{origin}:{line}:{column}: YAML syntax error: {message}")]
     Syntax { origin: String, line: u64, column: u64, message: String },
+    /// The text is YAML, but it trips one of the parser's limits against amplification
+    /// (aliases expanded without end, nesting too deep): which one, and the count reached.
+    #[error(
+        "{origin}: not loaded: the parser's limit was reached at {limit} (a guard against YAML amplification such as alias bombs, not a syntax error)"
+    )]
+    Limit { origin: String, limit: String },
     /// A document is YAML but not a Kubernetes object.
     #[error("{origin}: document {document}: {message}")]
     NotAnObject { origin: String, document: usize, message: String },
@@ -32,7 +38,7 @@ impl ManifestError {
     /// True for errors in the text itself (exit code 2), false for objects that are
     /// well-formed YAML but invalid (exit code 1).
     pub fn is_syntax(&self) -> bool {
-        matches!(self, Self::Syntax { .. } | Self::NotAnObject { .. })
+        matches!(self, Self::Syntax { .. } | Self::Limit { .. } | Self::NotAnObject { .. })
     }
 }
 
@@ -50,6 +56,9 @@ pub struct LoadReport {
 /// On error `into` is left unchanged: a half-read file never contributes objects.
 pub fn load_str(text: &str, origin: &str, into: &mut Resources) -> Result<LoadReport, ManifestError> {
     let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options_for(text)).map_err(|e| {
+        if let Some(limit) = limit_breached(&e) {
+            return ManifestError::Limit { origin: origin.to_owned(), limit };
+        }
         let location = e.location();
         ManifestError::Syntax {
             origin: origin.to_owned(),
@@ -77,17 +86,44 @@ pub fn load_value(document: Value, origin: &str, into: &mut Resources) -> Result
     Ok(report)
 }
 
-/// The parser's default budget caps a file at 1,024 documents and a million events, which a
-/// real cluster dump exceeds. Bounds proportional to the text keep the protection that
-/// matters (no amplification: every document and event costs bytes of input) without
-/// refusing large honest files. Alias expansion keeps the parser's own limits.
+/// The parser's default budget caps a file at 1,024 documents, a million events and 250,000
+/// nodes, which a real cluster dump exceeds (5,000 Services with their EndpointSlices are
+/// about 250,000 nodes). Bounds proportional to the text keep the protection that matters
+/// (no amplification: every document, event, node and scalar byte costs at least a byte of
+/// input, so honest text never reaches them) without refusing large honest files. Aliases,
+/// anchors and nesting depth keep the parser's own limits: those are where amplification lives.
 fn options_for(text: &str) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_documents = text.len() / 4 + 1_024;
-    budget.max_events = text.len().max(1_000_000);
+    budget.max_events += text.len();
+    budget.max_nodes += text.len();
+    budget.max_total_scalar_bytes += text.len();
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options
+}
+
+/// The limit an error reports breached, in words, if it is a budget breach.
+fn limit_breached(error: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let mut error = error;
+    while let serde_saphyr::Error::WithSnippet { error: inner, .. }
+    | serde_saphyr::Error::AliasError { error: inner, .. } = error
+    {
+        error = inner;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = error else { return None };
+    Some(match breach {
+        B::Aliases { aliases } => format!("{aliases} alias references"),
+        B::Anchors { anchors } => format!("{anchors} anchors"),
+        B::AliasAnchorRatio { aliases, anchors } => format!("{aliases} alias references to {anchors} anchors"),
+        B::Depth { depth } => format!("nesting {depth} levels deep"),
+        B::Documents { documents } => format!("{documents} documents"),
+        B::Nodes { nodes } => format!("{nodes} nodes"),
+        B::Events { events } => format!("{events} parser events"),
+        B::ScalarBytes { total_scalar_bytes } => format!("{total_scalar_bytes} bytes of scalars"),
+        other => format!("{other:?}"),
+    })
 }
 
 fn load_document(
@@ -353,6 +389,57 @@ mod tests {
             (0..3_000).map(|i| format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: ns{i}}}\n---\n")).collect();
         let (r, report) = load(&text).unwrap();
         assert_eq!((r.namespaces.len(), report.loaded), (3_000, 3_000));
+    }
+
+    /// One Service and its EndpointSlice, as `kubectl get -o yaml` writes them: about 60
+    /// nodes of YAML.
+    fn service_and_slice(i: usize) -> String {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: s{i}\n  namespace: default\n  uid: u{i}\n  labels: {{app: s{i}, tier: web}}\n\
+             spec:\n  type: LoadBalancer\n  clusterIP: 10.96.{}.{}\n  clusterIPs: [10.96.{}.{}]\n  ipFamilies: [IPv4]\n  ports:\n  - {{name: http, port: 80, protocol: TCP, targetPort: 8080}}\n\
+             status:\n  loadBalancer:\n    ingress:\n    - {{ip: 10.50.{}.{}}}\n---\n\
+             apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: s{i}-abc\n  namespace: default\n  labels: {{kubernetes.io/service-name: s{i}}}\n\
+             addressType: IPv4\nendpoints:\n- addresses: [10.244.{}.{}]\n  nodeName: node1\n  conditions: {{ready: true, serving: true, terminating: false}}\n\
+             ports:\n- {{name: http, port: 8080, protocol: TCP}}\n---\n",
+            i / 250,
+            i % 250,
+            i / 250,
+            i % 250,
+            i / 250,
+            i % 250,
+            i / 250,
+            i % 250
+        )
+    }
+
+    #[test]
+    fn a_cluster_dump_beyond_the_parsers_default_node_budget_loads() {
+        // 5,000 Services with their EndpointSlices were refused at 250,001 nodes
+        let text: String = (0..5_000).map(service_and_slice).collect();
+        let (r, report) = load(&text).unwrap();
+        assert_eq!((r.services.len(), r.endpoint_slices.len(), report.loaded), (5_000, 5_000, 10_000));
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_as_a_limit_naming_what_was_breached() {
+        let mut text = String::from(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+        );
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = load(&text).unwrap_err();
+        assert!(matches!(err, ManifestError::Limit { .. }), "{err}");
+        let message = err.to_string();
+        assert!(message.starts_with("test.yaml: not loaded: "), "{message}");
+        assert!(message.contains("the parser's limit was reached at "), "{message}");
+        assert!(
+            message.ends_with("(a guard against YAML amplification such as alias bombs, not a syntax error)"),
+            "{message}"
+        );
+        assert!(!message.contains('\n'));
+        assert!(err.is_syntax(), "an input problem: exit code 2");
     }
 
     #[test]
