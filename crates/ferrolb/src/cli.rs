@@ -133,15 +133,25 @@ pub struct RuntimeArgs {
     /// Handle only services of this spec.loadBalancerClass (default: only services without one).
     #[arg(long, env = "METALLB_LB_CLASS")]
     pub lb_class: Option<String>,
-    /// Port for /metrics, /healthz and /readyz; 0 disables.
+    /// Port for /metrics, /healthz and /readyz; 0 disables. On the `k8s` source /metrics is
+    /// HTTPS and needs a bearer token allowed to `get` /metrics (see --metrics-insecure).
     #[arg(long, env = "METALLB_PORT", default_value_t = install::METRICS_PORT)]
     pub port: u16,
     /// Address the metrics port listens on.
     #[arg(long, env = "METALLB_BIND_ADDRESS", default_value = "0.0.0.0")]
     pub bind_address: std::net::IpAddr,
-    /// Port for /healthz and /readyz on 127.0.0.1; 0 disables.
+    /// Port for /healthz and /readyz on 127.0.0.1, plain HTTP and open; 0 disables.
     #[arg(long, env = "METALLB_HEALTH_PROBE_PORT", default_value_t = install::HEALTH_PROBE_PORT)]
     pub health_probe_port: u16,
+    /// Serve /metrics over plain HTTP without authentication, also on the `k8s` source
+    /// (the `dir:` source does by default).
+    #[arg(long, env = "FERROLB_METRICS_INSECURE", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = FalseyValueParser::new())]
+    pub metrics_insecure: bool,
+    /// Directory holding the metrics port's tls.crt and tls.key, re-read when they change
+    /// (default: a self-signed certificate made at start). On the `dir:` source it turns on
+    /// HTTPS, without authentication.
+    #[arg(long, env = "FERROLB_METRICS_CERT_DIR")]
+    pub metrics_cert_dir: Option<PathBuf>,
     /// Announce even from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers.
     #[arg(long, env = "METALLB_IGNORE_EXCLUDE_LB", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = FalseyValueParser::new())]
     pub ignore_exclude_lb: bool,
@@ -252,7 +262,7 @@ pub struct KubernetesArgs {
     /// Use the certificate in --cert-dir instead of generating, storing and rotating one.
     #[arg(long, env = "FERROLB_DISABLE_CERT_ROTATION", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = FalseyValueParser::new())]
     pub disable_cert_rotation: bool,
-    /// Lowest TLS version the webhook server accepts.
+    /// Lowest TLS version the webhook server and the HTTPS metrics port accept.
     #[arg(long, env = "FERROLB_TLS_MIN_VERSION", value_enum, default_value_t = TlsVersion::Tls13)]
     pub tls_min_version: TlsVersion,
 }
@@ -288,6 +298,9 @@ impl RuntimeArgs {
             metrics_port: self.port,
             metrics_address: self.bind_address,
             health_probe_port: self.health_probe_port,
+            metrics_insecure: self.metrics_insecure,
+            metrics_cert_dir: self.metrics_cert_dir.clone(),
+            metrics_tls_min_version: tls_min_version(k8s.tls_min_version),
             ignore_exclude_lb: self.ignore_exclude_lb,
             l2_refresh_interval: Duration::from_secs(self.l2_refresh_interval),
             graceful_shutdown_delay: Duration::from_secs(self.graceful_shutdown_delay),
@@ -327,17 +340,35 @@ impl RuntimeArgs {
                     configuration_name: k8s.webhook_configuration.clone(),
                     cert_dir: k8s.cert_dir.clone(),
                     rotate_certificates: !k8s.disable_cert_rotation,
-                    tls_min_version: match k8s.tls_min_version {
-                        TlsVersion::Tls12 => TlsMinVersion::Tls12,
-                        TlsVersion::Tls13 => TlsMinVersion::Tls13,
-                    },
+                    tls_min_version: tls_min_version(k8s.tls_min_version),
                 },
             },
         })
     }
 }
 
+fn tls_min_version(version: TlsVersion) -> TlsMinVersion {
+    match version {
+        TlsVersion::Tls12 => TlsMinVersion::Tls12,
+        TlsVersion::Tls13 => TlsMinVersion::Tls13,
+    }
+}
+
 impl RuntimeArgs {
+    /// The lines to log once at start about flags given that do nothing: MetalLB's, and a
+    /// certificate directory that --metrics-insecure overrides.
+    pub fn notices(&self) -> Vec<metallb::Notice> {
+        let mut out = self.metallb.notices();
+        if self.metrics_insecure && self.metrics_cert_dir.is_some() {
+            out.push(metallb::Notice {
+                warning: true,
+                text: "--metrics-cert-dir is ignored with --metrics-insecure: /metrics is served over plain HTTP"
+                    .to_owned(),
+            });
+        }
+        out
+    }
+
     /// --namespace / METALLB_NAMESPACE, else the Pod's own namespace (as MetalLB reads it from
     /// the service account), else metallb-system.
     pub fn namespace(&self) -> String {

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
 
 fn serve(roles: Roles, args: &cli::RuntimeArgs) -> ExitCode {
     logging::init(args.log_format, args.log_level);
-    for notice in args.metallb.notices() {
+    for notice in args.notices() {
         if notice.warning {
             tracing::warn!("{}", notice.text);
         } else {

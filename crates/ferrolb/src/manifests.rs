@@ -181,32 +181,46 @@ fn events_rule() -> PolicyRule {
     rule("", &["events"], &["create", "patch"])
 }
 
+/// The secured `/metrics` asks the API server who each scraper is and whether it may read the
+/// metrics (`ferrolb_kube::access_review`): reviews are cluster-scoped, `create` only.
+fn metrics_review_rules() -> [PolicyRule; 2] {
+    [
+        rule("authentication.k8s.io", &["tokenreviews"], &["create"]),
+        rule("authorization.k8s.io", &["subjectaccessreviews"], &["create"]),
+    ]
+}
+
 /// Cluster-wide: what the controller reads everywhere (Services of every namespace, the
 /// namespaces' labels for pool selectors, Nodes for the peer and advertisement webhooks) and
 /// the cluster-scoped objects whose CA bundle it keeps current, by name only.
 fn controller_cluster_role() -> ClusterRole {
     ClusterRole {
         metadata: cluster_meta(CONTROLLER_ACCOUNT, CONTROLLER),
-        rules: Some(vec![
-            rule("", &["services", "namespaces", "nodes"], READ),
-            // The `metallb.io/ip-allocated-from-pool` annotation is on the Service itself.
-            rule("", &["services"], &["patch", "update"]),
-            rule("", &["services/status"], &["patch", "update"]),
-            events_rule(),
-            rule("metallb.io", &["configurationstates", "configurationstates/status"], FULL),
-            named_rule(
-                "admissionregistration.k8s.io",
-                &["validatingwebhookconfigurations"],
-                &[WEBHOOK_CONFIGURATION],
-                &["get", "patch"],
-            ),
-            named_rule(
-                "apiextensions.k8s.io",
-                &["customresourcedefinitions"],
-                &["bgppeers.metallb.io"],
-                &["get", "patch"],
-            ),
-        ]),
+        rules: Some(
+            vec![
+                rule("", &["services", "namespaces", "nodes"], READ),
+                // The `metallb.io/ip-allocated-from-pool` annotation is on the Service itself.
+                rule("", &["services"], &["patch", "update"]),
+                rule("", &["services/status"], &["patch", "update"]),
+                events_rule(),
+                rule("metallb.io", &["configurationstates", "configurationstates/status"], FULL),
+                named_rule(
+                    "admissionregistration.k8s.io",
+                    &["validatingwebhookconfigurations"],
+                    &[WEBHOOK_CONFIGURATION],
+                    &["get", "patch"],
+                ),
+                named_rule(
+                    "apiextensions.k8s.io",
+                    &["customresourcedefinitions"],
+                    &["bgppeers.metallb.io"],
+                    &["get", "patch"],
+                ),
+            ]
+            .into_iter()
+            .chain(metrics_review_rules())
+            .collect(),
+        ),
         ..ClusterRole::default()
     }
 }
@@ -216,13 +230,18 @@ fn controller_cluster_role() -> ClusterRole {
 fn speaker_cluster_role() -> ClusterRole {
     ClusterRole {
         metadata: cluster_meta(SPEAKER_ACCOUNT, SPEAKER),
-        rules: Some(vec![
-            rule("", &["services", "nodes", "namespaces"], READ),
-            rule("discovery.k8s.io", &["endpointslices"], READ),
-            events_rule(),
-            rule("metallb.io", &["servicel2statuses", "servicel2statuses/status"], FULL),
-            rule("metallb.io", &["configurationstates", "configurationstates/status"], FULL),
-        ]),
+        rules: Some(
+            vec![
+                rule("", &["services", "nodes", "namespaces"], READ),
+                rule("discovery.k8s.io", &["endpointslices"], READ),
+                events_rule(),
+                rule("metallb.io", &["servicel2statuses", "servicel2statuses/status"], FULL),
+                rule("metallb.io", &["configurationstates", "configurationstates/status"], FULL),
+            ]
+            .into_iter()
+            .chain(metrics_review_rules())
+            .collect(),
+        ),
         ..ClusterRole::default()
     }
 }
@@ -368,6 +387,15 @@ fn http_probe(path: &str, port: IntOrString, host: Option<&str>, period: i32, fa
     }
 }
 
+/// The same probe over HTTPS: the metrics port is HTTPS on the `k8s` source, and the kubelet
+/// does not verify the certificate of an HTTPS probe.
+fn over_https(mut probe: Probe) -> Probe {
+    if let Some(get) = probe.http_get.as_mut() {
+        get.scheme = Some("HTTPS".to_owned());
+    }
+    probe
+}
+
 /// Small requests so the scheduler accounts for ferrolb, and no limits: a speaker holding a
 /// large BGP table needs far more memory than at idle, and an OOM kill withdraws every route.
 fn resources() -> ResourceRequirements {
@@ -419,9 +447,22 @@ fn controller_deployment(options: &Options) -> Deployment {
         ]),
         ports: Some(vec![port("monitoring", METRICS_PORT, "TCP"), port("webhook", WEBHOOK_PORT, "TCP")]),
         // The health port listens on 127.0.0.1 only, which the kubelet cannot reach in a pod
-        // network namespace; the metrics port serves /healthz and /readyz too.
-        liveness_probe: Some(http_probe("/healthz", IntOrString::String("monitoring".to_owned()), None, 10, 3)),
-        readiness_probe: Some(http_probe("/readyz", IntOrString::String("monitoring".to_owned()), None, 10, 3)),
+        // network namespace; the metrics port serves /healthz and /readyz too, openly, over
+        // HTTPS.
+        liveness_probe: Some(over_https(http_probe(
+            "/healthz",
+            IntOrString::String("monitoring".to_owned()),
+            None,
+            10,
+            3,
+        ))),
+        readiness_probe: Some(over_https(http_probe(
+            "/readyz",
+            IntOrString::String("monitoring".to_owned()),
+            None,
+            10,
+            3,
+        ))),
         resources: Some(resources()),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),

@@ -166,9 +166,6 @@ pub struct MetallbArgs {
     /// Ignored (rustls defaults).
     #[arg(long)]
     pub tls_curve_preferences: Option<String>,
-    /// Ignored (metrics over plain HTTP).
-    #[arg(long)]
-    pub metrics_cert_dir: Option<PathBuf>,
 }
 
 /// A line to log once at start.
@@ -215,7 +212,6 @@ impl MetallbArgs {
             self.tls_curve_preferences.is_some(),
             "--tls-curve-preferences is ignored: TLS uses rustls's default key exchange groups",
         );
-        warn(self.metrics_cert_dir.is_some(), "--metrics-cert-dir is ignored: /metrics is served over plain HTTP");
         if let Some(kind) = &self.bgp_type {
             out.push(Notice {
                 warning: false,

@@ -37,15 +37,49 @@ impl Drop for Process {
 }
 
 fn spawn(args: &[&str], kubeconfig: &Path) -> Process {
+    spawn_serving(args, kubeconfig, 0, 0, &[])
+}
+
+/// With the metrics port on 127.0.0.1 and the health port (0: off), and `env` set.
+fn spawn_serving(args: &[&str], kubeconfig: &Path, metrics: u16, health: u16, env: &[(&str, &str)]) -> Process {
     let child = Command::new(env!("CARGO_BIN_EXE_ferrolb"))
         .args(args)
         .args(["--source", "k8s", "--kubeconfig", kubeconfig.to_str().unwrap(), "--namespace", NS])
-        .args(["--port", "0", "--health-probe-port", "0", "--log-format", "text"])
+        .args(["--port", &metrics.to_string(), "--bind-address", "127.0.0.1"])
+        .args(["--health-probe-port", &health.to_string(), "--log-format", "text"])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("ferrolb starts");
     Process(child)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A plain HTTP GET on 127.0.0.1: the whole answer, or `None` when nothing answers.
+fn plain_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Retries `get` until it answers.
+fn answered(get: impl Fn() -> Option<String>, describe: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(answer) = get().filter(|a| !a.is_empty()) {
+            return answer;
+        }
+        assert!(Instant::now() < deadline, "{describe} never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits until a request matching `what` was made.
@@ -208,4 +242,39 @@ fn the_speaker_reports_its_configuration_state_and_watches_its_status_objects() 
     }
     // The speaker never touches the Service: that is the controller's.
     assert!(!fake.seen().iter().any(|s| s.method != Method::GET && s.path.contains("/services/")));
+}
+
+#[test]
+fn on_k8s_metrics_are_not_served_over_plain_http_and_the_health_port_stays_plain_and_open() {
+    let fake = Fake::new();
+    seed_cluster(&fake, json!({}));
+    let addr = start(Arc::clone(&fake));
+    let config = kubeconfig(addr, "secured");
+    let (metrics, health) = (free_port(), free_port());
+    let args = ["controller", "--pod-name", "controller-0", "--webhook-mode", "disabled"];
+    let _process = spawn_serving(&args, &config, metrics, health, &[]);
+    let healthz = answered(|| plain_get(health, "/healthz"), "the health port");
+    assert!(healthz.starts_with("HTTP/1.1 200"), "{healthz}");
+    let on_health = plain_get(health, "/metrics").unwrap_or_default();
+    assert!(on_health.starts_with("HTTP/1.1 404"), "metrics cannot be read around the authentication: {on_health}");
+    // The metrics port speaks TLS only: a plain request gets no metrics.
+    std::thread::sleep(Duration::from_millis(200));
+    let plain = plain_get(metrics, "/metrics").unwrap_or_default();
+    assert!(!plain.contains("metallb_"), "{plain}");
+    assert!(!fake.seen().iter().any(|s| s.path.contains("tokenreviews")), "no scrape was reviewed");
+}
+
+#[test]
+fn metrics_insecure_serves_plain_http_without_authentication_on_k8s() {
+    let fake = Fake::new();
+    seed_cluster(&fake, json!({}));
+    let addr = start(Arc::clone(&fake));
+    let config = kubeconfig(addr, "insecure");
+    let metrics = free_port();
+    let args = ["controller", "--pod-name", "controller-0", "--webhook-mode", "disabled"];
+    let _process = spawn_serving(&args, &config, metrics, 0, &[("FERROLB_METRICS_INSECURE", "true")]);
+    let answer = answered(|| plain_get(metrics, "/metrics"), "the plain metrics port");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("metallb_k8s_client_config_loaded_bool"), "{answer}");
+    assert!(!fake.seen().iter().any(|s| s.path.contains("tokenreviews")), "nothing to review");
 }

@@ -375,11 +375,19 @@ fn every_volume_mount_names_a_volume_and_every_probe_a_port() {
         for probe in [&c.liveness_probe, &c.readiness_probe] {
             let get = probe.as_ref().and_then(|p| p.http_get.as_ref()).expect("an HTTP probe");
             match &get.port {
-                IntOrString::String(named) => assert!(ports.contains_key(named.as_str()), "{workload}: {named}"),
-                // The 127.0.0.1-only health port is reachable only from the host network.
+                IntOrString::String(named) => {
+                    assert!(ports.contains_key(named.as_str()), "{workload}: {named}");
+                    // The metrics port is HTTPS on the `k8s` source; its probes are open.
+                    if named == "monitoring" {
+                        assert_eq!(get.scheme.as_deref(), Some("HTTPS"), "{workload}");
+                    }
+                }
+                // The 127.0.0.1-only health port is reachable only from the host network,
+                // and stays plain HTTP.
                 IntOrString::Int(17472) => {
                     assert_eq!(pod.host_network, Some(true));
                     assert_eq!(get.host.as_deref(), Some("127.0.0.1"));
+                    assert_eq!(get.scheme, None);
                 }
                 IntOrString::Int(other) => panic!("{workload}: probe on unexpected port {other}"),
             }
@@ -604,6 +612,11 @@ fn each_workload_runs_as_an_account_bound_to_what_it_does() {
         (&s_ns, "metallb.io", "servicebgpstatuses/status", "patch", None),
         (&s_ns, "coordination.k8s.io", "leases", "update", None),
         (&s_ns, "coordination.k8s.io", "leases", "list", None),
+        // The secured /metrics reviews each scraper's token (ferrolb_kube::access_review).
+        (&c_cluster, "authentication.k8s.io", "tokenreviews", "create", None),
+        (&c_cluster, "authorization.k8s.io", "subjectaccessreviews", "create", None),
+        (&s_cluster, "authentication.k8s.io", "tokenreviews", "create", None),
+        (&s_cluster, "authorization.k8s.io", "subjectaccessreviews", "create", None),
     ] {
         assert!(allows(rules, group, resource, verb, object), "{verb} {group}/{resource} {object:?}");
     }

@@ -142,17 +142,14 @@ fn metallbs_flags_that_mean_nothing_here_are_named_once_and_do_not_stop_the_star
     let out = run(&dir, &program, &flags, CONTROLLER_ENV);
     let text = text(&out);
     assert!(text.contains("cannot reach the Kubernetes API server"), "{text}");
-    for flag in [
-        "--enable-pprof",
-        "--pprof-bind-address",
-        "--webhook-http2",
-        "--tls-cipher-suites",
-        "--tls-curve-preferences",
-        "--metrics-cert-dir",
-    ] {
+    for flag in
+        ["--enable-pprof", "--pprof-bind-address", "--webhook-http2", "--tls-cipher-suites", "--tls-curve-preferences"]
+    {
         let warning = format!("{flag} is ignored");
         assert_eq!(text.matches(&warning).count(), 1, "{warning}: {text}");
     }
+    // It has a meaning now: the HTTPS metrics port's certificate (the port is off here).
+    assert!(!text.contains("--metrics-cert-dir is ignored"), "{text}");
     assert!(!text.contains("--disable-epslices is ignored"), "=false is not given: {text}");
 }
 
@@ -163,7 +160,13 @@ fn go_style_single_dash_flags_and_boolean_values_are_accepted() {
     let out = run(
         &dir,
         &program,
-        &["-port=9120", "-log-level=debug", "--disable-cert-rotation=false", "--ignore-exclude-lb=true"],
+        &[
+            "-port=9120",
+            "-log-level=debug",
+            "--disable-cert-rotation=false",
+            "--ignore-exclude-lb=true",
+            "--metrics-insecure=false",
+        ],
         CONTROLLER_ENV,
     );
     let text = text(&out);

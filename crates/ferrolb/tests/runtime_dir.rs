@@ -261,6 +261,12 @@ fn metrics_health_and_readiness_are_served() {
     }
     assert!(get("/healthz").unwrap().starts_with("HTTP/1.1 200"));
     assert!(get("/readyz").unwrap().starts_with("HTTP/1.1 200"));
+    // Plain and open on the dir: source, and the log says why.
+    assert!(
+        lab.log("node1").contains("the dir: source has no API server to check tokens with"),
+        "{}",
+        lab.log("node1")
+    );
 }
 
 #[test]

@@ -73,3 +73,41 @@ fn a_speaker_without_a_node_name_is_refused_before_connecting() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("the speaker needs --node"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_unreadable_metrics_certificate_is_named_before_connecting() {
+    let home = scratch("metrics-cert");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrolb"))
+        .args(["controller", "--source", "k8s", "--kubeconfig", "/nonexistent/kubeconfig", "--log-format", "text"])
+        .args(["--port", &port, "--bind-address", "127.0.0.1", "--health-probe-port", "0"])
+        .args(["--metrics-cert-dir", "/nonexistent/metrics-certs"])
+        .env_clear()
+        .env("HOME", &home)
+        .output()
+        .expect("ferrolb runs");
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("cannot use --metrics-cert-dir: cannot read /nonexistent/metrics-certs/tls.crt: "), "{text}");
+    assert!(!text.contains("kubeconfig"), "refused before the API server is looked for: {text}");
+    assert_eq!(text.lines().filter(|l| l.contains("ERROR")).count(), 1, "{text}");
+}
+
+#[test]
+fn metrics_insecure_turns_off_the_metrics_certificate() {
+    // With plain HTTP asked for, the certificate directory is not read (and says so).
+    let home = scratch("insecure");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrolb"))
+        .args(["controller", "--source", "k8s", "--kubeconfig", "/nonexistent/kubeconfig", "--log-format", "text"])
+        .args(["--port", &port, "--bind-address", "127.0.0.1", "--health-probe-port", "0"])
+        .args(["--metrics-cert-dir", "/nonexistent/metrics-certs", "--metrics-insecure"])
+        .env_clear()
+        .env("HOME", &home)
+        .output()
+        .expect("ferrolb runs");
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("--metrics-cert-dir is ignored with --metrics-insecure"), "{text}");
+    assert!(text.contains("cannot read kubeconfig /nonexistent/kubeconfig"), "{text}");
+}

@@ -8,6 +8,7 @@
 #[cfg(feature = "testing")]
 pub mod scripted;
 
+pub mod access_review;
 pub mod events;
 pub mod lease;
 pub mod memberlist;

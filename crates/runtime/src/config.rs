@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ferrolb_gossip::{FenceMode, Key, Timers};
-use ferrolb_webhook::WebhookSettings;
+use ferrolb_webhook::{TlsMinVersion, WebhookSettings};
 
 /// Which roles this process plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +114,78 @@ pub struct DirConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     pub metrics: Option<SocketAddr>,
-    /// Health probes, on 127.0.0.1.
+    /// Health probes, on 127.0.0.1, always plain HTTP and open (the kubelet probes them).
     pub health: Option<SocketAddr>,
+    /// How the metrics port serves.
+    pub serving: MetricsServing,
+}
+
+/// How the metrics port serves `/metrics` (`/healthz` and `/readyz` are open on it in
+/// every case: the kubelet's probes carry no token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsServing {
+    /// Plain HTTP, no authentication: `--metrics-insecure`, and the `dir:` source by default.
+    Plain,
+    /// HTTPS; with `authenticated`, each scrape's bearer token is reviewed by the API server
+    /// (MetalLB's secure metrics, controller-runtime's `WithAuthenticationAndAuthorization`).
+    Tls { certificate: MetricsCertificate, min_version: TlsMinVersion, authenticated: bool },
+}
+
+/// The metrics port's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsCertificate {
+    /// Made at start, as controller-runtime does without a certificate directory.
+    SelfSigned,
+    /// `--metrics-cert-dir`: `tls.crt` and `tls.key`, re-read when they change.
+    Dir(PathBuf),
+}
+
+impl MetricsCertificate {
+    /// The directory to watch for a renewed certificate.
+    pub fn dir(&self) -> Option<PathBuf> {
+        match self {
+            MetricsCertificate::SelfSigned => None,
+            MetricsCertificate::Dir(dir) => Some(dir.clone()),
+        }
+    }
+}
+
+impl MetricsServing {
+    /// The secure default on the `k8s` source, as MetalLB serves: HTTPS, every scrape's token
+    /// reviewed. The `dir:` source has no API server to review tokens with, so it serves
+    /// plain HTTP, as it always has (the lab and single-host setups read it with curl), or
+    /// HTTPS without authentication when given a certificate: a user who names a
+    /// certificate wants TLS. `--metrics-insecure` is plain HTTP everywhere.
+    pub fn choose(
+        kubernetes: bool,
+        insecure: bool,
+        cert_dir: Option<PathBuf>,
+        min_version: TlsMinVersion,
+    ) -> MetricsServing {
+        let certificate = cert_dir.map_or(MetricsCertificate::SelfSigned, MetricsCertificate::Dir);
+        match (insecure, kubernetes, certificate) {
+            (true, _, _) => MetricsServing::Plain,
+            (false, true, certificate) => MetricsServing::Tls { certificate, min_version, authenticated: true },
+            (false, false, MetricsCertificate::SelfSigned) => MetricsServing::Plain,
+            (false, false, certificate) => MetricsServing::Tls { certificate, min_version, authenticated: false },
+        }
+    }
+
+    /// One line for the log at start: how a scraper reads `/metrics`.
+    pub fn summary(&self, kubernetes: bool) -> &'static str {
+        match (self, kubernetes) {
+            (MetricsServing::Plain, true) => "/metrics over plain HTTP without authentication (--metrics-insecure)",
+            (MetricsServing::Plain, false) => {
+                "/metrics over plain HTTP without authentication: the dir: source has no API server to check tokens with"
+            }
+            (MetricsServing::Tls { authenticated: true, .. }, _) => {
+                "/metrics over HTTPS: a scrape needs a bearer token allowed to get /metrics"
+            }
+            (MetricsServing::Tls { authenticated: false, .. }, _) => {
+                "/metrics over HTTPS without authentication: the dir: source has no API server to check tokens with"
+            }
+        }
+    }
 }
 
 /// The `k8s` source, the controller's Lease and its webhooks.
@@ -205,6 +275,12 @@ pub struct Settings {
     pub metrics_address: IpAddr,
     /// 0 disables.
     pub health_probe_port: u16,
+    /// `--metrics-insecure`: plain HTTP without authentication, on every source.
+    pub metrics_insecure: bool,
+    /// `--metrics-cert-dir`: the metrics port's `tls.crt` and `tls.key`.
+    pub metrics_cert_dir: Option<PathBuf>,
+    /// `--tls-min-version`, for the metrics port as for the webhooks.
+    pub metrics_tls_min_version: TlsMinVersion,
     pub ignore_exclude_lb: bool,
     /// 0 sends no refresh.
     pub l2_refresh_interval: Duration,
@@ -226,6 +302,12 @@ impl RuntimeConfig {
     /// Checks `settings` and builds the configuration the roles run with.
     pub fn new(settings: Settings) -> Result<Self, ConfigError> {
         let node = settings.node.filter(|n| !n.is_empty());
+        let serving = MetricsServing::choose(
+            settings.source == SourceSpec::Kubernetes,
+            settings.metrics_insecure,
+            settings.metrics_cert_dir,
+            settings.metrics_tls_min_version,
+        );
         let source = match settings.source {
             SourceSpec::Dir(manifests) => {
                 let state_dir = settings.state_dir.unwrap_or_else(|| manifests.join(".ferrolb"));
@@ -282,6 +364,7 @@ impl RuntimeConfig {
             http: HttpConfig {
                 metrics: on(settings.metrics_port, settings.metrics_address),
                 health: on(settings.health_probe_port, IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                serving,
             },
             speaker,
         })
@@ -372,6 +455,9 @@ mod tests {
             metrics_port: 9120,
             metrics_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             health_probe_port: 17472,
+            metrics_insecure: false,
+            metrics_cert_dir: None,
+            metrics_tls_min_version: TlsMinVersion::Tls13,
             ignore_exclude_lb: false,
             l2_refresh_interval: Duration::ZERO,
             graceful_shutdown_delay: Duration::ZERO,
@@ -442,6 +528,36 @@ mod tests {
         let mut s = settings(Roles::Controller, "k8s");
         s.lb_class = Some(String::new());
         assert_eq!(RuntimeConfig::new(s).unwrap().lb_class, None);
+    }
+
+    #[test]
+    fn metrics_are_secured_on_k8s_and_plain_on_dir_unless_told_otherwise() {
+        let tls = |certificate, authenticated| MetricsServing::Tls {
+            certificate,
+            min_version: TlsMinVersion::Tls13,
+            authenticated,
+        };
+        let dir = || Some(PathBuf::from("/certs"));
+        let cases = [
+            // (k8s, --metrics-insecure, --metrics-cert-dir, serving)
+            (true, false, None, tls(MetricsCertificate::SelfSigned, true)),
+            (true, false, dir(), tls(MetricsCertificate::Dir("/certs".into()), true)),
+            (true, true, None, MetricsServing::Plain),
+            (true, true, dir(), MetricsServing::Plain),
+            (false, false, None, MetricsServing::Plain),
+            (false, false, dir(), tls(MetricsCertificate::Dir("/certs".into()), false)),
+            (false, true, dir(), MetricsServing::Plain),
+        ];
+        for (k8s, insecure, cert_dir, expected) in cases {
+            let chosen = MetricsServing::choose(k8s, insecure, cert_dir.clone(), TlsMinVersion::Tls13);
+            assert_eq!(chosen, expected, "k8s {k8s}, insecure {insecure}, {cert_dir:?}");
+        }
+        let mut s = settings(Roles::Controller, "k8s");
+        s.metrics_tls_min_version = TlsMinVersion::Tls12;
+        let MetricsServing::Tls { min_version, .. } = RuntimeConfig::new(s).unwrap().http.serving else { panic!() };
+        assert_eq!(min_version, TlsMinVersion::Tls12);
+        let config = RuntimeConfig::new(settings(Roles::Both, "dir:/srv/lb")).unwrap();
+        assert_eq!(config.http.serving, MetricsServing::Plain);
     }
 
     #[test]

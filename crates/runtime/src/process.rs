@@ -13,10 +13,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::config::{DirConfig, RuntimeConfig, SourceConfig, SpeakerConfig, WebhookMode};
+use crate::config::{DirConfig, MetricsServing, RuntimeConfig, SourceConfig, SpeakerConfig, WebhookMode};
 use crate::controller;
-use crate::observe::health;
 use crate::observe::metrics::Metrics;
+use crate::observe::{health, scrape_auth, secure_metrics};
 use crate::sink::{KubeSink, Sink};
 use crate::sources::dir::DirSource;
 use crate::sources::state_dir::{Leader, StateDir};
@@ -58,11 +58,16 @@ async fn run_async(config: &RuntimeConfig) -> ExitCode {
 /// start-up failure, one line for the user (exit code 2).
 pub async fn run_until(config: &RuntimeConfig, shutdown: impl Future<Output = ()>) -> Result<(), String> {
     let metrics = Arc::new(Metrics::new());
+    // Before anything starts: an unusable --metrics-cert-dir is a start-up error.
+    let certificate = match (&config.http.metrics, &config.http.serving) {
+        (Some(_), MetricsServing::Tls { certificate, .. }) => Some(secure_metrics::certificate(certificate)?),
+        _ => None,
+    };
     let mut backend = match &config.source {
         SourceConfig::Dir(dir) => start_dir(dir, config, &metrics)?,
         SourceConfig::Kubernetes(_) => start_kubernetes(config).await?,
     };
-    serve_http(config, &metrics, &backend.snapshots);
+    serve_http(config, &metrics, &backend, certificate);
     let (stopping_tx, stopping) = watch::channel(false);
     let election = start_controller(config, &backend, &metrics, stopping)?;
     let speaker = match &config.speaker {
@@ -94,6 +99,16 @@ struct Backend {
 enum Leadership {
     Lock(StateDir),
     Lease(kube::Client),
+}
+
+impl Backend {
+    /// The API server's client, on the `k8s` source.
+    fn client(&self) -> Option<&kube::Client> {
+        match &self.leadership {
+            Leadership::Lease(client) => Some(client),
+            Leadership::Lock(_) => None,
+        }
+    }
 }
 
 fn start_dir(dir: &DirConfig, config: &RuntimeConfig, metrics: &Arc<Metrics>) -> Result<Backend, String> {
@@ -151,16 +166,43 @@ async fn start_kubernetes(config: &RuntimeConfig) -> Result<Backend, String> {
     })
 }
 
-/// `/metrics`, `/healthz` and `/readyz`; ready once the first snapshot is published.
-fn serve_http(config: &RuntimeConfig, metrics: &Arc<Metrics>, snapshots: &watch::Receiver<Arc<Snapshot>>) {
+/// `/metrics`, `/healthz` and `/readyz`; ready once the first snapshot is published. The
+/// health port serves `/metrics` too only while the metrics port does so openly.
+fn serve_http(
+    config: &RuntimeConfig,
+    metrics: &Arc<Metrics>,
+    backend: &Backend,
+    certificate: Option<Arc<ferrolb_webhook::tls::CertStore>>,
+) {
     let health = Arc::new(health::Health::default());
-    let router = health::router(Arc::clone(metrics), Arc::clone(&health));
+    let open = health::router(Arc::clone(metrics), Arc::clone(&health));
     if let Some(addr) = config.http.metrics {
-        tokio::spawn(health::serve(addr, router.clone()));
+        info!("{}", config.http.serving.summary(config.kubernetes().is_some()));
+        match (&config.http.serving, certificate, backend.client()) {
+            // Never served unchecked for want of a client.
+            (MetricsServing::Tls { authenticated: true, .. }, _, None) => {
+                error!("/metrics needs the API server to check tokens, and there is none")
+            }
+            (MetricsServing::Tls { certificate, min_version, authenticated }, Some(store), client) => {
+                let auth = client
+                    .filter(|_| *authenticated)
+                    .map(|c| Arc::new(secure_metrics::ScrapeAuth::new(c.clone(), scrape_auth::Ttls::default())));
+                let router = secure_metrics::router(Arc::clone(metrics), Arc::clone(&health), auth);
+                tokio::spawn(secure_metrics::serve(addr, router, store, *min_version, certificate.dir()));
+            }
+            _ => {
+                tokio::spawn(health::serve(addr, open.clone(), "/metrics, /healthz and /readyz"));
+            }
+        }
     }
     if let Some(addr) = config.http.health {
-        tokio::spawn(health::serve(addr, router));
+        if config.http.serving == MetricsServing::Plain {
+            tokio::spawn(health::serve(addr, open, "/metrics, /healthz and /readyz"));
+        } else {
+            tokio::spawn(health::serve(addr, health::probes(Arc::clone(&health)), "/healthz and /readyz"));
+        }
     }
+    let snapshots = &backend.snapshots;
     let mut first = snapshots.clone();
     tokio::spawn(async move {
         if first.changed().await.is_ok() {

@@ -6,7 +6,8 @@
 //! * [`conversion`]: pure BGPPeer v1beta1 <-> v1beta2 ConversionReviews;
 //! * [`certs`]: the pure certificate decisions (generate, reuse or renew);
 //! * [`rotation`], [`existing`]: the API-server side (Secret, caBundles, listing);
-//! * [`server`]: HTTPS with hot-swapped certificates; [`serve`] ties it all together;
+//! * [`server`]: the routes; [`tls`]: HTTPS with hot-swapped certificates, shared with the
+//!   secured `/metrics`; [`serve`] ties it all together;
 //! * [`manifest`]: the ValidatingWebhookConfiguration the install manifests must carry.
 //!
 //! What the install must grant the process: in the namespace, `get/list` on the six
@@ -23,6 +24,7 @@ pub mod existing;
 pub mod manifest;
 pub mod rotation;
 pub mod server;
+pub mod tls;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -33,7 +35,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
 
-use crate::server::{CertStore, ExistingSource};
+use crate::server::ExistingSource;
+use crate::tls::CertStore;
 
 /// The lowest TLS version accepted (`--tls-min-version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,6 +100,12 @@ pub enum WebhookError {
     Kube(#[from] kube::Error),
 }
 
+impl From<tls::TlsError> for WebhookError {
+    fn from(e: tls::TlsError) -> Self {
+        WebhookError::Certificate(e.0)
+    }
+}
+
 impl WebhookError {
     /// A short label for metrics and logs.
     pub fn metric_label(&self) -> &'static str {
@@ -112,8 +121,8 @@ impl WebhookError {
 /// when needed): hourly, as cert-controller; a failed check is retried sooner.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(3600);
 const RETRY_INTERVAL: Duration = Duration::from_secs(30);
-/// How often `--cert-dir` is re-read when rotation is disabled.
-const CERT_DIR_INTERVAL: Duration = Duration::from_secs(60);
+/// How often `--cert-dir` is re-read when rotation is disabled (also `--metrics-cert-dir`).
+pub const CERT_DIR_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Runs the webhook server until the future is dropped: obtains the certificate (from the
 /// Secret, generating it if needed, or from `cert_dir`), patches the caBundles, listens on
@@ -146,24 +155,31 @@ pub async fn serve(client: kube::Client, settings: WebhookSettings) -> Result<()
         .await
         .map_err(|source| WebhookError::Bind { address: address.to_string(), source })?;
     tracing::info!(%address, "webhook: serving");
-    let tls = server::tls_config(store.clone(), settings.tls_min_version)?;
+    let tls = tls::tls_config(store.clone(), settings.tls_min_version)?;
     let app = server::router(ExistingSource::Cluster(client.clone()), &settings.namespace);
-    tokio::select! {
-        served = server::serve_tls(listener, tls, app) => served,
-        () = keep_fresh(&client, &settings, &store) => Ok(()),
+    if !settings.rotate_certificates {
+        let reload = tls::keep_loading(store, settings.cert_dir.clone(), CERT_DIR_INTERVAL, "webhook");
+        tokio::select! {
+            () = tls::serve_tls(listener, tls, app, "webhook") => {}
+            () = reload => {}
+        }
+        return Ok(());
     }
+    tokio::select! {
+        () = tls::serve_tls(listener, tls, app, "webhook") => {}
+        () = keep_fresh(&client, &settings, &store) => {}
+    }
+    Ok(())
 }
 
-/// Re-checks the certificate forever (see [`CHECK_INTERVAL`]).
+/// Re-checks the stored certificate forever (see [`CHECK_INTERVAL`]).
 async fn keep_fresh(client: &kube::Client, settings: &WebhookSettings, store: &CertStore) {
     let mut wait = CHECK_INTERVAL;
     loop {
-        tokio::time::sleep(if settings.rotate_certificates { wait } else { CERT_DIR_INTERVAL }).await;
-        let outcome = if settings.rotate_certificates {
-            rotation::refresh(client, settings, SystemTime::now()).await.and_then(|b| store.set_pem(&b.cert, &b.key))
-        } else {
-            store.load_dir(&settings.cert_dir)
-        };
+        tokio::time::sleep(wait).await;
+        let outcome = rotation::refresh(client, settings, SystemTime::now())
+            .await
+            .and_then(|b| store.set_pem(&b.cert, &b.key).map_err(WebhookError::from));
         match outcome {
             Ok(true) => {
                 tracing::info!("webhook: serving a new certificate");

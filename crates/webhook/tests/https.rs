@@ -7,7 +7,8 @@ use std::time::SystemTime;
 use ferrolb_api::{Resources, load_str};
 use ferrolb_webhook::TlsMinVersion;
 use ferrolb_webhook::certs::{self, Bundle};
-use ferrolb_webhook::server::{CertStore, ExistingSource, router, serve_tls, tls_config};
+use ferrolb_webhook::server::{ExistingSource, router};
+use ferrolb_webhook::tls::{CertStore, serve_tls, tls_config};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
@@ -42,7 +43,7 @@ async fn start(bundle: &Bundle, min: TlsMinVersion, existing: Resources) -> Serv
     let app = router(ExistingSource::Fixed(Arc::new(existing)), "metallb-system");
     let tls = tls_config(store.clone(), min).unwrap();
     let task = tokio::spawn(async move {
-        let _ = serve_tls(listener, tls, app).await;
+        serve_tls(listener, tls, app, "webhook").await;
     });
     Server { port, store, task }
 }
