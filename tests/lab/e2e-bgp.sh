@@ -3,7 +3,8 @@
 # and GoBGP (.3), all three running at once in the router namespace on their own addresses.
 # Three nodes run `ferrolb run --node nodeK --source dir:DIR` on one shared manifest directory;
 # BGPPeers select node1 (eBGP AS 64512 -> 64500: an IPv4 session to each router, holdTime 3s,
-# dualStackAddressFamily: true, and an IPv6-transport session to each router) and node2 (iBGP
+# dualStackAddressFamily: true, and an IPv6-transport session to each router; and two peers it
+# cannot serve yet, unnumbered and in a VRF) and node2 (iBGP
 # AS 64500: an IPv4 session to each router); node3 has no peer (it only hosts endpoints).
 #   phase 1, plain sessions:
 #     * every session is Established at the router, metallb_bgp_session_up is 1, the speaker logs it
@@ -113,6 +114,16 @@ EOF
     [ "$v6" = nov6 ] || peer_yaml "node1-$r-v6" node1 64512 "${RADDR6[$r]}" - "$pw"
     peer_yaml "node2-$r" node2 64500 "${RADDR[$r]}" - "$pw2"
   done
+  # valid MetalLB (FRR-mode) peers node1 cannot serve yet, an unnumbered one and one in a
+  # VRF: isolated and reported, they must never silence node1's other sessions
+  unserved_peer_yaml node1-fabric "interface: eth1"
+  unserved_peer_yaml node1-red "peerAddress: 172.30.0.1
+  vrf: red"
+}
+
+unserved_peer_yaml() { # NAME TARGET_LINES (node1's)
+  printf -- '---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: %s, namespace: metallb-system}\n' "$1"
+  printf 'spec:\n  myASN: 64512\n  peerASN: 64500\n  %s\n  nodeSelectors:\n    - matchLabels: {kubernetes.io/hostname: node1}\n' "$2"
 }
 
 # a dual-stack LoadBalancer Service with fixed addresses and its EndpointSlice (one ready endpoint)
@@ -351,6 +362,19 @@ for r in "${ROUTERS[@]}"; do
   wait_for 2 "metrics: node2 metallb_bgp_session_up{peer=\"$a:179\"} 1" metric_is node2 "$(up_series "$a:179")" 1
   check "log: node1 says its session with $a is established" log_says ferrolb-node1 "$a" established
 done
+
+# ---- peers node1 cannot serve: isolated and reported ----
+S1="$STATE/configurationstates/speaker-node1.json"
+peers_condition() { # the bgpPeersServed condition of node1's ConfigurationState is False and names both
+  local c
+  c="$(jget "$S1" '[x for x in d["conditions"] if x["type"] == "bgpPeersServed"][0]')" || return 1
+  case "$c" in *"'status': 'False'"*"BGPPeer/node1-fabric: BGP unnumbered (interface eth1)"*"BGPPeer/node1-red: sessions in a VRF (vrf red)"*) ;; *) return 1 ;; esac
+}
+result_valid() { test "$(jget "$S1" 'd["result"]')" = Valid; }
+wait_for 2 "node1's ConfigurationState is Valid with the unnumbered and VRF peers in the configuration" result_valid
+wait_for 2 "node1's ConfigurationState: bgpPeersServed False, naming node1-fabric (unnumbered) and node1-red (VRF)" peers_condition
+check "metrics: node1 ferrolb_bgp_peers_unserved 2" metric_is node1 ferrolb_bgp_peers_unserved 2
+check "log: node1 says it opens no session with node1-fabric, and why" log_says ferrolb-node1 node1-fabric 'BGP unnumbered'
 
 # ---- the routes and their attributes ----
 for r in "${ROUTERS[@]}"; do

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ferrolb_bfd::Profile;
-use ferrolb_config::{BfdProfile, Config};
+use ferrolb_config::{BfdProfile, Config, Peer};
+use ipnet::IpNet;
 
 /// The driver's profile for a validated BFDProfile.
 pub fn profile(p: &BfdProfile) -> Profile {
@@ -27,9 +28,24 @@ pub struct Wanted {
     pub profile: Profile,
 }
 
+/// Whether `address` is on one of the networks this node is directly connected to.
+pub fn on_connected_network(address: IpAddr, connected: &[IpNet]) -> bool {
+    connected.iter().any(|net| net.contains(&address))
+}
+
+/// Whether BFD to `peer` at `address` is multi-hop (RFC 5883) rather than single-hop (RFC
+/// 5881, TTL 255 both ways), as FRR decides it: multi-hop for an eBGP peer with
+/// `ebgpMultiHop`, and for an iBGP peer that is not on a network connected to this node (a
+/// route reflector behind a router); single-hop otherwise. `connected` is `None` when the
+/// node's networks are not known: then only `ebgpMultiHop` counts.
+pub fn multihop(peer: &Peer, address: IpAddr, connected: Option<&[IpNet]>) -> bool {
+    let remote = connected.is_some_and(|nets| !on_connected_network(address, nets));
+    peer.ebgp_multi_hop || (peer.is_ibgp() && remote)
+}
+
 /// The BFD sessions this node's peers ask for, by BGPPeer name (none for a peer this speaker
-/// opens no BGP session with).
-pub fn wanted(config: &Config, node: &str) -> BTreeMap<String, Wanted> {
+/// opens no BGP session with); `connected` as for [`multihop`].
+pub fn wanted(config: &Config, node: &str, connected: Option<&[IpNet]>) -> BTreeMap<String, Wanted> {
     config
         .peers
         .iter()
@@ -37,12 +53,13 @@ pub fn wanted(config: &Config, node: &str) -> BTreeMap<String, Wanted> {
         .filter_map(|p| {
             let name = p.bfd_profile.as_ref()?;
             let profile = config.bfd_profiles.iter().find(|b| &b.name == name)?;
+            let address = crate::sessions::dialable(p)?;
             Some((
                 p.name.clone(),
                 Wanted {
-                    peer: crate::sessions::dialable(p)?,
+                    peer: address,
                     local: p.source_address,
-                    multihop: p.ebgp_multi_hop,
+                    multihop: multihop(p, address, connected),
                     profile: self::profile(profile),
                 },
             ))
@@ -78,7 +95,7 @@ metadata: {name: node1}
         let mut resources = ferrolb_api::Resources::default();
         ferrolb_api::load_str(yaml, "t", &mut resources).unwrap();
         let config = ferrolb_config::parse(&resources, &ferrolb_config::Options::default()).unwrap();
-        let sessions = wanted(&config, "node1");
+        let sessions = wanted(&config, "node1", None);
         assert_eq!(sessions.keys().collect::<Vec<_>>(), ["with-bfd"]);
         let w = &sessions["with-bfd"];
         assert_eq!(w.peer, "172.30.0.1".parse::<IpAddr>().unwrap());
@@ -87,6 +104,37 @@ metadata: {name: node1}
             (w.profile.receive_interval_ms, w.profile.transmit_interval_ms, w.profile.detect_multiplier),
             (100, 200, 5)
         );
-        assert!(wanted(&config, "node2").is_empty(), "a node the peer does not select");
+        assert!(wanted(&config, "node2", None).is_empty(), "a node the peer does not select");
+    }
+
+    #[test]
+    fn bfd_hops_are_decided_as_frr_decides_them() {
+        let yaml = "apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: p, namespace: metallb-system}
+spec: {myASN: 64512, peerASN: 64500, peerAddress: 172.30.0.1}
+";
+        let mut resources = ferrolb_api::Resources::default();
+        ferrolb_api::load_str(yaml, "t", &mut resources).unwrap();
+        let config = ferrolb_config::parse(&resources, &ferrolb_config::Options::default()).unwrap();
+        let ebgp = config.peers[0].clone();
+        let ebgp_multihop = Peer { ebgp_multi_hop: true, ..ebgp.clone() };
+        let ibgp = Peer { peer_asn: ferrolb_config::PeerAsn::Fixed(64512), ..ebgp.clone() };
+        let lan: Vec<IpNet> = vec!["172.30.0.0/24".parse().unwrap(), "fd00:30::/64".parse().unwrap()];
+        let (near, far): (IpAddr, IpAddr) = ("172.30.0.1".parse().unwrap(), "10.9.9.9".parse().unwrap());
+        // (peer, address, connected networks, multi-hop)
+        let table: [(&Peer, IpAddr, Option<&[IpNet]>, bool); 8] = [
+            (&ebgp, near, Some(&lan), false),
+            (&ebgp, far, Some(&lan), false), // TTL 1: the BGP session cannot come up (a peer note says so)
+            (&ebgp_multihop, near, Some(&lan), true),
+            (&ebgp_multihop, far, Some(&lan), true),
+            (&ibgp, near, Some(&lan), false),
+            (&ibgp, far, Some(&lan), true), // a route reflector two hops away
+            (&ibgp, far, None, false),      // networks unknown: only ebgpMultiHop counts
+            (&ebgp_multihop, far, None, true),
+        ];
+        for (peer, address, connected, expected) in table {
+            assert_eq!(multihop(peer, address, connected), expected, "{} {address} {connected:?}", peer.is_ibgp());
+        }
     }
 }

@@ -90,11 +90,18 @@ pub(crate) fn decide(
 
 /// Every ingress IP × every advertisement, masked to the advertisement's aggregation length,
 /// sent to the advertisement's peers (all of this node's when it names none) that carry the
-/// IP's family (`dualStackAddressFamily`, [`Peer::carries`]). LOCAL_PREF goes
+/// IP's family (`dualStackAddressFamily`, [`Peer::carries`]) and that this speaker serves. LOCAL_PREF goes
 /// to iBGP peers only. A prefix produced twice keeps the first advertisement's LOCAL_PREF and
 /// the union of the communities, as MetalLB's native speaker does.
 fn routes(cluster: &Cluster<'_>, node: &str, ads: &[&BgpAdvertisement], ips: &[IpAddr]) -> Routes {
-    let node_peers: Vec<_> = cluster.config.peers.iter().filter(|p| p.nodes.contains(node)).collect();
+    // A peer this speaker opens no session with gets no routes (and is not named in the
+    // Services' ServiceBGPStatus); the speaker reports why on the peer.
+    let node_peers: Vec<_> = cluster
+        .config
+        .peers
+        .iter()
+        .filter(|p| p.nodes.contains(node) && crate::sessions::dialable(p).is_some())
+        .collect();
     let mut routes = Routes::new();
     for ad in ads {
         for &ip in ips {

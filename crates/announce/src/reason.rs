@@ -38,9 +38,10 @@ pub enum Reason {
     NoEndpoints,
     /// BGP, `externalTrafficPolicy: Local`: no serving endpoint on this node.
     NoLocalEndpoints,
-    /// BGP: the node would announce, but no BGPPeer of this node is named by the matching
-    /// advertisements. MetalLB says nothing here; `plan` does, so the user sees why no
-    /// router learns the prefix.
+    /// BGP: the node would announce, but no BGPPeer of this node takes the prefix: none is
+    /// named by the matching advertisements, carries the address's family, and is served by
+    /// this speaker. MetalLB says nothing here; `plan` does, so the user sees why no router
+    /// learns the prefix.
     NoPeers,
 }
 

@@ -131,9 +131,11 @@ pub struct PeerNote {
     pub message: String,
 }
 
-/// The notes on this node's peers, sorted by peer: valid MetalLB configuration that this
-/// speaker does not carry out (yet), each isolated to its peer.
-pub fn peer_notes(config: &Config, node: &str) -> Vec<PeerNote> {
+/// The notes on this node's peers, in configuration order: valid MetalLB configuration that
+/// this speaker does not carry out (yet), or cannot on this node, each isolated to its peer.
+/// `connected` (the networks this node is directly on; `None` when unknown) finds the eBGP
+/// peer that a TTL-1 session cannot reach.
+pub fn peer_notes(config: &Config, node: &str, connected: Option<&[IpNet]>) -> Vec<PeerNote> {
     let mut notes = Vec::new();
     for peer in config.peers.iter().filter(|p| p.nodes.contains(node)) {
         let note = |served: bool, message: String| PeerNote { peer: peer.name.clone(), served, message };
@@ -148,6 +150,11 @@ pub fn peer_notes(config: &Config, node: &str) -> Vec<PeerNote> {
             .and_then(|name| config.bfd_profiles.iter().find(|b| &b.name == name && b.echo_mode));
         if let (Some(profile), Some(_)) = (echo, dialable(peer)) {
             notes.push(note(true, format!("BFD profile {} asks for echo mode, which this speaker does not implement yet: BFD runs in asynchronous mode only, detection from the profile's control packet intervals", profile.name)));
+        }
+        let single_hop_ebgp = !peer.is_ibgp() && !peer.ebgp_multi_hop;
+        let off_link = |address: IpAddr| connected.is_some_and(|nets| !crate::bfd::on_connected_network(address, nets));
+        if let Some(address) = dialable(peer).filter(|&a| single_hop_ebgp && off_link(a)) {
+            notes.push(note(true, format!("{address} is not on a network this node is connected to, and an eBGP session without ebgpMultiHop is sent with TTL 1 (as FRR sends it): it cannot come up through a router; set ebgpMultiHop: true")));
         }
     }
     notes
@@ -359,7 +366,7 @@ mod tests {
         let config = Config { peers: vec![unnumbered, red, peer()], ..Config::default() };
         let wanted = wanted_sessions(&config, "node1", NodeAddresses::default());
         assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router"]);
-        let notes = peer_notes(&config, "node1");
+        let notes = peer_notes(&config, "node1", None);
         let brief: Vec<(&str, bool)> = notes.iter().map(|n| (n.peer.as_str(), n.served)).collect();
         assert_eq!(brief, [("unnumbered", false), ("red", false)]);
         assert!(
@@ -372,7 +379,7 @@ mod tests {
             "{}",
             notes[1].message
         );
-        assert!(peer_notes(&config, "node2").is_empty(), "only this node's peers");
+        assert!(peer_notes(&config, "node2", None).is_empty(), "only this node's peers");
     }
 
     #[test]
@@ -390,14 +397,35 @@ mod tests {
             minimum_ttl: 254,
         };
         let config = Config { peers: vec![p.clone()], bfd_profiles: vec![profile(true)], ..Config::default() };
-        let notes = peer_notes(&config, "node1");
+        let notes = peer_notes(&config, "node1", None);
         assert_eq!(notes.len(), 1);
         assert!(notes[0].served);
         assert!(notes[0].message.contains("BFD runs in asynchronous mode only"), "{}", notes[0].message);
         assert_eq!(wanted_sessions(&config, "node1", NodeAddresses::default()).len(), 1);
-        assert_eq!(crate::bfd::wanted(&config, "node1").len(), 1, "BFD still runs");
+        assert_eq!(crate::bfd::wanted(&config, "node1", None).len(), 1, "BFD still runs");
         let config = Config { peers: vec![p], bfd_profiles: vec![profile(false)], ..Config::default() };
-        assert!(peer_notes(&config, "node1").is_empty());
+        assert!(peer_notes(&config, "node1", None).is_empty());
+    }
+
+    #[test]
+    fn an_ebgp_peer_off_the_connected_networks_without_multihop_is_told_to_set_it() {
+        let lan: Vec<IpNet> = vec!["172.30.0.0/24".parse().unwrap()];
+        let mut p = peer();
+        p.address = Some("10.9.9.9".parse().unwrap());
+        let config = Config { peers: vec![p.clone()], ..Config::default() };
+        let notes = peer_notes(&config, "node1", Some(&lan));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].served, "the session is still tried (a route may be added later)");
+        assert!(notes[0].message.ends_with("set ebgpMultiHop: true"), "{}", notes[0].message);
+        assert!(peer_notes(&config, "node1", None).is_empty(), "networks unknown: nothing said");
+        for fixed in [
+            Peer { ebgp_multi_hop: true, ..p.clone() },
+            Peer { peer_asn: PeerAsn::Fixed(64512), ..p.clone() },
+            Peer { address: Some("172.30.0.1".parse().unwrap()), ..p },
+        ] {
+            let config = Config { peers: vec![fixed], ..Config::default() };
+            assert!(peer_notes(&config, "node1", Some(&lan)).is_empty());
+        }
     }
 
     #[test]

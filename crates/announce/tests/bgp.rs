@@ -164,6 +164,23 @@ fn prefixes_are_aggregated_and_carry_communities_and_local_pref_only_towards_ibg
 }
 
 #[test]
+fn a_peer_this_speaker_does_not_serve_gets_no_routes_and_the_others_theirs() {
+    let mut docs = vec![
+        pool("p", &["10.0.0.0/24"]),
+        peer("tor", 64500, 64501, "192.0.2.1", ""),
+        peer("red", 64500, 64501, "192.0.2.1", "  vrf: red"),
+        "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: fabric, namespace: metallb-system}\nspec: {myASN: 64500, peerASN: 64501, interface: eth1}\n".to_owned(),
+        bgpad("b", ""),
+        service("web", &["10.0.0.7"], false, ""),
+        slice("web", &[("node1", true)]),
+    ];
+    docs.extend(nodes(&["node1"]));
+    let w = World::new(&docs);
+    let r = routes(w.bgp(&w.cluster(&Liveness::Disabled), "node1", "web"));
+    assert_eq!(r.keys().collect::<Vec<_>>(), ["tor"]);
+}
+
+#[test]
 fn each_peer_gets_the_prefixes_of_its_own_family_unless_dual_stack_asks_for_both() {
     let mut docs = vec![
         pool("p", &["10.0.0.0/24", "2001:db8::/64"]),

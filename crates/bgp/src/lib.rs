@@ -24,6 +24,8 @@ pub mod attributes;
 pub mod error;
 pub mod fsm;
 pub mod header;
+#[cfg(feature = "driver")]
+pub mod listener;
 pub mod nlri;
 pub mod notification;
 pub mod open;
@@ -52,6 +54,8 @@ pub use route_refresh::RouteRefresh;
 pub use update::Update;
 pub use wire::{AS_TRANS, AfiSafi, HEADER_LEN, MARKER, MAX_MESSAGE_LEN};
 
+#[cfg(feature = "driver")]
+pub use listener::Listener;
 #[cfg(feature = "driver")]
 pub use session::{Session, SessionStatus};
 

@@ -1,12 +1,15 @@
-//! The session driver: one tokio task per peer that owns the socket and carries out what
+//! The session driver: one tokio task per peer that owns the sockets and carries out what
 //! the [`Fsm`] and the [`AdjRibOut`] decide, and nothing else (docs/design.md, Pure core, thin
-//! shell). It dials (ferrolb never listens, like MetalLB, docs/compatibility.md §4.4), frames the byte stream
-//! with [`next_frame_len`], runs the FSM's timers as deadlines, and writes the UPDATEs the
-//! Adj-RIB-Out produces as soon as the desired table changes.
+//! shell). It dials, takes the connections the peer opens to us when [`crate::Listener`]
+//! offers them ([`Session::offer_inbound`]; the FSM resolves collisions), frames the byte
+//! stream with [`next_frame_len`], runs the FSM's timers as deadlines, and writes the UPDATEs
+//! the Adj-RIB-Out produces as soon as the desired table changes.
 //!
 //! Socket options are set before `connect`, so the SYN already carries them: the TCP-MD5
 //! key (RFC 2385, via `ferrolb-sys`, the one crate allowed `unsafe`), the source address,
-//! and for eBGP the TTL (1 for a directly connected peer, 255 with `ebgpMultiHop`).
+//! and for eBGP the TTL (1 for a directly connected peer, 255 with `ebgpMultiHop`). An
+//! accepted connection gets the same TTL before anything is sent on it (its key is on the
+//! listening socket).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -27,7 +30,7 @@ use tracing::{info, warn};
 
 use crate::fsm::{Fsm, Input, Output, State, Timer};
 use crate::rib::{AdjRibOut, ExportPolicy, InterfaceNextHops, RouteAttrs};
-use crate::{CeaseSubcode, DecodeError, PeerSettings, next_frame_len};
+use crate::{CeaseSubcode, DecodeError, EncodeContext, Message, PeerSettings, next_frame_len};
 
 /// How long [`Session::shutdown`] waits for the CEASE to go out and the connection to close.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
@@ -73,6 +76,7 @@ struct Handle {
 #[derive(Debug)]
 enum Command {
     Shutdown { message: String, graceful: bool, done: oneshot::Sender<()> },
+    Inbound(TcpStream),
 }
 
 impl Session {
@@ -98,6 +102,8 @@ impl Session {
             rib: AdjRibOut::new(),
             conn: None,
             connecting: None,
+            offered: None,
+            held: None,
             timers: BTreeMap::new(),
             status: status_tx,
             updates_sent: 0,
@@ -115,6 +121,12 @@ impl Session {
 
     pub fn status(&self) -> watch::Receiver<SessionStatus> {
         self.inner.status.clone()
+    }
+
+    /// Hands the session a connection the peer opened to us; the FSM takes it, holds it or
+    /// refuses it (RFC 4271 §6.8). False when the session task is gone (the stream is dropped).
+    pub fn offer_inbound(&self, stream: TcpStream) -> bool {
+        self.inner.commands.send(Command::Inbound(stream)).is_ok()
     }
 
     /// Sends a CEASE / Administrative Shutdown carrying `message` (RFC 8203, RFC 9003) if
@@ -155,6 +167,7 @@ struct Conn {
 
 enum Event {
     Connected(io::Result<TcpStream>),
+    Inbound(TcpStream),
     Read(io::Result<usize>),
     Timer(Timer),
     Routes,
@@ -167,6 +180,9 @@ struct Driver {
     rib: AdjRibOut,
     conn: Option<Conn>,
     connecting: Option<Connecting>,
+    /// The peer's connection being offered to the FSM right now, and the one it holds aside.
+    offered: Option<TcpStream>,
+    held: Option<TcpStream>,
     timers: BTreeMap<Timer, Instant>,
     status: watch::Sender<SessionStatus>,
     updates_sent: u64,
@@ -210,6 +226,7 @@ impl Driver {
                         graceful,
                         done: Some(done),
                     },
+                    Some(Command::Inbound(stream)) => Event::Inbound(stream),
                     None => Event::Stop {
                         subcode: CeaseSubcode::PeerDeconfigured,
                         message: String::new(),
@@ -221,6 +238,7 @@ impl Driver {
             match event {
                 Event::Connected(Ok(stream)) => self.connected(stream).await,
                 Event::Connected(Err(e)) => self.feed(Input::TcpFailed { reason: e.to_string() }).await,
+                Event::Inbound(stream) => self.inbound(stream).await,
                 Event::Read(Ok(0)) => self.feed(Input::TcpClosed).await,
                 Event::Read(Ok(_)) => self.frames().await,
                 Event::Read(Err(e)) => {
@@ -263,6 +281,15 @@ impl Driver {
         let (reader, writer) = stream.into_split();
         self.conn = Some(Conn { reader, writer, buf: Vec::with_capacity(2 * crate::MAX_MESSAGE_LEN) });
         self.feed(Input::TcpConnected { local, remote }).await;
+    }
+
+    /// Offers the peer's connection to the FSM; dropped (closed) unless it took or held it.
+    async fn inbound(&mut self, stream: TcpStream) {
+        let (Ok(local), Ok(remote)) = (stream.local_addr(), stream.peer_addr()) else { return };
+        info!(peer = %self.settings.name, addr = %self.settings.peer_label(), from = %remote, "BGP connection from the peer");
+        self.offered = Some(stream);
+        self.feed(Input::TcpAccepted { local, remote }).await;
+        self.offered = None;
     }
 
     /// Takes every complete message out of the read buffer and feeds it to the FSM.
@@ -363,6 +390,35 @@ impl Driver {
                 let messages = self.rib.refresh(family);
                 return self.write_updates(messages).await;
             }
+            Output::AcceptInbound => {
+                let stream = self.offered.take().or_else(|| self.held.take())?;
+                self.connecting = None;
+                if let Err(e) = self.prepare_inbound(&stream) {
+                    self.last_error = Some(format!("accepted connection: {e}"));
+                    return Some(Input::TcpClosed);
+                }
+                let (reader, writer) = stream.into_split();
+                self.conn = Some(Conn { reader, writer, buf: Vec::with_capacity(2 * crate::MAX_MESSAGE_LEN) });
+            }
+            Output::HoldInbound => {
+                info!(peer = %self.settings.name, addr = %self.settings.peer_label(), "connection collision: the peer's connection waits for the OPEN on ours (RFC 4271 §6.8)");
+                self.held = self.offered.take();
+            }
+            Output::RefuseInbound(notification) => {
+                let mut stream = self.held.take().or_else(|| self.offered.take())?;
+                let why = if notification.is_some() {
+                    "collision resolved for the session's own connection (RFC 4271 §6.8)"
+                } else {
+                    "the session is stopped"
+                };
+                info!(peer = %self.settings.name, addr = %self.settings.peer_label(), state = %self.fsm.state(), "the peer's connection is closed: {why}");
+                if let Some(bytes) =
+                    notification.and_then(|n| Message::Notification(n).encode(&EncodeContext::default()).ok())
+                {
+                    let _ = tokio::time::timeout(Duration::from_millis(200), stream.write_all(&bytes)).await;
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(200), stream.shutdown()).await;
+            }
             Output::Down { reason } => {
                 self.rib.session_down();
                 warn!(peer = %self.settings.name, addr = %self.settings.peer_label(), "BGP session down: {reason}");
@@ -419,6 +475,24 @@ impl Driver {
             *current = status;
             changed
         });
+    }
+}
+
+impl Driver {
+    /// What `connect` sets before the SYN, set on the peer's connection before we send: no
+    /// Nagle, and the eBGP TTL.
+    fn prepare_inbound(&self, stream: &TcpStream) -> io::Result<()> {
+        stream.set_nodelay(true)?;
+        if self.settings.is_external() {
+            let ttl = if self.settings.ebgp_multihop { 255 } else { 1 };
+            let sock = socket2::SockRef::from(stream);
+            if stream.peer_addr()?.is_ipv4() {
+                sock.set_ttl_v4(ttl)?;
+            } else {
+                sock.set_unicast_hops_v6(ttl)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -822,3 +822,137 @@ fn a_plain_stop_with_graceful_restart_negotiated_still_sends_the_cease() {
 fn a_graceful_stop_reads_well_in_logs() {
     assert_eq!(DownReason::StoppedGracefully.to_string(), "stopped for a graceful restart (no NOTIFICATION sent)");
 }
+
+// ---- connections the peer opens (RFC 4271 §6.8) ------------------------------------------
+
+fn inbound_local() -> SocketAddr {
+    "127.0.0.1:179".parse().unwrap()
+}
+
+fn inbound_remote() -> SocketAddr {
+    "127.0.0.2:50000".parse().unwrap()
+}
+
+fn accepted() -> Input {
+    Input::TcpAccepted { local: inbound_local(), remote: inbound_remote() }
+}
+
+fn collision_cease() -> Notification {
+    Notification::new(ErrorCode::Cease(CeaseSubcode::ConnectionCollisionResolution), Vec::new())
+}
+
+/// What opening on the peer's connection sends: the connection taken, our OPEN, the OPEN hold time.
+fn open_on_inbound() -> Vec<Output> {
+    vec![
+        Output::AcceptInbound,
+        Output::Send(Message::Open(Fsm::new(config()).open_message())),
+        Output::ArmTimer(Timer::Hold, secs(240)),
+    ]
+}
+
+#[test]
+fn a_peer_connection_while_dialling_or_waiting_to_redial_becomes_the_session() {
+    // dialling: the attempt is abandoned for the peer's connection
+    let mut fsm = Fsm::new(config());
+    fsm.process(Input::Start);
+    let out = fsm.process(accepted());
+    assert_eq!(out[0], Output::AcceptInbound);
+    assert!(out.contains(&Output::CancelTimer(Timer::ConnectRetry)));
+    assert!(out.iter().any(|o| matches!(o, Output::Send(Message::Open(_)))));
+    assert_eq!(fsm.state(), State::OpenSent);
+    // the dial that completes afterwards is not wanted
+    assert_eq!(fsm.process(Input::TcpConnected { local: local(), remote: remote() }), [Output::CloseTcp]);
+    // its OPEN and KEEPALIVE bring the session up on the peer's connection
+    fsm.process(Input::Message(Message::Open(peer_open(PEER_AS, 30, PEER_ID))));
+    fsm.process(Input::Message(Message::Keepalive));
+    assert_eq!(fsm.state(), State::Established);
+
+    // waiting out the backoff: taken at once
+    let mut fsm = open_sent(config());
+    fsm.process(Input::TcpClosed);
+    assert_eq!(fsm.state(), State::Active);
+    let out = fsm.process(accepted());
+    let mut expected = open_on_inbound();
+    expected.insert(1, Output::CancelTimer(Timer::ConnectRetry));
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn stopped_sessions_and_established_ones_refuse_the_peers_connection() {
+    let mut fsm = Fsm::new(config());
+    assert_eq!(fsm.process(accepted()), [Output::RefuseInbound(None)], "Idle: not started");
+    let mut fsm = established();
+    assert_eq!(fsm.process(accepted()), [Output::RefuseInbound(Some(collision_cease()))]);
+    assert_eq!(fsm.state(), State::Established, "the Established session is untouched");
+}
+
+#[test]
+fn in_open_confirm_the_higher_bgp_identifier_decides_which_connection_stays() {
+    // ours (10.0.0.1) is lower than the peer's (10.0.0.254): the peer's connection is kept
+    let mut fsm = open_confirm();
+    let out = fsm.process(accepted());
+    assert_eq!(out[0], Output::Send(Message::Notification(collision_cease())), "CEASE on ours");
+    assert!(out.contains(&Output::CloseTcp));
+    assert!(out.contains(&Output::Down { reason: DownReason::CollisionResolved }));
+    assert_eq!(out[out.len() - 3..], open_on_inbound()[..]);
+    assert_eq!(fsm.state(), State::OpenSent);
+    assert!(fsm.negotiated().is_none(), "negotiated again on the peer's connection");
+
+    // ours higher: the peer's connection is refused, ours carries on
+    let mut fsm = open_sent(FsmConfig { router_id: Ipv4Addr::new(10, 0, 0, 255), ..config() });
+    fsm.process(Input::Message(Message::Open(peer_open(PEER_AS, 30, PEER_ID))));
+    assert_eq!(fsm.process(accepted()), [Output::RefuseInbound(Some(collision_cease()))]);
+    assert_eq!(fsm.state(), State::OpenConfirm);
+}
+
+#[test]
+fn in_open_sent_the_peers_connection_waits_for_the_open_on_ours() {
+    // the peer's BGP Identifier is not known yet: held aside
+    let mut fsm = open_sent(config());
+    assert_eq!(fsm.process(accepted()), [Output::HoldInbound]);
+    assert_eq!(fsm.state(), State::OpenSent);
+    // its OPEN on ours: the peer's identifier is higher, so ours goes and the held one is taken
+    let out = fsm.process(Input::Message(Message::Open(peer_open(PEER_AS, 30, PEER_ID))));
+    assert!(out.contains(&Output::Send(Message::Notification(collision_cease()))));
+    assert!(out.contains(&Output::Down { reason: DownReason::CollisionResolved }));
+    assert_eq!(out[out.len() - 3..], open_on_inbound()[..]);
+    assert_eq!(fsm.state(), State::OpenSent);
+
+    // ours higher: the held connection is refused once the OPEN arrives
+    let mut fsm = open_sent(FsmConfig { router_id: Ipv4Addr::new(10, 0, 0, 255), ..config() });
+    fsm.process(accepted());
+    let out = fsm.process(Input::Message(Message::Open(peer_open(PEER_AS, 30, PEER_ID))));
+    assert_eq!(out.last(), Some(&Output::RefuseInbound(Some(collision_cease()))));
+    assert_eq!(fsm.state(), State::OpenConfirm);
+}
+
+#[test]
+fn a_held_connection_is_taken_when_ours_fails_and_refused_when_the_session_stops() {
+    let mut fsm = open_sent(config());
+    fsm.process(accepted());
+    let out = fsm.process(Input::TcpClosed);
+    assert!(out.contains(&Output::CloseTcp));
+    assert_eq!(out[out.len() - 3..], open_on_inbound()[..], "no backoff: the peer's connection is there");
+    assert_eq!(fsm.state(), State::OpenSent);
+
+    let mut fsm = open_sent(config());
+    fsm.process(accepted());
+    let out = fsm.process(Input::Stop { subcode: CeaseSubcode::AdministrativeShutdown, message: String::new() });
+    let refused: Vec<&Output> = out.iter().filter(|o| matches!(o, Output::RefuseInbound(Some(_)))).collect();
+    assert_eq!(refused.len(), 1, "{out:?}");
+    assert_eq!(fsm.state(), State::Idle);
+}
+
+#[test]
+fn a_second_connection_of_the_peer_replaces_its_first_while_it_opens() {
+    let mut fsm = Fsm::new(config());
+    fsm.process(Input::Start);
+    fsm.process(accepted());
+    let out = fsm.process(accepted());
+    assert_eq!(out[0], Output::Send(Message::Notification(collision_cease())));
+    assert_eq!(out[out.len() - 3..], open_on_inbound()[..]);
+    // and while held, a second one replaces the held one
+    let mut fsm = open_sent(config());
+    fsm.process(accepted());
+    assert_eq!(fsm.process(accepted()), [Output::RefuseInbound(Some(collision_cease())), Output::HoldInbound]);
+}

@@ -434,3 +434,74 @@ async fn after_a_session_flap_the_open_no_longer_claims_a_restart() {
     assert_eq!(conn.full_table().await, set(&["10.0.0.1/32", "fd00:1::1/128"]));
     session.shutdown("test over").await;
 }
+
+// ---- connections the peer opens ----------------------------------------------------------
+
+/// Settings for a peer at 127.0.0.1 on a port nobody listens on: the session's own dials
+/// fail, so only a connection the peer opens can bring it up.
+async fn unreachable_settings() -> PeerSettings {
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let mut s = PeerSettings::new(
+        "dialer",
+        LOCAL_AS,
+        PeerAs::Fixed(PEER_AS),
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Ipv4Addr::new(10, 0, 0, 1),
+    );
+    s.port = port;
+    s.ipv6_next_hop = Some("fd00:30::11".parse().unwrap());
+    s
+}
+
+#[tokio::test]
+async fn a_peer_that_dials_us_brings_the_session_up_through_the_listener() {
+    let settings = unreachable_settings().await;
+    let session = spawn(settings, &["10.0.0.1/32"]).await;
+    let listener = ferrolb_bgp::Listener::bind(0).unwrap();
+    assert!(listener.set_peers([(IpAddr::V4(Ipv4Addr::LOCALHOST), session.clone(), None)]).is_empty());
+    let port = listener.local_addrs().iter().find(|a| a.is_ipv4()).unwrap().port();
+    wait_for(&session, |s| s.last_error.as_deref().is_some_and(|e| e.starts_with("connect failed"))).await;
+
+    let stream = timeout(WAIT, TcpStream::connect(("127.0.0.1", port))).await.unwrap().unwrap();
+    let mut conn = PeerConn { stream, buf: Vec::new() };
+    conn.handshake(PEER_AS, 90).await;
+    assert_eq!(conn.full_table().await, set(&["10.0.0.1/32"]));
+    let status = wait_for(&session, |s| s.established).await;
+    assert_eq!(status.announced_prefixes, 1);
+    assert_eq!(listener.refused(), 0);
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn a_connection_from_an_address_that_is_no_peer_is_closed_and_counted() {
+    let listener = ferrolb_bgp::Listener::bind(0).unwrap();
+    let port = listener.local_addrs().iter().find(|a| a.is_ipv4()).unwrap().port();
+    let mut stream = timeout(WAIT, TcpStream::connect(("127.0.0.1", port))).await.unwrap().unwrap();
+    let mut rest = Vec::new();
+    let n = timeout(WAIT, stream.read_to_end(&mut rest)).await.expect("closed at once").unwrap_or(0);
+    assert_eq!(n, 0, "nothing is sent to a stranger");
+    assert_eq!(listener.refused(), 1);
+}
+
+#[tokio::test]
+async fn an_established_session_refuses_a_second_connection_with_a_collision_cease() {
+    let peer = FakePeer::bind().await;
+    let session = spawn(peer.settings(), &[]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 90).await;
+    wait_for(&session, |s| s.established).await;
+    let listener = ferrolb_bgp::Listener::bind(0).unwrap();
+    listener.set_peers([(IpAddr::V4(Ipv4Addr::LOCALHOST), session.clone(), None)]);
+    let port = listener.local_addrs().iter().find(|a| a.is_ipv4()).unwrap().port();
+    let stream = timeout(WAIT, TcpStream::connect(("127.0.0.1", port))).await.unwrap().unwrap();
+    let mut second = PeerConn { stream, buf: Vec::new() };
+    match second.recv().await {
+        Some(Message::Notification(n)) => {
+            assert_eq!(n.error.to_octets(), (6, 7), "CEASE, connection collision resolution")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(second.recv().await, None, "then closed");
+    assert!(session.status().borrow().established, "the first connection is untouched");
+    session.shutdown("test over").await;
+}

@@ -164,6 +164,12 @@ pub struct RuntimeArgs {
     /// pod's termination grace period.
     #[arg(long, env = "FERROLB_GRACEFUL_SHUTDOWN_DELAY", default_value_t = 0)]
     pub graceful_shutdown_delay: u64,
+    /// TCP port on which the speaker also accepts the BGP connections its peers open (179
+    /// for routers configured to initiate); connections from other addresses are closed.
+    /// 0 (the default, as MetalLB, whose FRR never listens either) only dials, and leaves
+    /// the port to other BGP daemons of the host.
+    #[arg(long, env = "FERROLB_BGP_LISTEN_PORT", default_value_t = 0)]
+    pub bgp_listen_port: u16,
     /// Turn membership off: every Node object counts as a live speaker and failover follows
     /// Node changes only (MetalLB with memberlist disabled).
     #[arg(long, env = "FERROLB_NO_MEMBERSHIP")]
@@ -304,6 +310,7 @@ impl RuntimeArgs {
             ignore_exclude_lb: self.ignore_exclude_lb,
             l2_refresh_interval: Duration::from_secs(self.l2_refresh_interval),
             graceful_shutdown_delay: Duration::from_secs(self.graceful_shutdown_delay),
+            bgp_listen_port: self.bgp_listen_port,
             disable_layer2: self.disable_layer2,
             exclude_interfaces_file: self.exclude_interfaces_file.clone(),
             no_membership: self.no_membership,

@@ -72,6 +72,13 @@ fn summary(config: &Config, report: &LoadReport) -> String {
             peer.local_asn.unwrap_or(peer.my_asn),
             peer.nodes.len()
         );
+        if ferrolb_announce::sessions::dialable(peer).is_none() {
+            let what = if peer.interface.is_some() { "BGP unnumbered" } else { "sessions in a VRF" };
+            let _ = writeln!(
+                out,
+                "    not served by the speaker yet ({what}): no session with this peer, the others are unaffected"
+            );
+        }
     }
     if !report.ignored.is_empty() {
         let mut kinds = report.ignored.clone();

@@ -197,6 +197,25 @@ fn deprecated_fields_produce_a_warning_but_pass() {
 }
 
 #[test]
+fn frr_mode_peers_the_speaker_does_not_serve_yet_are_valid_and_marked() {
+    let dir = scratch(
+        "frr",
+        &[(
+            "p.yaml",
+            b"apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: fabric}\nspec: {myASN: 1, peerASN: 2, interface: eth1}\n---\n\
+              apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: red}\nspec: {myASN: 1, peerASN: 2, peerAddress: 10.0.0.1, vrf: red}\n---\n\
+              apiVersion: metallb.io/v1beta1\nkind: BFDProfile\nmetadata: {name: echo}\nspec: {echoMode: true}\n",
+        )],
+    );
+    let out = ferrolb(&["validate", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("peer fabric: interface eth1 port 179"), "{text}");
+    assert!(text.contains("peer red: 10.0.0.1 in VRF red port 179"), "{text}");
+    assert_eq!(text.matches("not served by the speaker yet").count(), 2, "{text}");
+}
+
+#[test]
 fn crds_prints_exactly_the_committed_install_crds() {
     let out = ferrolb(&["crds"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -218,6 +218,9 @@ pub struct SpeakerConfig {
     pub membership: MembershipConfig,
     /// On SIGTERM, how long routes carry GRACEFUL_SHUTDOWN (RFC 8326) before they are withdrawn.
     pub graceful_shutdown_delay: Duration,
+    /// `--bgp-listen-port`: where the peers' own connections are accepted; 0 (the default,
+    /// as MetalLB): nowhere, the sessions only dial.
+    pub bgp_listen_port: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,6 +288,7 @@ pub struct Settings {
     /// 0 sends no refresh.
     pub l2_refresh_interval: Duration,
     pub graceful_shutdown_delay: Duration,
+    pub bgp_listen_port: u16,
     pub disable_layer2: bool,
     pub exclude_interfaces_file: PathBuf,
     pub no_membership: bool,
@@ -350,6 +354,7 @@ impl RuntimeConfig {
                     ),
                 )?,
                 graceful_shutdown_delay: settings.graceful_shutdown_delay,
+                bgp_listen_port: settings.bgp_listen_port,
             })
         } else {
             None
@@ -461,6 +466,7 @@ mod tests {
             ignore_exclude_lb: false,
             l2_refresh_interval: Duration::ZERO,
             graceful_shutdown_delay: Duration::ZERO,
+            bgp_listen_port: 0,
             disable_layer2: false,
             exclude_interfaces_file: "/etc/metallb/excludel2.yaml".into(),
             no_membership: false,
@@ -524,13 +530,6 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_load_balancer_class_means_none() {
-        let mut s = settings(Roles::Controller, "k8s");
-        s.lb_class = Some(String::new());
-        assert_eq!(RuntimeConfig::new(s).unwrap().lb_class, None);
-    }
-
-    #[test]
     fn metrics_are_secured_on_k8s_and_plain_on_dir_unless_told_otherwise() {
         let tls = |certificate, authenticated| MetricsServing::Tls {
             certificate,
@@ -558,6 +557,13 @@ mod tests {
         assert_eq!(min_version, TlsMinVersion::Tls12);
         let config = RuntimeConfig::new(settings(Roles::Both, "dir:/srv/lb")).unwrap();
         assert_eq!(config.http.serving, MetricsServing::Plain);
+    }
+
+    #[test]
+    fn an_empty_load_balancer_class_means_none() {
+        let mut s = settings(Roles::Controller, "k8s");
+        s.lb_class = Some(String::new());
+        assert_eq!(RuntimeConfig::new(s).unwrap().lb_class, None);
     }
 
     #[test]

@@ -283,6 +283,7 @@ async fn start_speaker(
         ignore_exclude_lb: speaker_config.ignore_exclude_lb,
         membership: speaker_config.membership.clone(),
         graceful_shutdown_delay: speaker_config.graceful_shutdown_delay,
+        bgp_listen_port: speaker_config.bgp_listen_port,
     };
     let node = speaker_config.node.clone();
     let mut speaker =

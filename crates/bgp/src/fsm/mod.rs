@@ -1,19 +1,24 @@
-//! The session finite state machine (RFC 4271 §8) of an outbound-only speaker, sans-IO:
-//! [`Fsm::process`] takes one [`Input`] (a TCP event, a decoded message, a timer expiry or
-//! an administrative event) and returns the [`Output`]s the driver must carry out, in order.
-//! Timers are outputs too, so every transition is tested as a transcript without sockets
-//! or clocks (docs/design.md, Pure core, thin shell).
+//! The session finite state machine (RFC 4271 §8), sans-IO: [`Fsm::process`] takes one
+//! [`Input`] (a TCP event, a decoded message, a timer expiry or an administrative event) and
+//! returns the [`Output`]s the driver must carry out, in order. Timers are outputs too, so
+//! every transition is tested as a transcript without sockets or clocks (docs/design.md,
+//! Pure core, thin shell).
 //!
-//! ferrolb, like MetalLB (docs/compatibility.md §4.4), dials its peers and never accepts a
-//! connection, so there is only ever one connection per session and no collision detection
-//! (RFC 4271 §6.8). The states keep their RFC names and meanings with one adaptation:
+//! The session dials its peer, and also takes the peer's own connections when the driver
+//! offers them ([`Input::TcpAccepted`]: a router that initiates, as FRR may). Two connections
+//! to one peer are resolved as RFC 4271 §6.8 says: the connection kept is the one initiated by
+//! the side with the higher BGP Identifier, the other is closed with a CEASE "connection
+//! collision resolution"; against an Established session the new connection is refused; while
+//! our OPEN waits for the peer's, the peer's connection is held aside, unread, until the OPEN
+//! on ours tells its BGP Identifier (or ours fails, and the held one is taken). The states keep
+//! their RFC names and meanings with one adaptation:
 //!
-//! * `Idle`: administratively stopped (before [`Input::Start`], after [`Input::Stop`]).
+//! * `Idle`: administratively stopped (before [`Input::Start`], after [`Input::Stop`]);
+//!   connections offered then are refused.
 //! * `Connect`: a TCP connection attempt is under way, bounded by the ConnectRetry timer
 //!   armed for `connect_time`.
-//! * `Active`: waiting out the connect-retry backoff before the next attempt. RFC 4271's
-//!   Active state listens for the peer's connection; an outbound-only speaker has nothing
-//!   to listen for, so it is where the session rests between attempts.
+//! * `Active`: waiting out the connect-retry backoff before the next attempt, taking the
+//!   peer's connection if it comes first (RFC 4271's Active state listens for it).
 //! * `OpenSent`, `OpenConfirm`, `Established`: as in RFC 4271 §8.2.2.
 //!
 //! Every failure (connect error or timeout, NOTIFICATION sent or received, hold timer
@@ -160,6 +165,13 @@ pub enum Input {
         local: SocketAddr,
         remote: SocketAddr,
     },
+    /// The peer opened a connection to us (events 14 and 17 on the passive side); the
+    /// driver holds it until an [`Output::AcceptInbound`], [`Output::HoldInbound`] or
+    /// [`Output::RefuseInbound`] says what becomes of it.
+    TcpAccepted {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
     /// The connection attempt failed (event 18), with the OS error for the log.
     TcpFailed {
         reason: String,
@@ -185,6 +197,15 @@ pub enum Output {
     /// Close the connection, or abandon the attempt; anything already handed to `Send`
     /// goes out first.
     CloseTcp,
+    /// The offered inbound connection (the held one when none is being offered) becomes the
+    /// session's connection: the `Send`s that follow go out on it. Any outbound attempt
+    /// still under way is abandoned.
+    AcceptInbound,
+    /// Keep the offered inbound connection aside, unread, until a later output decides.
+    HoldInbound,
+    /// Close the held inbound connection (the offered one when none is held), after sending
+    /// this NOTIFICATION on it when there is one; the session's own connection is untouched.
+    RefuseInbound(Option<Notification>),
     /// The session is up: send the full table, then End-of-RIB for each negotiated family
     /// (RFC 4724 §2).
     Established {
@@ -215,6 +236,9 @@ pub enum DownReason {
     HoldTimerExpired,
     /// The peer's NOTIFICATION.
     NotificationReceived(Notification),
+    /// The peer connected to us while this connection was opening, and the BGP
+    /// Identifiers said to keep the peer's (RFC 4271 §6.8); we sent a CEASE on this one.
+    CollisionResolved,
     /// The peer sent something wrong; this NOTIFICATION told it what.
     NotificationSent {
         notification: Notification,
@@ -232,6 +256,9 @@ impl fmt::Display for DownReason {
             Self::ConnectionClosed => f.write_str("connection closed by peer"),
             Self::HoldTimerExpired => f.write_str("hold timer expired"),
             Self::NotificationReceived(n) => write!(f, "NOTIFICATION received: {}", describe(n)),
+            Self::CollisionResolved => {
+                f.write_str("connection collision: the peer's own connection is kept (RFC 4271 §6.8)")
+            }
             Self::NotificationSent { notification, detail } => {
                 write!(f, "NOTIFICATION sent: {} ({detail})", describe(notification))
             }
@@ -263,6 +290,10 @@ pub struct Fsm {
     /// has just started) until a session reaches Established, so a peer that never got our
     /// first OPEN still learns we restarted.
     restarting: bool,
+    /// Whether the current connection is the peer's (accepted) rather than ours.
+    inbound: bool,
+    /// The peer's connection held aside while our OPEN waits for its answer (RFC 4271 §6.8).
+    held: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl Fsm {
@@ -275,6 +306,8 @@ impl Fsm {
             connection: None,
             negotiated: None,
             restarting: true,
+            inbound: false,
+            held: None,
         }
     }
 
@@ -318,6 +351,7 @@ impl Fsm {
             Input::Stop { subcode, message } => self.stop(subcode, &message, false, &mut out),
             Input::StopGraceful { subcode, message } => self.stop(subcode, &message, true, &mut out),
             Input::TcpConnected { local, remote } => self.connected(local, remote, &mut out),
+            Input::TcpAccepted { local, remote } => self.accepted(local, remote, &mut out),
             Input::TcpFailed { reason } => {
                 if self.state == State::Connect {
                     self.fail(DownReason::ConnectFailed(reason), None, &mut out);
@@ -365,6 +399,9 @@ impl Fsm {
         if !silent && matches!(self.state, State::OpenSent | State::OpenConfirm | State::Established) {
             out.push(Output::Send(Message::Notification(cease(subcode, message))));
         }
+        if self.held.take().is_some() {
+            out.push(Output::RefuseInbound(Some(cease(subcode, message))));
+        }
         self.cancel_all(out);
         if self.state != State::Active {
             out.push(Output::CloseTcp);
@@ -382,11 +419,64 @@ impl Fsm {
             out.push(Output::CloseTcp);
             return;
         }
+        self.inbound = false;
+        self.open_on(local, remote, out);
+    }
+
+    /// OPEN on the connection `local` <-> `remote`, now the session's: OpenSent.
+    fn open_on(&mut self, local: SocketAddr, remote: SocketAddr, out: &mut Vec<Output>) {
         self.connection = Some((local, remote));
         self.cancel(Timer::ConnectRetry, out);
         out.push(Output::Send(Message::Open(self.open_message())));
         self.arm(Timer::Hold, OPEN_SENT_HOLD_TIME, out);
         self.state = State::OpenSent;
+    }
+
+    /// The peer's connection, offered by the driver (RFC 4271 §6.8 when there is already one).
+    fn accepted(&mut self, local: SocketAddr, remote: SocketAddr, out: &mut Vec<Output>) {
+        let collision = || Some(cease(CeaseSubcode::ConnectionCollisionResolution, ""));
+        match self.state {
+            State::Idle => out.push(Output::RefuseInbound(None)),
+            // Nothing to collide with: the peer's connection is the session's.
+            State::Connect | State::Active => {
+                out.push(Output::AcceptInbound);
+                self.inbound = true;
+                self.open_on(local, remote, out);
+            }
+            // The peer's BGP Identifier is not known yet: wait for its OPEN on ours. A
+            // second connection of the peer replaces the one held (its first is gone).
+            State::OpenSent if !self.inbound => {
+                if self.held.is_some() {
+                    out.push(Output::RefuseInbound(collision()));
+                }
+                self.held = Some((local, remote));
+                out.push(Output::HoldInbound);
+            }
+            // The peer dialled again while its earlier connection opens: it gave that one up.
+            State::OpenSent | State::OpenConfirm if self.inbound => self.replace_with_inbound(local, remote, out),
+            State::OpenConfirm if self.keeps_the_peers_connection() => self.replace_with_inbound(local, remote, out),
+            State::OpenSent | State::OpenConfirm | State::Established => out.push(Output::RefuseInbound(collision())),
+        }
+    }
+
+    /// RFC 4271 §6.8: the connection initiated by the side with the higher BGP Identifier
+    /// (compared as unsigned 32-bit integers) survives; ours loses when ours is lower.
+    fn keeps_the_peers_connection(&self) -> bool {
+        let peer_id = self.negotiated.as_ref().map(|n| n.peer_id);
+        peer_id.is_some_and(|peer| u32::from(self.config.router_id) < u32::from(peer))
+    }
+
+    /// Closes the current connection with a CEASE "connection collision resolution" and
+    /// opens on the peer's (offered or held) instead.
+    fn replace_with_inbound(&mut self, local: SocketAddr, remote: SocketAddr, out: &mut Vec<Output>) {
+        out.push(Output::Send(Message::Notification(cease(CeaseSubcode::ConnectionCollisionResolution, ""))));
+        self.cancel_all(out);
+        out.push(Output::CloseTcp);
+        out.push(Output::Down { reason: DownReason::CollisionResolved });
+        self.negotiated = None;
+        out.push(Output::AcceptInbound);
+        self.inbound = true;
+        self.open_on(local, remote, out);
     }
 
     fn message(&mut self, message: Message, out: &mut Vec<Output>) {
@@ -450,6 +540,14 @@ impl Fsm {
                 }
                 self.negotiated = Some(negotiated);
                 self.state = State::OpenConfirm;
+                // The peer's OPEN on ours tells its BGP Identifier: settle a held collision.
+                if let Some((local, remote)) = self.held.take() {
+                    if self.keeps_the_peers_connection() {
+                        self.replace_with_inbound(local, remote, out);
+                    } else {
+                        out.push(Output::RefuseInbound(Some(cease(CeaseSubcode::ConnectionCollisionResolution, ""))));
+                    }
+                }
             }
         }
     }
@@ -514,6 +612,13 @@ impl Fsm {
         out.push(Output::Down { reason });
         self.connection = None;
         self.negotiated = None;
+        // Ours failed while the peer's waited: take the peer's.
+        if let Some((local, remote)) = self.held.take() {
+            out.push(Output::AcceptInbound);
+            self.inbound = true;
+            self.open_on(local, remote, out);
+            return;
+        }
         self.state = State::Active;
         let delay = backoff(self.failures);
         self.failures = self.failures.saturating_add(1);

@@ -88,6 +88,7 @@ pub struct Metrics {
     pub membership_health: Gauge,
     pub membership_transitions: Family<TransitionLabel, Gauge>,
     pub bgp_peers_unserved: Gauge,
+    pub bgp_inbound_refused: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -266,7 +267,14 @@ impl Metrics {
             "This node's BGPPeers it opens no session with (valid configuration it cannot serve; ConfigurationState and the peers' events say why)",
             bgp_peers_unserved.clone(),
         );
+        let bgp_inbound_refused = Gauge::default();
+        registry.register(
+            "ferrolb_bgp_inbound_refused_total",
+            "BGP connections to the listen port closed at once because they came from no configured peer",
+            bgp_inbound_refused.clone(),
+        );
         Self {
+            bgp_inbound_refused,
             bgp_peers_unserved,
             bfd_session_up,
             bfd_control_packet_input,

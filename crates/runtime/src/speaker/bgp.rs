@@ -1,12 +1,14 @@
 //! This node's BGP sessions: starts, updates and stops the `ferrolb-bgp` session drivers to
 //! match what the speaker's core wants ([`ferrolb_announce::sessions`] decides the settings
-//! and tables), and keeps the `metallb_bgp_*` metrics current.
+//! and tables), and keeps the `metallb_bgp_*` metrics current. With a listen port
+//! (`--bgp-listen-port`), it also accepts the connections its peers open, through one
+//! [`Listener`] bound once the node has a peer.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ferrolb_announce::sessions::Table;
-use ferrolb_bgp::{PeerSettings, Session};
+use ferrolb_bgp::{Listener, PeerSettings, Session};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -18,6 +20,14 @@ pub struct Sessions {
     node: String,
     metrics: Arc<Metrics>,
     running: BTreeMap<String, Running>,
+    /// The port the peers' own connections are accepted on; 0: none are (MetalLB's speakers,
+    /// FRR's bgpd included, only dial).
+    listen_port: u16,
+    listener: Option<Listener>,
+    /// Binding failed once (said in the log); the sessions still dial.
+    listen_failed: bool,
+    /// Copies the listener's refusals into `ferrolb_bgp_inbound_refused_total`.
+    refusals: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -31,7 +41,21 @@ struct Running {
 
 impl Sessions {
     pub fn new(node: String, metrics: Arc<Metrics>) -> Self {
-        Self { node, metrics, running: BTreeMap::new() }
+        Self {
+            node,
+            metrics,
+            running: BTreeMap::new(),
+            listen_port: 0,
+            listener: None,
+            listen_failed: false,
+            refusals: None,
+        }
+    }
+
+    /// Accepts the peers' connections on `port` (0: never).
+    pub fn with_listen_port(mut self, port: u16) -> Self {
+        self.listen_port = port;
+        self
     }
 
     /// Starts, restarts (configuration changed) and stops sessions to match `wanted`.
@@ -53,6 +77,34 @@ impl Sessions {
             if !self.running.contains_key(&name) {
                 self.start(name, settings);
             }
+        }
+        self.listen();
+    }
+
+    /// Binds the listener once there is a peer, and gives it the running sessions.
+    fn listen(&mut self) {
+        if self.listen_port == 0 || self.listen_failed || (self.listener.is_none() && self.running.is_empty()) {
+            return;
+        }
+        if self.listener.is_none() {
+            match Listener::bind(self.listen_port) {
+                Ok(listener) => {
+                    info!(node = %self.node, port = self.listen_port, addrs = ?listener.local_addrs(), "accepting the BGP connections peers open");
+                    self.refusals =
+                        Some(tokio::spawn(copy_refusals(listener.refusal_counter(), Arc::clone(&self.metrics))));
+                    self.listener = Some(listener);
+                }
+                Err(e) => {
+                    warn!(node = %self.node, port = self.listen_port, error = %e, "cannot listen for BGP connections; the sessions only dial");
+                    self.listen_failed = true;
+                    return;
+                }
+            }
+        }
+        let Some(listener) = &self.listener else { return };
+        let peers = self.running.values().map(|r| (r.settings.address, r.session.clone(), r.settings.password.clone()));
+        for (address, error) in listener.set_peers(peers) {
+            warn!(node = %self.node, peer = %address, error = %error, "cannot set the TCP-MD5 key for connections from this peer: they will be dropped by the kernel");
         }
     }
 
@@ -127,6 +179,24 @@ async fn stop(running: Running, reason: &str, metrics: &Metrics) {
     // Forgotten before the close, which may wait for a silent peer: the session is over now.
     metrics.forget_peer(&PeerLabel::of(running.settings.address, running.settings.port));
     running.session.shutdown(reason).await;
+}
+
+/// Keeps `ferrolb_bgp_inbound_refused_total` at the listener's count, every two seconds.
+async fn copy_refusals(refused: Arc<std::sync::atomic::AtomicU64>, metrics: Arc<Metrics>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let n = refused.load(std::sync::atomic::Ordering::Relaxed);
+        metrics.bgp_inbound_refused.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+}
+
+impl Drop for Sessions {
+    fn drop(&mut self) {
+        if let Some(task) = &self.refusals {
+            task.abort();
+        }
+    }
 }
 
 /// Follows a session's status: logs every state change and keeps the `metallb_bgp_*`

@@ -26,6 +26,7 @@ use ferrolb_api::{Node, Resources};
 use ferrolb_bgp::PeerSettings;
 use ferrolb_config::{Config, ConfigError, Options, Scope};
 use ferrolb_l2::InterfaceSelection;
+use ipnet::IpNet;
 use tracing::{error, info, warn};
 
 use crate::sources::{Snapshot, parse_config};
@@ -122,6 +123,10 @@ pub struct SpeakerCore {
     /// What the configuration in force cannot do on this node, peer by peer; part of the
     /// ConfigurationState written.
     peer_notes: Vec<PeerNote>,
+    /// The networks this node is directly connected to, as the executor last read them
+    /// (`None` until it does): they decide BFD's hop count and which eBGP peers a TTL-1
+    /// session cannot reach.
+    connected: Option<Vec<IpNet>>,
     /// What the data plane answers for now, as the executor reported it.
     claims: Claims,
     /// The Services claimed when the Layer 2 changes began, and those whose interfaces do
@@ -148,6 +153,7 @@ impl SpeakerCore {
             config: None,
             condition_written: None,
             peer_notes: Vec::new(),
+            connected: None,
             claims: Claims::new(),
             claimed_before: BTreeSet::new(),
             no_interface: BTreeSet::new(),
@@ -163,6 +169,11 @@ impl SpeakerCore {
     /// Whether a configuration is in force (one was accepted once).
     pub fn configured(&self) -> bool {
         self.config.is_some()
+    }
+
+    /// The node's connected networks, read before each step.
+    pub fn set_connected(&mut self, networks: Option<Vec<IpNet>>) {
+        self.connected = networks;
     }
 
     /// The notes on this node's peers under the configuration in force (ConfigurationState
@@ -203,7 +214,7 @@ impl SpeakerCore {
                 for warning in &config.warnings {
                     warn!(node = %self.node, "{warning}");
                 }
-                let notes = sessions::peer_notes(&config, &self.node);
+                let notes = sessions::peer_notes(&config, &self.node, self.connected.as_deref());
                 if notes != self.peer_notes {
                     for note in notes.iter().filter(|n| !self.peer_notes.contains(n)) {
                         warn!(node = %self.node, peer = %note.peer, served = note.served, "{}", note.message);
@@ -275,7 +286,7 @@ impl SpeakerCore {
             announce,
             reannounce,
             sessions: sessions::wanted_sessions(&config, &self.node, NodeAddresses::of(this_node)),
-            bfd: ferrolb_announce::bfd::wanted(&config, &self.node),
+            bfd: ferrolb_announce::bfd::wanted(&config, &self.node, self.connected.as_deref()),
             tables: if draining { sessions::with_graceful_shutdown(tables) } else { tables },
             draining_changed,
             bgp_writes: Vec::new(),

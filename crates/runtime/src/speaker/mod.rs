@@ -8,6 +8,7 @@
 
 mod bfd;
 mod bgp;
+mod connected;
 pub mod core;
 pub mod exclusions;
 mod layer2;
@@ -43,6 +44,8 @@ pub struct SpeakerOptions {
     pub membership: MembershipConfig,
     /// On SIGTERM, how long routes carry GRACEFUL_SHUTDOWN before they are withdrawn.
     pub graceful_shutdown_delay: Duration,
+    /// Where the peers' own connections are accepted (0: nowhere).
+    pub bgp_listen_port: u16,
 }
 
 #[derive(Debug)]
@@ -82,7 +85,7 @@ impl Speaker {
         Self {
             core,
             layer2: Layer2::new(node.clone(), l2, Arc::clone(&metrics)),
-            sessions: Sessions::new(node.clone(), Arc::clone(&metrics)),
+            sessions: Sessions::new(node.clone(), Arc::clone(&metrics)).with_listen_port(options.bgp_listen_port),
             bfd: BfdSessions::new(Arc::clone(&metrics), bfd_down_tx),
             bfd_down: Some(bfd_down),
             members: Members::new(node.clone(), options.membership),
@@ -151,6 +154,7 @@ impl Speaker {
 
     /// One reconcile: configure, plan, apply.
     async fn step(&mut self, snapshot: &Snapshot) {
+        self.core.set_connected(connected::networks());
         let configured = self.core.configure(snapshot);
         self.metrics.config_result(configured.accepted);
         self.apply(configured.writes, configured.events);
