@@ -65,6 +65,8 @@ spec:
   peerAddress: 172.30.0.1
   bfdProfile: lab
   enableGracefulRestart: true
+  # both families on the session, so that graceful restart covers (F bit) both
+  dualStackAddressFamily: true
   nodeSelectors:
     - matchLabels: {kubernetes.io/hostname: $2}
 EOF
