@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every tests/lab/e2e-*.sh and tests/lab/smoke.sh in turn, each with its own lab (torn down
-# between scripts), prints each script's check lines and summary, and a final "N passed, M failed".
+# between scripts), prints each script's check lines and summary, and a final "N passed, M failed"
+# (", K skipped" added when checks could not run here, such as VRFs on a kernel without them).
 # Exit status: non-zero if any check failed. Not root: prints "skipped: the lab needs root", exits 0.
 #   tests/lab/run-all.sh                 all scripts
 #   tests/lab/run-all.sh e2e-runtime.sh  only the named scripts
@@ -32,6 +33,7 @@ fi
 
 total_pass=0
 total_fail=0
+total_skip=0
 log="$(mktemp "${TMPDIR:-/tmp}/ferrolb-lab-run.XXXXXX")"
 trap 'rm -f "$log"; "$HERE/lab.sh" down >/dev/null 2>&1 || true' EXIT
 for s in "${scripts[@]}"; do
@@ -43,9 +45,11 @@ for s in "${scripts[@]}"; do
   timeout -k 20 "${LAB_SCRIPT_TIMEOUT:-300}" bash "$HERE/$s" 2>&1 | tee "$log" | sed 's/^/   /'
   "$HERE/lab.sh" down >/dev/null 2>&1 || true
   last="$(tail -n 1 "$log")"
-  if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+  k=0
+  if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?$ ]]; then
     p="${BASH_REMATCH[1]}"
     f="${BASH_REMATCH[2]}"
+    k="${BASH_REMATCH[4]:-0}"
   else
     echo "   FAIL - $s ended without a summary line"
     p=0
@@ -53,7 +57,12 @@ for s in "${scripts[@]}"; do
   fi
   total_pass=$((total_pass + p))
   total_fail=$((total_fail + f))
-  echo "$s: $p passed, $f failed ($((SECONDS - start)) s)"
+  total_skip=$((total_skip + k))
+  echo "$s: $p passed, $f failed, $k skipped ($((SECONDS - start)) s)"
 done
-echo "$total_pass passed, $total_fail failed"
+if [ "$total_skip" -gt 0 ]; then
+  echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+  echo "$total_pass passed, $total_fail failed"
+fi
 [ "$total_fail" = 0 ]

@@ -52,19 +52,33 @@ impl NodeAddresses {
 }
 
 /// The address this speaker dials for `peer`, when it can: not yet for an unnumbered peer
-/// (the neighbour is learnt on its interface) nor for one bound to a VRF ([`peer_notes`]
-/// says so on the peer).
+/// (the neighbour is learnt on its interface; [`peer_notes`] says so on the peer).
 pub fn dialable(peer: &Peer) -> Option<IpAddr> {
-    peer.address.filter(|_| peer.interface.is_none() && peer.vrf.is_none())
+    peer.address.filter(|_| peer.interface.is_none())
+}
+
+/// The devices of this node (`/sys/class/net`), as the executor last read them; `None`
+/// when unknown (then a peer's VRF is taken to exist).
+pub type Devices<'a> = Option<&'a BTreeSet<String>>;
+
+/// Whether `peer`'s VRF (if it has one) exists on this node.
+fn vrf_present(peer: &Peer, devices: Devices<'_>) -> bool {
+    match (&peer.vrf, devices) {
+        (Some(vrf), Some(devices)) => devices.contains(vrf),
+        _ => true,
+    }
 }
 
 /// The session settings for `peer` on `node`; `None` when it is not [`dialable`].
 ///
 /// The router ID is the peer's `routerID`, else the node's IPv4 address, else the session's
 /// IPv4 source, else a stable non-zero number derived from the node name (MetalLB uses a
-/// CRC of the name in that last case).
+/// CRC of the name in that last case). A peer in a VRF is dialled from the VRF's device, and
+/// the next hop of the other family comes from the session's interface (in that VRF), never
+/// from the Node's addresses, which belong to the default VRF.
 pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> Option<PeerSettings> {
     let address = dialable(peer)?;
+    let in_vrf = peer.vrf.is_some();
     let source_v4 = match peer.source_address {
         Some(IpAddr::V4(v4)) => Some(v4),
         _ => None,
@@ -81,14 +95,15 @@ pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> Option<Pee
         address,
         port: peer.port,
         source_address: peer.source_address,
+        device: peer.vrf.clone(),
         router_id,
         hold_time: peer.hold_time.unwrap_or(DEFAULT_HOLD_TIME),
         keepalive_time: peer.keepalive_time,
         connect_time: peer.connect_time,
         password: peer.password.clone(),
         ebgp_multihop: peer.ebgp_multi_hop,
-        ipv4_next_hop: addresses.ipv4,
-        ipv6_next_hop: addresses.ipv6,
+        ipv4_next_hop: addresses.ipv4.filter(|_| !in_vrf),
+        ipv6_next_hop: addresses.ipv6.filter(|_| !in_vrf),
         graceful_restart: peer.graceful_restart.then_some(GRACEFUL_RESTART_TIME),
         families: families(peer.dual_stack_address_family, address),
     })
@@ -111,13 +126,19 @@ fn name_router_id(node: &str) -> Ipv4Addr {
 }
 
 /// The peers this node keeps a session with: the configuration is already in this node's
-/// scope, so every peer in it selects this node. A peer it cannot serve is left out (and
-/// explained by [`peer_notes`]); the others are unaffected.
-pub fn wanted_sessions(config: &Config, node: &str, addresses: NodeAddresses) -> BTreeMap<String, PeerSettings> {
+/// scope, so every peer in it selects this node. A peer it cannot serve (unnumbered, or in a
+/// VRF this node does not have) is left out, and explained by [`peer_notes`]; the others
+/// are unaffected.
+pub fn wanted_sessions(
+    config: &Config,
+    node: &str,
+    addresses: NodeAddresses,
+    devices: Devices<'_>,
+) -> BTreeMap<String, PeerSettings> {
     config
         .peers
         .iter()
-        .filter(|p| p.nodes.contains(node))
+        .filter(|p| p.nodes.contains(node) && vrf_present(p, devices))
         .filter_map(|p| Some((p.name.clone(), settings(p, node, addresses)?)))
         .collect()
 }
@@ -135,14 +156,16 @@ pub struct PeerNote {
 /// this speaker does not carry out (yet), or cannot on this node, each isolated to its peer.
 /// `connected` (the networks this node is directly on; `None` when unknown) finds the eBGP
 /// peer that a TTL-1 session cannot reach.
-pub fn peer_notes(config: &Config, node: &str, connected: Option<&[IpNet]>) -> Vec<PeerNote> {
+pub fn peer_notes(config: &Config, node: &str, connected: Option<&[IpNet]>, devices: Devices<'_>) -> Vec<PeerNote> {
     let mut notes = Vec::new();
     for peer in config.peers.iter().filter(|p| p.nodes.contains(node)) {
         let note = |served: bool, message: String| PeerNote { peer: peer.name.clone(), served, message };
         if let Some(interface) = &peer.interface {
             notes.push(note(false, format!("BGP unnumbered (interface {interface}) is not implemented by this speaker yet: no session with this peer; the node's other peers are served")));
-        } else if let Some(vrf) = &peer.vrf {
-            notes.push(note(false, format!("sessions in a VRF (vrf {vrf}) are not implemented by this speaker yet: no session with this peer; the node's other peers are served")));
+        } else if let Some(vrf) = peer.vrf.as_ref().filter(|_| !vrf_present(peer, devices)) {
+            notes.push(note(false, format!("VRF {vrf} does not exist on this node (no device of that name): no session with this peer until it does; the node's other peers are served")));
+        } else if let (Some(vrf), Some(profile)) = (&peer.vrf, &peer.bfd_profile) {
+            notes.push(note(true, format!("BFD in a VRF (vrf {vrf}) is not implemented by this speaker yet: the session runs without BFD profile {profile}, on its hold timer")));
         }
         let echo = peer
             .bfd_profile
@@ -355,31 +378,78 @@ mod tests {
     }
 
     #[test]
-    fn an_unnumbered_or_vrf_peer_gets_no_session_and_a_note_while_the_others_are_served() {
+    fn an_unnumbered_peer_gets_no_session_and_a_note_while_the_others_are_served() {
         let mut unnumbered = peer();
         unnumbered.name = "unnumbered".into();
         unnumbered.address = None;
         unnumbered.interface = Some("eth1".into());
-        let mut red = peer();
-        red.name = "red".into();
-        red.vrf = Some("red".into());
-        let config = Config { peers: vec![unnumbered, red, peer()], ..Config::default() };
-        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default());
+        let config = Config { peers: vec![unnumbered, peer()], ..Config::default() };
+        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default(), None);
         assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router"]);
-        let notes = peer_notes(&config, "node1", None);
+        let notes = peer_notes(&config, "node1", None, None);
         let brief: Vec<(&str, bool)> = notes.iter().map(|n| (n.peer.as_str(), n.served)).collect();
-        assert_eq!(brief, [("unnumbered", false), ("red", false)]);
+        assert_eq!(brief, [("unnumbered", false)]);
         assert!(
             notes[0].message.starts_with("BGP unnumbered (interface eth1) is not implemented"),
             "{}",
             notes[0].message
         );
-        assert!(
-            notes[1].message.starts_with("sessions in a VRF (vrf red) are not implemented"),
-            "{}",
-            notes[1].message
-        );
-        assert!(peer_notes(&config, "node2", None).is_empty(), "only this node's peers");
+        assert!(peer_notes(&config, "node2", None, None).is_empty(), "only this node's peers");
+    }
+
+    #[test]
+    fn a_vrf_peer_is_dialled_from_the_vrf_device_with_next_hops_from_its_interface() {
+        let mut red = peer();
+        red.name = "red".into();
+        red.vrf = Some("red".into());
+        let config = Config { peers: vec![red, peer()], ..Config::default() };
+        let addresses = NodeAddresses::of(Some(&node(&["172.30.0.11", "fd00:30::11"])));
+        let devices = BTreeSet::from(["eth0".to_owned(), "red".to_owned()]);
+        let wanted = wanted_sessions(&config, "node1", addresses, Some(&devices));
+        assert_eq!(wanted.keys().collect::<Vec<_>>(), ["red", "router"]);
+        let (red, plain) = (&wanted["red"], &wanted["router"]);
+        assert_eq!((red.device.as_deref(), plain.device.as_deref()), (Some("red"), None));
+        assert_eq!((red.ipv4_next_hop, red.ipv6_next_hop), (None, None), "the Node's addresses are the default VRF's");
+        assert_eq!(plain.ipv6_next_hop, Some("fd00:30::11".parse().unwrap()));
+        assert_eq!(red.router_id, plain.router_id, "one router ID per node");
+        assert!(peer_notes(&config, "node1", None, Some(&devices)).is_empty());
+        assert_eq!(wanted_sessions(&config, "node1", addresses, None).len(), 2, "devices unknown: dialled");
+    }
+
+    #[test]
+    fn a_vrf_the_node_does_not_have_isolates_its_peer_with_a_note() {
+        let mut red = peer();
+        red.name = "red".into();
+        red.vrf = Some("red".into());
+        let config = Config { peers: vec![red, peer()], ..Config::default() };
+        let devices = BTreeSet::from(["eth0".to_owned()]);
+        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default(), Some(&devices));
+        assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router"]);
+        let notes = peer_notes(&config, "node1", None, Some(&devices));
+        assert_eq!((notes.len(), notes[0].peer.as_str(), notes[0].served), (1, "red", false));
+        assert!(notes[0].message.starts_with("VRF red does not exist on this node"), "{}", notes[0].message);
+    }
+
+    #[test]
+    fn bfd_for_a_vrf_peer_is_not_run_and_said() {
+        let mut red = peer();
+        red.vrf = Some("red".into());
+        red.bfd_profile = Some("fast".into());
+        let profile = BfdProfile {
+            name: "fast".into(),
+            receive_interval: 300,
+            transmit_interval: 300,
+            detect_multiplier: 3,
+            echo_interval: 50,
+            echo_mode: false,
+            passive_mode: false,
+            minimum_ttl: 254,
+        };
+        let config = Config { peers: vec![red], bfd_profiles: vec![profile], ..Config::default() };
+        assert!(crate::bfd::wanted(&config, "node1", None).is_empty());
+        let notes = peer_notes(&config, "node1", None, None);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].served && notes[0].message.starts_with("BFD in a VRF (vrf red)"), "{}", notes[0].message);
     }
 
     #[test]
@@ -397,14 +467,14 @@ mod tests {
             minimum_ttl: 254,
         };
         let config = Config { peers: vec![p.clone()], bfd_profiles: vec![profile(true)], ..Config::default() };
-        let notes = peer_notes(&config, "node1", None);
+        let notes = peer_notes(&config, "node1", None, None);
         assert_eq!(notes.len(), 1);
         assert!(notes[0].served);
         assert!(notes[0].message.contains("BFD runs in asynchronous mode only"), "{}", notes[0].message);
-        assert_eq!(wanted_sessions(&config, "node1", NodeAddresses::default()).len(), 1);
+        assert_eq!(wanted_sessions(&config, "node1", NodeAddresses::default(), None).len(), 1);
         assert_eq!(crate::bfd::wanted(&config, "node1", None).len(), 1, "BFD still runs");
         let config = Config { peers: vec![p], bfd_profiles: vec![profile(false)], ..Config::default() };
-        assert!(peer_notes(&config, "node1", None).is_empty());
+        assert!(peer_notes(&config, "node1", None, None).is_empty());
     }
 
     #[test]
@@ -413,18 +483,18 @@ mod tests {
         let mut p = peer();
         p.address = Some("10.9.9.9".parse().unwrap());
         let config = Config { peers: vec![p.clone()], ..Config::default() };
-        let notes = peer_notes(&config, "node1", Some(&lan));
+        let notes = peer_notes(&config, "node1", Some(&lan), None);
         assert_eq!(notes.len(), 1);
         assert!(notes[0].served, "the session is still tried (a route may be added later)");
         assert!(notes[0].message.ends_with("set ebgpMultiHop: true"), "{}", notes[0].message);
-        assert!(peer_notes(&config, "node1", None).is_empty(), "networks unknown: nothing said");
+        assert!(peer_notes(&config, "node1", None, None).is_empty(), "networks unknown: nothing said");
         for fixed in [
             Peer { ebgp_multi_hop: true, ..p.clone() },
             Peer { peer_asn: PeerAsn::Fixed(64512), ..p.clone() },
             Peer { address: Some("172.30.0.1".parse().unwrap()), ..p },
         ] {
             let config = Config { peers: vec![fixed], ..Config::default() };
-            assert!(peer_notes(&config, "node1", Some(&lan)).is_empty());
+            assert!(peer_notes(&config, "node1", Some(&lan), None).is_empty());
         }
     }
 
@@ -434,7 +504,7 @@ mod tests {
         other.name = "other".into();
         other.nodes = BTreeSet::from(["node2".to_owned()]);
         let config = Config { peers: vec![other, peer()], ..Config::default() };
-        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default());
+        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default(), None);
         assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router"]);
     }
 }

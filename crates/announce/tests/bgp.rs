@@ -164,7 +164,7 @@ fn prefixes_are_aggregated_and_carry_communities_and_local_pref_only_towards_ibg
 }
 
 #[test]
-fn a_peer_this_speaker_does_not_serve_gets_no_routes_and_the_others_theirs() {
+fn an_unnumbered_peer_gets_no_routes_and_a_vrf_peer_gets_its_own() {
     let mut docs = vec![
         pool("p", &["10.0.0.0/24"]),
         peer("tor", 64500, 64501, "192.0.2.1", ""),
@@ -177,7 +177,7 @@ fn a_peer_this_speaker_does_not_serve_gets_no_routes_and_the_others_theirs() {
     docs.extend(nodes(&["node1"]));
     let w = World::new(&docs);
     let r = routes(w.bgp(&w.cluster(&Liveness::Disabled), "node1", "web"));
-    assert_eq!(r.keys().collect::<Vec<_>>(), ["tor"]);
+    assert_eq!(r.keys().collect::<Vec<_>>(), ["red", "tor"], "not fabric: the speaker does not serve it yet");
 }
 
 #[test]

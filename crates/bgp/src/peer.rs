@@ -18,6 +18,9 @@ pub struct PeerSettings {
     pub port: u16,
     /// Bound before connecting; must be a local address.
     pub source_address: Option<IpAddr>,
+    /// The device the socket is bound to before connecting (SO_BINDTODEVICE): a Linux VRF's
+    /// master device, so that the session is routed in that VRF (`BGPPeer.spec.vrf`).
+    pub device: Option<String>,
     pub router_id: Ipv4Addr,
     /// 90 s when unset in config (MetalLB's native default).
     pub hold_time: Duration,
@@ -63,6 +66,7 @@ impl PeerSettings {
             address,
             port: 179,
             source_address: None,
+            device: None,
             router_id,
             hold_time: Duration::from_secs(90),
             keepalive_time: None,

@@ -7,7 +7,8 @@
 //!
 //! Socket options are set before `connect`, so the SYN already carries them: the TCP-MD5
 //! key (RFC 2385, via `ferrolb-sys`, the one crate allowed `unsafe`), the source address,
-//! and for eBGP the TTL (1 for a directly connected peer, 255 with `ebgpMultiHop`). An
+//! for eBGP the TTL (1 for a directly connected peer, 255 with `ebgpMultiHop`), and for a
+//! peer in a VRF the VRF's device (SO_BINDTODEVICE, so routing happens in its table). An
 //! accepted connection gets the same TTL before anything is sent on it (its key is on the
 //! listening socket).
 
@@ -521,6 +522,11 @@ async fn connect(settings: PeerSettings) -> io::Result<TcpStream> {
         } else {
             sock.set_unicast_hops_v6(ttl)?;
         }
+    }
+    if let Some(device) = &settings.device {
+        socket2::SockRef::from(&socket).bind_device(Some(device.as_bytes())).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot bind the session to device {device:?} (the VRF's master): {e}"))
+        })?;
     }
     if let Some(source) = settings.source_address {
         socket.bind(SocketAddr::new(source, 0))?;

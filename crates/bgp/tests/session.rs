@@ -505,3 +505,31 @@ async fn an_established_session_refuses_a_second_connection_with_a_collision_cea
     assert!(session.status().borrow().established, "the first connection is untouched");
     session.shutdown("test over").await;
 }
+
+// ---- a session bound to a device (a VRF's master) ----------------------------------------
+
+#[tokio::test]
+async fn a_session_bound_to_a_device_dials_through_it() {
+    // `lo` stands in for a VRF's master device (this kernel may have no VRF device type): the
+    // binding is the same SO_BINDTODEVICE call
+    let peer = FakePeer::bind().await;
+    let settings = PeerSettings { device: Some("lo".into()), ..peer.settings() };
+    let session = spawn(settings, &["10.0.0.1/32"]).await;
+    let mut conn = peer.accept().await;
+    conn.handshake(PEER_AS, 90).await;
+    assert_eq!(conn.full_table().await, set(&["10.0.0.1/32"]));
+    wait_for(&session, |s| s.established).await;
+    session.shutdown("test over").await;
+}
+
+#[tokio::test]
+async fn a_device_that_does_not_exist_is_the_sessions_error_and_it_retries() {
+    let peer = FakePeer::bind().await;
+    let settings = PeerSettings { device: Some("no-such-vrf".into()), ..peer.settings() };
+    let session = Session::spawn(settings);
+    let status = wait_for(&session, |s| s.last_error.is_some()).await;
+    let error = status.last_error.unwrap();
+    assert!(error.contains("cannot bind the session to device \"no-such-vrf\""), "{error}");
+    assert!(matches!(status.state, State::Active | State::Connect));
+    session.shutdown("test over").await;
+}

@@ -73,10 +73,9 @@ fn summary(config: &Config, report: &LoadReport) -> String {
             peer.nodes.len()
         );
         if ferrolb_announce::sessions::dialable(peer).is_none() {
-            let what = if peer.interface.is_some() { "BGP unnumbered" } else { "sessions in a VRF" };
             let _ = writeln!(
                 out,
-                "    not served by the speaker yet ({what}): no session with this peer, the others are unaffected"
+                "    not served by the speaker yet (BGP unnumbered): no session with this peer, the others are unaffected"
             );
         }
     }

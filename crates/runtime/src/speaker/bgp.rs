@@ -102,7 +102,12 @@ impl Sessions {
             }
         }
         let Some(listener) = &self.listener else { return };
-        let peers = self.running.values().map(|r| (r.settings.address, r.session.clone(), r.settings.password.clone()));
+        // A session bound to a VRF is not offered the default VRF's connections.
+        let peers = self
+            .running
+            .values()
+            .filter(|r| r.settings.device.is_none())
+            .map(|r| (r.settings.address, r.session.clone(), r.settings.password.clone()));
         for (address, error) in listener.set_peers(peers) {
             warn!(node = %self.node, peer = %address, error = %error, "cannot set the TCP-MD5 key for connections from this peer: they will be dropped by the kernel");
         }

@@ -1,6 +1,7 @@
 //! The networks this node is directly connected to: every interface address with its prefix
 //! length, from getifaddrs(3). They decide whether a BGP peer is one hop away (BFD single- or
-//! multi-hop, and whether an eBGP session sent with TTL 1 can reach it).
+//! multi-hop, and whether an eBGP session sent with TTL 1 can reach it). And the node's
+//! network devices (`/sys/class/net`), among which a BGPPeer's VRF must be.
 
 use std::net::IpAddr;
 
@@ -22,6 +23,12 @@ pub fn networks() -> Option<Vec<IpNet>> {
     out.sort();
     out.dedup();
     Some(out)
+}
+
+/// The names of the node's network devices; `None` when they cannot be listed.
+pub fn devices() -> Option<std::collections::BTreeSet<String>> {
+    let entries = std::fs::read_dir("/sys/class/net").ok()?;
+    Some(entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
 }
 
 /// The network of `address` under `mask`; `None` for a mask that is not a prefix (a run of
@@ -61,9 +68,10 @@ mod tests {
     }
 
     #[test]
-    fn this_machine_has_at_least_its_loopback_network() {
+    fn this_machine_has_at_least_its_loopback_network_and_device() {
         let nets = networks().expect("getifaddrs");
         assert!(nets.iter().any(|n| n.contains(&ip_loopback())), "{nets:?}");
+        assert!(devices().expect("/sys/class/net").contains("lo"));
     }
 
     fn ip_loopback() -> IpAddr {

@@ -127,6 +127,8 @@ pub struct SpeakerCore {
     /// (`None` until it does): they decide BFD's hop count and which eBGP peers a TTL-1
     /// session cannot reach.
     connected: Option<Vec<IpNet>>,
+    /// This node's network devices (`None` until read): a peer's VRF must be one of them.
+    devices: Option<BTreeSet<String>>,
     /// What the data plane answers for now, as the executor reported it.
     claims: Claims,
     /// The Services claimed when the Layer 2 changes began, and those whose interfaces do
@@ -154,6 +156,7 @@ impl SpeakerCore {
             condition_written: None,
             peer_notes: Vec::new(),
             connected: None,
+            devices: None,
             claims: Claims::new(),
             claimed_before: BTreeSet::new(),
             no_interface: BTreeSet::new(),
@@ -171,9 +174,10 @@ impl SpeakerCore {
         self.config.is_some()
     }
 
-    /// The node's connected networks, read before each step.
-    pub fn set_connected(&mut self, networks: Option<Vec<IpNet>>) {
+    /// The node's connected networks and network devices, read before each step.
+    pub fn set_interfaces(&mut self, networks: Option<Vec<IpNet>>, devices: Option<BTreeSet<String>>) {
         self.connected = networks;
+        self.devices = devices;
     }
 
     /// The notes on this node's peers under the configuration in force (ConfigurationState
@@ -214,7 +218,7 @@ impl SpeakerCore {
                 for warning in &config.warnings {
                     warn!(node = %self.node, "{warning}");
                 }
-                let notes = sessions::peer_notes(&config, &self.node, self.connected.as_deref());
+                let notes = sessions::peer_notes(&config, &self.node, self.connected.as_deref(), self.devices.as_ref());
                 if notes != self.peer_notes {
                     for note in notes.iter().filter(|n| !self.peer_notes.contains(n)) {
                         warn!(node = %self.node, peer = %note.peer, served = note.served, "{}", note.message);
@@ -285,7 +289,12 @@ impl SpeakerCore {
             withdraw,
             announce,
             reannounce,
-            sessions: sessions::wanted_sessions(&config, &self.node, NodeAddresses::of(this_node)),
+            sessions: sessions::wanted_sessions(
+                &config,
+                &self.node,
+                NodeAddresses::of(this_node),
+                self.devices.as_ref(),
+            ),
             bfd: ferrolb_announce::bfd::wanted(&config, &self.node, self.connected.as_deref()),
             tables: if draining { sessions::with_graceful_shutdown(tables) } else { tables },
             draining_changed,

@@ -154,7 +154,7 @@ impl Speaker {
 
     /// One reconcile: configure, plan, apply.
     async fn step(&mut self, snapshot: &Snapshot) {
-        self.core.set_connected(connected::networks());
+        self.core.set_interfaces(connected::networks(), connected::devices());
         let configured = self.core.configure(snapshot);
         self.metrics.config_result(configured.accepted);
         self.apply(configured.writes, configured.events);
