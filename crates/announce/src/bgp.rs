@@ -94,8 +94,9 @@ pub(crate) fn decide(
 /// to iBGP peers only. A prefix produced twice keeps the first advertisement's LOCAL_PREF and
 /// the union of the communities, as MetalLB's native speaker does.
 fn routes(cluster: &Cluster<'_>, node: &str, ads: &[&BgpAdvertisement], ips: &[IpAddr]) -> Routes {
-    // A peer this speaker opens no session with gets no routes (and is not named in the
-    // Services' ServiceBGPStatus); the speaker reports why on the peer.
+    // A peer this speaker does not serve at all (unnumbered, for now) gets no routes and is
+    // not named in the Services' ServiceBGPStatus; the speaker reports why on the peer. (A
+    // peer whose VRF this node lacks is listed, as any peer whose session is down.)
     let node_peers: Vec<_> = cluster
         .config
         .peers
