@@ -23,6 +23,9 @@ pub fn profile(p: &BfdProfile) -> Profile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
     pub peer: IpAddr,
+    /// The VRF the session runs in (its sockets bound to the VRF's device), as the BGP
+    /// session's.
+    pub vrf: Option<String>,
     pub local: Option<IpAddr>,
     pub multihop: bool,
     pub profile: Profile,
@@ -44,17 +47,21 @@ pub fn multihop(peer: &Peer, address: IpAddr, connected: Option<&[IpNet]>) -> bo
 }
 
 /// The BFD sessions this node's peers ask for, by BGPPeer name (none for a peer this speaker
-/// opens no BGP session with); `connected` as for [`multihop`].
-pub fn wanted(config: &Config, node: &str, connected: Option<&[IpNet]>) -> BTreeMap<String, Wanted> {
+/// opens no BGP session with); `connected` as for [`multihop`], `devices` as for
+/// [`crate::sessions::wanted_sessions`].
+pub fn wanted(
+    config: &Config,
+    node: &str,
+    connected: Option<&[IpNet]>,
+    devices: crate::sessions::Devices<'_>,
+) -> BTreeMap<String, Wanted> {
     config
         .peers
         .iter()
         .filter(|p| p.nodes.contains(node))
         .filter_map(|p| {
             let name = p.bfd_profile.as_ref()?;
-            // BFD sockets are not bound to a VRF yet: a VRF peer's session goes on its hold
-            // timer (a peer note says so)
-            if p.vrf.is_some() {
+            if !crate::sessions::vrf_present(p, devices) {
                 return None;
             }
             let profile = config.bfd_profiles.iter().find(|b| &b.name == name)?;
@@ -63,6 +70,7 @@ pub fn wanted(config: &Config, node: &str, connected: Option<&[IpNet]>) -> BTree
                 p.name.clone(),
                 Wanted {
                     peer: address,
+                    vrf: p.vrf.clone(),
                     local: p.source_address,
                     multihop: multihop(p, address, connected),
                     profile: self::profile(profile),
@@ -100,7 +108,7 @@ metadata: {name: node1}
         let mut resources = ferrolb_api::Resources::default();
         ferrolb_api::load_str(yaml, "t", &mut resources).unwrap();
         let config = ferrolb_config::parse(&resources, &ferrolb_config::Options::default()).unwrap();
-        let sessions = wanted(&config, "node1", None);
+        let sessions = wanted(&config, "node1", None, None);
         assert_eq!(sessions.keys().collect::<Vec<_>>(), ["with-bfd"]);
         let w = &sessions["with-bfd"];
         assert_eq!(w.peer, "172.30.0.1".parse::<IpAddr>().unwrap());
@@ -109,7 +117,7 @@ metadata: {name: node1}
             (w.profile.receive_interval_ms, w.profile.transmit_interval_ms, w.profile.detect_multiplier),
             (100, 200, 5)
         );
-        assert!(wanted(&config, "node2", None).is_empty(), "a node the peer does not select");
+        assert!(wanted(&config, "node2", None, None).is_empty(), "a node the peer does not select");
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub fn dialable(peer: &Peer) -> Option<IpAddr> {
 pub type Devices<'a> = Option<&'a BTreeSet<String>>;
 
 /// Whether `peer`'s VRF (if it has one) exists on this node.
-fn vrf_present(peer: &Peer, devices: Devices<'_>) -> bool {
+pub(crate) fn vrf_present(peer: &Peer, devices: Devices<'_>) -> bool {
     match (&peer.vrf, devices) {
         (Some(vrf), Some(devices)) => devices.contains(vrf),
         _ => true,
@@ -164,8 +164,6 @@ pub fn peer_notes(config: &Config, node: &str, connected: Option<&[IpNet]>, devi
             notes.push(note(false, format!("BGP unnumbered (interface {interface}) is not implemented by this speaker yet: no session with this peer; the node's other peers are served")));
         } else if let Some(vrf) = peer.vrf.as_ref().filter(|_| !vrf_present(peer, devices)) {
             notes.push(note(false, format!("VRF {vrf} does not exist on this node (no device of that name): no session with this peer until it does; the node's other peers are served")));
-        } else if let (Some(vrf), Some(profile)) = (&peer.vrf, &peer.bfd_profile) {
-            notes.push(note(true, format!("BFD in a VRF (vrf {vrf}) is not implemented by this speaker yet: the session runs without BFD profile {profile}, on its hold timer")));
         }
         let echo = peer
             .bfd_profile
@@ -431,7 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn bfd_for_a_vrf_peer_is_not_run_and_said() {
+    fn bfd_for_a_vrf_peer_runs_in_the_vrf_and_not_when_the_vrf_is_missing() {
         let mut red = peer();
         red.vrf = Some("red".into());
         red.bfd_profile = Some("fast".into());
@@ -446,10 +444,11 @@ mod tests {
             minimum_ttl: 254,
         };
         let config = Config { peers: vec![red], bfd_profiles: vec![profile], ..Config::default() };
-        assert!(crate::bfd::wanted(&config, "node1", None).is_empty());
-        let notes = peer_notes(&config, "node1", None, None);
-        assert_eq!(notes.len(), 1);
-        assert!(notes[0].served && notes[0].message.starts_with("BFD in a VRF (vrf red)"), "{}", notes[0].message);
+        let wanted = crate::bfd::wanted(&config, "node1", None, None);
+        assert_eq!(wanted["router"].vrf.as_deref(), Some("red"));
+        assert!(peer_notes(&config, "node1", None, None).is_empty(), "nothing left unsaid");
+        let without_red = BTreeSet::from(["eth0".to_owned()]);
+        assert!(crate::bfd::wanted(&config, "node1", None, Some(&without_red)).is_empty());
     }
 
     #[test]
@@ -472,7 +471,7 @@ mod tests {
         assert!(notes[0].served);
         assert!(notes[0].message.contains("BFD runs in asynchronous mode only"), "{}", notes[0].message);
         assert_eq!(wanted_sessions(&config, "node1", NodeAddresses::default(), None).len(), 1);
-        assert_eq!(crate::bfd::wanted(&config, "node1", None).len(), 1, "BFD still runs");
+        assert_eq!(crate::bfd::wanted(&config, "node1", None, None).len(), 1, "BFD still runs");
         let config = Config { peers: vec![p], bfd_profiles: vec![profile(false)], ..Config::default() };
         assert!(peer_notes(&config, "node1", None, None).is_empty());
     }

@@ -89,6 +89,17 @@ impl Bfd {
     /// driver stops when every [`BfdHandle`] is dropped, without telling the peers (they
     /// detect it), or at [`BfdHandle::shutdown`], which does.
     pub fn start(bind_v4: Option<IpAddr>, bind_v6: Option<IpAddr>) -> Result<BfdHandle, Error> {
+        Self::start_on(bind_v4, bind_v6, None)
+    }
+
+    /// [`Bfd::start`] with every socket (receive and send) bound to `device` when given
+    /// (SO_BINDTODEVICE): a Linux VRF's master, so that the sessions of peers in that VRF
+    /// are routed in its table and its packets reach them. One driver per VRF.
+    pub fn start_on(
+        bind_v4: Option<IpAddr>,
+        bind_v6: Option<IpAddr>,
+        device: Option<String>,
+    ) -> Result<BfdHandle, Error> {
         let shared = Arc::new(Shared::default());
         let (datagrams_tx, datagrams) = mpsc::channel(1024);
         let mut readers = JoinSet::new();
@@ -101,7 +112,8 @@ impl Bfd {
             for multihop in [false, true] {
                 let port = if multihop { MULTI_HOP_PORT } else { SINGLE_HOP_PORT };
                 let address = SocketAddr::new(bind, port);
-                let socket = receive_socket(address).map_err(|source| Error::Bind { address, source })?;
+                let socket =
+                    receive_socket(address, device.as_deref()).map_err(|source| Error::Bind { address, source })?;
                 readers.spawn(read_loop(socket, multihop, datagrams_tx.clone()));
             }
             binds[slot] = Some(bind);
@@ -117,7 +129,7 @@ impl Bfd {
             rng: Rng::from_entropy(),
         };
         tokio::spawn(driver.run());
-        Ok(BfdHandle { commands: commands_tx, shared, binds, rng: Mutex::new(Rng::from_entropy()) })
+        Ok(BfdHandle { commands: commands_tx, shared, binds, device, rng: Mutex::new(Rng::from_entropy()) })
     }
 }
 
@@ -138,6 +150,8 @@ pub struct BfdHandle {
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
     binds: [Option<IpAddr>; 2],
+    /// The device every socket is bound to (a VRF's master), if any.
+    device: Option<String>,
     rng: Mutex<Rng>,
 }
 
@@ -169,7 +183,7 @@ impl BfdHandle {
                 Some(socket) => socket.clone(),
                 None => {
                     let start = lock(&self.rng).next_u64();
-                    let socket = Arc::new(send_socket(source, start)?);
+                    let socket = Arc::new(send_socket(source, start, self.device.as_deref())?);
                     senders.insert(source, socket.clone());
                     socket
                 }
@@ -449,17 +463,20 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn udp_socket(address: SocketAddr) -> io::Result<Socket> {
+fn udp_socket(address: SocketAddr, device: Option<&str>) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
     if address.is_ipv6() {
         socket.set_only_v6(true)?;
+    }
+    if let Some(device) = device {
+        socket.bind_device(Some(device.as_bytes()))?;
     }
     socket.set_nonblocking(true)?;
     Ok(socket)
 }
 
-fn receive_socket(address: SocketAddr) -> io::Result<UdpSocket> {
-    let socket = udp_socket(address)?;
+fn receive_socket(address: SocketAddr, device: Option<&str>) -> io::Result<UdpSocket> {
+    let socket = udp_socket(address, device)?;
     if address.is_ipv4() {
         setsockopt(&socket, sockopt::Ipv4RecvTtl, &true)?;
     } else {
@@ -471,13 +488,13 @@ fn receive_socket(address: SocketAddr) -> io::Result<UdpSocket> {
 
 /// A socket bound to `source` and a free port in [`SOURCE_PORTS`], tried from a random
 /// starting point, that sends with TTL 255.
-fn send_socket(source: IpAddr, start: u64) -> Result<UdpSocket, Error> {
+fn send_socket(source: IpAddr, start: u64, device: Option<&str>) -> Result<UdpSocket, Error> {
     let span = u64::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
     let mut last = None;
     for attempt in 0..64 {
         let port = SOURCE_PORTS.start() + ((start + attempt * 7919) % span) as u16;
         let address = SocketAddr::new(source, port);
-        let result = udp_socket(address).and_then(|socket| {
+        let result = udp_socket(address, device).and_then(|socket| {
             if source.is_ipv4() {
                 socket.set_ttl_v4(SEND_TTL.into())?;
             } else {

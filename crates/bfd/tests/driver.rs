@@ -36,6 +36,22 @@ mod needs_root {
     use super::*;
 
     #[test]
+    fn drivers_bound_to_a_device_bring_their_sessions_up_through_it_and_a_missing_device_is_an_error() {
+        // `lo` stands in for a VRF's master device: the binding is the same SO_BINDTODEVICE
+        let ns = Netns::create("fbfdv");
+        ns.run(async || {
+            let a = Bfd::start_on(Some(A), None, Some("lo".into())).unwrap();
+            let b = Bfd::start_on(Some(B), None, Some("lo".into())).unwrap();
+            let mut on_a = a.add_session(B, None, false, profile(100)).unwrap();
+            let mut on_b = b.add_session(A, None, false, profile(100)).unwrap();
+            wait_for(&mut on_a, Duration::from_secs(10), "A up", |s| s.is_up()).await;
+            wait_for(&mut on_b, Duration::from_secs(10), "B up", |s| s.is_up()).await;
+            let missing = Bfd::start_on(Some(A), None, Some("no-such-vrf".into()));
+            assert!(missing.is_err(), "a device that does not exist cannot be bound");
+        });
+    }
+
+    #[test]
     fn sessions_come_up_with_the_profile_intervals_and_a_dead_peer_is_detected_within_the_detection_time() {
         let ns = Netns::create("fbfd");
         ns.run(async || {

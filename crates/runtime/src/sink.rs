@@ -75,9 +75,11 @@ impl Sink {
     pub fn stored_services(&self) -> Option<BTreeMap<(String, String), ServiceState>> {
         match self {
             Sink::Dir(dir) => {
-                let mut stored = dir.state().read_services().0;
-                // what this process asked for and the writer has not put on disk yet
-                for (path, content) in dir.pending_in(&dir.state().root().join("services")) {
+                // what is on disk, and what this process asked for that the writer has not put
+                // there yet
+                let services = dir.state().root().join("services");
+                let (mut stored, pending) = dir.read_with_pending(&services, || dir.state().read_services().0);
+                for (path, content) in pending {
                     let Some(key) = dir.state().service_of(&path) else { continue };
                     match content.and_then(|bytes| serde_json::from_slice::<ServiceState>(&bytes).ok()) {
                         Some(state) => stored.insert(key, state),

@@ -97,6 +97,9 @@ impl Queue {
     }
 }
 
+/// A file's pending wish: its content, or `None` for its removal.
+pub type Pending = (PathBuf, Option<Arc<[u8]>>);
+
 impl StateWriter {
     /// Starts the writer thread of `state`; failed writes are counted in `errors`.
     pub fn start(state: StateDir, errors: Counter) -> io::Result<Self> {
@@ -140,12 +143,16 @@ impl StateWriter {
 
     /// The stems of the `*.json` files in `dir`, counting pending wishes (sorted).
     pub fn json_files_in(&self, dir: &Path) -> io::Result<Vec<String>> {
+        // The queue is locked before the directory is read: a write that lands meanwhile
+        // leaves the in-flight list only under this lock, so whatever the reading saw of it,
+        // the in-flight entry applied below says how it ends (read first, the file could land
+        // and leave the list in between, and the listing would miss it).
+        let queue = self.inner.shared.lock();
         let mut names: BTreeSet<String> = match fs::read_dir(dir) {
             Ok(entries) => entries.flatten().filter_map(|e| super::state_dir::json_stem(&e.path())).collect(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeSet::new(),
             Err(e) => return Err(e),
         };
-        let queue = self.inner.shared.lock();
         // a wish replaces what is in flight, so wishes come last
         for (path, content) in queue.in_flight.iter().chain(queue.wishes.iter()) {
             if path.parent() != Some(dir) {
@@ -161,19 +168,23 @@ impl StateWriter {
         Ok(names.into_iter().collect())
     }
 
-    /// The wishes not surely on disk yet for files directly under `dir`, oldest first (a
-    /// file may appear twice: in flight, then wished again): what a reader of the directory
-    /// applies over what it read, to see what this process has asked for.
-    pub fn pending_in(&self, dir: &Path) -> Vec<(PathBuf, Option<Arc<[u8]>>)> {
+    /// What `read` returns (a reading of the files under `dir`) and the wishes not surely on
+    /// disk yet for those files, oldest first (a file may appear twice: in flight, then
+    /// wished again): what the reader applies over what it read, to see what this process
+    /// has asked for. `read` runs with the queue locked, so a write landing meanwhile is
+    /// still listed as pending (see [`Self::json_files_in`]).
+    pub fn read_with_pending<T>(&self, dir: &Path, read: impl FnOnce() -> T) -> (T, Vec<Pending>) {
         let queue = self.inner.shared.lock();
+        let read = read();
         let under = |(path, _): &(&PathBuf, &Content)| path.starts_with(dir);
-        queue
+        let pending = queue
             .in_flight
             .iter()
             .filter(under)
             .chain(queue.wishes.iter().filter(under))
             .map(|(p, c)| (p.clone(), c.clone()))
-            .collect()
+            .collect();
+        (read, pending)
     }
 
     /// Waits until every wish made so far is on disk (or failed and waits for its retry),

@@ -3,7 +3,7 @@
 //! When a BFD session that was up goes down, the BGP session with that peer is reset at once
 //! instead of waiting for the hold timer (the peer's router does the same on its side).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,15 +21,17 @@ pub struct BfdSessions {
     metrics: Arc<Metrics>,
     /// BGPPeer names whose BFD session went down.
     down: mpsc::UnboundedSender<String>,
-    /// Shared with the per-session followers, which read the counters.
-    handle: Option<Arc<BfdHandle>>,
-    failed: bool,
+    /// One driver per VRF (`None`: the default one), shared with the per-session followers,
+    /// which read the counters; started when a session needs it.
+    handles: BTreeMap<Option<String>, Arc<BfdHandle>>,
+    /// VRFs whose driver could not start (said once); their peers go on their hold timers.
+    failed: BTreeSet<Option<String>>,
     running: BTreeMap<String, (Wanted, JoinHandle<()>)>,
 }
 
 impl BfdSessions {
     pub fn new(metrics: Arc<Metrics>, down: mpsc::UnboundedSender<String>) -> Self {
-        Self { metrics, down, handle: None, failed: false, running: BTreeMap::new() }
+        Self { metrics, down, handles: BTreeMap::new(), failed: BTreeSet::new(), running: BTreeMap::new() }
     }
 
     pub async fn reconcile(&mut self, wanted: BTreeMap<String, Wanted>) {
@@ -39,39 +41,26 @@ impl BfdSessions {
             if let Some((w, task)) = self.running.remove(&name) {
                 task.abort();
                 let _ = task.await;
-                if let Some(handle) = &self.handle {
+                if let Some(handle) = self.handles.get(&w.vrf) {
                     handle.remove_session(w.peer).await;
                 }
                 self.metrics.forget_bfd_peer(&PeerLabel { peer: w.peer.to_string() });
                 info!(peer = %name, address = %w.peer, "BFD session removed");
             }
         }
-        if wanted.is_empty() || self.failed {
-            return;
-        }
-        if self.handle.is_none() {
-            match Bfd::start(Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED))) {
-                Ok(handle) => self.handle = Some(Arc::new(handle)),
-                Err(e) => {
-                    error!(error = %e, "cannot start BFD; BGP sessions rely on their hold timers");
-                    self.failed = true;
-                    return;
-                }
-            }
-        }
-        let Some(handle) = &self.handle else { return };
         for (name, w) in wanted {
             if self.running.contains_key(&name) {
                 continue;
             }
+            let Some(handle) = self.handle(&w.vrf) else { continue };
             match handle.add_session(w.peer, w.local, w.multihop, w.profile) {
                 Ok(state) => {
-                    info!(peer = %name, address = %w.peer, multihop = w.multihop, "BFD session added");
+                    info!(peer = %name, address = %w.peer, multihop = w.multihop, vrf = ?w.vrf, "BFD session added");
                     let task = tokio::spawn(follow(
                         name.clone(),
                         w.peer,
                         state,
-                        Arc::clone(handle),
+                        Arc::clone(&handle),
                         Arc::clone(&self.metrics),
                         self.down.clone(),
                     ));
@@ -82,20 +71,43 @@ impl BfdSessions {
         }
     }
 
+    /// The driver of `vrf`, started on first use; `None` when it cannot start.
+    fn handle(&mut self, vrf: &Option<String>) -> Option<Arc<BfdHandle>> {
+        if let Some(handle) = self.handles.get(vrf) {
+            return Some(Arc::clone(handle));
+        }
+        if self.failed.contains(vrf) {
+            return None;
+        }
+        let any = (Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)));
+        match Bfd::start_on(any.0, any.1, vrf.clone()) {
+            Ok(handle) => {
+                let handle = Arc::new(handle);
+                self.handles.insert(vrf.clone(), Arc::clone(&handle));
+                Some(handle)
+            }
+            Err(e) => {
+                error!(error = %e, vrf = ?vrf, "cannot start BFD; these BGP sessions rely on their hold timers");
+                self.failed.insert(vrf.clone());
+                None
+            }
+        }
+    }
+
     /// AdminDown to every peer, so routers do not mistake the shutdown for a failure.
     pub async fn shutdown(&mut self) {
         let running = std::mem::take(&mut self.running);
-        let peers: Vec<IpAddr> = running.values().map(|(w, _)| w.peer).collect();
+        let peers: Vec<(Option<String>, IpAddr)> = running.values().map(|(w, _)| (w.vrf.clone(), w.peer)).collect();
         for (_, (_, task)) in running {
             task.abort();
             let _ = task.await;
         }
-        if let Some(handle) = self.handle.take() {
+        for (vrf, handle) in std::mem::take(&mut self.handles) {
             match Arc::try_unwrap(handle) {
                 Ok(handle) => handle.shutdown().await,
                 Err(shared) => {
-                    for peer in peers {
-                        shared.remove_session(peer).await;
+                    for (_, peer) in peers.iter().filter(|(v, _)| *v == vrf) {
+                        shared.remove_session(*peer).await;
                     }
                 }
             }

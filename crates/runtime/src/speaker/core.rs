@@ -295,7 +295,7 @@ impl SpeakerCore {
                 NodeAddresses::of(this_node),
                 self.devices.as_ref(),
             ),
-            bfd: ferrolb_announce::bfd::wanted(&config, &self.node, self.connected.as_deref()),
+            bfd: ferrolb_announce::bfd::wanted(&config, &self.node, self.connected.as_deref(), self.devices.as_ref()),
             tables: if draining { sessions::with_graceful_shutdown(tables) } else { tables },
             draining_changed,
             bgp_writes: Vec::new(),
