@@ -278,3 +278,37 @@ fn metrics_insecure_serves_plain_http_without_authentication_on_k8s() {
     assert!(answer.contains("metallb_k8s_client_config_loaded_bool"), "{answer}");
     assert!(!fake.seen().iter().any(|s| s.path.contains("tokenreviews")), "nothing to review");
 }
+
+#[test]
+fn a_bgpextras_configmap_is_reported_as_not_applied_on_the_configmap_and_in_configuration_state() {
+    let fake = Fake::new();
+    seed_cluster(&fake, json!({}));
+    fake.put(
+        &format!("/api/v1/namespaces/{NS}/configmaps"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bgpextras", "namespace": NS},
+               "data": {"extras": "router bgp 64512\n  neighbor 10.0.0.1 allowas-in origin\n"}}),
+    );
+    let addr = start(Arc::clone(&fake));
+    let config = kubeconfig(addr, "speaker");
+    let _process = spawn(&["speaker", "--node", "n1", "--disable-layer2", "--no-membership"], &config);
+    let state = wait_for(
+        &fake,
+        |s| s.method == Method::PATCH && s.path.ends_with("/configurationstates/speaker-n1/status"),
+        "the speaker's ConfigurationState",
+    );
+    assert_eq!(state.body["status"]["result"], "Valid", "the configuration itself is fine");
+    let conditions = state.body["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let extras = conditions.iter().find(|c| c["type"] == "metallbExtrasApplied").expect("the condition");
+    assert_eq!((extras["status"].as_str(), extras["reason"].as_str()), (Some("False"), Some("NotApplied")));
+    assert!(
+        extras["message"].as_str().unwrap().starts_with("ConfigMap bgpextras holds 2 line(s) of raw FRR configuration")
+    );
+    let event = wait_for(
+        &fake,
+        |s| s.method == Method::POST && s.path.ends_with("/events") && s.body["involvedObject"]["kind"] == "ConfigMap",
+        "a Warning event on the ConfigMap",
+    );
+    assert_eq!((event.body["type"].as_str(), event.body["reason"].as_str()), (Some("Warning"), Some("NotApplied")));
+    assert_eq!(event.body["involvedObject"]["name"], "bgpextras");
+    assert_eq!(event.body["involvedObject"]["apiVersion"], "v1");
+}

@@ -4,6 +4,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrolb_announce::sessions::PeerNote;
+
+use crate::speaker::unapplied::Unapplied;
 use ferrolb_api::meta::Condition;
 use ferrolb_api::metallb::ConfigurationStateStatus;
 use ferrolb_config::ConfigError;
@@ -54,6 +56,23 @@ pub fn with_peer_notes(mut status: ConfigurationStateStatus, notes: &[PeerNote])
         last_transition_time: rfc3339(SystemTime::now()),
         reason: if unserved { "PeerNotServed" } else { "PeerServedInPart" }.to_owned(),
         message,
+    });
+    status
+}
+
+/// `status` with the MetalLB ConfigMaps found and not applied as one more condition
+/// ([`crate::speaker::unapplied::CONDITION`], `False`); the result stays as it was.
+pub fn with_unapplied(mut status: ConfigurationStateStatus, unapplied: &[Unapplied]) -> ConfigurationStateStatus {
+    if unapplied.is_empty() {
+        return status;
+    }
+    status.conditions.push(Condition {
+        type_: crate::speaker::unapplied::CONDITION.to_owned(),
+        status: "False".to_owned(),
+        observed_generation: None,
+        last_transition_time: rfc3339(SystemTime::now()),
+        reason: "NotApplied".to_owned(),
+        message: unapplied.iter().map(|u| u.message.as_str()).collect::<Vec<_>>().join("; "),
     });
     status
 }

@@ -286,8 +286,15 @@ async fn start_speaker(
         bgp_listen_port: speaker_config.bgp_listen_port,
     };
     let node = speaker_config.node.clone();
+    let extras = match &backend.leadership {
+        Leadership::Lease(client) => speaker::unapplied::bgp_extras(client, &config.namespace).await,
+        Leadership::Lock(_) => None,
+    };
+    let memberlist_keys = speaker::unapplied::mounted_keys(std::path::Path::new(speaker::unapplied::MEMBERLIST_DIR));
+    let unapplied = speaker::unapplied::unapplied(extras.as_deref(), &memberlist_keys);
     let mut speaker =
-        speaker::Speaker::new(node, backend.sink.clone(), config.namespace.clone(), decide, l2, Arc::clone(metrics));
+        speaker::Speaker::new(node, backend.sink.clone(), config.namespace.clone(), decide, l2, Arc::clone(metrics))
+            .with_unapplied(unapplied);
     if speaker_config.membership.enabled && speaker_config.membership.fencing {
         // the speakers' heartbeats, for fencing on evidence
         let witness = match &backend.leadership {

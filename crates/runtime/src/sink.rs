@@ -110,7 +110,11 @@ impl Sink {
     /// A Warning event on a metallb.io object (on the `dir:` source the log says it).
     pub fn object_warning(&self, namespace: &str, kind: &str, name: &str, reason: &str, message: String) {
         if let Sink::Kube(KubeSink { events, .. }) = self {
-            let api_version = if kind == "BGPPeer" { "metallb.io/v1beta2" } else { "metallb.io/v1beta1" };
+            let api_version = match kind {
+                "BGPPeer" => "metallb.io/v1beta2",
+                "ConfigMap" => "v1",
+                _ => "metallb.io/v1beta1",
+            };
             let object = ObjectRef {
                 api_version: api_version.into(),
                 kind: kind.to_owned(),

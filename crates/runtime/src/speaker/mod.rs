@@ -13,6 +13,7 @@ pub mod core;
 pub mod exclusions;
 mod layer2;
 mod membership;
+pub mod unapplied;
 pub mod witness;
 
 use std::collections::BTreeSet;
@@ -30,7 +31,7 @@ use self::bgp::Sessions;
 use self::core::{Event, MembershipState, Plan, SpeakerCore, Write};
 use self::layer2::Layer2;
 use self::membership::Members;
-use crate::conditions::{SPEAKER_CONDITION, configuration_state, with_peer_notes};
+use crate::conditions::{SPEAKER_CONDITION, configuration_state, with_peer_notes, with_unapplied};
 use crate::config::MembershipConfig;
 use crate::observe::metrics::{AnnouncedLabels, Metrics};
 use crate::sink::{ServiceRef, Sink};
@@ -55,6 +56,8 @@ pub struct Speaker {
     namespace: String,
     sink: Sink,
     metrics: Arc<Metrics>,
+    /// MetalLB configuration found at start and not applied (see [`unapplied`]).
+    unapplied: Vec<unapplied::Unapplied>,
     layer2: Layer2,
     sessions: Sessions,
     bfd: BfdSessions,
@@ -97,12 +100,25 @@ impl Speaker {
             namespace,
             sink,
             metrics,
+            unapplied: Vec::new(),
         }
     }
 
     /// Fences on evidence: reads the speakers' heartbeats from `witness`.
     pub fn with_witness(mut self, witness: watch::Receiver<ferrolb_gossip::Witness>) -> Self {
         self.members = self.members.with_witness(witness);
+        self
+    }
+
+    /// MetalLB configuration found at start that is not applied: logged and put on its
+    /// ConfigMap as a Warning event now, and in every ConfigurationState written.
+    pub fn with_unapplied(mut self, unapplied: Vec<unapplied::Unapplied>) -> Self {
+        for u in &unapplied {
+            warn!(node = %self.node, config_map = u.config_map, "{}", u.message);
+            let message = format!("speaker {}: {}", self.node, u.message);
+            self.sink.object_warning(&self.namespace, "ConfigMap", u.config_map, "NotApplied", message);
+        }
+        self.unapplied = unapplied;
         self
     }
 
@@ -303,6 +319,7 @@ impl Speaker {
             Write::ConfigurationState { error } => {
                 let notes = self.core.peer_notes();
                 let status = with_peer_notes(configuration_state(SPEAKER_CONDITION, error.as_ref()), notes);
+                let status = with_unapplied(status, &self.unapplied);
                 let unserved = notes.iter().filter(|n| !n.served).count();
                 self.metrics.bgp_peers_unserved.set(i64::try_from(unserved).unwrap_or(i64::MAX));
                 self.sink.write_configuration_state(&format!("speaker-{node}"), &status);
