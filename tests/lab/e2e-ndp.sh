@@ -224,6 +224,10 @@ echo "# NUD: one ping resolves $V6 (INCOMPLETE -> REACHABLE), then no traffic"
 lab exec router ping -6 -c1 -W1 "$V6" >/dev/null 2>&1 # nothing answers the echo
 wait_for 3 "router's entry for $V6 is REACHABLE at $OWNER_MAC" neigh_is REACHABLE "$OWNER_MAC"
 wait_for 8 "without traffic it goes STALE (reachable time 1.5-4.5 s)" neigh_is STALE "$OWNER_MAC"
+# the poller (every 50 ms) must have recorded STALE too before the mark, or a ping sent before
+# its next line leaves the sequence below without the STALE it starts from
+poll_stale() { tail -n 1 "$LAB_DIR/nud-poll.log" | grep -q " STALE"; }
+poll 2 poll_stale
 mark="$(poll_lines)"
 mon="$(wc -l <"$LAB_DIR/nud-mon.log")"
 t_probe="$EPOCHREALTIME"
