@@ -23,6 +23,9 @@ use crate::Session;
 
 /// How many connections the kernel queues before we accept them.
 const BACKLOG: i32 = 128;
+/// At most this many refused addresses are remembered (each logged once); beyond, refusals
+/// are only counted, so a scan of the port cannot grow the set without bound.
+const LOGGED_ADDRESSES: usize = 1024;
 
 /// The accepting sockets and the peers whose connections they take.
 #[derive(Debug)]
@@ -173,7 +176,10 @@ async fn accept_loop(socket: Arc<TcpListener>, shared: Arc<Mutex<Peers>>, refuse
             Err(ambiguous) => {
                 drop(stream);
                 refused.fetch_add(1, Ordering::Relaxed);
-                if lock(&shared).logged.insert(address) {
+                let mut peers = lock(&shared);
+                let first = peers.logged.len() < LOGGED_ADDRESSES && peers.logged.insert(address);
+                drop(peers);
+                if first {
                     let why = if ambiguous {
                         "several sessions with this address (different ports): which one it is for cannot be told"
                     } else {
