@@ -100,6 +100,18 @@ pub struct ServiceAnnouncements {
     pub reason: Option<Reason>,
 }
 
+/// Why a node that would announce sends to no peer: [`Reason::PeersNotServed`] when it has
+/// peers and the speaker serves none of them, else [`Reason::NoPeers`].
+fn no_peer_reason(cluster: &Cluster<'_>, node: &str) -> Reason {
+    let mut peers = cluster.config.peers.iter().filter(|p| p.nodes.contains(node)).peekable();
+    let has_peers = peers.peek().is_some();
+    if has_peers && peers.all(|p| crate::sessions::dialable(p).is_none()) {
+        Reason::PeersNotServed
+    } else {
+        Reason::NoPeers
+    }
+}
+
 /// For every LoadBalancer service with at least one ingress IP: every node's announcements
 /// and skips. Nodes are the Node objects; liveness only changes the Layer 2 candidates.
 pub fn plan_announcements(cluster: &Cluster<'_>) -> BTreeMap<ServiceKey, ServiceAnnouncements> {
@@ -127,7 +139,7 @@ pub fn plan_announcements(cluster: &Cluster<'_>) -> BTreeMap<ServiceKey, Service
             match bgp {
                 Some(BgpDecision::Skip(reason)) => entry.skipped.push(skip(Protocol::Bgp, *reason)),
                 Some(BgpDecision::Announce { routes }) if routes.is_empty() => {
-                    entry.skipped.push(skip(Protocol::Bgp, Reason::NoPeers));
+                    entry.skipped.push(skip(Protocol::Bgp, no_peer_reason(cluster, node)));
                 }
                 Some(BgpDecision::Announce { routes }) => {
                     for (peer, prefixes) in routes {

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// One reason not to announce. The text of each is MetalLB's (docs/compatibility.md §4.1-§4.3), except
-/// [`Reason::NoPeers`], which only ferrolb's `plan` reports.
+/// [`Reason::NoPeers`] and [`Reason::PeersNotServed`], which only ferrolb's `plan` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
     /// The service is gone (docs/compatibility.md §4.1); for drivers that withdraw on deletion.
@@ -39,10 +39,12 @@ pub enum Reason {
     /// BGP, `externalTrafficPolicy: Local`: no serving endpoint on this node.
     NoLocalEndpoints,
     /// BGP: the node would announce, but no BGPPeer of this node takes the prefix: none is
-    /// named by the matching advertisements, carries the address's family, and is served by
-    /// this speaker. MetalLB says nothing here; `plan` does, so the user sees why no router
-    /// learns the prefix.
+    /// named by the matching advertisements and carries the address's family. MetalLB says
+    /// nothing here; `plan` does, so the user sees why no router learns the prefix.
     NoPeers,
+    /// BGP: the node would announce, but every BGPPeer of this node is one the speaker does
+    /// not serve yet (BGP unnumbered): it opens no session and reports it on the peer.
+    PeersNotServed,
 }
 
 impl Reason {
@@ -62,6 +64,7 @@ impl Reason {
             Self::NoEndpoints => "noEndpoints",
             Self::NoLocalEndpoints => "noLocalEndpoints",
             Self::NoPeers => "noPeers",
+            Self::PeersNotServed => "peersNotServed",
         }
     }
 }

@@ -114,6 +114,25 @@ fn the_plan_reports_a_node_that_would_announce_to_no_peer() {
 }
 
 #[test]
+fn the_plan_says_when_the_nodes_only_peers_are_ones_the_speaker_does_not_serve() {
+    let mut docs = vec![
+        pool("p", &["10.0.0.0/24"]),
+        bgpad("b", ""),
+        "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: fabric, namespace: metallb-system}\nspec: {myASN: 64512, peerASN: 64500, interface: eth1}\n".to_owned(),
+    ];
+    docs.extend(nodes(&["node-a"]));
+    docs.push(service("web", &["10.0.0.1"], false, ""));
+    docs.push(slice("web", &[("node-a", true)]));
+    let world = World::new(&docs);
+    let liveness = Liveness::Disabled;
+    let json = serde_json::to_value(plan_announcements(&world.cluster(&liveness))).unwrap();
+    assert_eq!(
+        json["default/web"]["skipped"],
+        serde_json::json!([{"node": "node-a", "protocol": "bgp", "reason": "peersNotServed"}])
+    );
+}
+
+#[test]
 fn the_plan_gives_the_common_reason_once_and_skips_services_without_addresses() {
     let world = base(vec![service("outside", &["10.9.0.1"], false, ""), service("pending", &[], false, "")]);
     let liveness = Liveness::Disabled;
