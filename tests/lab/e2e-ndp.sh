@@ -238,8 +238,11 @@ wait_for 5 "the entry goes STALE -> DELAY -> REACHABLE at $OWNER_MAC (ip -6 neig
 check "ip monitor neigh shows PROBE, then REACHABLE at $OWNER_MAC" monitor_shows "$mon" "$OWNER_MAC" PROBE REACHABLE
 probe_seen() { nd_packets nud-cap "$t_probe" | grep -E " NS $ROUTER_MAC > $OWNER_MAC [^ ]+ > $V6 " | head -n 1; }
 answer_seen() { nd_packets nud-cap "$t_probe" | grep -E " NA $OWNER_MAC > $ROUTER_MAC $V6 > [^ ]+ .*\[solicited\]" | head -n 1; }
-check "tcpdump: the router's unicast probe to $OWNER_MAC" test -n "$(probe_seen)"
-check "tcpdump: $OWNER's S=1 answer to it" test -n "$(answer_seen)"
+# waited for, not checked at once: tcpdump's line for a packet can trail the kernel's state
+probe_in() { test -n "$(probe_seen)"; }
+answer_in() { test -n "$(answer_seen)"; }
+wait_for 2 "tcpdump: the router's unicast probe to $OWNER_MAC" probe_in
+wait_for 2 "tcpdump: $OWNER's S=1 answer to it" answer_in
 echo "#    Linux's probe: $(probe_seen)"
 echo "#    as tcpdump -vv printed it:"
 grep -A2 -E "^[0-9.]+ $ROUTER_MAC > $OWNER_MAC, .*neighbor solicitation" "$LAB_DIR/nud-cap.log" | head -n 3 | sed 's/^/#    | /'
@@ -256,8 +259,10 @@ nap 0.2 # the poller's next lines
 echo "#    states after the kill: $(states_since "$mark")"
 unsolicited_seen() { nd_packets nud-cap "$t_kill" | grep -E " NA $OTHER_MAC > $ALL_NODES_MAC $V6 > ff02::1 .*\[override\]" | head -n 1; }
 reanswer_seen() { nd_packets nud-cap "$t_kill" | grep -E " NA $OTHER_MAC > $ROUTER_MAC $V6 > [^ ]+ .*\[solicited\]" | head -n 1; }
-check "tcpdump: $OTHER's unsolicited NA (S=0 O=1) after the kill" test -n "$(unsolicited_seen)"
-check "tcpdump: $OTHER's S=1 answer to the router's solicitation" test -n "$(reanswer_seen)"
+unsolicited_in() { test -n "$(unsolicited_seen)"; }
+reanswer_in() { test -n "$(reanswer_seen)"; }
+wait_for 2 "tcpdump: $OTHER's unsolicited NA (S=0 O=1) after the kill" unsolicited_in
+wait_for 2 "tcpdump: $OTHER's S=1 answer to the router's solicitation" reanswer_in
 echo "#    packets since the kill:"
 nd_packets nud-cap "$t_kill" | head -n 12 | sed 's/^/#    | /'
 lab kill nud-ping TERM >/dev/null
