@@ -28,20 +28,8 @@ lab_manifests
 lab_nodes_yaml node1 node2 | put cluster.yaml
 {
   lab_bgp_pool_yaml
-  for r in bird:172.30.0.1 frr:172.30.0.2; do
-    cat <<EOF
----
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: ${r%%:*}, namespace: metallb-system}
-spec:
-  myASN: 64512
-  peerASN: 64500
-  peerAddress: ${r#*:}
-  nodeSelectors:
-    - matchLabels: {kubernetes.io/hostname: node1}
-EOF
-  done
+  lab_bgp_peer_yaml bird 172.30.0.1 node1
+  lab_bgp_peer_yaml frr 172.30.0.2 node1
 } | put config.yaml
 lab_service_yaml -4 web 1 Cluster node2 ips=10.50.0.7 | put svc-web.yaml
 

@@ -55,17 +55,8 @@ kind: BGPAdvertisement
 metadata: {name: bgp, namespace: metallb-system}
 spec:
   ipAddressPools: [bgp]
----
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: bird, namespace: metallb-system}
-spec:
-  myASN: 64512
-  peerASN: 64500
-  peerAddress: 172.30.0.1
-  nodeSelectors:
-    - matchLabels: {kubernetes.io/hostname: node1}
 EOF
+  lab_bgp_peer_yaml bird 172.30.0.1 node1
 } | put pools.yaml
 # the Services as the previous implementation left them: addresses in their status
 SVC[web]="10 Cluster node3 -4"

@@ -17,25 +17,10 @@ set -uo pipefail
 lab_setup_ferrolb 2
 lab_manifests
 lab_nodes_yaml node1 node2 | put cluster.yaml
-peer_yaml() { # NAME [EXTRA_LINE]
-  cat <<EOF
----
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: $1, namespace: metallb-system}
-spec:
-  myASN: 64512
-  peerASN: 64500
-  peerAddress: 172.30.0.1
-  nodeSelectors:
-    - matchLabels: {kubernetes.io/hostname: node1}
-EOF
-  [ -z "${2:-}" ] || echo "  $2"
-}
 config() { # the plain or the red peer, and blue
   lab_bgp_pool_yaml
-  if [ "$1" = red ]; then peer_yaml red "vrf: red"; else peer_yaml plain; fi
-  peer_yaml blue "vrf: blue"
+  if [ "$1" = red ]; then lab_bgp_peer_yaml red 172.30.0.1 node1 "vrf: red"; else lab_bgp_peer_yaml plain 172.30.0.1 node1; fi
+  lab_bgp_peer_yaml blue 172.30.0.1 node1 "vrf: blue"
 }
 config plain | put config.yaml
 lab_service_yaml -4 web 1 Cluster node2 ips=10.50.0.9 | put svc-web.yaml

@@ -352,6 +352,18 @@ spec:
 EOF
 }
 
+# lab_bgp_peer_yaml NAME ADDRESS NODE [SPEC_LINE...]: a BGPPeer document (leading "---") from
+# node NODE (AS 64512) to ADDRESS (AS 64500, the lab's routers), with more spec lines such as
+# "vrf: red" or "holdTime: 9s"
+lab_bgp_peer_yaml() {
+  local name="$1" address="$2" node="$3" line
+  shift 3
+  printf -- '---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: %s, namespace: metallb-system}\n' "$name"
+  printf 'spec:\n  myASN: 64512\n  peerASN: 64500\n  peerAddress: %s\n' "$address"
+  for line in "$@"; do echo "  $line"; done
+  printf '  nodeSelectors:\n    - matchLabels: {kubernetes.io/hostname: %s}\n' "$node"
+}
+
 # lab_bgp_pool_yaml: the IPAddressPool "pool" (10.50.0.0/24) and a BGPAdvertisement "adv" of it
 lab_bgp_pool_yaml() {
   cat <<EOF
