@@ -484,17 +484,19 @@ impl Driver {
     /// Nagle, and the eBGP TTL.
     fn prepare_inbound(&self, stream: &TcpStream) -> io::Result<()> {
         stream.set_nodelay(true)?;
-        if self.settings.is_external() {
-            let ttl = if self.settings.ebgp_multihop { 255 } else { 1 };
-            let sock = socket2::SockRef::from(stream);
-            if stream.peer_addr()?.is_ipv4() {
-                sock.set_ttl_v4(ttl)?;
-            } else {
-                sock.set_unicast_hops_v6(ttl)?;
-            }
-        }
-        Ok(())
+        set_ebgp_ttl(socket2::SockRef::from(stream), &self.settings, stream.peer_addr()?.is_ipv4())
     }
+}
+
+/// For eBGP, the TTL of every packet of the session: 1 for a directly connected peer, 255
+/// with `ebgpMultiHop`. RFC 4271 has no TTL rule; single-hop eBGP with TTL 1 is what FRR
+/// and BIRD do by default, and `ebgpMultiHop` lifts it to the maximum. Nothing for iBGP.
+fn set_ebgp_ttl(sock: socket2::SockRef<'_>, settings: &PeerSettings, ipv4: bool) -> io::Result<()> {
+    if !settings.is_external() {
+        return Ok(());
+    }
+    let ttl = if settings.ebgp_multihop { 255 } else { 1 };
+    if ipv4 { sock.set_ttl_v4(ttl) } else { sock.set_unicast_hops_v6(ttl) }
 }
 
 /// Reads whatever is available into the connection's buffer. Cancel-safe: data is
@@ -512,17 +514,7 @@ async fn connect(settings: PeerSettings) -> io::Result<TcpStream> {
     if let Some(password) = settings.password.as_deref().filter(|p| !p.is_empty()) {
         ferrolb_sys::set_tcp_md5sig(socket.as_fd(), peer, password.as_bytes())?;
     }
-    if settings.is_external() {
-        // RFC 4271 has no TTL rule; single-hop eBGP with TTL 1 is what FRR and BIRD do by
-        // default, and `ebgpMultiHop` lifts it to the maximum.
-        let ttl = if settings.ebgp_multihop { 255 } else { 1 };
-        let sock = socket2::SockRef::from(&socket);
-        if peer.is_ipv4() {
-            sock.set_ttl_v4(ttl)?;
-        } else {
-            sock.set_unicast_hops_v6(ttl)?;
-        }
-    }
+    set_ebgp_ttl(socket2::SockRef::from(&socket), &settings, peer.is_ipv4())?;
     if let Some(device) = &settings.device {
         socket2::SockRef::from(&socket).bind_device(Some(device.as_bytes())).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot bind the session to device {device:?} (the VRF's master): {e}"))

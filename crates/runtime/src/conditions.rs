@@ -18,7 +18,6 @@ pub const SPEAKER_CONDITION: &str = "configReconcilerValid";
 /// The ConfigurationState status after a reconcile that accepted the configuration
 /// (`None`) or rejected it.
 pub fn configuration_state(condition_type: &str, error: Option<&ConfigError>) -> ConfigurationStateStatus {
-    let now = rfc3339(SystemTime::now());
     let (status, reason, message) = match error {
         None => ("True", "Reconciled", String::new()),
         Some(e) => ("False", "ConfigurationError", format!("configuration error: {e}")),
@@ -26,14 +25,19 @@ pub fn configuration_state(condition_type: &str, error: Option<&ConfigError>) ->
     ConfigurationStateStatus {
         result: Some(if error.is_some() { "Invalid" } else { "Valid" }.to_owned()),
         error_summary: if error.is_some() { message.clone() } else { String::new() },
-        conditions: vec![Condition {
-            type_: condition_type.to_owned(),
-            status: status.to_owned(),
-            observed_generation: None,
-            last_transition_time: now,
-            reason: reason.to_owned(),
-            message,
-        }],
+        conditions: vec![condition(condition_type, status, reason, message)],
+    }
+}
+
+/// One condition, stamped now.
+fn condition(type_: &str, status: &str, reason: &str, message: String) -> Condition {
+    Condition {
+        type_: type_.to_owned(),
+        status: status.to_owned(),
+        observed_generation: None,
+        last_transition_time: rfc3339(SystemTime::now()),
+        reason: reason.to_owned(),
+        message,
     }
 }
 
@@ -49,14 +53,8 @@ pub fn with_peer_notes(mut status: ConfigurationStateStatus, notes: &[PeerNote])
     }
     let unserved = notes.iter().any(|n| !n.served);
     let message = notes.iter().map(|n| format!("BGPPeer/{}: {}", n.peer, n.message)).collect::<Vec<_>>().join("; ");
-    status.conditions.push(Condition {
-        type_: PEERS_CONDITION.to_owned(),
-        status: if unserved { "False" } else { "True" }.to_owned(),
-        observed_generation: None,
-        last_transition_time: rfc3339(SystemTime::now()),
-        reason: if unserved { "PeerNotServed" } else { "PeerServedInPart" }.to_owned(),
-        message,
-    });
+    let (state, reason) = if unserved { ("False", "PeerNotServed") } else { ("True", "PeerServedInPart") };
+    status.conditions.push(condition(PEERS_CONDITION, state, reason, message));
     status
 }
 
@@ -66,14 +64,8 @@ pub fn with_unapplied(mut status: ConfigurationStateStatus, unapplied: &[Unappli
     if unapplied.is_empty() {
         return status;
     }
-    status.conditions.push(Condition {
-        type_: crate::speaker::unapplied::CONDITION.to_owned(),
-        status: "False".to_owned(),
-        observed_generation: None,
-        last_transition_time: rfc3339(SystemTime::now()),
-        reason: "NotApplied".to_owned(),
-        message: unapplied.iter().map(|u| u.message.as_str()).collect::<Vec<_>>().join("; "),
-    });
+    let message = unapplied.iter().map(|u| u.message.as_str()).collect::<Vec<_>>().join("; ");
+    status.conditions.push(condition(crate::speaker::unapplied::CONDITION, "False", "NotApplied", message));
     status
 }
 
