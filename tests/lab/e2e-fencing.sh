@@ -287,8 +287,7 @@ kill9() { # NODE...: kill -9 their speakers by pid, then forget the pid files
 lab_manifests
 NODES=(node1 node2 node3)
 for n in "${NODES[@]}"; do FLAGS[$n]="--membership-key-file $LAB_DIR/key"; done
-head -c 16 /dev/urandom | base64 | tr -d '=' >"$LAB_DIR/key"
-chmod 600 "$LAB_DIR/key"
+lab_key "$LAB_DIR/key"
 lab_nodes_yaml "${NODES[@]}" | put cluster.yaml
 lab_l2_pool_yaml lan 172.30.0.100-172.30.0.119 fd00:30::100-fd00:30::119 | put pools.yaml
 for i in 1 2 3 4 5; do service "s$i" "2$i" Cluster "node$(((i - 1) % 3 + 1))" -4; done

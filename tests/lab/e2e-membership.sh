@@ -140,9 +140,7 @@ start_phase() { # N
   cluster_yaml "${NODES[@]}" | put cluster.yaml
   pools_yaml | put pools.yaml
   # a shared secret like MetalLB's memberlist secretkey (16 random bytes, unpadded base64)
-  head -c 16 /dev/urandom | base64 | tr -d '=' >"$LAB_DIR/key-a"
-  head -c 16 /dev/urandom | base64 | tr -d '=' >"$LAB_DIR/key-b"
-  chmod 600 "$LAB_DIR/key-a" "$LAB_DIR/key-b"
+  lab_key "$LAB_DIR/key-a" "$LAB_DIR/key-b"
 }
 
 

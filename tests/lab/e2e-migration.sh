@@ -36,8 +36,7 @@ lab_setup_ferrolb 3
 lab_manifests
 NODES=(node1 node2 node3)
 for n in "${NODES[@]}"; do FLAGS[$n]="--membership-key-file $LAB_DIR/key"; done
-head -c 16 /dev/urandom | base64 | tr -d '=' >"$LAB_DIR/key"
-chmod 600 "$LAB_DIR/key"
+lab_key "$LAB_DIR/key"
 lab_nodes_yaml "${NODES[@]}" | put cluster.yaml
 {
   lab_l2_pool_yaml lan 172.30.0.100-172.30.0.119

@@ -47,8 +47,7 @@ UNUSED6=fd00:30::109 # in the pool, never given to a Service (the only one gets 
 lab_setup_ferrolb 2
 [ -x "$NDP_PROBE" ] || fatal "no ndp_probe binary at $NDP_PROBE"
 lab_manifests
-head -c 16 /dev/urandom | base64 | tr -d '=' >"$LAB_DIR/key"
-chmod 600 "$LAB_DIR/key"
+lab_key "$LAB_DIR/key"
 
 # ---------------------------------------------------------------- captures (router's eth0)
 cap_start() { # NAME FILTER: tcpdump -tt -vv into $LAB_DIR/NAME.log, bounded; waits until it listens

@@ -202,6 +202,15 @@ for (ip, mac), (n, t) in sorted(false.items(), key=lambda kv: kv[1][1]):
     print("%s from %s (owner %s): %d GARPs, the first at %.6f" % (ip, mac, owners[ip], n, t))
 EOF
 }
+# The start of the Python that reads speaker log lines between T0_MS and T1_MS (argv 1 and 2):
+# ms(TIMESTAMP) turns a log line's RFC 3339 timestamp into epoch milliseconds
+LOG_WINDOW_PY='import re, sys
+from datetime import datetime, timezone
+t0, t1 = int(sys.argv[1]), int(sys.argv[2])
+def ms(ts):
+    d = datetime.strptime(ts[:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    return int(d.timestamp() * 1000)
+'
 # fence_windows T0_MS T1_MS NODE...: the fenced windows ("lost quorum" -> "no longer fenced")
 # that began between T0 and T1 in the NODEs' logs: "COUNT TOTAL_MS LONGEST_MS" (a window still
 # open at T1 ends at T1)
@@ -210,13 +219,7 @@ fence_windows() {
   shift 2
   for n in "$@"; do
     nlog "$n" | grep -E 'lost quorum|no longer fenced' | sed "s/^/$n /"
-  done | "$PY" -c '
-import sys
-from datetime import datetime, timezone
-t0, t1 = int(sys.argv[1]), int(sys.argv[2])
-def ms(ts):
-    d = datetime.strptime(ts[:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
-    return int(d.timestamp() * 1000)
+  done | "$PY" -c "$LOG_WINDOW_PY"'
 open_at, wins = {}, []
 for line in sys.stdin:
     f = line.split()
@@ -236,13 +239,7 @@ down_windows() {
   shift 2
   for n in "$@"; do
     nlog "$n" | grep -E "^[^ ]+ +[A-Z]+ member (down|up) node=$n member=" | sed "s/^/$n /"
-  done | "$PY" -c '
-import re, sys
-from datetime import datetime, timezone
-t0, t1 = int(sys.argv[1]), int(sys.argv[2])
-def ms(ts):
-    d = datetime.strptime(ts[:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
-    return int(d.timestamp() * 1000)
+  done | "$PY" -c "$LOG_WINDOW_PY"'
 down, out = {}, []
 for line in sys.stdin:
     f = line.split()
@@ -269,8 +266,7 @@ command -v nft >/dev/null || fatal "nft is missing (Debian package nftables)"
 lab_at_teardown loss_teardown
 lab_manifests
 NODES=(node1 node2 node3)
-head -c 16 /dev/urandom | base64 | tr -d '=' >"$LAB_DIR/key"
-chmod 600 "$LAB_DIR/key"
+lab_key "$LAB_DIR/key"
 for n in "${NODES[@]}"; do FLAGS[$n]="--membership-key-file $LAB_DIR/key"; done
 lab_nodes_yaml "${NODES[@]}" | put cluster.yaml
 lab_l2_pool_yaml lan 172.30.0.100-172.30.0.119 | put pools.yaml

@@ -352,6 +352,12 @@ spec:
 EOF
 }
 
+# lab_key FILE...: a fresh membership key in each FILE (16 random bytes, base64), mode 600
+lab_key() {
+  local f
+  for f in "$@"; do head -c 16 /dev/urandom | base64 | tr -d '=' >"$f" && chmod 600 "$f"; done
+}
+
 # lab_bgp_peer_yaml NAME ADDRESS NODE [SPEC_LINE...]: a BGPPeer document (leading "---") from
 # node NODE (AS 64512) to ADDRESS (AS 64500, the lab's routers), with more spec lines such as
 # "vrf: red" or "holdTime: 9s"
