@@ -1,10 +1,13 @@
 //! Reading manifest files and directories: what `validate` and `plan` are given on the
 //! command line, and what the `dir:` source watches.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
-use crate::{LoadReport, ManifestError, Resources, load_str};
+use crate::{LoadReport, ManifestError, Resources, documents, load_str};
 
 /// Why the inputs could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -41,10 +44,7 @@ pub fn load_live(paths: &[PathBuf]) -> Result<(Resources, LoadReport), InputErro
 }
 
 fn load_files(paths: &[PathBuf], live: bool) -> Result<(Resources, LoadReport), InputError> {
-    let mut files = Vec::new();
-    for path in paths {
-        collect(path, true, &mut files)?;
-    }
+    let files = manifest_files(paths)?;
     let mut resources = Resources::default();
     let mut report = LoadReport::default();
     for file in files {
@@ -53,11 +53,39 @@ fn load_files(paths: &[PathBuf], live: bool) -> Result<(Resources, LoadReport), 
             Err(e) if live && e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(source) => return Err(InputError::Io { path: file.display().to_string(), source }),
         };
-        let one = load_str(&text, &file.display().to_string(), &mut resources)?;
+        let one = load_pieces(&text, &file.display().to_string(), &mut resources)?;
         report.loaded += one.loaded;
         report.ignored.extend(one.ignored);
     }
     Ok((resources, report))
+}
+
+/// [`load_str`], a document at a time: a file of 50,000 Services never becomes one tree of
+/// 50,000 documents in memory. A piece that does not load sends the whole text to
+/// [`load_str`], for its exact error (line and document numbers of the file).
+fn load_pieces(text: &str, origin: &str, into: &mut Resources) -> Result<LoadReport, ManifestError> {
+    let mut staged = Resources::default();
+    let mut report = LoadReport::default();
+    for piece in documents::split(text) {
+        match load_str(piece, origin, &mut staged) {
+            Ok(one) => {
+                report.loaded += one.loaded;
+                report.ignored.extend(one.ignored);
+            }
+            Err(_) => return load_str(text, origin, into),
+        }
+    }
+    into.extend(staged);
+    Ok(report)
+}
+
+/// The manifest files under `paths`, in load order.
+fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, true, &mut files)?;
+    }
+    Ok(files)
 }
 
 fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
@@ -81,4 +109,302 @@ fn collect(path: &Path, explicit: bool, out: &mut Vec<PathBuf>) -> Result<(), In
 
 fn is_manifest(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// A file younger than this may still change within its timestamp's granularity without its
+/// size or inode changing: its stamp is not trusted, and its text is read and hashed again.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// The manifests of a changing directory, loaded again and again at the cost of what
+/// changed: [`load_live`]'s result, from a cache.
+///
+/// A file whose size, inode and modification time are those of the last load is not read.
+/// A file that changed is read and cut into documents ([`documents::split`]); only the
+/// documents whose text is new (by a 64-bit hash and the length) are parsed, the others
+/// keep their objects. One edited Service in a file of 50,000 costs one document's parse,
+/// not the file's. When a piece does not load, the whole file is loaded the usual way, so
+/// the error is exactly the one [`load`] gives.
+#[derive(Debug, Default)]
+pub struct ManifestCache {
+    files: BTreeMap<PathBuf, CachedFile>,
+}
+
+#[derive(Debug)]
+struct CachedFile {
+    /// `None`: the file was too young to trust its stamp.
+    stamp: Option<Stamp>,
+    pieces: Vec<Piece>,
+}
+
+/// What tells a file apart from its earlier self without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    inode: u64,
+    modified: SystemTime,
+}
+
+#[derive(Debug)]
+struct Piece {
+    hash: u64,
+    len: usize,
+    objects: Resources,
+    report: LoadReport,
+}
+
+/// What a load read and parsed, for the log and the tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Files read (their stamp changed).
+    pub files_read: usize,
+    /// Documents (pieces) parsed.
+    pub pieces_parsed: usize,
+    /// Pieces whose objects were kept.
+    pub pieces_kept: usize,
+    /// Whether the objects may differ from the last refresh's (a piece was parsed, or one
+    /// moved or went away).
+    pub changed: bool,
+}
+
+impl ManifestCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads `paths` again as [`load_live`] would, reading and parsing only what changed
+    /// since the last call; [`Self::resources`] then gives the objects. On error the cache
+    /// still holds what it held, so the next call after a fix parses what the fix touched.
+    pub fn refresh(&mut self, paths: &[PathBuf]) -> Result<CacheStats, InputError> {
+        let files = manifest_files(paths)?;
+        let mut stats = CacheStats::default();
+        let before = layout(&self.files);
+        let mut fresh = BTreeMap::new();
+        for file in files {
+            let meta = match fs::metadata(&file) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(InputError::Io { path: file.display().to_string(), source }),
+            };
+            let stamp = stamp_of(&meta);
+            let old = self.files.remove(&file);
+            let entry = match old {
+                Some(old) if old.stamp.is_some() && old.stamp == stamp => old,
+                old => {
+                    let text = match fs::read_to_string(&file) {
+                        Ok(text) => text,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(source) => {
+                            self.files.extend(old.map(|o| (file.clone(), o)));
+                            self.files.extend(fresh);
+                            return Err(InputError::Io { path: file.display().to_string(), source });
+                        }
+                    };
+                    stats.files_read += 1;
+                    let pieces = old.map(|o| o.pieces).unwrap_or_default();
+                    match reparse(&file, &text, pieces, &mut stats) {
+                        Ok(pieces) => CachedFile { stamp: stamp.filter(settled), pieces },
+                        Err(failed) => {
+                            let (e, pieces) = *failed;
+                            self.files.insert(file, CachedFile { stamp: None, pieces });
+                            self.files.extend(fresh);
+                            return Err(e);
+                        }
+                    }
+                }
+            };
+            fresh.insert(file, entry);
+        }
+        stats.changed = stats.pieces_parsed > 0 || layout(&fresh) != before;
+        // files gone from the directory are gone from the cache
+        self.files = fresh;
+        Ok(stats)
+    }
+
+    /// Every object of the files as last refreshed, in load order.
+    pub fn resources(&self) -> (Resources, LoadReport) {
+        let mut resources = Resources::default();
+        let mut report = LoadReport::default();
+        for piece in self.files.values().flat_map(|f| &f.pieces) {
+            resources.extend(piece.objects.clone());
+            report.loaded += piece.report.loaded;
+            report.ignored.extend(piece.report.ignored.iter().cloned());
+        }
+        resources.shrink_to_fit();
+        (resources, report)
+    }
+}
+
+/// The pieces of `text`, parsing only those not among `old` (which are used up); on error,
+/// the error and the old pieces, untouched (boxed: the error is large, and rare).
+fn reparse(
+    file: &Path,
+    text: &str,
+    old: Vec<Piece>,
+    stats: &mut CacheStats,
+) -> Result<Vec<Piece>, Box<(InputError, Vec<Piece>)>> {
+    let origin = file.display().to_string();
+    let mut known: HashMap<(u64, usize), Vec<Piece>> = HashMap::new();
+    for piece in old {
+        known.entry((piece.hash, piece.len)).or_default().push(piece);
+    }
+    let mut pieces = Vec::new();
+    for part in documents::split(text) {
+        let hash = hash_of(part);
+        if let Some(piece) = known.get_mut(&(hash, part.len())).and_then(Vec::pop) {
+            stats.pieces_kept += 1;
+            pieces.push(piece);
+            continue;
+        }
+        let mut objects = Resources::default();
+        match load_str(part, &origin, &mut objects) {
+            Ok(report) => {
+                stats.pieces_parsed += 1;
+                pieces.push(Piece { hash, len: part.len(), objects, report });
+            }
+            Err(_) => {
+                // The whole text says what is wrong, with its line and document numbers.
+                let mut whole = Resources::default();
+                let back =
+                    |known: HashMap<_, Vec<Piece>>| pieces.into_iter().chain(known.into_values().flatten()).collect();
+                return match load_str(text, &origin, &mut whole) {
+                    Err(e) => Err(Box::new((InputError::Manifest(e), back(known)))),
+                    // A piece that does not load alone in a text that does (the splitter
+                    // cut where it should not have): the text is one piece.
+                    Ok(report) => {
+                        stats.pieces_parsed += 1;
+                        Ok(vec![Piece { hash: hash_of(text), len: text.len(), objects: whole, report }])
+                    }
+                };
+            }
+        }
+    }
+    Ok(pieces)
+}
+
+/// Which pieces each file has, in order: what tells whether the objects moved.
+fn layout(files: &BTreeMap<PathBuf, CachedFile>) -> Vec<(PathBuf, Vec<(u64, usize)>)> {
+    files.iter().map(|(path, f)| (path.clone(), f.pieces.iter().map(|p| (p.hash, p.len)).collect())).collect()
+}
+
+fn hash_of(text: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn stamp_of(meta: &fs::Metadata) -> Option<Stamp> {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(Stamp { len: meta.len(), inode, modified: meta.modified().ok()? })
+}
+
+/// Whether the file was last written long enough ago that a change now would show in its stamp.
+fn settled(stamp: &Stamp) -> bool {
+    SystemTime::now().duration_since(stamp.modified).is_ok_and(|age| age >= SETTLE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ferrolb-files-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn namespace(name: &str) -> String {
+        format!("---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n")
+    }
+
+    /// Writes `text` to `path` with a modification time long past, as an older file has.
+    fn write_old(path: &Path, text: &str) {
+        fs::write(path, text).unwrap();
+        let past = SystemTime::now() - Duration::from_secs(60);
+        fs::File::options().write(true).open(path).unwrap().set_modified(past).unwrap();
+    }
+
+    impl ManifestCache {
+        fn load(&mut self, paths: &[PathBuf]) -> Result<(Resources, LoadReport, CacheStats), InputError> {
+            let stats = self.refresh(paths)?;
+            let (resources, report) = self.resources();
+            Ok((resources, report, stats))
+        }
+    }
+
+    fn names(resources: &Resources) -> Vec<&str> {
+        resources.namespaces.iter().map(|n| n.metadata.name.as_str()).collect()
+    }
+
+    #[test]
+    fn an_edit_parses_the_documents_it_touched_and_nothing_else() {
+        let dir = scratch("edit");
+        let big = dir.join("big.yaml");
+        write_old(&big, &(0..100).map(|i| namespace(&format!("n{i}"))).collect::<String>());
+        write_old(&dir.join("small.yaml"), &namespace("s"));
+        let mut cache = ManifestCache::new();
+        let (first, _, stats) = cache.load(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!((stats.files_read, stats.pieces_parsed), (2, 101));
+        assert_eq!(first, load(std::slice::from_ref(&dir)).unwrap().0);
+
+        let (again, _, stats) = cache.load(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(stats, CacheStats::default(), "nothing changed: nothing read");
+        assert!(!stats.changed);
+        assert_eq!(again, first);
+
+        let edited: String = (0..100).map(|i| namespace(&format!("n{}", if i == 42 { 4200 } else { i }))).collect();
+        write_old(&big, &(edited.clone() + &namespace("extra")));
+        let (after, _, stats) = cache.load(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!((stats.files_read, stats.pieces_parsed, stats.pieces_kept), (1, 2, 99));
+        assert!(stats.changed);
+        assert_eq!(after, load(std::slice::from_ref(&dir)).unwrap().0);
+        assert_eq!(names(&after)[42], "n4200");
+        assert_eq!(names(&after).last(), Some(&"s"));
+    }
+
+    #[test]
+    fn a_broken_edit_gives_the_whole_files_error_and_a_fix_loads() {
+        let dir = scratch("broken");
+        let file = dir.join("a.yaml");
+        write_old(&file, &(namespace("a") + &namespace("b")));
+        let mut cache = ManifestCache::new();
+        cache.load(std::slice::from_ref(&dir)).unwrap();
+        let broken = namespace("a") + "---\napiVersion: v1\nkind: Namespace\nmetadata: [\n";
+        write_old(&file, &broken);
+        let error = cache.load(std::slice::from_ref(&dir)).unwrap_err().to_string();
+        assert_eq!(error, load(std::slice::from_ref(&dir)).unwrap_err().to_string());
+        write_old(&file, &(namespace("a") + &namespace("c")));
+        let (fixed, _, stats) = cache.load(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(names(&fixed), vec!["a", "c"]);
+        assert_eq!(stats.pieces_kept, 1, "the untouched document was kept through the error");
+    }
+
+    #[test]
+    fn a_young_file_is_read_again_even_when_its_stamp_did_not_change() {
+        let dir = scratch("young");
+        let file = dir.join("a.yaml");
+        fs::write(&file, namespace("a")).unwrap();
+        let mut cache = ManifestCache::new();
+        cache.load(std::slice::from_ref(&dir)).unwrap();
+        let (_, _, stats) = cache.load(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!((stats.files_read, stats.pieces_kept), (1, 1), "read and hashed, not parsed");
+        assert!(!stats.changed);
+    }
+
+    #[test]
+    fn removed_files_leave_and_duplicate_documents_stay_duplicates() {
+        let dir = scratch("removed");
+        write_old(&dir.join("a.yaml"), &(namespace("x") + &namespace("x")));
+        write_old(&dir.join("b.yaml"), &namespace("b"));
+        let mut cache = ManifestCache::new();
+        let (both, _, _) = cache.load(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(names(&both), vec!["x", "x", "b"]);
+        fs::remove_file(dir.join("b.yaml")).unwrap();
+        let (one, _, stats) = cache.load(std::slice::from_ref(&dir)).unwrap();
+        assert!(stats.changed, "a file went away");
+        assert_eq!(names(&one), vec!["x", "x"]);
+    }
 }

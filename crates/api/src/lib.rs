@@ -12,6 +12,7 @@ pub mod conversion;
 pub mod core;
 #[cfg(feature = "kube")]
 pub mod crds;
+pub mod documents;
 pub mod files;
 pub mod install;
 pub mod manifest;

@@ -61,13 +61,16 @@ fn add_announcements(
     lb_class: Option<&str>,
     ignore_exclude_lb: bool,
 ) {
+    // by namespace and name: a search of the results per Service would be quadratic
+    let by_key: std::collections::HashMap<(&str, &str), &ServiceResult> =
+        results.iter().map(|r| ((r.namespace.as_str(), r.name.as_str()), r)).collect();
     let planned: Vec<ferrolb_api::Service> = resources
         .services
         .iter()
         .map(|service| {
             let mut service = service.clone();
             let namespace = service.metadata.namespace.get_or_insert_with(|| "default".to_owned()).clone();
-            let result = results.iter().find(|r| r.namespace == namespace && r.name == service.metadata.name);
+            let result = by_key.get(&(namespace.as_str(), service.metadata.name.as_str()));
             service.status.load_balancer.ingress = result
                 .map(|r| r.ips.iter().map(|ip| LoadBalancerIngress { ip: Some(ip.clone()), hostname: None }).collect())
                 .unwrap_or_default();

@@ -60,7 +60,7 @@ impl Sink {
     /// A Service's addresses and pool; `None` clears them (or forgets a deleted service).
     pub fn write_service(&self, namespace: &str, name: &str, state: Option<&ServiceState>) {
         match self {
-            Sink::Dir(dir) => dir.set(dir.state().service_path(namespace, name), state),
+            Sink::Dir(dir) => dir.set_service(namespace, name, state),
             Sink::Kube(KubeSink { writer, .. }) => {
                 let wish = state.map(|s| Wish::Service { ingress: to_value(&s.ingress), pool: s.pool.clone() });
                 writer.set(Target::Service { namespace: namespace.into(), name: name.into() }, wish);
@@ -74,20 +74,7 @@ impl Sink {
     /// status with it.
     pub fn stored_services(&self) -> Option<BTreeMap<(String, String), ServiceState>> {
         match self {
-            Sink::Dir(dir) => {
-                // what is on disk, and what this process asked for that the writer has not put
-                // there yet
-                let services = dir.state().root().join("services");
-                let (mut stored, pending) = dir.read_with_pending(&services, || dir.state().read_services().0);
-                for (path, content) in pending {
-                    let Some(key) = dir.state().service_of(&path) else { continue };
-                    match content.and_then(|bytes| serde_json::from_slice::<ServiceState>(&bytes).ok()) {
-                        Some(state) => stored.insert(key, state),
-                        None => stored.remove(&key),
-                    };
-                }
-                Some(stored)
-            }
+            Sink::Dir(dir) => Some(dir.stored_services()),
             Sink::Kube(_) => None,
         }
     }

@@ -6,19 +6,26 @@
 //! directory that does not load (a file half-written by an editor, a syntax error, an
 //! unreadable file) is reported and the last good snapshot stays in force until it loads
 //! again.
+//!
+//! A reload costs what changed, not what the directory holds: the manifests come through a
+//! [`ManifestCache`] (unchanged files are not read, unchanged documents of a changed file are
+//! not parsed), and the services' states through [`ServiceStates`], which re-reads only the
+//! state files the file events name (every file's stamp on a resync). Nothing changed,
+//! nothing is published.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use ferrolb_api::files::{self, ManifestCache};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use super::state_dir::StateDir;
+use super::state_dir::{ServiceStates, StateDir};
 use super::{POOL_ANNOTATION, Snapshot};
 use crate::observe::metrics::Metrics;
-use ferrolb_api::files;
 
 /// How long to wait for a burst of file events to end before reloading.
 const COALESCE: Duration = Duration::from_millis(40);
@@ -31,6 +38,19 @@ pub struct DirSource {
     state: StateDir,
 }
 
+/// What a reload starts from: the caches of the last one.
+#[derive(Debug, Default)]
+struct Loaded {
+    manifests: ManifestCache,
+    states: ServiceStates,
+    /// Whether anything was published yet: the first load always is.
+    once: bool,
+}
+
+/// Which files changed since the last reload, as the events said: `None` when that is not
+/// known (a rescan, a lost event, the periodic resync), and every file is looked at.
+type Changed = Option<BTreeSet<PathBuf>>;
+
 impl DirSource {
     pub fn new(manifests: PathBuf, state: StateDir) -> Self {
         Self { manifests, state }
@@ -38,14 +58,31 @@ impl DirSource {
 
     /// Reads the manifests and overlays the service states the controller wrote.
     pub fn load(&self) -> Result<Snapshot, files::InputError> {
-        let (mut resources, _report) = files::load_live(std::slice::from_ref(&self.manifests))?;
-        let (states, problems) = self.state.read_services();
+        let mut loaded = Loaded::default();
+        Ok(self.reload(&mut loaded, None)?.unwrap_or_default())
+    }
+
+    /// The snapshot after the changes in `changed`, or `None` when nothing it holds changed.
+    fn reload(
+        &self,
+        loaded: &mut Loaded,
+        changed: Option<&BTreeSet<PathBuf>>,
+    ) -> Result<Option<Snapshot>, files::InputError> {
+        let started = Instant::now();
+        let stats = loaded.manifests.refresh(std::slice::from_ref(&self.manifests))?;
+        let mut problems = Vec::new();
+        let states_changed = loaded.states.refresh(&self.state, changed, &mut problems);
         for problem in problems {
             warn!(%problem, "ignoring an unreadable service state file");
         }
+        if loaded.once && !stats.changed && !states_changed {
+            return Ok(None);
+        }
+        loaded.once = true;
+        let (mut resources, _report) = loaded.manifests.resources();
         for service in &mut resources.services {
-            let namespace = service.metadata.namespace.get_or_insert_with(|| "default".to_owned()).clone();
-            if let Some(state) = states.get(&(namespace, service.metadata.name.clone())) {
+            let namespace = service.metadata.namespace.get_or_insert_with(|| "default".to_owned());
+            if let Some(state) = loaded.states.get(namespace, &service.metadata.name) {
                 service.status.load_balancer.ingress = state.ingress.clone();
                 match &state.pool {
                     Some(pool) => service.metadata.annotations.insert(POOL_ANNOTATION.to_owned(), pool.clone()),
@@ -53,23 +90,39 @@ impl DirSource {
                 };
             }
         }
-        Ok(Snapshot { resources, rejected: Vec::new() })
+        debug!(
+            files_read = stats.files_read,
+            documents_parsed = stats.pieces_parsed,
+            documents_kept = stats.pieces_kept,
+            states = loaded.states.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "manifests reloaded"
+        );
+        Ok(Some(Snapshot { resources, rejected: Vec::new() }))
     }
 
     /// Loads once, then watches the manifests (and the state directory within or beside
     /// them) and publishes every new snapshot that differs from the last. Returns when every
     /// receiver is gone. Fails only if the first load fails and no watcher can be set up.
     pub async fn watch(self, tx: watch::Sender<Arc<Snapshot>>, metrics: Arc<Metrics>) {
-        let (events_tx, events_rx) = mpsc::unbounded_channel::<()>();
+        let (events_tx, events_rx) = mpsc::unbounded_channel::<Changed>();
         let state_root = self.state.root().to_owned();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             // Opening and reading files (every reload, in every process sharing the
             // directory) must not count as a change, or the readers would wake each other
             // forever.
-            if event.is_ok_and(|e| {
-                !matches!(e.kind, notify::EventKind::Access(_)) && changes_the_snapshot(&e.paths, &state_root)
-            }) {
-                let _ = events_tx.send(());
+            match event {
+                Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => {}
+                Ok(e) if e.need_rescan() || e.paths.is_empty() => {
+                    let _ = events_tx.send(None);
+                }
+                Ok(e) if changes_the_snapshot(&e.paths, &state_root) => {
+                    let _ = events_tx.send(Some(e.paths.into_iter().collect()));
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = events_tx.send(None);
+                }
             }
         });
         let _watcher = match watcher {
@@ -87,27 +140,38 @@ impl DirSource {
             }
         };
         let mut events = _watcher.as_ref().map(|_| events_rx);
-        let mut published = false;
+        let mut loaded = Some(Loaded::default());
+        let mut changed: Changed = None;
         let mut last_error: Option<String> = None;
         loop {
             // Reading and parsing thousands of Services takes a while: off the async
             // workers, which serve the BGP sessions, the gossip and `/metrics` meanwhile.
             let source = self.clone();
-            let loaded = match tokio::task::spawn_blocking(move || source.load()).await {
-                Ok(loaded) => loaded,
+            let mut caches = loaded.take().unwrap_or_default();
+            let paths = changed.take();
+            let done = tokio::task::spawn_blocking(move || {
+                let result = source.reload(&mut caches, paths.as_ref());
+                (caches, result)
+            });
+            let result = match done.await {
+                Ok((caches, result)) => {
+                    loaded = Some(caches);
+                    result
+                }
                 Err(e) => {
                     warn!(error = %e, "the manifest loader stopped; keeping the last good state");
                     return;
                 }
             };
-            match loaded {
+            match result {
                 Ok(snapshot) => {
                     if last_error.take().is_some() {
                         tracing::info!(source = %self.manifests.display(), "manifests load again");
                     }
-                    if !published || **tx.borrow() != snapshot {
+                    if let Some(snapshot) = snapshot
+                        && **tx.borrow() != snapshot
+                    {
                         debug!("new snapshot");
-                        published = true;
                         if tx.send(Arc::new(snapshot)).is_err() {
                             return;
                         }
@@ -122,15 +186,27 @@ impl DirSource {
                     }
                 }
             }
+            changed = Some(BTreeSet::new());
             tokio::select! {
-                Some(()) = next_event(&mut events) => {
+                Some(first) = next_event(&mut events) => {
+                    merge(&mut changed, first);
                     // Coalesce the burst: wait until the directory has been quiet briefly.
-                    while let Ok(Some(())) = tokio::time::timeout(COALESCE, next_event(&mut events)).await {}
+                    while let Ok(Some(more)) = tokio::time::timeout(COALESCE, next_event(&mut events)).await {
+                        merge(&mut changed, more);
+                    }
                 }
-                _ = tokio::time::sleep(RESYNC) => {}
+                _ = tokio::time::sleep(RESYNC) => changed = None,
                 _ = tx.closed() => return,
             }
         }
+    }
+}
+
+/// Adds the paths of one event to what changed; an event without paths makes everything.
+fn merge(changed: &mut Changed, event: Changed) {
+    match (changed.as_mut(), event) {
+        (Some(paths), Some(more)) => paths.extend(more),
+        _ => *changed = None,
     }
 }
 
@@ -144,7 +220,7 @@ fn changes_the_snapshot(paths: &[PathBuf], state_root: &Path) -> bool {
 }
 
 /// The next file event, or never when there is no watcher.
-async fn next_event(events: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
+async fn next_event(events: &mut Option<mpsc::UnboundedReceiver<Changed>>) -> Option<Changed> {
     match events {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

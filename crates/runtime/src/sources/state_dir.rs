@@ -21,7 +21,7 @@
 //!                                                  fencing witness, `speaker::witness`)
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -55,6 +55,147 @@ pub struct ServiceState {
     pub ingress: Vec<LoadBalancerIngress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<String>,
+}
+
+/// The services' states as last read, each with its file's stamp, so that reading them again
+/// costs what changed: with the paths file events named, those files only; without, a stat
+/// of each file and a read of those whose stamp moved. Every write of a state file renames a
+/// new file over it (a new inode), so a rewrite always shows in the stamp.
+#[derive(Debug, Default)]
+pub struct ServiceStates {
+    /// By namespace, then name: looked up with borrowed names, once per Service per reload.
+    states: BTreeMap<String, BTreeMap<String, (Stamp, ServiceState)>>,
+}
+
+/// What tells a state file apart from its earlier self without reading it.
+type Stamp = (u64, u64, Option<std::time::SystemTime>);
+
+fn stamp(meta: &fs::Metadata) -> Stamp {
+    (meta.len(), std::os::unix::fs::MetadataExt::ino(meta), meta.modified().ok())
+}
+
+impl ServiceStates {
+    /// Reads again the state files among `paths`, or with `None` every file whose stamp
+    /// changed (and forgets the files gone). Unreadable or malformed files are left out and
+    /// reported in `problems`: the controller rewrites them on its next pass. True when a
+    /// state changed.
+    pub fn refresh(&mut self, dir: &StateDir, paths: Option<&BTreeSet<PathBuf>>, problems: &mut Vec<String>) -> bool {
+        match paths {
+            Some(paths) => {
+                let mut changed = false;
+                for path in paths {
+                    if let Some(key) = dir.service_of(path) {
+                        changed |= self.read_one(key, path, None, problems);
+                    }
+                }
+                changed
+            }
+            None => self.rescan(dir, problems),
+        }
+    }
+
+    fn rescan(&mut self, dir: &StateDir, problems: &mut Vec<String>) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut changed = false;
+        if let Ok(namespaces) = fs::read_dir(dir.root.join("services")) {
+            for ns in namespaces.flatten() {
+                let namespace = ns.file_name().to_string_lossy().into_owned();
+                let Ok(files) = fs::read_dir(ns.path()) else { continue };
+                for file in files.flatten() {
+                    let path = file.path();
+                    let Some(name) = json_stem(&path) else { continue };
+                    let key = (namespace.clone(), name);
+                    let Ok(meta) = file.metadata() else { continue };
+                    seen.insert(key.clone());
+                    if self.slot(&key.0, &key.1).is_some_and(|(s, _)| *s == stamp(&meta)) {
+                        continue;
+                    }
+                    changed |= self.read_one(key, &path, Some(&meta), problems);
+                }
+            }
+        }
+        let before = self.len();
+        for (namespace, names) in &mut self.states {
+            names.retain(|name, _| seen.contains(&(namespace.clone(), name.clone())));
+        }
+        self.states.retain(|_, names| !names.is_empty());
+        changed || self.len() != before
+    }
+
+    /// Reads one state file into the cache (or out of it, when it is gone or unreadable);
+    /// true when the state changed.
+    fn read_one(
+        &mut self,
+        key: (String, String),
+        path: &Path,
+        meta: Option<&fs::Metadata>,
+        problems: &mut Vec<String>,
+    ) -> bool {
+        let stamped = match meta {
+            Some(meta) => Some(stamp(meta)),
+            None => fs::metadata(path).ok().map(|m| stamp(&m)),
+        };
+        match (stamped, read_json::<ServiceState>(path)) {
+            (Some(stamp), Ok(Some(state))) => {
+                let same = self.slot(&key.0, &key.1).is_some_and(|(_, s)| *s == state);
+                self.put(key, (stamp, state));
+                !same
+            }
+            (_, Err(e)) => {
+                problems.push(format!("{}: {e}", path.display()));
+                self.take(&key.0, &key.1)
+            }
+            _ => self.take(&key.0, &key.1),
+        }
+    }
+
+    /// What this process just asked a state file to hold (`None`: no file), before it is on
+    /// disk: the next rescan reads the file again whatever its stamp.
+    pub fn record(&mut self, namespace: &str, name: &str, state: Option<ServiceState>) {
+        match state {
+            Some(state) => self.put((namespace.to_owned(), name.to_owned()), ((0, 0, None), state)),
+            None => {
+                self.take(namespace, name);
+            }
+        }
+    }
+
+    /// The state of a Service, as last read.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<&ServiceState> {
+        self.slot(namespace, name).map(|(_, s)| s)
+    }
+
+    /// Every state, by Service.
+    pub fn to_map(&self) -> BTreeMap<(String, String), ServiceState> {
+        let all = self.states.iter().flat_map(|(ns, names)| names.iter().map(move |(name, slot)| (ns, name, slot)));
+        all.map(|(ns, name, (_, state))| ((ns.clone(), name.clone()), state.clone())).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.states.values().map(BTreeMap::len).sum()
+    }
+
+    fn slot(&self, namespace: &str, name: &str) -> Option<&(Stamp, ServiceState)> {
+        self.states.get(namespace)?.get(name)
+    }
+
+    fn put(&mut self, (namespace, name): (String, String), slot: (Stamp, ServiceState)) {
+        self.states.entry(namespace).or_default().insert(name, slot);
+    }
+
+    /// Forgets a state; true when there was one.
+    fn take(&mut self, namespace: &str, name: &str) -> bool {
+        let Some(names) = self.states.get_mut(namespace) else { return false };
+        let taken = names.remove(name).is_some();
+        if names.is_empty() {
+            self.states.remove(namespace);
+        }
+        taken
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
 }
 
 /// Who holds the controller role.
@@ -100,30 +241,6 @@ impl StateDir {
         let namespace = parts.next()?.to_str()?.to_owned();
         let name = json_stem(Path::new(parts.next()?))?;
         parts.next().is_none().then_some((namespace, name))
-    }
-
-    /// Every service state on disk. Unreadable or malformed files are reported and skipped:
-    /// the controller rewrites them on its next pass.
-    pub fn read_services(&self) -> (BTreeMap<(String, String), ServiceState>, Vec<String>) {
-        let mut out = BTreeMap::new();
-        let mut problems = Vec::new();
-        let Ok(namespaces) = fs::read_dir(self.root.join("services")) else { return (out, problems) };
-        for ns in namespaces.flatten() {
-            let namespace = ns.file_name().to_string_lossy().into_owned();
-            let Ok(files) = fs::read_dir(ns.path()) else { continue };
-            for file in files.flatten() {
-                let path = file.path();
-                let Some(name) = json_stem(&path) else { continue };
-                match read_json::<ServiceState>(&path) {
-                    Ok(Some(state)) => {
-                        out.insert((namespace.clone(), name), state);
-                    }
-                    Ok(None) => {}
-                    Err(e) => problems.push(format!("{}: {e}", path.display())),
-                }
-            }
-        }
-        (out, problems)
     }
 
     pub fn pool_path(&self, name: &str) -> PathBuf {
@@ -219,13 +336,49 @@ mod tests {
     }
 
     #[test]
+    fn the_states_cache_reads_what_changed_and_forgets_what_went() {
+        let state = scratch("cache");
+        write_json(&state.service_path("default", "web"), &ingress("10.0.0.1")).unwrap();
+        write_json(&state.service_path("default", "api"), &ingress("10.0.0.2")).unwrap();
+        let mut cache = ServiceStates::default();
+        let mut problems = Vec::new();
+        assert!(cache.refresh(&state, None, &mut problems));
+        assert_eq!(cache.len(), 2);
+        assert!(!cache.refresh(&state, None, &mut problems), "nothing changed");
+        write_json(&state.service_path("default", "web"), &ingress("10.0.0.9")).unwrap();
+        fs::remove_file(state.service_path("default", "api")).unwrap();
+        assert!(cache.refresh(&state, None, &mut problems));
+        assert_eq!(cache.get("default", "web"), Some(&ingress("10.0.0.9")));
+        assert_eq!(cache.get("default", "api"), None);
+
+        // named paths: only those are read
+        write_json(&state.service_path("shop", "cart"), &ingress("10.0.0.3")).unwrap();
+        let named: BTreeSet<PathBuf> =
+            [state.service_path("shop", "cart"), state.root().join("heartbeats/node1")].into_iter().collect();
+        assert!(cache.refresh(&state, Some(&named), &mut problems));
+        assert_eq!(cache.get("shop", "cart"), Some(&ingress("10.0.0.3")));
+        fs::write(state.service_path("shop", "cart"), b"{").unwrap();
+        assert!(cache.refresh(&state, Some(&named), &mut problems), "a broken file drops its state");
+        assert_eq!(cache.get("shop", "cart"), None);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+    }
+
+    /// Every state on disk, and the problems met reading them.
+    fn read_services(state: &StateDir) -> (BTreeMap<(String, String), ServiceState>, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut cache = ServiceStates::default();
+        cache.refresh(state, None, &mut problems);
+        (cache.to_map(), problems)
+    }
+
+    #[test]
     fn service_states_are_read_back_and_temporary_files_skipped() {
         let state = scratch("services");
         write_json(&state.service_path("default", "web"), &ingress("10.0.0.1")).unwrap();
         write_json(&state.service_path("shop", "api"), &ingress("10.0.0.2")).unwrap();
         // what a crash between write and rename leaves: not a service
         fs::write(temporary_path(&state.service_path("default", "gone")), b"{").unwrap();
-        let (read, problems) = state.read_services();
+        let (read, problems) = read_services(&state);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(read.len(), 2);
         assert_eq!(read[&("default".into(), "web".into())], ingress("10.0.0.1"));
@@ -237,7 +390,7 @@ mod tests {
         fs::create_dir_all(state.root().join("services/default")).unwrap();
         fs::write(state.root().join("services/default/bad.json"), b"{\"ingress\": [").unwrap();
         write_json(&state.service_path("default", "good"), &ingress("10.0.0.1")).unwrap();
-        let (read, problems) = state.read_services();
+        let (read, problems) = read_services(&state);
         assert_eq!(read.len(), 1);
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("bad.json"));

@@ -36,8 +36,13 @@ use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 use tracing::warn;
 
-use super::state_dir::StateDir;
+use super::state_dir::{ServiceState, ServiceStates, StateDir};
 
+/// How often `StateWriter::stored_services` looks at every service state file
+/// again: only the active controller writes them, and it knows what it wrote, so the disk is
+/// read again only for what someone else did (an operator removing a file, a controller that
+/// held the role before).
+const SERVICES_RESCAN: Duration = Duration::from_secs(30);
 /// The most files one batch takes: bounds how long a write queued behind a large change
 /// waits, and how long the view of in-flight files is held.
 const MAX_BATCH: usize = 10_000;
@@ -66,6 +71,9 @@ impl std::fmt::Debug for StateWriter {
 struct Inner {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// The services' states as this process last read them from disk, with what it asked
+    /// for since, and when the disk was last looked at.
+    services: Mutex<(ServiceStates, Option<Instant>)>,
 }
 
 struct Shared {
@@ -97,9 +105,6 @@ impl Queue {
     }
 }
 
-/// A file's pending wish: its content, or `None` for its removal.
-pub type Pending = (PathBuf, Option<Arc<[u8]>>);
-
 impl StateWriter {
     /// Starts the writer thread of `state`; failed writes are counted in `errors`.
     pub fn start(state: StateDir, errors: Counter) -> io::Result<Self> {
@@ -113,7 +118,8 @@ impl StateWriter {
             let (shared, durable) = (Arc::clone(&shared), state.root().join("services"));
             std::thread::Builder::new().name("ferrolb-state".into()).spawn(move || write_loop(&shared, &durable))?
         };
-        Ok(Self { state, inner: Arc::new(Inner { shared, thread: Some(thread) }) })
+        let services = Mutex::new((ServiceStates::default(), None));
+        Ok(Self { state, inner: Arc::new(Inner { shared, thread: Some(thread), services }) })
     }
 
     pub fn state(&self) -> &StateDir {
@@ -168,23 +174,35 @@ impl StateWriter {
         Ok(names.into_iter().collect())
     }
 
-    /// What `read` returns (a reading of the files under `dir`) and the wishes not surely on
-    /// disk yet for those files, oldest first (a file may appear twice: in flight, then
-    /// wished again): what the reader applies over what it read, to see what this process
-    /// has asked for. `read` runs with the queue locked, so a write landing meanwhile is
-    /// still listed as pending (see [`Self::json_files_in`]).
-    pub fn read_with_pending<T>(&self, dir: &Path, read: impl FnOnce() -> T) -> (T, Vec<Pending>) {
+    /// Every service state: what the disk holds, under what this process asked for and is
+    /// not surely there yet. The disk is looked at every `SERVICES_RESCAN` (a stat per
+    /// file, a read of those that changed); in between, this process's own wishes
+    /// ([`Self::set_service`]) keep the view current.
+    pub fn stored_services(&self) -> BTreeMap<(String, String), ServiceState> {
+        // The queue is locked first, as for the other readers: whatever a write landing
+        // meanwhile did to the disk, its wish is still in the queue and wins below.
         let queue = self.inner.shared.lock();
-        let read = read();
-        let under = |(path, _): &(&PathBuf, &Content)| path.starts_with(dir);
-        let pending = queue
-            .in_flight
-            .iter()
-            .filter(under)
-            .chain(queue.wishes.iter().filter(under))
-            .map(|(p, c)| (p.clone(), c.clone()))
-            .collect();
-        (read, pending)
+        let mut cache = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+        let (states, scanned) = &mut *cache;
+        if scanned.is_none_or(|at| at.elapsed() >= SERVICES_RESCAN) {
+            states.refresh(&self.state, None, &mut Vec::new());
+            *scanned = Some(Instant::now());
+            for (path, content) in queue.in_flight.iter().chain(queue.wishes.iter()) {
+                if let Some((namespace, name)) = self.state.service_of(path) {
+                    let state = content.as_ref().and_then(|bytes| serde_json::from_slice(bytes).ok());
+                    states.record(&namespace, &name, state);
+                }
+            }
+        }
+        states.to_map()
+    }
+
+    /// Asks for a Service's state file to hold `state` (`None`: not to exist), as
+    /// [`Self::set`] does, and remembers it for [`Self::stored_services`].
+    pub fn set_service(&self, namespace: &str, name: &str, state: Option<&ServiceState>) {
+        self.set(self.state.service_path(namespace, name), state);
+        let mut cache = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+        cache.0.record(namespace, name, state.cloned());
     }
 
     /// Waits until every wish made so far is on disk (or failed and waits for its retry),

@@ -106,7 +106,8 @@ pub struct Plan {
     /// ServiceBGPStatus writes, and the events of the Services newly announced by BGP.
     pub bgp_writes: Vec<Write>,
     pub bgp_events: Vec<Event>,
-    /// The addresses announced by BGP that came and went (`metallb_speaker_announced`).
+    /// The addresses announced by BGP that came and went since the last step
+    /// (`metallb_speaker_announced`).
     pub bgp_announced: Vec<(ServiceKey, IpAddr)>,
     pub bgp_withdrawn: Vec<(ServiceKey, IpAddr)>,
 }
@@ -391,7 +392,9 @@ impl SpeakerCore {
             }
         }
         plan.bgp_withdrawn = self.bgp_addresses.difference(&addresses).cloned().collect();
-        plan.bgp_announced = addresses.iter().cloned().collect();
+        // only the new ones: a gauge per address, and 100,000 of them set again on every
+        // step would be most of a small change's work
+        plan.bgp_announced = addresses.difference(&self.bgp_addresses).cloned().collect();
         self.bgp_addresses = addresses;
 
         for gone in self.bgp_statuses.keys().filter(|k| !now.contains_key(*k)) {

@@ -215,6 +215,7 @@ fn a_bgp_table_follows_the_services_and_drains_while_the_node_is_cordoned() {
         plan.bgp_writes,
         [Write::BgpStatus { key: key("api"), peers: Some(BTreeSet::from(["tor".to_owned()])) }]
     );
+    assert_eq!(plan.bgp_announced, [(key("api"), ip("203.0.113.2"))], "only what is new");
 
     // Back to one: the other's prefix and status go.
     let (plan, _, _) = step(&mut c, &snapshot(&bgp_world(&[])), &MembershipState::disabled());
