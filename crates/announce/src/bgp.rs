@@ -40,11 +40,20 @@ pub enum BgpDecision {
     Skip(Reason),
 }
 
+/// The BGPPeers of `node` this speaker serves (a peer it does not serve at all, unnumbered
+/// for now, gets no routes and is not named in the Services' ServiceBGPStatus; the speaker
+/// reports why on the peer; a peer whose VRF this node lacks is listed, as any peer whose
+/// session is down). Found once per node, not once per Service.
+pub(crate) fn node_peers<'a>(cluster: &Cluster<'a>, node: &str) -> Vec<&'a Peer> {
+    cluster.config.peers.iter().filter(|p| p.nodes.contains(node) && crate::sessions::dialable(p).is_some()).collect()
+}
+
 /// `node`'s decision for the service, with the checks in MetalLB's order (docs/compatibility.md §4.3);
-/// `None` when the pool has no BGPAdvertisement.
+/// `None` when the pool has no BGPAdvertisement. `node_peers`: [`node_peers`].
 pub(crate) fn decide(
     cluster: &Cluster<'_>,
     node: &str,
+    node_peers: &[&Peer],
     node_object: Option<&Node>,
     service: &Service,
     target: &Target<'_>,
@@ -85,7 +94,7 @@ pub(crate) fn decide(
         return skip(Reason::NoEndpoints);
     }
     ads.sort_by(|a, b| a.name.cmp(&b.name));
-    Some(BgpDecision::Announce { routes: routes(cluster, node, &ads, &target.ips) })
+    Some(BgpDecision::Announce { routes: routes(node_peers, &ads, &target.ips) })
 }
 
 /// Every ingress IP × every advertisement, masked to the advertisement's aggregation length,
@@ -93,16 +102,7 @@ pub(crate) fn decide(
 /// IP's family (`dualStackAddressFamily`, [`Peer::carries`]) and that this speaker serves. LOCAL_PREF goes
 /// to iBGP peers only. A prefix produced twice keeps the first advertisement's LOCAL_PREF and
 /// the union of the communities, as MetalLB's native speaker does.
-fn routes(cluster: &Cluster<'_>, node: &str, ads: &[&BgpAdvertisement], ips: &[IpAddr]) -> Routes {
-    // A peer this speaker does not serve at all (unnumbered, for now) gets no routes and is
-    // not named in the Services' ServiceBGPStatus; the speaker reports why on the peer. (A
-    // peer whose VRF this node lacks is listed, as any peer whose session is down.)
-    let node_peers: Vec<_> = cluster
-        .config
-        .peers
-        .iter()
-        .filter(|p| p.nodes.contains(node) && crate::sessions::dialable(p).is_some())
-        .collect();
+fn routes(node_peers: &[&Peer], ads: &[&BgpAdvertisement], ips: &[IpAddr]) -> Routes {
     let mut routes = Routes::new();
     for ad in ads {
         for &ip in ips {

@@ -1,7 +1,7 @@
 //! The speaker's inputs, and what it reads from Nodes and Services (docs/compatibility.md
 //! §2.1, §2.2, §4.1).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -53,9 +53,10 @@ impl<'a> Cluster<'a> {
         service.spec.load_balancer_class.as_deref() == self.lb_class
     }
 
-    /// The slices of the service, found through their `kubernetes.io/service-name` label.
-    pub(crate) fn slices_by_service(&self) -> BTreeMap<(&'a str, &'a str), Vec<&'a EndpointSlice>> {
-        let mut index: BTreeMap<(&str, &str), Vec<&EndpointSlice>> = BTreeMap::new();
+    /// The slices of the service, found through their `kubernetes.io/service-name` label
+    /// (hashed: looked up once per Service, 100,000 times a step in a large cluster).
+    pub(crate) fn slices_by_service(&self) -> HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>> {
+        let mut index: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::with_capacity(self.endpoint_slices.len());
         for slice in self.endpoint_slices {
             if let Some(service) = slice.service_name() {
                 index.entry((namespace_of(slice.metadata.namespace.as_deref()), service)).or_default().push(slice);

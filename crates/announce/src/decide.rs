@@ -72,6 +72,7 @@ impl<'a> Snapshot<'a> {
     /// `node`'s decision for every service.
     pub fn decide(&self, node: &str) -> NodeDecisions {
         let node_object = self.nodes.get(node).copied();
+        let node_peers = bgp::node_peers(&self.cluster, node);
         let services = self
             .services
             .iter()
@@ -82,7 +83,7 @@ impl<'a> Snapshot<'a> {
                         ips: p.target.ips.clone(),
                         pool: p.target.pool.name.clone(),
                         l2: p.election.as_ref().map(|e| e.decide(node)),
-                        bgp: bgp::decide(&self.cluster, node, node_object, svc, &p.target, &p.endpoints),
+                        bgp: bgp::decide(&self.cluster, node, &node_peers, node_object, svc, &p.target, &p.endpoints),
                     },
                 };
                 (key.clone(), decision)

@@ -222,14 +222,21 @@ impl ManifestCache {
 
     /// Every object of the files as last refreshed, in load order.
     pub fn resources(&self) -> (Resources, LoadReport) {
+        let pieces = || self.files.values().flat_map(|f| &f.pieces);
+        let mut total = [0; 11];
+        for piece in pieces() {
+            for (sum, len) in total.iter_mut().zip(piece.objects.lens()) {
+                *sum += len;
+            }
+        }
         let mut resources = Resources::default();
+        resources.reserve_exact(total);
         let mut report = LoadReport::default();
-        for piece in self.files.values().flat_map(|f| &f.pieces) {
+        for piece in pieces() {
             resources.extend(piece.objects.clone());
             report.loaded += piece.report.loaded;
             report.ignored.extend(piece.report.ignored.iter().cloned());
         }
-        resources.shrink_to_fit();
         (resources, report)
     }
 }
@@ -247,8 +254,9 @@ fn reparse(
     for piece in old {
         known.entry((piece.hash, piece.len)).or_default().push(piece);
     }
-    let mut pieces = Vec::new();
-    for part in documents::split(text) {
+    let parts = documents::split(text);
+    let mut pieces = Vec::with_capacity(parts.len());
+    for part in parts {
         let hash = hash_of(part);
         if let Some(piece) = known.get_mut(&(hash, part.len())).and_then(Vec::pop) {
             stats.pieces_kept += 1;

@@ -128,6 +128,40 @@ impl Resources {
     }
 
     /// Appends every object of `other`.
+    /// How many objects of each kind, in field order: what [`Self::reserve_exact`] takes.
+    pub fn lens(&self) -> [usize; 11] {
+        [
+            self.ip_address_pools.len(),
+            self.l2_advertisements.len(),
+            self.bgp_advertisements.len(),
+            self.bgp_peers.len(),
+            self.bfd_profiles.len(),
+            self.communities.len(),
+            self.nodes.len(),
+            self.namespaces.len(),
+            self.secrets.len(),
+            self.services.len(),
+            self.endpoint_slices.len(),
+        ]
+    }
+
+    /// Room for `more` objects of each kind ([`Self::lens`]'s order), exactly: a snapshot
+    /// put together from many small parts would otherwise grow each list by doubling, and
+    /// at its peak hold half as much again as it needs.
+    pub fn reserve_exact(&mut self, more: [usize; 11]) {
+        self.ip_address_pools.reserve_exact(more[0]);
+        self.l2_advertisements.reserve_exact(more[1]);
+        self.bgp_advertisements.reserve_exact(more[2]);
+        self.bgp_peers.reserve_exact(more[3]);
+        self.bfd_profiles.reserve_exact(more[4]);
+        self.communities.reserve_exact(more[5]);
+        self.nodes.reserve_exact(more[6]);
+        self.namespaces.reserve_exact(more[7]);
+        self.secrets.reserve_exact(more[8]);
+        self.services.reserve_exact(more[9]);
+        self.endpoint_slices.reserve_exact(more[10]);
+    }
+
     pub fn extend(&mut self, other: Resources) {
         self.ip_address_pools.extend(other.ip_address_pools);
         self.l2_advertisements.extend(other.l2_advertisements);
