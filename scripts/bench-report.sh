@@ -15,6 +15,8 @@
 #   bfd        tests/lab/perf-bfd.sh: link cut -> BGP session down with BFD (root, ~1 min)
 #   bgp        tests/lab/perf-bgp.sh: 100,000 /32 pushed to BIRD, ferrolb next to GoBGP
 #              (root, ~10 min, release build)
+#   scale      tests/lab/perf-scale.sh: the dir: source with 1,000 to 100,000 Services in one
+#              file: load, one edit -> BIRD, peak RSS, gobgpd beside (root, ~15 min, release)
 #
 # Each part writes its raw results to docs/performance/data/ (and the lab script's full
 # output to data/<part>.log); the report is then regenerated from every data file present,
@@ -30,6 +32,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUTDIR="$REPO/docs/performance"
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 PARTS="criterion,failover,bfd,bgp"
+# not in the default set: `--only scale` (it takes as long as the others together)
 REPORT_ONLY=0
 
 usage() {
@@ -66,9 +69,9 @@ done
 IFS=',' read -r -a PART_LIST <<<"$PARTS"
 for p in "${PART_LIST[@]}"; do
   case "$p" in
-    criterion | failover | bfd | bgp) ;;
+    criterion | failover | bfd | bgp | scale) ;;
     *)
-      echo "error: unknown part '$p' (criterion, failover, bfd, bgp)" >&2
+      echo "error: unknown part '$p' (criterion, failover, bfd, bgp, scale)" >&2
       exit 2
       ;;
   esac
@@ -202,6 +205,18 @@ EOF
   stamp bgp
 }
 
+run_scale() {
+  lab_part scale
+  rm -f "$DATA/scale.csv.new"
+  OUT="$DATA/scale.csv.new" bash "$REPO/tests/lab/perf-scale.sh" 2>&1 | tee "$DATA/scale.log" || true
+  if ! [ -s "$DATA/scale.csv.new" ]; then
+    echo "error: perf-scale.sh wrote no figures" >&2
+    return 1
+  fi
+  mv -f "$DATA/scale.csv.new" "$DATA/scale.csv"
+  stamp scale
+}
+
 status=0
 if [ "$REPORT_ONLY" = 0 ]; then
   for p in "${PART_LIST[@]}"; do
@@ -211,6 +226,7 @@ if [ "$REPORT_ONLY" = 0 ]; then
   want failover && { run_failover || status=1; }
   want bfd && { run_bfd || status=1; }
   want bgp && { run_bgp || status=1; }
+  want scale && { run_scale || status=1; }
 fi
 
 # ------------------------------------------------------------------ report and plots
@@ -490,6 +506,68 @@ if bgp:
     s.save("bgp.svg")
 else:
     md += ["Not measured yet: `sudo scripts/bench-report.sh --only bgp` (about 10 minutes).", ""]
+
+# ---- the dir: source at scale
+scale = read_csv("scale.csv")
+md += ["## The `dir:` source at scale", ""]
+if scale:
+    md += [measured("scale"), "",
+           "`tests/lab/perf-scale.sh`: `ferrolb run` (release build) on one manifest file of N Services and",
+           "their EndpointSlices, BGP to BIRD. Load: start to BIRD holding all N routes. Edits (medians): a",
+           "Service appended to / removed from that file, and one in a file of its own, to its route at / gone",
+           "from BIRD. Memory: peak RSS; gobgpd holding the same N routes beside it. See scale.md.", "",
+           "| Services | load | idle | +1 in the file | -1 | own file +1 | -1 | peak RSS loaded / end | gobgpd |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    ms = lambda v: ("%.2f s" % (float(v) / 1000)) if v not in ("", "?", "-") else v
+    for r in scale:
+        md.append("| %s | %s | %s | **%s** | %s | %s | %s | %s / %s MB | %s MB |" % (
+            r["services"], ms(r["load_ms"]), ms(r["idle_ms"]), ms(r["edit_add_ms"]), ms(r["edit_remove_ms"]),
+            ms(r["file_add_ms"]), ms(r["file_remove_ms"]), r["hwm_load_mb"], r["hwm_end_mb"], r["gobgpd_hwm_mb"]))
+    md += ["", "Targets (50,000 Services): one edited Service at BIRD < 1 s; peak RSS < 300 MB.", "",
+           "![one edit to BIRD, and peak memory, against the number of Services](scale.svg)", ""]
+    def num(v):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    W, H, left, right, top, bottom = 720, 360, 70, 70, 40, 300
+    s = Svg(W, H)
+    s.text(W / 2, 20, "dir: source: one edit to BIRD (left axis) and peak RSS (right axis)", 14, "middle", "bold")
+    ns = [float(r["services"]) for r in scale]
+    lo, hi = 10 ** math.floor(math.log10(min(ns))), 10 ** math.ceil(math.log10(max(ns)))
+    X = lambda v: left + (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * (W - left - right)
+    tmax = max([num(r[k]) or 0 for r in scale for k in ("edit_add_ms", "edit_remove_ms", "file_add_ms")] + [1000]) * 1.1
+    mmax = max([num(r[k]) or 0 for r in scale for k in ("hwm_end_mb", "gobgpd_hwm_mb")] + [300]) * 1.1
+    YT = lambda v: bottom - v / tmax * (bottom - top)
+    YM = lambda v: bottom - v / mmax * (bottom - top)
+    s.line(left, bottom, W - right, bottom, GREY)
+    d = lo
+    while d <= hi:
+        s.line(X(d), top, X(d), bottom, "#eee")
+        s.text(X(d), bottom + 16, "{:,}".format(int(d)), 11, "middle")
+        d *= 10
+    s.text((left + W - right) / 2, bottom + 36, "Services (log scale)", 11, "middle")
+    s.line(left, YT(1000), W - right, YT(1000), "#c00", 1, "4,3")
+    s.text(left + 4, YT(1000) - 4, "1 s", 10, fill="#c00")
+    s.text(left - 8, top - 8, "ms", 11, "end")
+    s.text(W - right + 8, top - 8, "MB", 11)
+    for v in (0, tmax / 2, tmax):
+        s.text(left - 6, YT(v) + 4, "%.0f" % v, 10, "end")
+    for v in (0, mmax / 2, mmax):
+        s.text(W - right + 6, YM(v) + 4, "%.0f" % v, 10)
+    series = [("edit_add_ms", YT, BLUE, "+1 in the file"), ("file_add_ms", YT, ORANGE, "own file +1"),
+              ("hwm_end_mb", YM, "#2a2", "ferrolb peak RSS"), ("gobgpd_hwm_mb", YM, GREY, "gobgpd peak RSS")]
+    for i, (key, Y, color, name) in enumerate(series):
+        pts = [(X(float(r["services"])), Y(num(r[key]))) for r in scale if num(r[key]) is not None]
+        for (x1, y1), (x2, y2) in zip(pts, pts[1:]):
+            s.line(x1, y1, x2, y2, color, 2)
+        for x, y in pts:
+            s.circle(x, y, 3, color, 1.0)
+        s.rect(left + 10 + i * 150, top - 2, 10, 10, color)
+        s.text(left + 24 + i * 150, top + 7, name, 10)
+    s.save("scale.svg")
+else:
+    md += ["Not measured yet: `sudo scripts/bench-report.sh --only scale` (about 15 minutes).", ""]
 
 with open(os.path.join(out, "README.md"), "w") as f:
     f.write("\n".join(md).rstrip() + "\n")
