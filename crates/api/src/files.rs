@@ -127,6 +127,9 @@ const SETTLE: Duration = Duration::from_secs(2);
 #[derive(Debug, Default)]
 pub struct ManifestCache {
     files: BTreeMap<PathBuf, CachedFile>,
+    /// The files in load order (the order [`load`] reads them in, which is not always the
+    /// paths' order: the paths given come first in the order given).
+    order: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -177,13 +180,17 @@ impl ManifestCache {
     pub fn refresh(&mut self, paths: &[PathBuf]) -> Result<CacheStats, InputError> {
         let files = manifest_files(paths)?;
         let mut stats = CacheStats::default();
-        let before = layout(&self.files);
+        let before = self.layout();
         let mut fresh = BTreeMap::new();
+        let mut order = Vec::with_capacity(files.len());
         for file in files {
             let meta = match fs::metadata(&file) {
                 Ok(meta) => meta,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(InputError::Io { path: file.display().to_string(), source }),
+                Err(source) => {
+                    self.files.extend(fresh);
+                    return Err(InputError::Io { path: file.display().to_string(), source });
+                }
             };
             let stamp = stamp_of(&meta);
             let old = self.files.remove(&file);
@@ -212,17 +219,25 @@ impl ManifestCache {
                     }
                 }
             };
+            order.push(file.clone());
             fresh.insert(file, entry);
         }
-        stats.changed = stats.pieces_parsed > 0 || layout(&fresh) != before;
         // files gone from the directory are gone from the cache
         self.files = fresh;
+        self.order = order;
+        stats.changed = stats.pieces_parsed > 0 || self.layout() != before;
         Ok(stats)
+    }
+
+    /// Which pieces each file has, in load order: what tells whether the objects moved.
+    fn layout(&self) -> Vec<(PathBuf, Vec<(u64, usize)>)> {
+        let pieces = |path: &PathBuf| self.files.get(path).map(|f| f.pieces.iter().map(|p| (p.hash, p.len)).collect());
+        self.order.iter().map(|path| (path.clone(), pieces(path).unwrap_or_default())).collect()
     }
 
     /// Every object of the files as last refreshed, in load order.
     pub fn resources(&self) -> (Resources, LoadReport) {
-        let pieces = || self.files.values().flat_map(|f| &f.pieces);
+        let pieces = || self.order.iter().filter_map(|path| self.files.get(path)).flat_map(|f| &f.pieces);
         let mut total = [0; 11];
         for piece in pieces() {
             for (sum, len) in total.iter_mut().zip(piece.objects.lens()) {
@@ -287,11 +302,6 @@ fn reparse(
         }
     }
     Ok(pieces)
-}
-
-/// Which pieces each file has, in order: what tells whether the objects moved.
-fn layout(files: &BTreeMap<PathBuf, CachedFile>) -> Vec<(PathBuf, Vec<(u64, usize)>)> {
-    files.iter().map(|(path, f)| (path.clone(), f.pieces.iter().map(|p| (p.hash, p.len)).collect())).collect()
 }
 
 fn hash_of(text: &str) -> u64 {
@@ -400,6 +410,19 @@ mod tests {
         let (_, _, stats) = cache.load(std::slice::from_ref(&dir)).unwrap();
         assert_eq!((stats.files_read, stats.pieces_kept), (1, 1), "read and hashed, not parsed");
         assert!(!stats.changed);
+    }
+
+    #[test]
+    fn files_given_by_name_load_in_the_order_given() {
+        let dir = scratch("order");
+        let (a, b) = (dir.join("a.yaml"), dir.join("b.yaml"));
+        write_old(&a, &namespace("a"));
+        write_old(&b, &namespace("b"));
+        let paths = [b.clone(), a.clone()];
+        let mut cache = ManifestCache::new();
+        let (loaded, _, _) = cache.load(&paths).unwrap();
+        assert_eq!(names(&loaded), names(&load(&paths).unwrap().0));
+        assert_eq!(names(&loaded), vec!["b", "a"]);
     }
 
     #[test]
