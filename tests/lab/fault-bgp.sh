@@ -68,18 +68,7 @@ FAULT_AT="${FAULT_AT:-25}"
 RECOVER="${RECOVER:-120}"
 SCENARIOS="${SCENARIOS:-restart kill kill+withdraw flap-short flap-short+withdraw flap-long flap-long+withdraw ifdown}"
 
-REPO="$(cd "$LAB_HOME/../.." && pwd)"
-if [ -z "${FERROLB:-}" ]; then
-  FERROLB="${CARGO_TARGET_DIR:-$REPO/target}/release/ferrolb"
-  if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build -q --release -p ferrolb) || {
-      echo "FAIL - cargo build --release -p ferrolb"
-      echo "0 passed, 1 failed"
-      exit 1
-    }
-  fi
-fi
-case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
+find_ferrolb_release
 if ! [[ "$N" =~ ^[0-9]+$ ]] || [ "$N" -lt 2 ] || [ "$N" -gt 131072 ]; then
   echo "N must be 2..131072 (the /15 pool)"
   exit 2

@@ -704,16 +704,18 @@ _lab_on_signal() {
 }
 
 # lab_binary VAR PATH CARGO_ARGS...: the binary under test in the variable VAR: as given, or
-# target/debug/PATH (under $CARGO_TARGET_DIR if set) rebuilt first with `cargo build -q
-# CARGO_ARGS` (a no-op when it is fresh), so a test never runs a stale one. Sets REPO, the
-# repository root. Call it before lab_setup: a failed build ends the script with a summary.
+# target/debug/PATH (target/release/PATH when CARGO_ARGS has --release; under
+# $CARGO_TARGET_DIR if set) rebuilt first with `cargo build -q CARGO_ARGS` (a no-op when it
+# is fresh), so a test never runs a stale one. Sets REPO, the repository root. Call it
+# before lab_setup: a failed build ends the script with a summary.
 lab_binary() {
-  local var="$1" path rel="$2"
+  local var="$1" path rel="$2" profile=debug
   shift 2
+  [[ " $* " == *" --release "* ]] && profile=release
   REPO="$(cd "$LAB_HOME/../.." && pwd)"
   path="${!var:-}"
   if [ -z "$path" ]; then
-    path="${CARGO_TARGET_DIR:-$REPO/target}/debug/$rel"
+    path="${CARGO_TARGET_DIR:-$REPO/target}/$profile/$rel"
     if command -v cargo >/dev/null; then
       (cd "$REPO" && cargo build -q "$@") || {
         echo "FAIL - cargo build $*"
@@ -725,7 +727,8 @@ lab_binary() {
   case "$path" in /*) ;; *) path="$REPO/$path" ;; esac
   printf -v "$var" '%s' "$path"
 }
-find_ferrolb() { lab_binary FERROLB ferrolb -p ferrolb; } # FERROLB: `ferrolb`
+find_ferrolb() { lab_binary FERROLB ferrolb -p ferrolb; }                   # FERROLB: `ferrolb`
+find_ferrolb_release() { lab_binary FERROLB ferrolb --release -p ferrolb; } # the same, optimised (benchmarks)
 
 # lab_setup_ferrolb N: find_ferrolb, lab_setup N, and a check that the binary runs `ferrolb run`
 lab_setup_ferrolb() {

@@ -32,18 +32,7 @@ set -uo pipefail
 
 N="${N:-100000}"
 REPS="${REPS:-2}"
-REPO="$(cd "$LAB_HOME/../.." && pwd)"
-if [ -z "${FERROLB:-}" ]; then
-  FERROLB="${CARGO_TARGET_DIR:-$REPO/target}/release/ferrolb"
-  if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build -q --release -p ferrolb) || {
-      echo "FAIL - cargo build --release -p ferrolb"
-      echo "0 passed, 1 failed"
-      exit 1
-    }
-  fi
-fi
-case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
+find_ferrolb_release
 if ! [[ "$N" =~ ^[0-9]+$ ]] || [ "$N" -lt 1 ] || [ "$N" -gt 131072 ]; then
   echo "N must be 1..131072 (the /15 pool)"
   exit 2

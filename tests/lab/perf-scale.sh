@@ -28,18 +28,7 @@ set -uo pipefail
 SIZES="${SIZES:-1000 10000 50000 100000}"
 EDITS="${EDITS:-3}"
 GOBGP="${GOBGP:-1}"
-REPO="$(cd "$LAB_HOME/../.." && pwd)"
-if [ -z "${FERROLB:-}" ]; then
-  FERROLB="${CARGO_TARGET_DIR:-$REPO/target}/release/ferrolb"
-  if command -v cargo >/dev/null; then
-    (cd "$REPO" && cargo build -q --release -p ferrolb) || {
-      echo "FAIL - cargo build --release -p ferrolb"
-      echo "0 passed, 1 failed"
-      exit 1
-    }
-  fi
-fi
-case "$FERROLB" in /*) ;; *) FERROLB="$REPO/$FERROLB" ;; esac
+find_ferrolb_release
 for n in $SIZES; do
   if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt 131000 ]; then
     echo "each size must be 1..131000 (the /15 pool)"

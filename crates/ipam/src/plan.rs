@@ -38,7 +38,7 @@ impl Allocator {
         order.sort_by_cached_key(|&i| {
             let s = &services[i];
             let ingress = s.ingress_ips().count();
-            (Reverse(ingress), namespace_of(s).to_owned(), s.metadata.name.clone())
+            (Reverse(ingress), namespace_of(s), s.metadata.name.as_str())
         });
         let mut outcomes: Vec<Option<Outcome>> = vec![None; services.len()];
         for i in order {

@@ -7,7 +7,9 @@
 //! Services; and ask for what changed to be written. The executor ([`super::Controller`])
 //! hands the writes to the sink, which retries each until it lands.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use ferrolb_api::core::LoadBalancerIngress;
 use ferrolb_config::{Config, ConfigError, Options, Scope};
@@ -96,12 +98,15 @@ impl ControllerCore {
             return step;
         }
         let resources = &snapshot.resources;
-        let mut present: BTreeSet<ServiceId> = resources.services.iter().map(service_id).collect();
+        // Borrowed, not copied: this runs on every snapshot, over every Service.
+        let mut present: HashSet<(&str, &str)> = resources.services.iter().map(service_key).collect();
         // A Service the source could not decode still exists: its address stays reserved.
         for rejected in snapshot.rejected.iter().filter(|r| r.kind == Kind::Service) {
-            present.insert((rejected.namespace.clone(), rejected.name.clone()));
+            present.insert((rejected.namespace.as_str(), rejected.name.as_str()));
         }
-        for (namespace, name) in self.known.difference(&present) {
+        let is_present = |(namespace, name): &ServiceId| present.contains(&(namespace.as_str(), name.as_str()));
+        let gone: Vec<ServiceId> = self.known.iter().filter(|id| !is_present(id)).cloned().collect();
+        for (namespace, name) in &gone {
             if self.allocator.release_service(namespace, name) {
                 info!(service = %format!("{namespace}/{name}"), "service deleted; address released");
             }
@@ -109,23 +114,25 @@ impl ControllerCore {
         let written: BTreeMap<ServiceId, ServiceState> = match stored {
             Some(stored) => {
                 // Service states of Services that no longer exist are garbage, whoever wrote them.
-                let (kept, garbage): (BTreeMap<_, _>, BTreeMap<_, _>) =
-                    stored.into_iter().partition(|(id, _)| present.contains(id));
-                step.writes.extend(garbage.into_keys().map(|id| Write::Service { id, state: None }));
-                kept
+                let garbage = stored.keys().filter(|id| !is_present(id)).cloned();
+                step.writes.extend(garbage.map(|id| Write::Service { id, state: None }));
+                stored
             }
             None => states_on_objects(resources),
         };
-        self.known = present;
+        if !gone.is_empty() || present.len() != self.known.len() {
+            self.known =
+                present.iter().map(|(namespace, name)| ((*namespace).to_owned(), (*name).to_owned())).collect();
+        }
 
         let outcomes = self.allocator.reconcile_all(&resources.services);
+        let mut text = String::new();
         for (service, outcome) in resources.services.iter().zip(outcomes) {
-            let id = service_id(service);
             for event in outcome.events {
                 let warning = event.type_ == EventType::Warning;
                 let uid = service.metadata.uid.clone();
                 step.events.push(Event::Service {
-                    id: id.clone(),
+                    id: service_id(service),
                     uid,
                     warning,
                     reason: event.reason,
@@ -133,6 +140,10 @@ impl ControllerCore {
                 });
             }
             if !outcome.handled {
+                continue;
+            }
+            let id = service_id(service);
+            if same_state(written.get(&id), &outcome.ips, outcome.pool.as_deref(), &mut text) {
                 continue;
             }
             let desired = (!outcome.ips.is_empty()).then(|| ServiceState {
@@ -143,9 +154,7 @@ impl ControllerCore {
                     .collect(),
                 pool: outcome.pool.clone(),
             });
-            if written.get(&id) != desired.as_ref() {
-                step.writes.push(Write::Service { id, state: desired });
-            }
+            step.writes.push(Write::Service { id, state: desired });
         }
         self.pools(&mut step);
         step
@@ -213,6 +222,26 @@ impl ControllerCore {
             }
         }
     }
+}
+
+/// Whether `written` is exactly the state that `ips` and `pool` make (the addresses as the
+/// controller prints them, in order, no hostnames): the question every step asks of every
+/// Service, answered without building that state. `text` is scratch space.
+fn same_state(written: Option<&ServiceState>, ips: &[IpAddr], pool: Option<&str>, text: &mut String) -> bool {
+    let Some(written) = written else { return ips.is_empty() };
+    if ips.is_empty() || written.pool.as_deref() != pool || written.ingress.len() != ips.len() {
+        return false;
+    }
+    written.ingress.iter().zip(ips).all(|(ingress, ip)| {
+        text.clear();
+        let _ = write!(text, "{ip}");
+        ingress.hostname.is_none() && ingress.ip.as_deref() == Some(text.as_str())
+    })
+}
+
+/// A Service's namespace and name, borrowed.
+fn service_key(service: &ferrolb_api::Service) -> (&str, &str) {
+    (service.metadata.namespace.as_deref().unwrap_or("default"), service.metadata.name.as_str())
 }
 
 fn service_id(service: &ferrolb_api::Service) -> ServiceId {
