@@ -130,6 +130,9 @@ pub struct ManifestCache {
     /// The files in load order (the order [`load`] reads them in, which is not always the
     /// paths' order: the paths given come first in the order given).
     order: Vec<PathBuf>,
+    /// Something changed since [`Self::resources`] last gave the objects: a refresh that
+    /// failed half-way may have taken in another file's change.
+    dirty: bool,
 }
 
 #[derive(Debug)]
@@ -164,8 +167,8 @@ pub struct CacheStats {
     pub pieces_parsed: usize,
     /// Pieces whose objects were kept.
     pub pieces_kept: usize,
-    /// Whether the objects may differ from the last refresh's (a piece was parsed, or one
-    /// moved or went away).
+    /// Whether the objects may differ from what [`ManifestCache::resources`] last gave (a
+    /// piece was parsed, or one moved or went away, in this refresh or an earlier one).
     pub changed: bool,
 }
 
@@ -212,6 +215,8 @@ impl ManifestCache {
                         Ok(pieces) => CachedFile { stamp: stamp.filter(settled), pieces },
                         Err(failed) => {
                             let (e, pieces) = *failed;
+                            // the files before this one may have taken in changes
+                            self.dirty |= stats.pieces_parsed > 0;
                             self.files.insert(file, CachedFile { stamp: None, pieces });
                             self.files.extend(fresh);
                             return Err(e);
@@ -225,7 +230,8 @@ impl ManifestCache {
         // files gone from the directory are gone from the cache
         self.files = fresh;
         self.order = order;
-        stats.changed = stats.pieces_parsed > 0 || self.layout() != before;
+        self.dirty |= stats.pieces_parsed > 0 || self.layout() != before;
+        stats.changed = self.dirty;
         Ok(stats)
     }
 
@@ -236,7 +242,8 @@ impl ManifestCache {
     }
 
     /// Every object of the files as last refreshed, in load order.
-    pub fn resources(&self) -> (Resources, LoadReport) {
+    pub fn resources(&mut self) -> (Resources, LoadReport) {
+        self.dirty = false;
         let pieces = || self.order.iter().filter_map(|path| self.files.get(path)).flat_map(|f| &f.pieces);
         let mut total = [0; 11];
         for piece in pieces() {
@@ -398,6 +405,24 @@ mod tests {
         let (fixed, _, stats) = cache.load(std::slice::from_ref(&dir)).unwrap();
         assert_eq!(names(&fixed), vec!["a", "c"]);
         assert_eq!(stats.pieces_kept, 1, "the untouched document was kept through the error");
+    }
+
+    #[test]
+    fn a_change_taken_in_by_a_refresh_that_failed_is_still_a_change_after_it() {
+        let dir = scratch("halfway");
+        let (a, b) = (dir.join("a.yaml"), dir.join("b.yaml"));
+        write_old(&a, &namespace("a"));
+        write_old(&b, &namespace("b"));
+        let mut cache = ManifestCache::new();
+        cache.load(std::slice::from_ref(&dir)).unwrap();
+        write_old(&a, &namespace("a2"));
+        write_old(&b, "kind: [\n");
+        assert!(cache.refresh(std::slice::from_ref(&dir)).is_err());
+        write_old(&b, &namespace("b"));
+        let stats = cache.refresh(std::slice::from_ref(&dir)).unwrap();
+        assert!(stats.changed, "a.yaml changed since the objects were last given");
+        assert_eq!(names(&cache.resources().0), vec!["a2", "b"]);
+        assert!(!cache.refresh(std::slice::from_ref(&dir)).unwrap().changed);
     }
 
     #[test]

@@ -45,6 +45,8 @@ struct Loaded {
     states: ServiceStates,
     /// Whether anything was published yet: the first load always is.
     once: bool,
+    /// A state changed in a reload that then failed: the next good one publishes.
+    states_unpublished: bool,
 }
 
 /// Which files changed since the last reload, as the events said: `None` when that is not
@@ -69,16 +71,18 @@ impl DirSource {
         changed: Option<&BTreeSet<PathBuf>>,
     ) -> Result<Option<Snapshot>, files::InputError> {
         let started = Instant::now();
-        let stats = loaded.manifests.refresh(std::slice::from_ref(&self.manifests))?;
+        // The states first: the events that named them are used up either way.
         let mut problems = Vec::new();
-        let states_changed = loaded.states.refresh(&self.state, changed, &mut problems);
+        loaded.states_unpublished |= loaded.states.refresh(&self.state, changed, &mut problems);
         for problem in problems {
             warn!(%problem, "ignoring an unreadable service state file");
         }
-        if loaded.once && !stats.changed && !states_changed {
+        let stats = loaded.manifests.refresh(std::slice::from_ref(&self.manifests))?;
+        if loaded.once && !stats.changed && !loaded.states_unpublished {
             return Ok(None);
         }
         loaded.once = true;
+        loaded.states_unpublished = false;
         let (mut resources, _report) = loaded.manifests.resources();
         for service in &mut resources.services {
             let namespace = service.metadata.namespace.get_or_insert_with(|| "default".to_owned());
@@ -229,7 +233,55 @@ async fn next_event(events: &mut Option<mpsc::UnboundedReceiver<Changed>>) -> Op
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
+    use super::super::state_dir::{ServiceState, write_json};
     use super::*;
+
+    const SERVICE: &str =
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec: {type: LoadBalancer}\n";
+
+    /// Writes a file as an editor long gone would have left it (its stamp is trusted).
+    fn write_old(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+        let past = SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options().write(true).open(path).unwrap().set_modified(past).unwrap();
+    }
+
+    fn ingress(snapshot: &Snapshot) -> Vec<String> {
+        snapshot.resources.services[0].ingress_ips().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn a_reload_publishes_what_changed_and_nothing_when_nothing_did() {
+        let root = std::env::temp_dir().join(format!("ferrolb-dir-{}-reload", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let manifests = root.join("m");
+        std::fs::create_dir_all(&manifests).unwrap();
+        let state = StateDir::new(manifests.join(".ferrolb"));
+        state.create().unwrap();
+        let source = DirSource::new(manifests.clone(), state.clone());
+        write_old(&manifests.join("svc.yaml"), SERVICE);
+        let mut loaded = Loaded::default();
+        let first = source.reload(&mut loaded, None).unwrap().expect("the first load is published");
+        assert!(ingress(&first).is_empty());
+        assert!(source.reload(&mut loaded, Some(&BTreeSet::new())).unwrap().is_none(), "nothing changed");
+
+        // The controller writes the address while an editor has the manifest half-written:
+        // the state change must not be lost with the failed reload.
+        let path = state.service_path("default", "web");
+        let address = ServiceState {
+            ingress: vec![ferrolb_api::core::LoadBalancerIngress { ip: Some("10.0.0.1".into()), hostname: None }],
+            pool: Some("lan".into()),
+        };
+        write_json(&path, &address).unwrap();
+        write_old(&manifests.join("svc.yaml"), "kind: [\n");
+        assert!(source.reload(&mut loaded, Some(&BTreeSet::from([path]))).is_err());
+        write_old(&manifests.join("svc.yaml"), SERVICE);
+        let after = source.reload(&mut loaded, Some(&BTreeSet::new())).unwrap().expect("the state is published");
+        assert_eq!(ingress(&after), ["10.0.0.1"]);
+        assert!(source.reload(&mut loaded, Some(&BTreeSet::new())).unwrap().is_none());
+    }
 
     #[test]
     fn only_the_manifests_and_the_services_states_wake_the_source() {
