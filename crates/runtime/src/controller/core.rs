@@ -340,6 +340,30 @@ spec: {{type: LoadBalancer, clusterIP: 10.96.0.10, ports: [{{port: 80}}]}}
     }
 
     #[test]
+    fn a_stored_state_is_the_same_only_when_it_reads_exactly_as_the_controller_writes_it() {
+        let state = |ips: &[&str], pool: &str| ServiceState {
+            ingress: ips.iter().map(|ip| LoadBalancerIngress { ip: Some((*ip).into()), hostname: None }).collect(),
+            pool: Some(pool.into()),
+        };
+        let ips: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+        let mut text = String::new();
+        let same = |written: Option<&ServiceState>, ips: &[IpAddr], text: &mut String| {
+            same_state(written, ips, Some("lan"), text)
+        };
+        assert!(same(Some(&state(&["10.0.0.1", "2001:db8::1"], "lan")), &ips, &mut text));
+        assert!(!same(Some(&state(&["10.0.0.1", "2001:db8:0:0::1"], "lan")), &ips, &mut text), "rewritten canonically");
+        assert!(!same(Some(&state(&["2001:db8::1", "10.0.0.1"], "lan")), &ips, &mut text), "order counts");
+        assert!(!same(Some(&state(&["10.0.0.1", "2001:db8::1"], "web")), &ips, &mut text), "the pool counts");
+        assert!(!same(Some(&state(&["10.0.0.1"], "lan")), &ips, &mut text));
+        assert!(same(None, &[], &mut text), "nothing stored, nothing to store");
+        assert!(!same(None, &ips, &mut text));
+        assert!(!same(Some(&state(&["10.0.0.1"], "lan")), &[], &mut text), "a state to clear");
+        let mut hostname = state(&["10.0.0.1", "2001:db8::1"], "lan");
+        hostname.ingress[0].hostname = Some("lb".into());
+        assert!(!same(Some(&hostname), &ips, &mut text));
+    }
+
+    #[test]
     fn an_allocation_is_written_once_then_nothing_while_nothing_changes() {
         let mut core = core();
         let snap = snapshot(&format!("{POOL}{}", service("web")));
