@@ -146,6 +146,7 @@ impl DirSource {
         let mut events = _watcher.as_ref().map(|_| events_rx);
         let mut loaded = Some(Loaded::default());
         let mut changed: Changed = None;
+        let mut published = false;
         let mut last_error: Option<String> = None;
         loop {
             // Reading and parsing thousands of Services takes a while: off the async
@@ -153,8 +154,13 @@ impl DirSource {
             let source = self.clone();
             let mut caches = loaded.take().unwrap_or_default();
             let paths = changed.take();
+            // The channel's first value is a placeholder: the first load is published even
+            // when it equals it (an empty directory). Comparing 100,000 objects is work for
+            // the loader's thread too.
+            let current = published.then(|| Arc::clone(&tx.borrow()));
             let done = tokio::task::spawn_blocking(move || {
                 let result = source.reload(&mut caches, paths.as_ref());
+                let result = result.map(|new| new.filter(|new| current.is_none_or(|current| *current != *new)));
                 (caches, result)
             });
             let result = match done.await {
@@ -172,13 +178,16 @@ impl DirSource {
                     if last_error.take().is_some() {
                         tracing::info!(source = %self.manifests.display(), "manifests load again");
                     }
-                    if let Some(snapshot) = snapshot
-                        && **tx.borrow() != snapshot
-                    {
+                    if let Some(snapshot) = snapshot {
                         debug!("new snapshot");
-                        if tx.send(Arc::new(snapshot)).is_err() {
+                        published = true;
+                        let old = tx.send_replace(Arc::new(snapshot));
+                        if tx.receiver_count() == 0 {
                             return;
                         }
+                        // The old snapshot may hold the last reference to every object:
+                        // freed off the async workers.
+                        tokio::task::spawn_blocking(move || drop(old));
                     }
                 }
                 Err(e) => {
@@ -250,6 +259,22 @@ mod tests {
 
     fn ingress(snapshot: &Snapshot) -> Vec<String> {
         snapshot.resources.services[0].ingress_ips().map(str::to_owned).collect()
+    }
+
+    #[tokio::test]
+    async fn an_empty_directory_is_published_though_it_equals_the_placeholder() {
+        let root = std::env::temp_dir().join(format!("ferrolb-dir-{}-empty", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let state = StateDir::new(root.join(".ferrolb"));
+        state.create().unwrap();
+        let (tx, mut rx) = watch::channel(Arc::new(Snapshot::default()));
+        let task = tokio::spawn(DirSource::new(root.clone(), state).watch(tx, Arc::new(Metrics::new())));
+        let published = tokio::time::timeout(Duration::from_secs(10), rx.changed()).await;
+        assert!(matches!(published, Ok(Ok(()))), "the roles wait for a first snapshot");
+        assert_eq!(**rx.borrow_and_update(), Snapshot::default());
+        drop(rx);
+        task.abort();
     }
 
     #[test]
