@@ -80,18 +80,19 @@ impl ServiceStates {
     /// reported in `problems`: the controller rewrites them on its next pass. True when a
     /// state changed.
     pub fn refresh(&mut self, dir: &StateDir, paths: Option<&BTreeSet<PathBuf>>, problems: &mut Vec<String>) -> bool {
-        match paths {
-            Some(paths) => {
-                let mut changed = false;
-                for path in paths {
-                    if let Some(key) = dir.service_of(path) {
-                        changed |= self.read_one(key, path, None, problems);
-                    }
-                }
-                changed
+        let Some(paths) = paths else { return self.rescan(dir, problems) };
+        let services = dir.root.join("services");
+        let mut changed = false;
+        for path in paths {
+            if let Some(key) = dir.service_of(path) {
+                changed |= self.read_one(key, path, None, problems);
+            } else if path.starts_with(&services) && !is_hidden(path) {
+                // A namespace's directory came or went: the files written into a new one
+                // before the watcher saw it have no event of their own.
+                return self.rescan(dir, problems) || changed;
             }
-            None => self.rescan(dir, problems),
         }
+        changed
     }
 
     fn rescan(&mut self, dir: &StateDir, problems: &mut Vec<String>) -> bool {
@@ -273,6 +274,11 @@ impl StateDir {
 
 /// The name a `*.json` file is known by; `None` for other files and for temporary ones
 /// (which start with a dot).
+/// A temporary file (`.<name>.<pid>.tmp`) or anything else hidden.
+fn is_hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+}
+
 pub(super) fn json_stem(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     name.strip_suffix(".json").filter(|stem| !stem.starts_with('.')).map(str::to_owned)
@@ -357,6 +363,13 @@ mod tests {
             [state.service_path("shop", "cart"), state.root().join("heartbeats/node1")].into_iter().collect();
         assert!(cache.refresh(&state, Some(&named), &mut problems));
         assert_eq!(cache.get("shop", "cart"), Some(&ingress("10.0.0.3")));
+        // a namespace directory the events name, with a file whose own event was never seen
+        write_json(&state.service_path("new", "first"), &ingress("10.0.0.4")).unwrap();
+        let dir_only: BTreeSet<PathBuf> = [state.root().join("services/new")].into_iter().collect();
+        assert!(cache.refresh(&state, Some(&dir_only), &mut problems));
+        assert_eq!(cache.get("new", "first"), Some(&ingress("10.0.0.4")));
+        let temporary: BTreeSet<PathBuf> = [state.root().join("services/new/.first.json.1.tmp")].into_iter().collect();
+        assert!(!cache.refresh(&state, Some(&temporary), &mut problems), "a temporary file is nothing");
         fs::write(state.service_path("shop", "cart"), b"{").unwrap();
         assert!(cache.refresh(&state, Some(&named), &mut problems), "a broken file drops its state");
         assert_eq!(cache.get("shop", "cart"), None);
