@@ -183,7 +183,6 @@ impl ManifestCache {
     pub fn refresh(&mut self, paths: &[PathBuf]) -> Result<CacheStats, InputError> {
         let files = manifest_files(paths)?;
         let mut stats = CacheStats::default();
-        let before = self.layout();
         let mut fresh = BTreeMap::new();
         let mut order = Vec::with_capacity(files.len());
         for file in files {
@@ -211,12 +210,15 @@ impl ManifestCache {
                     };
                     stats.files_read += 1;
                     let pieces = old.map(|o| o.pieces).unwrap_or_default();
+                    let before = keys(&pieces);
                     match reparse(&file, &text, pieces, &mut stats) {
-                        Ok(pieces) => CachedFile { stamp: stamp.filter(settled), pieces },
+                        Ok(pieces) => {
+                            // marked at once: a later file may fail this refresh
+                            self.dirty |= keys(&pieces) != before;
+                            CachedFile { stamp: stamp.filter(settled), pieces }
+                        }
                         Err(failed) => {
                             let (e, pieces) = *failed;
-                            // the files before this one may have taken in changes
-                            self.dirty |= stats.pieces_parsed > 0;
                             self.files.insert(file, CachedFile { stamp: None, pieces });
                             self.files.extend(fresh);
                             return Err(e);
@@ -227,18 +229,13 @@ impl ManifestCache {
             order.push(file.clone());
             fresh.insert(file, entry);
         }
-        // files gone from the directory are gone from the cache
+        // files gone from the directory are gone from the cache; a file gone, come or moved
+        // changes the objects' order
         self.files = fresh;
+        self.dirty |= order != self.order;
         self.order = order;
-        self.dirty |= stats.pieces_parsed > 0 || self.layout() != before;
         stats.changed = self.dirty;
         Ok(stats)
-    }
-
-    /// Which pieces each file has, in load order: what tells whether the objects moved.
-    fn layout(&self) -> Vec<(PathBuf, Vec<(u64, usize)>)> {
-        let pieces = |path: &PathBuf| self.files.get(path).map(|f| f.pieces.iter().map(|p| (p.hash, p.len)).collect());
-        self.order.iter().map(|path| (path.clone(), pieces(path).unwrap_or_default())).collect()
     }
 
     /// Every object of the files as last refreshed, in load order.
@@ -309,6 +306,11 @@ fn reparse(
         }
     }
     Ok(pieces)
+}
+
+/// Which documents, in order: a file whose documents were only moved has new objects' order.
+fn keys(pieces: &[Piece]) -> Vec<(u64, usize)> {
+    pieces.iter().map(|p| (p.hash, p.len)).collect()
 }
 
 fn hash_of(text: &str) -> u64 {
@@ -423,6 +425,24 @@ mod tests {
         assert!(stats.changed, "a.yaml changed since the objects were last given");
         assert_eq!(names(&cache.resources().0), vec!["a2", "b"]);
         assert!(!cache.refresh(std::slice::from_ref(&dir)).unwrap().changed);
+    }
+
+    #[test]
+    fn documents_only_moved_in_a_file_are_a_change_even_when_a_later_file_fails() {
+        let dir = scratch("moved");
+        let (a, b) = (dir.join("a.yaml"), dir.join("b.yaml"));
+        write_old(&a, &(namespace("p") + &namespace("q")));
+        write_old(&b, &namespace("b"));
+        let mut cache = ManifestCache::new();
+        cache.load(std::slice::from_ref(&dir)).unwrap();
+        write_old(&a, &(namespace("q") + &namespace("p")));
+        write_old(&b, "kind: [\n");
+        assert!(cache.refresh(std::slice::from_ref(&dir)).is_err());
+        write_old(&b, &namespace("b"));
+        let stats = cache.refresh(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(stats.pieces_parsed, 0, "nothing new to parse: the documents moved");
+        assert!(stats.changed);
+        assert_eq!(names(&cache.resources().0), vec!["q", "p", "b"]);
     }
 
     #[test]
