@@ -58,12 +58,6 @@ impl DirSource {
         Self { manifests, state }
     }
 
-    /// Reads the manifests and overlays the service states the controller wrote.
-    pub fn load(&self) -> Result<Snapshot, files::InputError> {
-        let mut loaded = Loaded::default();
-        Ok(self.reload(&mut loaded, None)?.unwrap_or_default())
-    }
-
     /// The snapshot after the changes in `changed`, or `None` when nothing it holds changed.
     fn reload(
         &self,
@@ -146,7 +140,6 @@ impl DirSource {
         let mut events = _watcher.as_ref().map(|_| events_rx);
         let mut loaded = Some(Loaded::default());
         let mut changed: Changed = None;
-        let mut published = false;
         let mut last_error: Option<String> = None;
         loop {
             // Reading and parsing thousands of Services takes a while: off the async
@@ -157,10 +150,11 @@ impl DirSource {
             // The channel's first value is a placeholder: the first load is published even
             // when it equals it (an empty directory). Comparing 100,000 objects is work for
             // the loader's thread too.
-            let current = published.then(|| Arc::clone(&tx.borrow()));
+            let current = Arc::clone(&tx.borrow());
             let done = tokio::task::spawn_blocking(move || {
+                let first = !caches.once;
                 let result = source.reload(&mut caches, paths.as_ref());
-                let result = result.map(|new| new.filter(|new| current.is_none_or(|current| *current != *new)));
+                let result = result.map(|new| new.filter(|new| first || *current != *new));
                 (caches, result)
             });
             let result = match done.await {
@@ -180,7 +174,6 @@ impl DirSource {
                     }
                     if let Some(snapshot) = snapshot {
                         debug!("new snapshot");
-                        published = true;
                         let old = tx.send_replace(Arc::new(snapshot));
                         if tx.receiver_count() == 0 {
                             return;

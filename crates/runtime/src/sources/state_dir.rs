@@ -95,32 +95,34 @@ impl ServiceStates {
         changed
     }
 
+    /// Every file found is moved from the old view into the new one (read again when its
+    /// stamp moved); what is left of the old view is gone from the disk.
     fn rescan(&mut self, dir: &StateDir, problems: &mut Vec<String>) -> bool {
-        let mut seen = BTreeSet::new();
+        let mut old = std::mem::take(&mut self.states);
         let mut changed = false;
         if let Ok(namespaces) = fs::read_dir(dir.root.join("services")) {
             for ns in namespaces.flatten() {
                 let namespace = ns.file_name().to_string_lossy().into_owned();
                 let Ok(files) = fs::read_dir(ns.path()) else { continue };
+                let mut before = old.remove(&namespace).unwrap_or_default();
                 for file in files.flatten() {
                     let path = file.path();
                     let Some(name) = json_stem(&path) else { continue };
-                    let key = (namespace.clone(), name);
                     let Ok(meta) = file.metadata() else { continue };
-                    seen.insert(key.clone());
-                    if self.slot(&key.0, &key.1).is_some_and(|(s, _)| *s == stamp(&meta)) {
-                        continue;
+                    let previous = before.remove(&name);
+                    let unchanged = previous.as_ref().is_some_and(|(s, _)| *s == stamp(&meta));
+                    let key = (namespace.clone(), name);
+                    if let Some(slot) = previous {
+                        self.put(key.clone(), slot);
                     }
-                    changed |= self.read_one(key, &path, Some(&meta), problems);
+                    if !unchanged {
+                        changed |= self.read_one(key, &path, Some(&meta), problems);
+                    }
                 }
+                changed |= !before.is_empty();
             }
         }
-        let before = self.len();
-        for (namespace, names) in &mut self.states {
-            names.retain(|name, _| seen.contains(&(namespace.clone(), name.clone())));
-        }
-        self.states.retain(|_, names| !names.is_empty());
-        changed || self.len() != before
+        changed || old.values().any(|names| !names.is_empty())
     }
 
     /// Reads one state file into the cache (or out of it, when it is gone or unreadable);
