@@ -79,14 +79,6 @@ impl Sink {
         }
     }
 
-    /// The controller takes the role: what it reads of the stored states next comes from
-    /// the disk, not from what this process remembers writing in an earlier term.
-    pub fn reread_services(&self) {
-        if let Sink::Dir(dir) = self {
-            dir.reread_services();
-        }
-    }
-
     pub fn write_pool(&self, name: &str, status: &IPAddressPoolStatus) {
         match self {
             Sink::Dir(dir) => dir.set(dir.state().pool_path(name), Some(status)),

@@ -28,8 +28,6 @@ pub struct Controller {
 
 impl Controller {
     pub fn new(sink: Sink, namespace: String, lb_class: Option<String>, metrics: Arc<Metrics>) -> Self {
-        // A new term: another process may have held the role and written meanwhile.
-        sink.reread_services();
         Self { core: ControllerCore::new(namespace.clone(), lb_class), sink, namespace, metrics }
     }
 

@@ -197,12 +197,6 @@ impl StateWriter {
         states.to_map()
     }
 
-    /// Makes the next [`Self::stored_services`] look at the disk: a controller taking the
-    /// role calls it, since another process may have held the role (and written) meanwhile.
-    pub fn reread_services(&self) {
-        self.inner.services.lock().unwrap_or_else(|e| e.into_inner()).1 = None;
-    }
-
     /// Asks for a Service's state file to hold `state` (`None`: not to exist), as
     /// [`Self::set`] does, and remembers it for [`Self::stored_services`].
     pub fn set_service(&self, namespace: &str, name: &str, state: Option<&ServiceState>) {
