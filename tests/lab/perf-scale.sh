@@ -58,22 +58,10 @@ count_is() { [ "$(bird_count)" = "$1" ]; }
 count_at_least() { [ "$(bird_count)" -ge "$1" ] 2>/dev/null; }
 mem_of() { awk '/^VmHWM:/{h=$2} /^VmRSS:/{r=$2} END{printf "%.0f %.0f", h/1024, r/1024}' "/proc/$1/status"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{if (NR) print a[int((NR+1)/2)]; else print "?"}'; }
-ip_at() { python3 -c 'import ipaddress,sys; print(ipaddress.IPv4Address("10.60.0.0") + int(sys.argv[1]))' "$1"; }
 
 base_yaml() {
+  lab_nodes_yaml -n node1
   cat <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: default}
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node1
-  labels: {kubernetes.io/hostname: node1}
-status:
-  addresses:
-    - {type: InternalIP, address: 172.30.0.11}
 ---
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
@@ -92,20 +80,8 @@ EOF
 
 # one Service NAME with its EndpointSlice, no address (the controller allocates one)
 one_service() { # NAME
-  cat <<EOF
----
-apiVersion: v1
-kind: Service
-metadata: {name: $1, namespace: default}
-spec: {type: LoadBalancer, clusterIP: 10.95.0.1, clusterIPs: [10.95.0.1], ipFamilies: [IPv4], ipFamilyPolicy: SingleStack, ports: [{port: 80, protocol: TCP}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: $1-a, namespace: default, labels: {kubernetes.io/service-name: $1}}
-addressType: IPv4
-endpoints: [{addresses: [10.127.0.1], conditions: {ready: true}, nodeName: node1}]
-ports: [{port: 80, protocol: TCP}]
-EOF
+  echo "---"
+  lab_service_yaml -4 "$1" 1 Cluster node1 -
 }
 
 # the address the controller gave NAME (its state file), waiting up to 10 s for it
@@ -151,7 +127,7 @@ for N in $SIZES; do
 import sys
 path, name = sys.argv[1], sys.argv[2]
 docs = open(path).read().split("\n---\n")
-keep = [d for d in docs if f"name: {name}," not in d and f"name: {name}-a," not in d]
+keep = [d for d in docs if f"\n  name: {name}\n" not in d and f"kubernetes.io/service-name: {name}}}" not in d]
 open(path, "w").write("\n---\n".join(keep).rstrip("\n") + "\n")
 EOF
     t1="$(now_ms)"

@@ -395,12 +395,17 @@ mod tests {
         assert!(peer_notes(&config, "node2", None, None).is_empty(), "only this node's peers");
     }
 
-    #[test]
-    fn a_vrf_peer_is_dialled_from_the_vrf_device_with_next_hops_from_its_interface() {
+    /// The test peer, and the same peer named red in VRF red.
+    fn with_red_vrf_peer() -> Config {
         let mut red = peer();
         red.name = "red".into();
         red.vrf = Some("red".into());
-        let config = Config { peers: vec![red, peer()], ..Config::default() };
+        Config { peers: vec![red, peer()], ..Config::default() }
+    }
+
+    #[test]
+    fn a_vrf_peer_is_dialled_from_the_vrf_device_with_next_hops_from_its_interface() {
+        let config = with_red_vrf_peer();
         let addresses = NodeAddresses::of(Some(&node(&["172.30.0.11", "fd00:30::11"])));
         let devices = BTreeSet::from(["eth0".to_owned(), "red".to_owned()]);
         let wanted = wanted_sessions(&config, "node1", addresses, Some(&devices));
@@ -416,10 +421,7 @@ mod tests {
 
     #[test]
     fn a_vrf_the_node_does_not_have_isolates_its_peer_with_a_note() {
-        let mut red = peer();
-        red.name = "red".into();
-        red.vrf = Some("red".into());
-        let config = Config { peers: vec![red, peer()], ..Config::default() };
+        let config = with_red_vrf_peer();
         let devices = BTreeSet::from(["eth0".to_owned()]);
         let wanted = wanted_sessions(&config, "node1", NodeAddresses::default(), Some(&devices));
         assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router"]);

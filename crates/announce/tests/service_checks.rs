@@ -98,36 +98,29 @@ fn the_plan_lists_announcements_and_skips_for_every_node_bgp_first() {
     assert_eq!(json, expected);
 }
 
-#[test]
-fn the_plan_reports_a_node_that_would_announce_to_no_peer() {
+/// What the plan skips for Service web, announced by BGP from node-a, with these BGPPeers.
+fn bgp_skipped(peers: &[&str]) -> serde_json::Value {
     let mut docs = vec![pool("p", &["10.0.0.0/24"]), bgpad("b", "")];
+    docs.extend(peers.iter().map(|p| (*p).to_owned()));
     docs.extend(nodes(&["node-a"]));
     docs.push(service("web", &["10.0.0.1"], false, ""));
     docs.push(slice("web", &[("node-a", true)]));
     let world = World::new(&docs);
     let liveness = Liveness::Disabled;
     let json = serde_json::to_value(plan_announcements(&world.cluster(&liveness))).unwrap();
-    assert_eq!(
-        json["default/web"]["skipped"],
-        serde_json::json!([{"node": "node-a", "protocol": "bgp", "reason": "noPeers"}])
-    );
+    json["default/web"]["skipped"].clone()
+}
+
+#[test]
+fn the_plan_reports_a_node_that_would_announce_to_no_peer() {
+    assert_eq!(bgp_skipped(&[]), serde_json::json!([{"node": "node-a", "protocol": "bgp", "reason": "noPeers"}]));
 }
 
 #[test]
 fn the_plan_says_when_the_nodes_only_peers_are_ones_the_speaker_does_not_serve() {
-    let mut docs = vec![
-        pool("p", &["10.0.0.0/24"]),
-        bgpad("b", ""),
-        "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: fabric, namespace: metallb-system}\nspec: {myASN: 64512, peerASN: 64500, interface: eth1}\n".to_owned(),
-    ];
-    docs.extend(nodes(&["node-a"]));
-    docs.push(service("web", &["10.0.0.1"], false, ""));
-    docs.push(slice("web", &[("node-a", true)]));
-    let world = World::new(&docs);
-    let liveness = Liveness::Disabled;
-    let json = serde_json::to_value(plan_announcements(&world.cluster(&liveness))).unwrap();
+    let unnumbered = "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: fabric, namespace: metallb-system}\nspec: {myASN: 64512, peerASN: 64500, interface: eth1}\n";
     assert_eq!(
-        json["default/web"]["skipped"],
+        bgp_skipped(&[unnumbered]),
         serde_json::json!([{"node": "node-a", "protocol": "bgp", "reason": "peersNotServed"}])
     );
 }
