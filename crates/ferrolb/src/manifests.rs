@@ -339,7 +339,7 @@ fn webhook_service() -> Service {
                 name: Some("webhook".to_owned()),
                 port: 443,
                 protocol: Some("TCP".to_owned()),
-                target_port: Some(IntOrString::String("webhook".to_owned())),
+                target_port: Some(IntOrString::String("webhook-server".to_owned())),
                 ..ServicePort::default()
             }]),
             ..ServiceSpec::default()
@@ -445,20 +445,20 @@ fn controller_deployment(options: &Options) -> Deployment {
             env("METALLB_DEPLOYMENT", CONTROLLER),
             env("METALLB_ML_SECRET_NAME", MEMBERLIST_SECRET),
         ]),
-        ports: Some(vec![port("monitoring", METRICS_PORT, "TCP"), port("webhook", WEBHOOK_PORT, "TCP")]),
+        ports: Some(vec![port("metricshttps", METRICS_PORT, "TCP"), port("webhook-server", WEBHOOK_PORT, "TCP")]),
         // The health port listens on 127.0.0.1 only, which the kubelet cannot reach in a pod
         // network namespace; the metrics port serves /healthz and /readyz too, openly, over
         // HTTPS.
         liveness_probe: Some(over_https(http_probe(
             "/healthz",
-            IntOrString::String("monitoring".to_owned()),
+            IntOrString::String("metricshttps".to_owned()),
             None,
             10,
             3,
         ))),
         readiness_probe: Some(over_https(http_probe(
             "/readyz",
-            IntOrString::String("monitoring".to_owned()),
+            IntOrString::String("metricshttps".to_owned()),
             None,
             10,
             3,
@@ -572,7 +572,7 @@ fn speaker_daemon_set(options: &Options) -> DaemonSet {
             env("METALLB_ML_SECRET_KEY_PATH", &format!("{ML_SECRET_MOUNT}/secretkey")),
         ]),
         // With hostNetwork these are the node's ports.
-        ports: Some(vec![port("monitoring", METRICS_PORT, "TCP"), port("memberlist-udp", MEMBERSHIP_PORT, "UDP")]),
+        ports: Some(vec![port("metricshttps", METRICS_PORT, "TCP"), port("memberlist-udp", MEMBERSHIP_PORT, "UDP")]),
         // On the host network the kubelet reaches the 127.0.0.1-only health port.
         liveness_probe: Some(http_probe("/healthz", IntOrString::Int(HEALTH_PROBE_PORT), Some("127.0.0.1"), 10, 3)),
         readiness_probe: Some(http_probe("/readyz", IntOrString::Int(HEALTH_PROBE_PORT), Some("127.0.0.1"), 10, 3)),

@@ -1217,7 +1217,7 @@ fn the_chart_carries_the_install_surface_as_defined_once() {
         assert!(controller.contains(&fixed), "controller.yaml lacks {fixed}");
     }
     let speaker = read("charts/ferrolb/templates/speaker.yaml");
-    assert!(speaker.contains(&format!("port: {}", install::HEALTH_PROBE_PORT)));
+    assert!(speaker.contains(&format!("\"port\" {}", install::HEALTH_PROBE_PORT)));
     assert!(
         read("charts/ferrolb/templates/excludel2.yaml").contains(&format!("name: {}", install::EXCLUDE_L2_CONFIGMAP))
     );
