@@ -4,7 +4,9 @@
 # `ferrolb speaker ...` (see deploy/ferrolb.yaml), and the same binary in the two images
 # MetalLB's own objects expect, whose entrypoints are `/controller` and `/speaker` (the
 # binary runs the role it is named after; `/cp-tool` beside the speaker is what the FRR
-# flavour's init containers call). See docs/operations.md, "Started as MetalLB's images start".
+# flavour's init containers call, and `/frr-reloader.sh` and `/frr-metrics`, which they copy
+# into the FRR containers, are stand-ins, since ferrolb drives no FRR). See
+# docs/operations.md, "Started as MetalLB's images start".
 #
 #   docker build -t ghcr.io/ferrolb/ferrolb:0.1.0 .                      # the last stage
 #   docker build --target controller -t ghcr.io/ferrolb/controller:0.1.0 .
@@ -38,7 +40,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && mkdir -p /out/controller /out/speaker \
  && cp /ferrolb /out/controller/controller \
  && cp /ferrolb /out/speaker/speaker \
- && ln -s speaker /out/speaker/cp-tool
+ && ln -s speaker /out/speaker/cp-tool \
+ && ln -s speaker /out/speaker/frr-reloader.sh \
+ && ln -s speaker /out/speaker/frr-metrics
 
 # MetalLB's controller image, as its Deployment runs it: non-root.
 FROM gcr.io/distroless/static-debian12:nonroot AS controller

@@ -5,13 +5,21 @@
 //! Per address family the driver binds a receive socket on port 3784 (single-hop) and one
 //! on port 4784 (multi-hop), both reporting the received TTL or hop limit, and sends from
 //! one socket per source address bound to a port in 49152-65535 with TTL 255 (RFC 5881 §4,
-//! RFC 5883 §2). Single-hop packets received with a TTL other than 255 are dropped (GTSM,
+//! RFC 5883 §2).
+//!
+//! Another BFD daemon may share the host: MetalLB's FRR and FRR-K8s flavours run FRR's bfdd
+//! on every node's host network, holding the wildcard ports with SO_REUSEADDR. So the
+//! receive sockets take SO_REUSEADDR too, a wildcard port already taken is not an error, and
+//! a driver started on the wildcard also binds each session's local address (given, or the
+//! kernel's source towards the peer): the kernel delivers a datagram to the socket bound to
+//! its exact destination before any wildcard one, so the sessions' packets reach this driver
+//! whichever daemon started first. Single-hop packets received with a TTL other than 255 are dropped (GTSM,
 //! RFC 5881 §5); multi-hop packets below the session's minimum TTL are dropped (RFC 5883
 //! §2). Every dropped packet is counted under a stable reason label.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -73,6 +81,10 @@ pub enum Error {
     WrongFamily(IpAddr),
     #[error("no BFD socket for {0}: the driver was started without an address of that family")]
     FamilyNotBound(IpAddr),
+    #[error(
+        "no BFD receive socket for {0}: its port is taken on every address (another BFD daemon without SO_REUSEADDR?) and the local address towards it is not known"
+    )]
+    NoReceiver(IpAddr),
     #[error("invalid BFD profile: {0}")]
     InvalidProfile(&'static str),
     #[error("the BFD driver has stopped")]
@@ -110,11 +122,17 @@ impl Bfd {
                 return Err(Error::WrongFamily(bind));
             }
             for multihop in [false, true] {
-                let port = if multihop { MULTI_HOP_PORT } else { SINGLE_HOP_PORT };
-                let address = SocketAddr::new(bind, port);
-                let socket =
-                    receive_socket(address, device.as_deref()).map_err(|source| Error::Bind { address, source })?;
-                readers.spawn(read_loop(socket, multihop, datagrams_tx.clone()));
+                let address = SocketAddr::new(bind, port_of(multihop));
+                match receive_socket(address, device.as_deref()) {
+                    Ok(socket) => {
+                        readers.spawn(read_loop(socket, multihop, datagrams_tx.clone()));
+                        lock(&shared.wildcards).insert(address);
+                    }
+                    // Held by another daemon that does not share it: the sessions' own
+                    // addresses are bound instead (add_session).
+                    Err(e) if bind.is_unspecified() && e.kind() == io::ErrorKind::AddrInUse => {}
+                    Err(source) => return Err(Error::Bind { address, source }),
+                }
             }
             binds[slot] = Some(bind);
         }
@@ -129,7 +147,14 @@ impl Bfd {
             rng: Rng::from_entropy(),
         };
         tokio::spawn(driver.run());
-        Ok(BfdHandle { commands: commands_tx, shared, binds, device, rng: Mutex::new(Rng::from_entropy()) })
+        Ok(BfdHandle {
+            commands: commands_tx,
+            datagrams: datagrams_tx,
+            shared,
+            binds,
+            device,
+            rng: Mutex::new(Rng::from_entropy()),
+        })
     }
 }
 
@@ -138,6 +163,19 @@ struct Shared {
     counters: Mutex<HashMap<IpAddr, Counters>>,
     dropped: Mutex<BTreeMap<&'static str, u64>>,
     senders: Mutex<HashMap<IpAddr, Arc<UdpSocket>>>,
+    /// The wildcard receive sockets bound at start (a port another daemon held is missing).
+    wildcards: Mutex<std::collections::HashSet<SocketAddr>>,
+    /// The receive sockets bound to sessions' local addresses, by address. Kept while the
+    /// driver runs: there are as many as the node has addresses towards its peers.
+    receivers: Mutex<HashMap<SocketAddr, tokio::task::AbortHandle>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        for reader in lock(&self.receivers).values() {
+            reader.abort();
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -148,6 +186,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct BfdHandle {
     commands: mpsc::UnboundedSender<Command>,
+    /// For the read loops of the receive sockets bound to sessions' local addresses.
+    datagrams: mpsc::Sender<Datagram>,
     shared: Arc<Shared>,
     binds: [Option<IpAddr>; 2],
     /// The device every socket is bound to (a VRF's master), if any.
@@ -177,6 +217,9 @@ impl BfdHandle {
         if source.is_ipv4() != peer.is_ipv4() {
             return Err(Error::WrongFamily(source));
         }
+        if bind.is_unspecified() {
+            self.receive_on_local_address(peer, source, multihop)?;
+        }
         let sender = {
             let mut senders = lock(&self.shared.senders);
             match senders.get(&source) {
@@ -194,6 +237,37 @@ impl BfdHandle {
             .send(Command::Add { peer, multihop, profile, sender, state: state_tx })
             .map_err(|_| Error::Stopped)?;
         Ok(state_rx)
+    }
+
+    /// Binds the receive socket on the address the peer sends to (`source`, else the kernel's
+    /// source address towards `peer`), unless it is bound already. A failure matters only
+    /// where the wildcard port is not this driver's. IPv6 link-local addresses, which need a
+    /// scope, rely on the wildcard socket.
+    fn receive_on_local_address(&self, peer: IpAddr, source: IpAddr, multihop: bool) -> Result<(), Error> {
+        let port = port_of(multihop);
+        let wildcard = SocketAddr::new(
+            if peer.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() },
+            port,
+        );
+        let has_wildcard = lock(&self.shared.wildcards).contains(&wildcard);
+        let local = if source.is_unspecified() { route_source(peer, self.device.as_deref()) } else { Some(source) };
+        let Some(local) = local.filter(|a| !is_link_local_v6(*a)) else {
+            return if has_wildcard { Ok(()) } else { Err(Error::NoReceiver(peer)) };
+        };
+        let address = SocketAddr::new(local, port);
+        let mut receivers = lock(&self.shared.receivers);
+        if receivers.contains_key(&address) {
+            return Ok(());
+        }
+        match receive_socket(address, self.device.as_deref()) {
+            Ok(socket) => {
+                let reader = tokio::spawn(read_loop(socket, multihop, self.datagrams.clone()));
+                receivers.insert(address, reader.abort_handle());
+                Ok(())
+            }
+            Err(_) if has_wildcard => Ok(()),
+            Err(source) => Err(Error::Bind { address, source }),
+        }
     }
 
     /// Stops the session with `peer` after telling it (State AdminDown, diagnostic
@@ -475,8 +549,28 @@ fn udp_socket(address: SocketAddr, device: Option<&str>) -> io::Result<Socket> {
     Ok(socket)
 }
 
+fn port_of(multihop: bool) -> u16 {
+    if multihop { MULTI_HOP_PORT } else { SINGLE_HOP_PORT }
+}
+
+fn is_link_local_v6(address: IpAddr) -> bool {
+    matches!(address, IpAddr::V6(v6) if v6.is_unicast_link_local())
+}
+
+/// The source address the kernel picks towards `peer` (a connected UDP socket sends
+/// nothing), on `device` when given.
+fn route_source(peer: IpAddr, device: Option<&str>) -> Option<IpAddr> {
+    let any: IpAddr = if peer.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
+    let socket = udp_socket(SocketAddr::new(any, 0), device).ok()?;
+    socket.connect(&SocketAddr::new(peer, SINGLE_HOP_PORT).into()).ok()?;
+    socket.local_addr().ok()?.as_socket().map(|a| a.ip())
+}
+
+/// A receive socket; SO_REUSEADDR so that it and another BFD daemon's can share the port
+/// (see the module's documentation).
 fn receive_socket(address: SocketAddr, device: Option<&str>) -> io::Result<UdpSocket> {
     let socket = udp_socket(address, device)?;
+    socket.set_reuse_address(true)?;
     if address.is_ipv4() {
         setsockopt(&socket, sockopt::Ipv4RecvTtl, &true)?;
     } else {

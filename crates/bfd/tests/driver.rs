@@ -115,6 +115,61 @@ mod needs_root {
         });
     }
 
+    /// A socket on the wildcard BFD port, with SO_REUSEADDR or not: FRR's bfdd, as MetalLB's
+    /// FRR and FRR-K8s flavours run it on every node, binds 0.0.0.0:3784 and 4784 with it.
+    fn other_daemon(port: u16, reuse: bool) -> socket2::Socket {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+        socket.set_reuse_address(reuse).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        socket.bind(&std::net::SocketAddr::from(([0, 0, 0, 0], port)).into()).unwrap();
+        socket
+    }
+
+    fn received_nothing(socket: &socket2::Socket) -> bool {
+        let mut buf = [std::mem::MaybeUninit::new(0u8); 64];
+        matches!(socket.recv(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
+    #[test]
+    fn beside_another_bfd_daemon_on_the_wildcard_ports_the_sessions_packets_reach_this_driver() {
+        let ns = Netns::create("fbfdr");
+        ns.run(async || {
+            let before = [other_daemon(3784, true), other_daemon(4784, true)];
+            // Started on the wildcard, as the speaker starts it.
+            let a = Bfd::start(Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), None).expect("the shared port is not an error");
+            let b = Bfd::start(Some(B), None).unwrap();
+            let mut on_a = a.add_session(B, Some(A), false, profile(50)).unwrap();
+            let mut on_b = b.add_session(A, None, false, profile(50)).unwrap();
+            wait_for(&mut on_a, Duration::from_secs(10), "A up", SessionState::is_up).await;
+            wait_for(&mut on_b, Duration::from_secs(10), "B up", SessionState::is_up).await;
+
+            // The other daemon restarts after this driver: the packets keep coming here.
+            let after = [other_daemon(3784, true), other_daemon(4784, true)];
+            let counted = a.counters(B).unwrap().control_packets_in;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = a.counters(B).unwrap();
+            assert!(now.control_packets_in >= counted + 5, "{counted} -> {now:?}");
+            assert_eq!(now.down_events, 0, "{now:?}");
+            for socket in before.iter().chain(&after) {
+                assert!(received_nothing(socket), "the other daemon got a packet of this driver's session");
+            }
+        });
+    }
+
+    #[test]
+    fn a_wildcard_port_held_without_sharing_leaves_the_driver_up_and_names_the_session_it_cannot_serve() {
+        let ns = Netns::create("fbfdr");
+        ns.run(async || {
+            let _held = other_daemon(3784, false);
+            let a = Bfd::start(Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), None).expect("a held wildcard is not fatal");
+            let error = a.add_session(B, Some(A), false, profile(50)).unwrap_err();
+            assert!(error.to_string().starts_with("cannot bind the BFD socket 127.0.0.2:3784"), "{error}");
+            // Multi-hop's port is free: its sessions are accepted.
+            a.add_session(B, Some(A), true, profile(50)).expect("a multi-hop session");
+        });
+    }
+
     #[test]
     fn multi_hop_sessions_come_up_on_port_4784() {
         let ns = Netns::create("fbfd");

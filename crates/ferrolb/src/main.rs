@@ -27,6 +27,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(code) = frr_stand_in(entry, &args[1..]) {
+        return code;
+    }
     let source_in_env = std::env::var_os("FERROLB_SOURCE").is_some();
     let cli = cli::Cli::parse_from(metallb::command_line(entry, args, source_in_env));
     match cli.command {
@@ -49,6 +52,34 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+/// Under the names of the FRR flavour's helpers, their stand-ins (ferrolb drives no FRR;
+/// `ferrolb_runtime::frr_stand_in` says why they exist).
+fn frr_stand_in(entry: metallb::Entry, args: &[std::ffi::OsString]) -> Option<ExitCode> {
+    let info = || logging::init(cli::LogFormat::Json, cli::LogLevel::Info);
+    match entry {
+        metallb::Entry::FrrReloader => {
+            info();
+            Some(ferrolb_runtime::frr_stand_in::reloader())
+        }
+        metallb::Entry::FrrMetrics => Some(match metallb::frr_metrics_args(args) {
+            Ok((addr, ignored)) => {
+                info();
+                for arg in ignored {
+                    tracing::warn!(
+                        "{arg} is ignored: the frr-metrics stand-in only answers the FRR container's probes"
+                    );
+                }
+                ferrolb_runtime::frr_stand_in::metrics(addr)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        }),
+        _ => None,
     }
 }
 

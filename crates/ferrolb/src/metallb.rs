@@ -27,6 +27,11 @@ pub enum Entry {
     Role(&'static str),
     /// MetalLB's `/cp-tool SRC DST`.
     CpTool,
+    /// The FRR flavour's `frr-reloader.sh`, copied out of the speaker image and run in the
+    /// FRR container: a stand-in, since ferrolb drives no FRR.
+    FrrReloader,
+    /// The FRR flavour's `frr-metrics`: a stand-in answering the FRR container's probes.
+    FrrMetrics,
 }
 
 /// The entry point named by `argv[0]` (its file name, whatever the directory).
@@ -35,6 +40,8 @@ pub fn entry_of(argv0: &OsStr) -> Entry {
         Some("controller") => Entry::Role("controller"),
         Some("speaker") => Entry::Role("speaker"),
         Some("cp-tool") => Entry::CpTool,
+        Some("frr-reloader.sh") => Entry::FrrReloader,
+        Some("frr-metrics") => Entry::FrrMetrics,
         _ => Entry::Ferrolb,
     }
 }
@@ -83,6 +90,38 @@ pub fn cp_tool(args: &[OsString]) -> Result<(), String> {
     std::fs::copy(src, &dst)
         .map(|_| ())
         .map_err(|e| format!("cp-tool: cannot copy {} to {}: {e}", src.display(), dst.display()))
+}
+
+/// MetalLB's frr-metrics listens here unless told otherwise.
+const FRR_METRICS_DEFAULT_PORT: u16 = 7473;
+
+/// The address `frr-metrics` serves on, from MetalLB's `--metrics-port` and
+/// `--metrics-bind-address` (`=VALUE` or a separate value, Go-style single dashes too), and
+/// the other arguments, which it has no use for (each to be named in a warning).
+pub fn frr_metrics_args(args: &[OsString]) -> Result<(SocketAddr, Vec<String>), String> {
+    let mut port = FRR_METRICS_DEFAULT_PORT;
+    let mut ip = IpAddr::from([0, 0, 0, 0]);
+    let mut ignored = Vec::new();
+    let mut args = args.iter().map(|a| go_flag(a.clone()).to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
+        };
+        if name != "--metrics-port" && name != "--metrics-bind-address" {
+            ignored.push(arg);
+            continue;
+        }
+        let value = inline.or_else(|| args.next()).ok_or_else(|| format!("frr-metrics: {name} needs a value"))?;
+        if name == "--metrics-port" {
+            port = value.parse().map_err(|_| format!("frr-metrics: --metrics-port '{value}' is not a port number"))?;
+        } else {
+            ip = value
+                .parse()
+                .map_err(|_| format!("frr-metrics: --metrics-bind-address '{value}' is not an IP address"))?;
+        }
+    }
+    Ok((SocketAddr::new(ip, port), ignored))
 }
 
 /// Where membership listens, as given: MetalLB passes a bare IP (the pod's, `status.podIP`)
@@ -233,10 +272,35 @@ mod tests {
     }
 
     #[test]
+    fn frr_metrics_takes_metallbs_flags_and_names_the_rest() {
+        let (addr, ignored) =
+            frr_metrics_args(&os(&["--metrics-port=9121", "--metrics-bind-address=0.0.0.0"])).unwrap();
+        assert_eq!(addr, "0.0.0.0:9121".parse().unwrap());
+        assert!(ignored.is_empty());
+        let (addr, ignored) =
+            frr_metrics_args(&os(&["-metrics-port", "9200", "--metrics-bind-address", "fd00:30::1", "--host=x"]))
+                .unwrap();
+        assert_eq!(addr, "[fd00:30::1]:9200".parse().unwrap());
+        assert_eq!(ignored, ["--host=x"]);
+        assert_eq!(frr_metrics_args(&[]).unwrap().0, "0.0.0.0:7473".parse().unwrap());
+        assert_eq!(
+            frr_metrics_args(&os(&["--metrics-port=http"])).unwrap_err(),
+            "frr-metrics: --metrics-port 'http' is not a port number"
+        );
+        assert_eq!(
+            frr_metrics_args(&os(&["--metrics-port"])).unwrap_err(),
+            "frr-metrics: --metrics-port needs a value"
+        );
+        assert!(frr_metrics_args(&os(&["--metrics-bind-address=node"])).unwrap_err().contains("not an IP address"));
+    }
+
+    #[test]
     fn the_entry_is_the_file_name_of_argv0() {
         assert_eq!(entry_of(OsStr::new("/controller")), Entry::Role("controller"));
         assert_eq!(entry_of(OsStr::new("speaker")), Entry::Role("speaker"));
         assert_eq!(entry_of(OsStr::new("/usr/local/bin/cp-tool")), Entry::CpTool);
+        assert_eq!(entry_of(OsStr::new("/etc/frr_reloader/frr-reloader.sh")), Entry::FrrReloader);
+        assert_eq!(entry_of(OsStr::new("/etc/frr_metrics/frr-metrics")), Entry::FrrMetrics);
         assert_eq!(entry_of(OsStr::new("/ferrolb")), Entry::Ferrolb);
         assert_eq!(entry_of(OsStr::new("kubectl-ferrolb")), Entry::Ferrolb);
         assert_eq!(entry_of(OsStr::new("/bin/controller-old")), Entry::Ferrolb);

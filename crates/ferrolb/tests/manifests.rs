@@ -1122,6 +1122,9 @@ fn the_images_are_static_ferrolb_non_root_except_metallbs_speaker_with_the_entry
         "cp /ferrolb /out/controller/controller",
         "cp /ferrolb /out/speaker/speaker",
         "ln -s speaker /out/speaker/cp-tool",
+        // the FRR flavour's helpers, copied out of the speaker image by its init containers
+        "ln -s speaker /out/speaker/frr-reloader.sh",
+        "ln -s speaker /out/speaker/frr-metrics",
     ] {
         assert!(dockerfile.contains(copied), "{copied}");
     }

@@ -210,3 +210,107 @@ fn under_its_own_name_the_binary_still_needs_a_subcommand() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("unexpected argument '--port'"), "{}", text(&out));
 }
+
+/// The speaker image as the Dockerfile lays it out: the binary as `/speaker`, and `cp-tool`,
+/// `frr-reloader.sh` and `frr-metrics` as links to it.
+fn speaker_image(dir: &Path) -> PathBuf {
+    let image = dir.join("image");
+    std::fs::create_dir_all(&image).unwrap();
+    entrypoint(&image, "speaker");
+    for name in ["cp-tool", "frr-reloader.sh", "frr-metrics"] {
+        std::os::unix::fs::symlink("speaker", image.join(name)).unwrap();
+    }
+    image
+}
+
+/// Kills the child when dropped, so a failing test leaves nothing running.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success(), "kill -{name}");
+}
+
+/// Waits up to 3 s for the child to exit.
+fn exit_status(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
+}
+
+/// The FRR flavour's speaker pod copies `/frr-reloader.sh` and `/frr-metrics` out of the
+/// speaker image (init containers `cp-reloader`, `cp-metrics`) and runs them in FRR's image.
+/// From ferrolb's image they are stand-ins: the reloader stays up through SIGHUP until
+/// SIGTERM; frr-metrics answers the FRR container's HTTPS `/livez` probe.
+#[test]
+fn the_frr_flavours_helper_containers_run_from_the_speaker_image() {
+    let dir = scratch("frr-helpers");
+    let image = speaker_image(&dir);
+    for (file, volume) in [("frr-reloader.sh", "frr_reloader"), ("frr-metrics", "frr_metrics")] {
+        std::fs::create_dir_all(dir.join(volume)).unwrap();
+        let out = Command::new(image.join("cp-tool"))
+            .arg(image.join(file))
+            .arg(dir.join(volume).join(file))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cp-tool {file}: {}", text(&out));
+        assert!(!dir.join(volume).join(file).is_symlink(), "the copy is the binary itself");
+    }
+
+    // reloader: command /etc/frr_reloader/frr-reloader.sh, no arguments.
+    let mut reloader = Running(
+        Command::new(dir.join("frr_reloader/frr-reloader.sh"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&reloader.0, "HUP");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(reloader.0.try_wait().unwrap().is_none(), "the reloader stays up, through SIGHUP");
+    signal(&reloader.0, "TERM");
+    assert_eq!(exit_status(&mut reloader.0).and_then(|s| s.code()), Some(0), "SIGTERM ends it");
+
+    // frr-metrics: MetalLB's arguments, on loopback instead of 0.0.0.0.
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
+    let mut metrics = Running(
+        Command::new(dir.join("frr_metrics/frr-metrics"))
+            .args([format!("--metrics-port={port}"), "--metrics-bind-address=127.0.0.1".to_owned()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("https://127.0.0.1:{port}/livez");
+    let mut answer = String::new();
+    for _ in 0..100 {
+        let out = Command::new("curl").args(["-sk", "-w", " %{http_code}", &url]).output().expect("curl runs");
+        answer = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(answer.starts_with("ok: ferrolb speaks BGP and BFD itself") && answer.ends_with(" 200"), "{answer}");
+    let plain = Command::new("curl").args(["-s", &format!("http://127.0.0.1:{port}/livez")]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).starts_with("ok"), "HTTPS only, as the probe asks");
+    signal(&metrics.0, "TERM");
+    assert_eq!(exit_status(&mut metrics.0).and_then(|s| s.code()), Some(0));
+
+    // A bad argument is one line and exit code 2.
+    let out = Command::new(dir.join("frr_metrics/frr-metrics")).arg("--metrics-port=web").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--metrics-port 'web' is not a port number"), "{}", text(&out));
+}

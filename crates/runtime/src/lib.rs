@@ -19,6 +19,7 @@
 pub mod conditions;
 pub mod config;
 pub mod controller;
+pub mod frr_stand_in;
 pub mod observe;
 mod process;
 pub mod sink;

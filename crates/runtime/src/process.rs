@@ -422,7 +422,7 @@ async fn lead_then_control(
 /// Resolves on SIGTERM or SIGINT. Created before anything else starts, so a signal that
 /// arrives early still leads to the orderly shutdown (withdraw, CEASE) instead of the
 /// default action.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
