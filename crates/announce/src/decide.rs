@@ -50,21 +50,19 @@ impl<'a> Snapshot<'a> {
     pub fn new(cluster: &Cluster<'a>) -> Self {
         let nodes: BTreeMap<&str, &Node> = cluster.nodes.iter().map(|n| (n.metadata.name.as_str(), n)).collect();
         let slices = cluster.slices_by_service();
-        let mut services: Vec<_> = cluster
-            .services
-            .iter()
-            .filter(|svc| cluster.handles(svc))
-            .map(|svc| {
-                let key = ServiceKey::of(svc);
-                let prepared = cluster::target(cluster.config, svc).map(|target| {
-                    let own = slices.get(&(key.namespace.as_str(), key.name.as_str()));
-                    let endpoints = Endpoints::of(own.into_iter().flatten().copied());
-                    let election = Election::hold(cluster, &nodes, svc, &target, &endpoints);
-                    Prepared { target, endpoints, election }
-                });
-                (key, svc, prepared)
-            })
-            .collect();
+        // Sized up front: grown by doubling, the list of 10,000 Services would take the room
+        // of 16,384 at the step's peak.
+        let mut services = Vec::with_capacity(cluster.services.len());
+        services.extend(cluster.services.iter().filter(|svc| cluster.handles(svc)).map(|svc| {
+            let key = ServiceKey::of(svc);
+            let prepared = cluster::target(cluster.config, svc).map(|target| {
+                let own = slices.get(&(key.namespace.as_str(), key.name.as_str()));
+                let endpoints = Endpoints::of(own.into_iter().flatten().copied());
+                let election = Election::hold(cluster, &nodes, svc, &target, &endpoints);
+                Prepared { target, endpoints, election }
+            });
+            (key, svc, prepared)
+        }));
         services.sort_by(|a, b| a.0.cmp(&b.0));
         Self { cluster: *cluster, nodes, services }
     }
@@ -73,22 +71,23 @@ impl<'a> Snapshot<'a> {
     pub fn decide(&self, node: &str) -> NodeDecisions {
         let node_object = self.nodes.get(node).copied();
         let node_peers = bgp::node_peers(&self.cluster, node);
-        let services = self
-            .services
-            .iter()
-            .map(|(key, svc, prepared)| {
-                let decision = match prepared {
-                    Err(reason) => ServiceDecision::Withdraw(*reason),
-                    Ok(p) => ServiceDecision::Evaluated {
-                        ips: p.target.ips.clone(),
-                        pool: p.target.pool.name.clone(),
-                        l2: p.election.as_ref().map(|e| e.decide(node)),
-                        bgp: bgp::decide(&self.cluster, node, &node_peers, node_object, svc, &p.target, &p.endpoints),
-                    },
-                };
-                (key.clone(), decision)
-            })
-            .collect();
+        // Inserted one by one, in key order: collecting would first gather every decision in
+        // a temporary list as large as the map itself, at the step's peak.
+        let mut services = BTreeMap::new();
+        for (key, decision) in self.services.iter().map(|(key, svc, prepared)| {
+            let decision = match prepared {
+                Err(reason) => ServiceDecision::Withdraw(*reason),
+                Ok(p) => ServiceDecision::Evaluated {
+                    ips: p.target.ips.clone(),
+                    pool: p.target.pool.name.clone(),
+                    l2: p.election.as_ref().map(|e| e.decide(node)),
+                    bgp: bgp::decide(&self.cluster, node, &node_peers, node_object, svc, &p.target, &p.endpoints),
+                },
+            };
+            (key.clone(), decision)
+        }) {
+            services.insert(key, decision);
+        }
         NodeDecisions { node: node.to_owned(), services }
     }
 

@@ -19,7 +19,9 @@ pub mod manifest;
 pub mod meta;
 pub mod metallb;
 pub mod objects;
+pub mod string_map;
 
 pub use manifest::{LoadReport, ManifestError, load_str, load_value};
 pub use meta::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 pub use objects::{EndpointSlice, Namespace, Node, Object, Resources, Secret, Service};
+pub use string_map::StringMap;

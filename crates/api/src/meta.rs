@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
+
+use crate::StringMap;
 use serde::{Deserialize, Serialize};
 
 /// Object metadata: the identity and the labels and annotations ferrolb decides on.
@@ -17,10 +19,10 @@ pub struct ObjectMeta {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
+    pub labels: StringMap,
+    #[serde(default, skip_serializing_if = "StringMap::is_empty")]
+    pub annotations: StringMap,
     /// Set by the API server; events name their object by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,

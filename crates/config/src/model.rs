@@ -4,7 +4,7 @@
 //! advertisements, selectors to node sets, aliases to community values, secrets to
 //! passwords). Serialising a [`Config`] gives the `ferrolb validate -o json` document.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +54,7 @@ pub struct Pool {
     pub name: String,
     /// The pool's labels, which advertisements' `ipAddressPoolSelectors` match.
     #[serde(skip)]
-    pub labels: BTreeMap<String, String>,
+    pub labels: ferrolb_api::StringMap,
     /// The `addresses` entries as written, each with its CIDRs.
     #[serde(skip)]
     pub entries: Vec<AddressEntry>,

@@ -5,7 +5,7 @@
 //! A list of selectors is OR-ed. The canonical text form (requirements sorted by key, values
 //! sorted) is what duplicate detection compares, as MetalLB does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use ferrolb_api::LabelSelector;
@@ -28,7 +28,7 @@ impl Requirement {
         }
     }
 
-    fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    fn matches(&self, labels: &ferrolb_api::StringMap) -> bool {
         match self {
             Self::Equals(k, v) => labels.get(k) == Some(v),
             Self::In(k, vs) => labels.get(k).is_some_and(|v| vs.contains(v)),
@@ -114,7 +114,7 @@ impl Selector {
         Ok(Self { requirements })
     }
 
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &ferrolb_api::StringMap) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }
 
@@ -165,7 +165,7 @@ pub fn parse_list(field: &str, selectors: &[LabelSelector]) -> Result<Vec<Select
 }
 
 /// True when any selector of the list matches (an OR); an empty list matches nothing.
-pub fn any_matches(selectors: &[Selector], labels: &BTreeMap<String, String>) -> bool {
+pub fn any_matches(selectors: &[Selector], labels: &ferrolb_api::StringMap) -> bool {
     selectors.iter().any(|s| s.matches(labels))
 }
 
@@ -218,8 +218,10 @@ fn is_label_token(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
-    use ferrolb_api::LabelSelectorRequirement;
+    use ferrolb_api::{LabelSelectorRequirement, StringMap};
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelectorRequirement {
         LabelSelectorRequirement {
@@ -233,7 +235,7 @@ mod tests {
         LabelSelector { match_labels: None, match_expressions: Some(exprs) }
     }
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn labels(pairs: &[(&str, &str)]) -> StringMap {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 

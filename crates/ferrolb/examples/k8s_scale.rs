@@ -63,8 +63,20 @@ fn memory(pid: u32) -> (f64, f64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// `K8S_SCALE_WRAP` (e.g. `heaptrack -o /tmp/speaker`) runs each process under that command,
+/// for profiling; the memory figures are then the wrapper's.
 fn spawn(binary: &str, args: &[&str], config: &std::path::Path) -> Child {
-    Command::new(binary)
+    let wrap = std::env::var("K8S_SCALE_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut command = match words.next() {
+        Some(wrapper) => {
+            let mut c = Command::new(wrapper);
+            c.args(words).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
+    command
         .args(args)
         .args(["--source", "k8s", "--kubeconfig", config.to_str().unwrap(), "--namespace", NS])
         .args(["--port", "0", "--health-probe-port", "0", "--log-level", "warn"])

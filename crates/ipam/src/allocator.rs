@@ -22,7 +22,7 @@ use crate::stats::{PoolCounters, PoolMetrics, capacity_of, pool_counters};
 pub(crate) struct Claim<'a> {
     pub key: &'a str,
     pub namespace: &'a str,
-    pub labels: &'a BTreeMap<String, String>,
+    pub labels: &'a ferrolb_api::StringMap,
     /// Sorted, without duplicates.
     pub ports: &'a [Port],
     pub alloc_key: &'a AllocKey,

@@ -52,8 +52,8 @@ pub struct AllocKey {
 pub(crate) struct ServiceView<'a> {
     pub key: String,
     pub namespace: &'a str,
-    pub labels: &'a BTreeMap<String, String>,
-    pub annotations: &'a BTreeMap<String, String>,
+    pub labels: &'a ferrolb_api::StringMap,
+    pub annotations: &'a ferrolb_api::StringMap,
     pub is_load_balancer: bool,
     pub class: Option<&'a str>,
     /// `spec.clusterIPs`, else `[spec.clusterIP]`, else empty.
@@ -158,7 +158,7 @@ impl<'a> ServiceView<'a> {
 }
 
 /// A stable annotation if present (even empty), else the deprecated one (docs/compatibility.md §2.2).
-fn annotation<'a>(annotations: &'a BTreeMap<String, String>, stable: &str, deprecated: &str) -> Option<&'a str> {
+fn annotation<'a>(annotations: &'a ferrolb_api::StringMap, stable: &str, deprecated: &str) -> Option<&'a str> {
     annotations.get(stable).or_else(|| annotations.get(deprecated)).map(String::as_str)
 }
 

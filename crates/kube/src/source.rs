@@ -271,7 +271,13 @@ impl Stores {
     pub fn apply(&mut self, change: Change) -> bool {
         match change {
             Change::Relist(kind) => {
-                if let Some(store) = self.kinds.get_mut(&kind) {
+                // A listing replaces what the store holds, at once, when it ends. The first
+                // one has nothing to replace and is not published before it ends (nor before
+                // every kind is listed), so its objects go straight into the snapshot: a
+                // buffer of thousands of decoded objects would double the peak memory.
+                if let Some(store) = self.kinds.get_mut(&kind)
+                    && (store.listed || !store.slots.is_empty())
+                {
                     store.relisting = Some(BTreeMap::new());
                 }
                 false
@@ -298,11 +304,30 @@ impl Stores {
             Change::Listed(kind) => {
                 let Some(store) = self.kinds.get_mut(&kind) else { return false };
                 store.listed = true;
-                let Some(buffer) = store.relisting.take() else { return true };
+                let Some(buffer) = store.relisting.take() else {
+                    // A first listing went straight in, its list grown by doubling: give the
+                    // room it did not fill back (nothing has been handed out yet, so this
+                    // copies nothing).
+                    let mut none = Resources::default();
+                    let snapshot = Arc::make_mut(&mut self.snapshot);
+                    with_lists!(kind, [mut] snapshot.resources, none, |list, _none| list.shrink_to_fit());
+                    return true;
+                };
                 let stale: Vec<String> = store.slots.keys().filter(|k| !buffer.contains_key(*k)).cloned().collect();
+                let new = buffer
+                    .iter()
+                    .filter(|(k, e)| matches!(e, Entry::Decoded(_)) && !store.slots.contains_key(*k))
+                    .count();
                 let mut changed = false;
                 for key in stale {
                     changed |= self.remove(kind, &key);
+                }
+                // A first listing of thousands of objects would otherwise leave the list with
+                // up to twice the room it needs, for as long as the process runs.
+                if new > 0 {
+                    let mut none = Resources::default();
+                    let snapshot = Arc::make_mut(&mut self.snapshot);
+                    with_lists!(kind, [mut] snapshot.resources, none, |list, _none| list.reserve_exact(new));
                 }
                 for (key, entry) in buffer {
                     changed |= self.put(kind, key, entry);

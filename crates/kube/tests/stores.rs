@@ -136,3 +136,30 @@ fn an_update_that_decodes_to_the_same_object_changes_nothing() {
     assert_eq!(first.resources.namespaces[0].metadata.labels["v"], "1", "the reader's copy is untouched");
     assert_eq!(stores.snapshot().resources.namespaces[0].metadata.labels["v"], "2");
 }
+
+/// The first listing goes straight into the snapshot (nothing to replace, nothing published
+/// before it ends); a listing restarted before it ended still drops what the new one lacks.
+#[test]
+fn a_first_listing_restarted_midway_keeps_only_what_the_last_listing_has() {
+    let mut stores = Stores::new(&[Kind::Namespace]);
+    stores.apply(Change::Relist(Kind::Namespace));
+    stores.apply(Change::Apply(Kind::Namespace, object(Kind::Namespace, 1, 1)));
+    stores.apply(Change::Apply(Kind::Namespace, object(Kind::Namespace, 2, 1)));
+    assert!(!stores.ready(), "not listed yet: nothing is published");
+    // The watcher restarts its listing; object 2 was deleted meanwhile.
+    stores.apply(Change::Relist(Kind::Namespace));
+    stores.apply(Change::Apply(Kind::Namespace, object(Kind::Namespace, 1, 1)));
+    assert!(stores.apply(Change::Listed(Kind::Namespace)));
+    assert!(stores.ready());
+    let names: Vec<String> = stores.snapshot().resources.namespaces.iter().map(|n| n.metadata.name.clone()).collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+
+    // An uninterrupted first listing: every object, ready once listed.
+    let mut stores = Stores::new(&[Kind::Namespace]);
+    stores.apply(Change::Relist(Kind::Namespace));
+    for name in 1..=3 {
+        stores.apply(Change::Apply(Kind::Namespace, object(Kind::Namespace, name, 1)));
+    }
+    assert!(stores.apply(Change::Listed(Kind::Namespace)));
+    assert_eq!(stores.snapshot().resources.namespaces.len(), 3);
+}

@@ -74,7 +74,7 @@ fn meta<K>(object: &PartialObjectMeta<K>) -> ObjectMeta {
     ObjectMeta {
         name: m.name.clone().unwrap_or_default(),
         namespace: m.namespace.clone(),
-        labels: m.labels.clone().unwrap_or_default(),
+        labels: m.labels.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
         ..ObjectMeta::default()
     }
 }

@@ -199,7 +199,7 @@ fn check_aggregation(ad: &BgpAdvertisement, pool: &Pool) -> Result<(), ConfigErr
 struct PoolIndex {
     by_name: HashMap<String, usize>,
     by_label: HashMap<(String, String), Vec<usize>>,
-    labels: Vec<std::collections::BTreeMap<String, String>>,
+    labels: Vec<ferrolb_api::StringMap>,
 }
 
 impl PoolIndex {

@@ -7,7 +7,7 @@ mod communities;
 mod peers;
 mod pools;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use ferrolb_api::{Object, ObjectMeta, Resources};
 
@@ -56,7 +56,7 @@ fn sorted<'a, S>(objects: &'a [Object<S>], kind: &'static str) -> Result<Vec<&'a
 pub(crate) struct Context<'a> {
     pub options: &'a Options,
     pub resources: &'a Resources,
-    nodes: Vec<(&'a str, &'a BTreeMap<String, String>)>,
+    nodes: Vec<(&'a str, &'a ferrolb_api::StringMap)>,
     node_sets: HashMap<String, BTreeSet<String>>,
 }
 

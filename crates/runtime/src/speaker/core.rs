@@ -142,7 +142,10 @@ pub struct SpeakerCore {
     draining: bool,
     /// The live members at the last decision.
     last_members: Option<BTreeSet<String>>,
-    /// Each Service's uid, from the last snapshot: events name their object by it.
+    /// The uids of the Services this step may record an event for (those it starts
+    /// answering for by Layer 2; the BGP ones are named in the step itself): events name
+    /// their object by it. Not every Service's: at 10,000 that map was a tenth of the
+    /// speaker's memory, rebuilt on every step.
     uids: BTreeMap<ServiceKey, String>,
 }
 
@@ -254,14 +257,7 @@ impl SpeakerCore {
     pub fn plan(&mut self, snapshot: &Snapshot, membership: &MembershipState) -> Option<Plan> {
         let config = self.config.clone()?;
         let resources = &snapshot.resources;
-        self.uids = resources
-            .services
-            .iter()
-            .filter_map(|s| {
-                let namespace = s.metadata.namespace.as_deref().unwrap_or("default");
-                Some((ServiceKey::new(namespace, &s.metadata.name), s.metadata.uid.clone()?))
-            })
-            .collect();
+        let uids = Uids::of(resources);
         let mut cluster = Cluster::new(
             &config,
             &resources.services,
@@ -275,6 +271,7 @@ impl SpeakerCore {
 
         let wanted = if membership.may_answer { claims::wanted(&decisions) } else { Claims::new() };
         let (withdraw, announce) = claims::changes(&self.claims, &wanted);
+        self.uids = announce.iter().filter_map(|((key, _), _)| Some((key.clone(), uids.get(key)?))).collect();
         let reannounce = self.members_regrown(&membership.liveness);
         self.claimed_before = self.claimed_services();
         self.no_interface.clear();
@@ -304,7 +301,7 @@ impl SpeakerCore {
             bgp_announced: Vec::new(),
             bgp_withdrawn: Vec::new(),
         };
-        self.bgp_statuses(sessions::statuses(&decisions), &decisions, &mut plan);
+        self.bgp_statuses(sessions::statuses(&decisions), &decisions, &uids, &mut plan);
         Some(plan)
     }
 
@@ -387,6 +384,7 @@ impl SpeakerCore {
         &mut self,
         now: BTreeMap<ServiceKey, BTreeSet<String>>,
         decisions: &NodeDecisions,
+        uids: &Uids<'_>,
         plan: &mut Plan,
     ) {
         let mut addresses = Vec::new();
@@ -418,7 +416,13 @@ impl SpeakerCore {
                 info!(service = %key, node = %self.node, peers = ?peers, event = "nodeAssigned",
                     "announcing from node {:?} with protocol \"bgp\"", self.node);
                 let message = format!("announcing from node {:?} with protocol \"bgp\"", self.node);
-                plan.bgp_events.push(self.event(&key, false, "nodeAssigned", message));
+                plan.bgp_events.push(Event::Service {
+                    key: key.clone(),
+                    uid: uids.get(&key),
+                    warning: false,
+                    reason: "nodeAssigned".into(),
+                    message,
+                });
                 changed.push(Write::BgpStatus { key: key.clone(), peers: Some(peers.clone()) });
             }
             kept.push((key, peers));
@@ -448,6 +452,33 @@ impl SpeakerCore {
 
     fn event(&self, key: &ServiceKey, warning: bool, reason: &str, message: String) -> Event {
         Event::Service { key: key.clone(), uid: self.uids.get(key).cloned(), warning, reason: reason.into(), message }
+    }
+}
+
+/// Each Service's uid by namespace and name, borrowed from the snapshot and indexed only when
+/// a step first asks for one (most steps record no event).
+struct Uids<'a> {
+    resources: &'a Resources,
+    index: std::cell::OnceCell<std::collections::HashMap<(&'a str, &'a str), &'a str>>,
+}
+
+impl<'a> Uids<'a> {
+    fn of(resources: &'a Resources) -> Self {
+        Self { resources, index: std::cell::OnceCell::new() }
+    }
+
+    fn get(&self, key: &ServiceKey) -> Option<String> {
+        let index = self.index.get_or_init(|| {
+            self.resources
+                .services
+                .iter()
+                .filter_map(|s| {
+                    let namespace = s.metadata.namespace.as_deref().unwrap_or("default");
+                    Some(((namespace, s.metadata.name.as_str()), s.metadata.uid.as_deref()?))
+                })
+                .collect()
+        });
+        index.get(&(key.namespace.as_str(), key.name.as_str())).map(|uid| (*uid).to_owned())
     }
 }
 
