@@ -286,6 +286,9 @@ fn reparse(
         match load_str(part, &origin, &mut objects) {
             Ok(report) => {
                 stats.pieces_parsed += 1;
+                // Kept for as long as the document is unchanged: a list grown for one object
+                // has room for four (1.2 KB more per Service).
+                objects.shrink_to_fit();
                 pieces.push(Piece { hash, len: part.len(), objects, report });
             }
             Err(_) => {

@@ -138,7 +138,8 @@ pub struct SpeakerCore {
     no_interface: BTreeSet<ServiceKey>,
     l2_statuses: BTreeMap<ServiceKey, BTreeSet<String>>,
     bgp_statuses: BTreeMap<ServiceKey, BTreeSet<String>>,
-    bgp_addresses: BTreeSet<(ServiceKey, IpAddr)>,
+    /// Sorted, each once: compared whole with the next step's, which is nearly always equal.
+    bgp_addresses: Vec<(ServiceKey, IpAddr)>,
     draining: bool,
     /// The live members at the last decision.
     last_members: Option<BTreeSet<String>>,
@@ -166,7 +167,7 @@ impl SpeakerCore {
             no_interface: BTreeSet::new(),
             l2_statuses: BTreeMap::new(),
             bgp_statuses: BTreeMap::new(),
-            bgp_addresses: BTreeSet::new(),
+            bgp_addresses: Vec::new(),
             draining: false,
             last_members: None,
             uids: BTreeMap::new(),
@@ -387,29 +388,32 @@ impl SpeakerCore {
         uids: &Uids<'_>,
         plan: &mut Plan,
     ) {
-        let mut addresses = Vec::new();
+        // in (Service, address) order: the Services come in order, each one's addresses sorted
+        let mut addresses = Vec::with_capacity(self.bgp_addresses.len());
         let mut services = decisions.services.iter().peekable();
         for key in now.keys() {
             while services.next_if(|(k, _)| *k < key).is_some() {}
             if let Some((k, ServiceDecision::Evaluated { ips, .. })) = services.peek()
                 && *k == key
             {
+                let start = addresses.len();
                 addresses.extend(ips.iter().map(|ip| (key.clone(), *ip)));
+                addresses[start..].sort_unstable();
             }
         }
-        let addresses: BTreeSet<(ServiceKey, IpAddr)> = addresses.into_iter().collect();
-        plan.bgp_withdrawn = self.bgp_addresses.difference(&addresses).cloned().collect();
-        // only the new ones: a gauge per address, and 100,000 of them set again on every
-        // step would be most of a small change's work
-        plan.bgp_announced = addresses.difference(&self.bgp_addresses).cloned().collect();
+        if addresses != self.bgp_addresses {
+            // only the new ones: a gauge per address, and 100,000 of them set again on every
+            // step would be most of a small change's work
+            (plan.bgp_withdrawn, plan.bgp_announced) = sorted_differences(&self.bgp_addresses, &addresses);
+        }
         self.bgp_addresses = addresses;
 
-        let mut written = std::mem::take(&mut self.bgp_statuses).into_iter().peekable();
-        let mut kept = Vec::with_capacity(now.len());
+        // compared in place; the new map then replaces the old one as it is
+        let mut written = self.bgp_statuses.iter().peekable();
         let mut changed = Vec::new();
-        for (key, peers) in now {
+        for (key, peers) in &now {
             while let Some((gone, _)) = written.next_if(|(k, _)| *k < key) {
-                plan.bgp_writes.push(Write::BgpStatus { key: gone, peers: None });
+                plan.bgp_writes.push(Write::BgpStatus { key: gone.clone(), peers: None });
             }
             let same = written.next_if(|(k, _)| *k == key).is_some_and(|(_, before)| before == peers);
             if !same {
@@ -418,19 +422,17 @@ impl SpeakerCore {
                 let message = format!("announcing from node {:?} with protocol \"bgp\"", self.node);
                 plan.bgp_events.push(Event::Service {
                     key: key.clone(),
-                    uid: uids.get(&key),
+                    uid: uids.get(key),
                     warning: false,
                     reason: "nodeAssigned".into(),
                     message,
                 });
                 changed.push(Write::BgpStatus { key: key.clone(), peers: Some(peers.clone()) });
             }
-            kept.push((key, peers));
         }
-        plan.bgp_writes.extend(written.map(|(gone, _)| Write::BgpStatus { key: gone, peers: None }));
+        plan.bgp_writes.extend(written.map(|(gone, _)| Write::BgpStatus { key: gone.clone(), peers: None }));
         plan.bgp_writes.extend(changed);
-        // in order already: built in one pass
-        self.bgp_statuses = kept.into_iter().collect();
+        self.bgp_statuses = now;
     }
 
     /// True when a speaker joined or came back since the last decision.
@@ -452,6 +454,28 @@ impl SpeakerCore {
 
     fn event(&self, key: &ServiceKey, warning: bool, reason: &str, message: String) -> Event {
         Event::Service { key: key.clone(), uid: self.uids.get(key).cloned(), warning, reason: reason.into(), message }
+    }
+}
+
+/// What is in `before` and not in `after`, and what is in `after` and not in `before`; both
+/// sorted and without repeats.
+fn sorted_differences<T: Ord + Clone>(before: &[T], after: &[T]) -> (Vec<T>, Vec<T>) {
+    let (mut gone, mut new) = (Vec::new(), Vec::new());
+    let (mut b, mut a) = (before.iter().peekable(), after.iter().peekable());
+    loop {
+        match (b.peek(), a.peek()) {
+            (Some(x), Some(y)) => match x.cmp(y) {
+                std::cmp::Ordering::Less => gone.extend(b.next().cloned()),
+                std::cmp::Ordering::Greater => new.extend(a.next().cloned()),
+                std::cmp::Ordering::Equal => {
+                    b.next();
+                    a.next();
+                }
+            },
+            (Some(_), None) => gone.extend(b.next().cloned()),
+            (None, Some(_)) => new.extend(a.next().cloned()),
+            (None, None) => return (gone, new),
+        }
     }
 }
 

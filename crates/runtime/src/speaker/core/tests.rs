@@ -364,3 +364,11 @@ fn with_pod_discovery_only_nodes_running_a_speaker_take_part_in_membership() {
     let speakers = BTreeSet::from(["node3".to_owned()]);
     assert_eq!(names(membership_nodes(&resources, "node1", Some(&speakers))), ["node1", "node3"], "and always itself");
 }
+
+#[test]
+fn sorted_differences_are_what_each_side_lacks() {
+    assert_eq!(sorted_differences(&[1, 3, 5, 7], &[2, 3, 7, 8, 9]), (vec![1, 5], vec![2, 8, 9]));
+    assert_eq!(sorted_differences::<u8>(&[], &[]), (vec![], vec![]));
+    assert_eq!(sorted_differences(&[4], &[]), (vec![4], vec![]));
+    assert_eq!(sorted_differences(&[1, 2], &[1, 2]), (vec![], vec![]));
+}
