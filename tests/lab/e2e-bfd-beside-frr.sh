@@ -30,18 +30,8 @@ apiVersion: metallb.io/v1beta1
 kind: BFDProfile
 metadata: {name: lab, namespace: metallb-system}
 spec: {receiveInterval: 200, transmitInterval: 100, detectMultiplier: 3}
----
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: bird, namespace: metallb-system}
-spec:
-  myASN: 64512
-  peerASN: 64500
-  peerAddress: 172.30.0.1
-  bfdProfile: lab
-  nodeSelectors:
-    - matchLabels: {kubernetes.io/hostname: node1}
 YAML
+  lab_bgp_peer_yaml bird 172.30.0.1 node1 "bfdProfile: lab"
 } | put config.yaml
 lab_service_yaml -4 web 1 Cluster node1 ips=10.50.0.1 | put svc-web.yaml
 
