@@ -50,16 +50,67 @@ async fn ready(health: Arc<Health>) -> impl IntoResponse {
     }
 }
 
+/// How long a port still held (by this process's predecessor, still exiting) is tried again.
+const BIND_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Listens on `addr`. A port in use is tried again every 100 ms for [`BIND_PATIENCE`]: a
+/// speaker restarted on the host network can start before its predecessor has let the port
+/// go. `None`, reported, when it cannot be had.
+pub async fn listen(addr: SocketAddr, what: &str) -> Option<tokio::net::TcpListener> {
+    let deadline = tokio::time::Instant::now() + BIND_PATIENCE;
+    let mut said = false;
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => return Some(listener),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tokio::time::Instant::now() < deadline => {
+                if !said {
+                    warn!(%addr, "the port for {what} is in use; trying again for {BIND_PATIENCE:?}");
+                    said = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => {
+                warn!(%addr, error = %e, "cannot listen for {what}");
+                return None;
+            }
+        }
+    }
+}
+
 /// Serves `router` on `addr` until the process ends. A port that cannot be bound is
 /// reported and the process goes on without it: metrics are never worth an outage.
 pub async fn serve(addr: SocketAddr, router: Router, what: &'static str) {
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => {
-            info!(%addr, "serving {what} over plain HTTP");
-            if let Err(e) = axum::serve(listener, router).await {
-                warn!(%addr, error = %e, "HTTP server stopped");
-            }
-        }
-        Err(e) => warn!(%addr, error = %e, "cannot listen for {what}"),
+    let Some(listener) = listen(addr, what).await else { return };
+    info!(%addr, "serving {what} over plain HTTP");
+    if let Err(e) = axum::serve(listener, router).await {
+        warn!(%addr, error = %e, "HTTP server stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_port_in_use_is_tried_again_until_its_holder_lets_it_go() {
+        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let addr = held.local_addr().unwrap();
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            drop(held);
+        });
+        let started = std::time::Instant::now();
+        let listener = listen(addr, "the test").await.expect("bound once released");
+        assert_eq!(listener.local_addr().unwrap(), addr);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(250), "{:?}", started.elapsed());
+        release.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_address_this_host_does_not_have_is_given_up_at_once() {
+        let started = std::time::Instant::now();
+        // TEST-NET-1: never an address of this host; binding sends nothing.
+        assert!(listen("192.0.2.1:9".parse().unwrap(), "the test").await.is_none());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }

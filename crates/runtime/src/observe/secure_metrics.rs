@@ -134,10 +134,7 @@ pub async fn serve(
         Ok(config) => config,
         Err(e) => return warn!(%addr, error = %e, "cannot serve /metrics over HTTPS"),
     };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => return warn!(%addr, error = %e, "cannot listen for metrics and health"),
-    };
+    let Some(listener) = health::listen(addr, "metrics and health").await else { return };
     info!(%addr, "serving /metrics, /healthz and /readyz over HTTPS");
     match cert_dir {
         Some(dir) => {
