@@ -322,8 +322,8 @@ impl Stores {
                 for key in stale {
                     changed |= self.remove(kind, &key);
                 }
-                // A first listing of thousands of objects would otherwise leave the list with
-                // up to twice the room it needs, for as long as the process runs.
+                // Room for what the relist adds, exactly: grown by doubling, a list can keep up
+                // to twice the room it needs for as long as the process runs.
                 if new > 0 {
                     let mut none = Resources::default();
                     let snapshot = Arc::make_mut(&mut self.snapshot);
