@@ -74,7 +74,7 @@ impl<'a> Snapshot<'a> {
         // Inserted one by one, in key order: collecting would first gather every decision in
         // a temporary list as large as the map itself, at the step's peak.
         let mut services = BTreeMap::new();
-        for (key, decision) in self.services.iter().map(|(key, svc, prepared)| {
+        for (key, svc, prepared) in &self.services {
             let decision = match prepared {
                 Err(reason) => ServiceDecision::Withdraw(*reason),
                 Ok(p) => ServiceDecision::Evaluated {
@@ -84,9 +84,7 @@ impl<'a> Snapshot<'a> {
                     bgp: bgp::decide(&self.cluster, node, &node_peers, node_object, svc, &p.target, &p.endpoints),
                 },
             };
-            (key.clone(), decision)
-        }) {
-            services.insert(key, decision);
+            services.insert(key.clone(), decision);
         }
         NodeDecisions { node: node.to_owned(), services }
     }

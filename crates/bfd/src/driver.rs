@@ -5,7 +5,9 @@
 //! Per address family the driver binds a receive socket on port 3784 (single-hop) and one
 //! on port 4784 (multi-hop), both reporting the received TTL or hop limit, and sends from
 //! one socket per source address bound to a port in 49152-65535 with TTL 255 (RFC 5881 §4,
-//! RFC 5883 §2).
+//! RFC 5883 §2). Single-hop packets received with a TTL other than 255 are dropped (GTSM,
+//! RFC 5881 §5); multi-hop packets below the session's minimum TTL are dropped (RFC 5883
+//! §2). Every dropped packet is counted under a stable reason label.
 //!
 //! Another BFD daemon may share the host: MetalLB's FRR and FRR-K8s flavours run FRR's bfdd
 //! on every node's host network, holding the wildcard ports with SO_REUSEADDR. So the
@@ -13,11 +15,9 @@
 //! a driver started on the wildcard also binds each session's local address (given, or the
 //! kernel's source towards the peer): the kernel delivers a datagram to the socket bound to
 //! its exact destination before any wildcard one, so the sessions' packets reach this driver
-//! whichever daemon started first. Single-hop packets received with a TTL other than 255 are dropped (GTSM,
-//! RFC 5881 §5); multi-hop packets below the session's minimum TTL are dropped (RFC 5883
-//! §2). Every dropped packet is counted under a stable reason label.
+//! whichever daemon started first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
@@ -116,6 +116,7 @@ impl Bfd {
         let (datagrams_tx, datagrams) = mpsc::channel(1024);
         let mut readers = JoinSet::new();
         let mut binds = [None, None];
+        let mut wildcards = HashSet::new();
         for (slot, bind, v4) in [(0, bind_v4, true), (1, bind_v6, false)] {
             let Some(bind) = bind else { continue };
             if bind.is_ipv4() != v4 {
@@ -126,7 +127,7 @@ impl Bfd {
                 match receive_socket(address, device.as_deref()) {
                     Ok(socket) => {
                         readers.spawn(read_loop(socket, multihop, datagrams_tx.clone()));
-                        lock(&shared.wildcards).insert(address);
+                        wildcards.insert(address);
                     }
                     // Held by another daemon that does not share it: the sessions' own
                     // addresses are bound instead (add_session).
@@ -152,6 +153,7 @@ impl Bfd {
             datagrams: datagrams_tx,
             shared,
             binds,
+            wildcards,
             device,
             rng: Mutex::new(Rng::from_entropy()),
         })
@@ -163,8 +165,6 @@ struct Shared {
     counters: Mutex<HashMap<IpAddr, Counters>>,
     dropped: Mutex<BTreeMap<&'static str, u64>>,
     senders: Mutex<HashMap<IpAddr, Arc<UdpSocket>>>,
-    /// The wildcard receive sockets bound at start (a port another daemon held is missing).
-    wildcards: Mutex<std::collections::HashSet<SocketAddr>>,
     /// The receive sockets bound to sessions' local addresses, by address. Kept while the
     /// driver runs: there are as many as the node has addresses towards its peers.
     receivers: Mutex<HashMap<SocketAddr, tokio::task::AbortHandle>>,
@@ -190,6 +190,8 @@ pub struct BfdHandle {
     datagrams: mpsc::Sender<Datagram>,
     shared: Arc<Shared>,
     binds: [Option<IpAddr>; 2],
+    /// The wildcard receive sockets bound at start (a port another daemon held is missing).
+    wildcards: HashSet<SocketAddr>,
     /// The device every socket is bound to (a VRF's master), if any.
     device: Option<String>,
     rng: Mutex<Rng>,
@@ -245,11 +247,7 @@ impl BfdHandle {
     /// scope, rely on the wildcard socket.
     fn receive_on_local_address(&self, peer: IpAddr, source: IpAddr, multihop: bool) -> Result<(), Error> {
         let port = port_of(multihop);
-        let wildcard = SocketAddr::new(
-            if peer.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() },
-            port,
-        );
-        let has_wildcard = lock(&self.shared.wildcards).contains(&wildcard);
+        let has_wildcard = self.wildcards.contains(&SocketAddr::new(unspecified_like(peer), port));
         let local = if source.is_unspecified() { route_source(peer, self.device.as_deref()) } else { Some(source) };
         let Some(local) = local.filter(|a| !is_link_local_v6(*a)) else {
             return if has_wildcard { Ok(()) } else { Err(Error::NoReceiver(peer)) };
@@ -553,6 +551,11 @@ fn port_of(multihop: bool) -> u16 {
     if multihop { MULTI_HOP_PORT } else { SINGLE_HOP_PORT }
 }
 
+/// The unspecified address of `address`'s family.
+fn unspecified_like(address: IpAddr) -> IpAddr {
+    if address.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() }
+}
+
 fn is_link_local_v6(address: IpAddr) -> bool {
     matches!(address, IpAddr::V6(v6) if v6.is_unicast_link_local())
 }
@@ -560,8 +563,7 @@ fn is_link_local_v6(address: IpAddr) -> bool {
 /// The source address the kernel picks towards `peer` (a connected UDP socket sends
 /// nothing), on `device` when given.
 fn route_source(peer: IpAddr, device: Option<&str>) -> Option<IpAddr> {
-    let any: IpAddr = if peer.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
-    let socket = udp_socket(SocketAddr::new(any, 0), device).ok()?;
+    let socket = udp_socket(SocketAddr::new(unspecified_like(peer), 0), device).ok()?;
     socket.connect(&SocketAddr::new(peer, SINGLE_HOP_PORT).into()).ok()?;
     socket.local_addr().ok()?.as_socket().map(|a| a.ip())
 }

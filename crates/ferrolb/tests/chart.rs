@@ -227,10 +227,10 @@ mod needs_helm {
         // MetalLB's images, as its values name them: the user swaps them for ferrolb's.
         assert_eq!(container(&pod(&docs, "speaker")).image.as_deref(), Some("quay.io/metallb/speaker:0.1.0"));
         assert_eq!(container(&pod(&docs, "speaker")).image_pull_policy, None);
-        let notes = notes(&["--values", METALLB_VALUES]);
-        assert!(notes.contains("frrk8s.enabled: the speaker speaks BGP itself"), "{notes}");
-        assert!(!notes.contains("nameOverride"), "{notes}");
-        let quiet = notes_of_defaults();
+        let listed = notes(&["--values", METALLB_VALUES]);
+        assert!(listed.contains("frrk8s.enabled: the speaker speaks BGP itself"), "{listed}");
+        assert!(!listed.contains("nameOverride"), "{listed}");
+        let quiet = notes(&[]);
         assert!(!quiet.contains("do not apply"), "{quiet}");
     }
 
@@ -299,10 +299,6 @@ mod needs_helm {
         let docs = try_render_chart(&copy, &args).expect("the notes render");
         let _ = std::fs::remove_dir_all(&copy);
         docs[0]["data"]["notes"].as_str().unwrap_or_default().to_owned()
-    }
-
-    fn notes_of_defaults() -> String {
-        notes(&[])
     }
 
     fn tempfile_dir() -> PathBuf {

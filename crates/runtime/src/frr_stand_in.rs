@@ -67,12 +67,8 @@ pub fn metrics(addr: SocketAddr) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::error!(%addr, error = %e, "frr-metrics stand-in: cannot listen");
-                return ExitCode::from(2);
-            }
+        let Some(listener) = crate::observe::health::listen(addr, "the frr-metrics stand-in").await else {
+            return ExitCode::from(2);
         };
         info!(%addr, "frr-metrics stand-in: serving /livez for the FRR container's probes; FRR is not used");
         tokio::select! {
@@ -83,13 +79,12 @@ pub fn metrics(addr: SocketAddr) -> ExitCode {
 }
 
 fn router() -> Router {
-    let text = |body: &'static str| ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
-    Router::new().route("/livez", get(move || async move { text(LIVEZ) })).route(
-        "/metrics",
-        get(move || async move {
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], METRICS).into_response()
-        }),
-    )
+    let text = |content_type: &'static str, body: &'static str| {
+        get(move || async move { ([(header::CONTENT_TYPE, content_type)], body).into_response() })
+    };
+    Router::new()
+        .route("/livez", text("text/plain; charset=utf-8", LIVEZ))
+        .route("/metrics", text("text/plain; version=0.0.4; charset=utf-8", METRICS))
 }
 
 fn block_on(task: impl Future<Output = ExitCode>) -> ExitCode {
