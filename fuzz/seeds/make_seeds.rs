@@ -73,6 +73,7 @@ fn main() -> std::io::Result<()> {
     manifest_seeds(&mut corpus, &fuzz.join("../examples"))?;
     numeric_seeds(&mut corpus);
     webhook_seeds(&mut corpus);
+    report_seeds(&mut corpus);
     corpus.write(&fuzz.join("corpus"))
 }
 
@@ -694,6 +695,38 @@ fn object(version: &str, kind: &str, name: &str, spec: Value) -> Value {
         "metadata": {"name": name, "namespace": "metallb-system", "uid": "u-1", "resourceVersion": "12"},
         "spec": spec,
     })
+}
+
+// ---- speaker reports ------------------------------------------------------------------------
+
+fn report_seeds(corpus: &mut Corpus) {
+    use ferrolb_api::report::{MembershipReport, SessionReport, SpeakerReport};
+    let full = SpeakerReport {
+        node: "node1".into(),
+        updated: "2026-12-05T10:00:00Z".into(),
+        config: Some("0123456789abcdef".into()),
+        config_error: Some("BGPPeer/r1: spec.peerASN: must be set".into()),
+        membership: Some(MembershipReport {
+            members: vec!["node1".into(), "node2".into()],
+            members_omitted: 1,
+            quorum: false,
+            fenced: true,
+            serving_without_quorum: false,
+        }),
+        sessions: vec![SessionReport {
+            peer: "r1".into(),
+            address: "172.30.0.1:179".into(),
+            state: "Active".into(),
+            established: false,
+            since: Some("2026-12-05T09:59:00Z".into()),
+            last_error: Some("connection refused".into()),
+        }],
+        sessions_omitted: 2,
+        layer2_claims: 3,
+    };
+    corpus.add("speaker_report", "full.json", full.encode());
+    corpus.add("speaker_report", "minimal.json", br#"{"node":"n"}"#.to_vec());
+    corpus.add("speaker_report", "no_node.json", br#"{"sessions":[]}"#.to_vec());
 }
 
 fn webhook_seeds(corpus: &mut Corpus) {

@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod meta;
 pub mod metallb;
 pub mod objects;
+pub mod report;
 pub mod string_map;
 
 pub use manifest::{LoadReport, ManifestError, load_str, load_value};

@@ -267,14 +267,16 @@ fn controller_role() -> Role {
 
 /// In `metallb-system` only: its own Pod (owner of its status objects) and the other
 /// speakers' Pods (membership seeds), BGP password Secrets, ConfigMaps, the configuration,
-/// per-node BGP status, and the speakers' heartbeat Leases (the fencing witness: each renews
-/// its own and lists the others').
+/// per-node BGP status, the speakers' heartbeat Leases (the fencing witness: each renews
+/// its own and lists the others') and its report ConfigMap (`ferrolb-speaker-<node>`, read
+/// by `ferrolb why`; a Role cannot name the ConfigMaps it lets a speaker create).
 fn speaker_role() -> Role {
     Role {
         metadata: meta(SPEAKER_ACCOUNT, SPEAKER),
         rules: Some(vec![
             rule("", &["pods"], &["get", "list"]),
             rule("", &["secrets", "configmaps"], READ),
+            rule("", &["configmaps"], &["create", "update"]),
             rule("metallb.io", &CONFIG_KINDS, READ),
             rule("metallb.io", &["servicebgpstatuses", "servicebgpstatuses/status"], FULL),
             rule("coordination.k8s.io", &["leases"], &["get", "list", "create", "update"]),

@@ -295,6 +295,16 @@ async fn start_speaker(
     let mut speaker =
         speaker::Speaker::new(node, backend.sink.clone(), config.namespace.clone(), decide, l2, Arc::clone(metrics))
             .with_unapplied(unapplied);
+    let report_target = match (&backend.leadership, &backend.sink) {
+        (Leadership::Lease(client), _) => {
+            Some(speaker::report::Target::ConfigMap { client: client.clone(), namespace: config.namespace.clone() })
+        }
+        (Leadership::Lock(_), crate::sink::Sink::Dir(writer)) => Some(speaker::report::Target::Dir(writer.clone())),
+        (Leadership::Lock(_), crate::sink::Sink::Kube(_)) => None,
+    };
+    if let Some(target) = report_target {
+        speaker = speaker.with_report(target);
+    }
     if speaker_config.membership.enabled && speaker_config.membership.fencing {
         // the speakers' heartbeats, for fencing on evidence
         let witness = match &backend.leadership {

@@ -7,7 +7,8 @@
 //! [`StateWriter`](super::state_writer::StateWriter); this module names the files and reads
 //! them. Each file has one writer: the active controller writes
 //! services, pools, `leader.json` and `configurationstates/controller.json`; each speaker
-//! writes its own `configurationstates/speaker-<node>.json` and its own ServiceL2Status files.
+//! writes its own `configurationstates/speaker-<node>.json`, its own ServiceL2Status files and
+//! its report.
 //!
 //! ```text
 //! <state>/controller.lock                          flock'ed by the active controller
@@ -19,6 +20,8 @@
 //! <state>/servicebgpstatus/<ns>/<name>/<node>.json written by each node announcing over BGP
 //! <state>/heartbeats/<node>                        renewed every second by each speaker (the
 //!                                                  fencing witness, `speaker::witness`)
+//! <state>/speakers/<node>.json                     each speaker's report, on change
+//!                                                  (`speaker::report`, read by `ferrolb why`)
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -258,6 +261,11 @@ impl StateDir {
     /// One node's ServiceL2Status or ServiceBGPStatus file for a service.
     pub fn service_status_path(&self, kind: StatusKind, namespace: &str, name: &str, node: &str) -> PathBuf {
         self.service_status_dir(kind, namespace, name).join(format!("{node}.json"))
+    }
+
+    /// Written by each speaker: what `ferrolb why` reads of it (`speaker::report`).
+    pub fn speaker_report_path(&self, node: &str) -> PathBuf {
+        self.root.join("speakers").join(format!("{node}.json"))
     }
 
     pub fn configuration_state_path(&self, component: &str) -> PathBuf {

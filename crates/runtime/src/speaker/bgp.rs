@@ -134,6 +134,17 @@ impl Sessions {
         }
     }
 
+    /// Each running session: BGPPeer name, `address:port` and its status (for the report).
+    pub fn statuses(&self) -> Vec<(String, String, tokio::sync::watch::Receiver<ferrolb_bgp::SessionStatus>)> {
+        self.running
+            .iter()
+            .map(|(name, r)| {
+                let address = std::net::SocketAddr::new(r.settings.address, r.settings.port).to_string();
+                (name.clone(), address, r.session.status())
+            })
+            .collect()
+    }
+
     /// The tables last given to the sessions.
     pub fn tables(&self) -> BTreeMap<String, Table> {
         self.running.iter().filter_map(|(n, r)| r.table.clone().map(|t| (n.clone(), t))).collect()

@@ -191,6 +191,11 @@ impl SpeakerCore {
         &self.peer_notes
     }
 
+    /// Why the last configuration step rejected the snapshot's configuration, if it did.
+    pub fn config_error(&self) -> Option<&str> {
+        self.condition_written.as_ref().and_then(|c| c.as_deref())
+    }
+
     /// Whether the last configuration step rejected the snapshot's configuration.
     pub fn rejected(&self) -> bool {
         self.condition_written.as_ref().is_some_and(Option::is_some)

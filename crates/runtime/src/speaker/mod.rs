@@ -13,6 +13,7 @@ pub mod core;
 pub mod exclusions;
 mod layer2;
 mod membership;
+pub mod report;
 pub mod unapplied;
 pub mod witness;
 
@@ -72,6 +73,10 @@ pub struct Speaker {
     /// Whether it served without a quorum at the last step (the witness allowed it).
     serving_alone: bool,
     graceful_shutdown_delay: Duration,
+    /// The digest of the configuration in force, for the report.
+    config_digest: Option<String>,
+    /// What the report publisher reads (nothing reads it without [`Self::with_report`]).
+    facts: watch::Sender<report::Facts>,
 }
 
 impl Speaker {
@@ -96,6 +101,8 @@ impl Speaker {
             fenced: false,
             serving_alone: false,
             graceful_shutdown_delay: options.graceful_shutdown_delay,
+            config_digest: None,
+            facts: watch::channel(report::Facts::default()).0,
             node,
             namespace,
             sink,
@@ -107,6 +114,12 @@ impl Speaker {
     /// Fences on evidence: reads the speakers' heartbeats from `witness`.
     pub fn with_witness(mut self, witness: watch::Receiver<ferrolb_gossip::Witness>) -> Self {
         self.members = self.members.with_witness(witness);
+        self
+    }
+
+    /// Publishes the speaker's report to `target` (a task that lives as long as the speaker).
+    pub fn with_report(self, target: report::Target) -> Self {
+        tokio::spawn(report::publish(target, self.node.clone(), self.facts.subscribe()));
         self
     }
 
@@ -173,16 +186,43 @@ impl Speaker {
         self.core.set_interfaces(connected::networks(), connected::devices());
         let configured = self.core.configure(snapshot);
         self.metrics.config_result(configured.accepted);
+        if configured.accepted && self.facts.receiver_count() > 0 {
+            self.config_digest = Some(ferrolb_api::report::config_digest(&snapshot.resources));
+        }
         self.apply(configured.writes, configured.events);
         if !self.core.configured() {
+            self.report_facts();
             return;
         }
         let speaker_nodes = self.speaker_nodes.borrow_and_update().clone();
         self.members.update(&core::membership_nodes(&snapshot.resources, &self.node, speaker_nodes.as_ref()));
         self.follow_membership();
         let membership = MembershipState { liveness: self.members.liveness(), may_answer: self.members.may_answer() };
-        let Some(plan) = self.core.plan(snapshot, &membership) else { return };
-        self.carry_out(plan).await;
+        if let Some(plan) = self.core.plan(snapshot, &membership) {
+            self.carry_out(plan).await;
+        }
+        self.report_facts();
+    }
+
+    /// Hands the report publisher what this step knows.
+    fn report_facts(&self) {
+        if self.facts.receiver_count() == 0 {
+            return;
+        }
+        let membership = self.members.view().map(|view| ferrolb_api::report::MembershipReport {
+            members: view.members.iter().cloned().collect(),
+            members_omitted: 0,
+            quorum: view.quorum,
+            fenced: self.fenced,
+            serving_without_quorum: self.serving_alone,
+        });
+        self.facts.send_replace(report::Facts {
+            config: self.config_digest.clone(),
+            config_error: self.core.config_error().map(str::to_owned),
+            membership,
+            layer2_claims: self.core.claims().len(),
+            sessions: self.sessions.statuses(),
+        });
     }
 
     async fn carry_out(&mut self, plan: Plan) {
