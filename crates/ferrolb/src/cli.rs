@@ -35,6 +35,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show the addresses every LoadBalancer service would get, and why not.
     Plan(PlanArgs),
+    /// Explain, from the live cluster (or a dir: state directory), whether each Service is
+    /// announced, by which nodes, and why the others do not. Also runs as `kubectl ferrolb why`.
+    Why(WhyArgs),
     /// Print the metallb.io CustomResourceDefinitions as YAML.
     Crds,
     /// Print the whole install (namespace, CRDs, RBAC, controller, speaker, webhooks) as YAML.
@@ -87,6 +90,50 @@ pub struct PlanArgs {
     /// YAML files or directories: configuration, Services (with their current status), Nodes, Namespaces.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// Services to explain: NAME (in --namespace) or NAMESPACE/NAME. None: every
+    /// LoadBalancer Service (of --namespace, when given).
+    pub services: Vec<String>,
+    /// The Services' namespace, as kubectl's -n.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// One line per LoadBalancer Service of the cluster: fully announced, partly, or not.
+    #[arg(short = 'A', long)]
+    pub all: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Where to read: `k8s` (the cluster of the kubeconfig) or `dir:PATH`.
+    #[arg(long, default_value = "k8s", value_parser = SourceSpec::from_str)]
+    pub source: SourceSpec,
+    /// The `dir:` source's state directory (default: PATH/.ferrolb).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Where ferrolb (or MetalLB) is installed: its metallb.io objects, Secrets, status.
+    #[arg(long, env = "METALLB_NAMESPACE", default_value = ferrolb_config::DEFAULT_NAMESPACE)]
+    pub metallb_namespace: String,
+    /// The controller's and speakers' --lb-class, if they run with one.
+    #[arg(long)]
+    pub lb_class: Option<String>,
+    /// The speakers' --ignore-exclude-lb, if they run with it.
+    #[arg(long)]
+    pub ignore_exclude_lb: bool,
+    /// Colours: on a terminal only (auto, and never with NO_COLOR set), always, never.
+    #[arg(long, value_enum, default_value_t = Colour::Auto)]
+    pub color: Colour,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Colour {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Args)]

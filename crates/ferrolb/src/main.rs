@@ -9,6 +9,7 @@ mod metallb;
 mod output;
 mod plan;
 mod validate;
+mod why;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Plan(args) => plan::run(&args),
+        cli::Command::Why(args) => why::run(&args),
         cli::Command::Controller(args) => serve(Roles::Controller, &args),
         cli::Command::Speaker(args) => serve(Roles::Speaker, &args),
         cli::Command::Run(args) => serve(Roles::Both, &args),

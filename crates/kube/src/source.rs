@@ -553,6 +553,59 @@ async fn watch_kind(client: kube::Client, namespace: String, kind: Kind, out: mp
     }
 }
 
+/// Lists `kinds` once, page by page, without watching: what a one-shot reader (`ferrolb
+/// why`) sees, decoded exactly as the watchers' objects are. A kind the caller may not list
+/// (403) is taken as empty and named in the second value; any other failure is an error.
+pub async fn list_once(
+    client: kube::Client,
+    namespace: &str,
+    kinds: &[Kind],
+) -> Result<(Arc<Snapshot>, Vec<String>), String> {
+    let mut stores = Stores::new(kinds);
+    let mut forbidden = Vec::new();
+    for kind in kinds {
+        stores.apply(Change::Relist(*kind));
+        let scope = kind.in_own_namespace().then_some(namespace);
+        match list_all(client.clone(), scope, &kind.api_resource(), None).await {
+            Ok(objects) => {
+                for object in objects {
+                    stores.apply(Change::Apply(*kind, object));
+                }
+            }
+            Err(kube::Error::Api(e)) if e.code == 403 => forbidden.push(format!("{}: {}", kind.as_str(), e.message)),
+            Err(e) => return Err(format!("cannot list {}: {e}", kind.api_resource().plural)),
+        }
+        stores.apply(Change::Listed(*kind));
+    }
+    Ok((stores.snapshot(), forbidden))
+}
+
+/// Every object of `resource` (in `namespace`, or cluster-wide), 500 per request.
+pub async fn list_all(
+    client: kube::Client,
+    namespace: Option<&str>,
+    resource: &ApiResource,
+    labels: Option<&str>,
+) -> Result<Vec<Value>, kube::Error> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(namespace) => Api::namespaced_with(client, namespace, resource),
+        None => Api::all_with(client, resource),
+    };
+    let mut params = kube::api::ListParams::default().limit(500);
+    if let Some(labels) = labels {
+        params = params.labels(labels);
+    }
+    let mut out = Vec::new();
+    loop {
+        let page = api.list(&params).await?;
+        out.extend(page.items.into_iter().map(to_value));
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(out),
+        }
+    }
+}
+
 fn to_value(object: DynamicObject) -> Value {
     serde_json::to_value(object).unwrap_or(Value::Null)
 }

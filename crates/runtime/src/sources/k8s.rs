@@ -22,7 +22,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client for the configured cluster, proven reachable. The error is one line for the user.
 pub async fn connect(args: &KubernetesConfig) -> Result<kube::Client, String> {
-    let config = match &args.kubeconfig {
+    connect_with(args.kubeconfig.as_deref()).await
+}
+
+/// [`connect`] with only a kubeconfig: for tools that read the cluster as its user does.
+pub async fn connect_with(kubeconfig: Option<&std::path::Path>) -> Result<kube::Client, String> {
+    let config = match kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
