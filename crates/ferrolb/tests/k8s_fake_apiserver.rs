@@ -312,3 +312,137 @@ fn a_bgpextras_configmap_is_reported_as_not_applied_on_the_configmap_and_in_conf
     assert_eq!(event.body["involvedObject"]["name"], "bgpextras");
     assert_eq!(event.body["involvedObject"]["apiVersion"], "v1");
 }
+
+/// `ferrolb why` against the cluster, as a user runs it: read-only, with a kubeconfig.
+fn why(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrolb"))
+        .arg("why")
+        .args(["--source", "k8s", "--kubeconfig", kubeconfig.to_str().unwrap(), "--metallb-namespace", NS])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("ferrolb why runs")
+}
+
+#[test]
+fn the_speaker_publishes_its_report_and_why_reads_the_cluster_without_writing() {
+    let fake = Fake::new();
+    seed_cluster(&fake, json!({"loadBalancer": {"ingress": [{"ip": "172.30.0.100"}]}}));
+    fake.put(
+        "/apis/discovery.k8s.io/v1/endpointslices",
+        json!({"metadata": {"name": "web-x", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+               "addressType": "IPv4",
+               "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": true}, "nodeName": "n1"}]}),
+    );
+    let addr = start(Arc::clone(&fake));
+    let config = kubeconfig(addr, "why");
+    let mut process = spawn(&["speaker", "--node", "n1", "--disable-layer2", "--no-membership"], &config);
+    let report = wait_for(
+        &fake,
+        |s| {
+            s.method != Method::GET
+                && s.path.contains("/configmaps")
+                && s.body["metadata"]["name"] == "ferrolb-speaker-n1"
+        },
+        "the speaker's report ConfigMap",
+    );
+    assert_eq!(report.body["metadata"]["labels"]["app.kubernetes.io/component"], "speaker-report");
+    let published: Value = serde_json::from_str(report.body["data"]["report.json"].as_str().unwrap()).unwrap();
+    assert_eq!(published["node"], "n1", "{published}");
+    assert_eq!(published["config"].as_str().map(str::len), Some(16), "the configuration digest: {published}");
+    // Without a data plane (--disable-layer2) the elected speaker answers nothing and writes
+    // no ServiceL2Status: why says so.
+    let out = why(&config, &["default/web"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("default/web: not announced (172.30.0.100 from pool pool1)"), "{text}");
+    assert!(
+        text.contains("layer2 n1: elected, but does not answer: it has not written its ServiceL2Status yet"),
+        "{text}"
+    );
+    // A speaker with a data plane would have written this:
+    fake.put(
+        &format!("/apis/metallb.io/v1beta1/namespaces/{NS}/servicel2statuses"),
+        json!({"metadata": {"name": "l2-web-n1", "namespace": NS},
+               "status": {"node": "n1", "serviceName": "web", "serviceNamespace": "default", "interfaces": [{"name": "eth0"}]}}),
+    );
+    // The speaker is gone (its report and the status stay): from now on nothing writes, and
+    // why must not either.
+    process.terminate();
+    let writes_before = fake.count(|s| s.method != Method::GET);
+    let out = why(&config, &["default/web"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("default/web: announced (172.30.0.100 from pool pool1)"), "{text}");
+    assert!(text.contains("layer2 n1: elected; answers ARP/NDP on eth0"), "{text}");
+    let out = why(&config, &["--all", "-o", "json"]);
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["services"][0]["name"], "web", "{answer}");
+    assert_eq!(fake.count(|s| s.method != Method::GET), writes_before, "why only lists; the speaker is gone");
+}
+
+/// `why --all` over 10,000 Services (each with its EndpointSlice and its ServiceL2Status) on
+/// three nodes: every one is in the table with the right verdict. The time it took is printed
+/// (the README's figure comes from `cargo test --release`), never asserted.
+#[test]
+fn why_all_answers_ten_thousand_services_in_one_table() {
+    const SERVICES: usize = 10_000;
+    let fake = Fake::new();
+    fake.put(
+        &format!("/apis/metallb.io/v1beta1/namespaces/{NS}/ipaddresspools"),
+        json!({"metadata": {"name": "pool1", "namespace": NS}, "spec": {"addresses": ["10.60.0.0/16"]}}),
+    );
+    fake.put(
+        &format!("/apis/metallb.io/v1beta1/namespaces/{NS}/l2advertisements"),
+        json!({"metadata": {"name": "l2", "namespace": NS}, "spec": {}}),
+    );
+    fake.put("/api/v1/namespaces", json!({"metadata": {"name": "default"}}));
+    for n in 1..=3 {
+        fake.put(
+            "/api/v1/nodes",
+            json!({"metadata": {"name": format!("n{n}")}, "status": {"addresses": [{"type": "InternalIP", "address": format!("172.30.0.1{n}")}]}}),
+        );
+    }
+    for i in 0..SERVICES {
+        let (name, ip) = (format!("svc-{i:05}"), format!("10.60.{}.{}", i / 250, i % 250 + 1));
+        fake.put(
+            "/api/v1/services",
+            json!({"metadata": {"name": name, "namespace": "default"},
+                   "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}], "ipFamilies": ["IPv4"], "clusterIPs": ["10.96.0.10"]},
+                   "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}),
+        );
+        fake.put(
+            "/apis/discovery.k8s.io/v1/endpointslices",
+            json!({"metadata": {"name": format!("{name}-x"), "namespace": "default", "labels": {"kubernetes.io/service-name": name}},
+                   "addressType": "IPv4", "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": true}, "nodeName": "n1"}]}),
+        );
+        // every Service but the last hundred has its announcer's status, on n1 (with ETP
+        // Cluster the election may pick another node: those are "not announced" then)
+        if i < SERVICES - 100 {
+            fake.put(
+                &format!("/apis/metallb.io/v1beta1/namespaces/{NS}/servicel2statuses"),
+                json!({"metadata": {"name": format!("l2-{name}"), "namespace": NS},
+                       "status": {"node": "n1", "serviceName": name, "serviceNamespace": "default", "interfaces": []}}),
+            );
+        }
+    }
+    let addr = start(Arc::clone(&fake));
+    let config = kubeconfig(addr, "why-all");
+    let started = Instant::now();
+    let out = why(&config, &["--all"]);
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(out.status.code(), Some(1), "some are not announced: {}", lines.last().unwrap_or(&""));
+    assert_eq!(lines.len(), SERVICES + 2, "a title, a row per Service, a count");
+    let summary = lines[SERVICES + 1];
+    let announced: usize =
+        summary.split(": ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(summary.starts_with("10000 Services: "), "{summary}");
+    assert!(announced > 0 && announced < SERVICES - 100, "the ones n1 was elected for and announces: {summary}");
+    assert!(
+        lines.iter().filter(|l| l.contains("claim without election: n1")).count() > 0,
+        "the others were elected elsewhere"
+    );
+    eprintln!("why --all, {SERVICES} Services on the in-memory API server: {} ms ({summary})", took.as_millis());
+}

@@ -464,3 +464,346 @@ fn worded(reason: Reason, protocol: Protocol, owner: Option<&str>) -> String {
     };
     format!("{text} ({reason})")
 }
+
+#[cfg(test)]
+mod tests {
+    use ferrolb_api::manifest;
+    use ferrolb_api::report::{MembershipReport, SessionReport};
+
+    use super::*;
+
+    const CONFIG: &str = r#"
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lan, namespace: metallb-system}
+spec: {addresses: [172.30.0.100-172.30.0.101]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: lan, namespace: metallb-system}
+spec: {ipAddressPools: [lan]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: bgp, namespace: metallb-system}
+spec: {addresses: [10.50.0.0/24]}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: bgp, namespace: metallb-system}
+spec: {ipAddressPools: [bgp]}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: r1, namespace: metallb-system}
+spec:
+  myASN: 64500
+  peerASN: 64501
+  peerAddress: 172.30.0.1
+  nodeSelectors: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node1, node2]}]}]
+"#;
+
+    fn node(name: &str, extra_labels: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Node\nmetadata: {{name: {name}, labels: {{kubernetes.io/hostname: {name}{extra_labels}}}}}\nstatus: {{addresses: [{{type: InternalIP, address: 172.30.0.1{}}}]}}\n",
+            &name[4..]
+        )
+    }
+
+    fn service(name: &str, pool: &str, ip: Option<&str>, policy: &str, endpoints_on: &[&str]) -> String {
+        let status =
+            ip.map(|ip| format!("status: {{loadBalancer: {{ingress: [{{ip: {ip}}}]}}}}\n")).unwrap_or_default();
+        let endpoints: Vec<String> = endpoints_on
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{{addresses: [10.244.0.{i}], conditions: {{ready: true}}, nodeName: {n}}}"))
+            .collect();
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: shop, annotations: {{metallb.io/address-pool: {pool}}}}}\nspec: {{type: LoadBalancer, clusterIPs: [10.96.0.1], ipFamilies: [IPv4], externalTrafficPolicy: {policy}, ports: [{{port: 80}}]}}\n{status}---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: {name}-x, namespace: shop, labels: {{kubernetes.io/service-name: {name}}}}}\naddressType: IPv4\nendpoints: [{}]\n",
+            endpoints.join(", ")
+        )
+    }
+
+    /// The three nodes, the configuration, `dns` by Layer 2 at .100, `web` by BGP at 10.50.0.10.
+    fn cluster(extra: &str) -> Observed {
+        let text = [
+            CONFIG.to_owned(),
+            node("node1", ""),
+            node("node2", ""),
+            node("node3", ""),
+            service("dns", "lan", Some("172.30.0.100"), "Cluster", &["node1", "node2", "node3"]),
+            service("web", "bgp", Some("10.50.0.10"), "Cluster", &["node1"]),
+            extra.to_owned(),
+        ]
+        .iter()
+        .filter(|d| !d.trim().is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+        let mut resources = Resources::default();
+        manifest::load_str(&text, "test.yaml", &mut resources).unwrap();
+        Observed { resources, ..Observed::default() }
+    }
+
+    fn settings() -> Settings {
+        Settings { namespace: "metallb-system".into(), lb_class: None, ignore_exclude_lb: false }
+    }
+
+    fn key(name: &str) -> (String, String) {
+        ("shop".to_owned(), name.to_owned())
+    }
+
+    fn l2_owner(observed: &mut Observed, service: &str, node: &str) {
+        observed.layer2.entry(key(service)).or_default().push((node.to_owned(), vec!["eth0".to_owned()]));
+    }
+
+    fn bgp_status(observed: &mut Observed, node: &str) {
+        observed.bgp.entry(key("web")).or_default().push((node.to_owned(), vec!["r1".to_owned()]));
+    }
+
+    fn of<'a>(answer: &'a Answer, name: &str) -> &'a Explanation {
+        answer.services.iter().find(|s| s.name == name).unwrap()
+    }
+
+    /// Every line of a Service's answer, as `node protocol: text`.
+    fn lines(e: &Explanation) -> String {
+        let mut out = e.problems.join("\n");
+        for l in e.announcing.iter().chain(&e.not_announcing) {
+            out.push_str(&format!("\n{} {:?}: {}", l.node, l.protocol, l.text));
+        }
+        out
+    }
+
+    /// The elected Layer 2 node of `dns` with everyone alive.
+    fn elected() -> String {
+        let answer = explain(&cluster(""), &settings());
+        let dns = of(&answer, "dns");
+        dns.not_announcing.iter().find(|l| l.planned).map(|l| l.node.clone()).unwrap()
+    }
+
+    fn everything_announced(observed: &mut Observed, owner: &str) {
+        l2_owner(observed, "dns", owner);
+        bgp_status(observed, "node1");
+        bgp_status(observed, "node2");
+    }
+
+    #[test]
+    fn a_service_announced_as_planned_is_announced_and_the_others_say_why_not() {
+        let owner = elected();
+        let mut observed = cluster("");
+        everything_announced(&mut observed, &owner);
+        let answer = explain(&observed, &settings());
+        let dns = of(&answer, "dns");
+        assert_eq!(dns.verdict, Verdict::Announced, "{}", lines(dns));
+        assert!(lines(dns).contains(&format!("{owner} Layer2: elected; answers ARP/NDP on eth0")), "{}", lines(dns));
+        assert!(lines(dns).contains(&format!("not the elected node ({owner} is) (notOwner)")), "{}", lines(dns));
+        let web = of(&answer, "web");
+        assert_eq!(web.verdict, Verdict::Announced, "{}\n{:?}", lines(web), web);
+        assert!(lines(web).contains("node1 Bgp: announces 10.50.0.10/32 to r1"), "{}", lines(web));
+        assert!(lines(web).contains("node3 Bgp: no BGPPeer of this node takes the prefix"), "{}", lines(web));
+        assert!(answer.fully_announced());
+        assert!(answer.configuration.is_empty(), "{:?}", answer.configuration);
+    }
+
+    #[test]
+    fn no_address_says_why_and_an_unassigned_one_names_the_controller() {
+        let extra = [
+            // the pool has two addresses: dns holds one, this takes the other, the next none
+            service("second", "lan", Some("172.30.0.101"), "Cluster", &["node1"]),
+            service("third", "lan", None, "Cluster", &["node1"]),
+            service("waiting", "bgp", None, "Cluster", &["node1"]),
+        ]
+        .join("\n---\n");
+        let answer = explain(&cluster(&extra), &settings());
+        let third = of(&answer, "third");
+        assert_eq!(third.verdict, Verdict::NotAnnounced);
+        assert!(third.problems[0].starts_with("no address: "), "{:?}", third.problems);
+        assert!(third.problems[0].contains("lan"), "{:?}", third.problems);
+        let waiting = of(&answer, "waiting");
+        assert!(
+            waiting.problems[0].starts_with("no address yet: the controller would assign 10.50.0."),
+            "{:?}",
+            waiting.problems
+        );
+        assert!(!answer.fully_announced());
+    }
+
+    #[test]
+    fn an_elected_node_without_a_status_is_named_and_its_speaker_trouble_explained() {
+        let owner = elected();
+        let mut observed = cluster("");
+        let answer = explain(&observed, &settings());
+        let dns = of(&answer, "dns");
+        assert_eq!(dns.verdict, Verdict::NotAnnounced);
+        assert!(
+            lines(dns).contains("elected, but does not answer: it has not written its ServiceL2Status yet"),
+            "{}",
+            lines(dns)
+        );
+        // fenced
+        let fenced = MembershipReport { members: vec![owner.clone()], fenced: true, ..MembershipReport::default() };
+        observed.reports.insert(
+            owner.clone(),
+            SpeakerReport { node: owner.clone(), membership: Some(fenced), ..SpeakerReport::default() },
+        );
+        let answer = explain(&observed, &settings());
+        assert!(
+            lines(of(&answer, "dns"))
+                .contains("elected, but does not answer: fenced without quorum: it sees 1 speaker(s)"),
+            "{}",
+            lines(of(&answer, "dns"))
+        );
+        // an older configuration
+        observed.reports.insert(
+            owner.clone(),
+            SpeakerReport { node: owner.clone(), config: Some("0000000000000000".into()), ..SpeakerReport::default() },
+        );
+        let answer = explain(&observed, &settings());
+        assert!(
+            lines(of(&answer, "dns")).contains("runs another configuration than the cluster's"),
+            "{}",
+            lines(of(&answer, "dns"))
+        );
+        // the same configuration: nothing to say about it
+        let digest = config_digest(&observed.resources);
+        observed.reports.insert(
+            owner.clone(),
+            SpeakerReport { node: owner.clone(), config: Some(digest), ..SpeakerReport::default() },
+        );
+        let answer = explain(&observed, &settings());
+        assert!(!lines(of(&answer, "dns")).contains("another configuration"), "{}", lines(of(&answer, "dns")));
+        // a speaker that rejected the configuration
+        observed.states.insert(
+            format!("speaker-{owner}"),
+            ConfigurationStateStatus {
+                result: Some("Invalid".into()),
+                error_summary: "BGPPeer/r1: spec.holdTime: too short".into(),
+                conditions: Vec::new(),
+            },
+        );
+        let answer = explain(&observed, &settings());
+        assert!(
+            answer
+                .configuration
+                .iter()
+                .any(|c| c
+                    == &format!("speaker-{owner} rejected the configuration: BGPPeer/r1: spec.holdTime: too short")),
+            "{:?}",
+            answer.configuration
+        );
+        assert!(
+            lines(of(&answer, "dns"))
+                .contains("its speaker rejected the configuration and runs an older one: BGPPeer/r1"),
+            "{}",
+            lines(of(&answer, "dns"))
+        );
+    }
+
+    #[test]
+    fn a_dead_speaker_is_named_and_the_election_moves_to_the_living() {
+        let owner = elected();
+        let mut observed = cluster("");
+        let beats = ["node1", "node2", "node3"].map(|n| (n.to_owned(), n != owner));
+        observed.heartbeats = Some(beats.into_iter().collect());
+        l2_owner(&mut observed, "dns", &owner);
+        let answer = explain(&observed, &settings());
+        let dns = of(&answer, "dns");
+        let text = lines(dns);
+        assert!(text.contains(&format!("{owner} Layer2: its speaker is not alive (its heartbeat is stale)")), "{text}");
+        assert!(text.contains(&format!("claim without election: {owner} holds a ServiceL2Status")), "{text}");
+        assert!(dns.not_announcing.iter().any(|l| l.planned && l.node != owner), "another node is elected: {text}");
+        assert_eq!(dns.verdict, Verdict::NotAnnounced);
+        // a node without any heartbeat runs no speaker
+        observed.heartbeats.as_mut().unwrap().remove("node1");
+        if owner != "node1" {
+            let answer = explain(&observed, &settings());
+            assert!(
+                lines(of(&answer, "dns")).contains("node1 Layer2: no speaker runs there (it has no heartbeat)"),
+                "{}",
+                lines(of(&answer, "dns"))
+            );
+        }
+        let web = of(&explain(&observed, &settings()), "web").clone();
+        assert!(
+            lines(&web).contains("node1 Bgp: would announce 10.50.0.10/32 to r1, but no speaker runs there"),
+            "{}",
+            lines(&web)
+        );
+    }
+
+    #[test]
+    fn a_session_down_says_since_when_and_why() {
+        let mut observed = cluster("");
+        bgp_status(&mut observed, "node1");
+        let session = SessionReport {
+            peer: "r1".into(),
+            address: "172.30.0.1:179".into(),
+            state: "Active".into(),
+            established: false,
+            since: Some("2026-12-05T10:00:00Z".into()),
+            last_error: Some("connection refused".into()),
+        };
+        observed.reports.insert(
+            "node1".into(),
+            SpeakerReport { node: "node1".into(), sessions: vec![session.clone()], ..SpeakerReport::default() },
+        );
+        let answer = explain(&observed, &settings());
+        let web = of(&answer, "web");
+        assert_eq!(web.verdict, Verdict::NotAnnounced, "{}", lines(web));
+        assert!(lines(web).contains("node1 Bgp: would announce 10.50.0.10/32 to r1, but the session (172.30.0.1:179) is Active since 2026-12-05T10:00:00Z: connection refused"), "{}", lines(web));
+        let up = SessionReport { established: true, state: "Established".into(), last_error: None, ..session };
+        observed.reports.get_mut("node1").unwrap().sessions = vec![up];
+        let answer = explain(&observed, &settings());
+        assert!(lines(of(&answer, "web")).contains("announces 10.50.0.10/32 to r1, session established"));
+    }
+
+    #[test]
+    fn local_traffic_policy_exclusion_label_and_peer_selectors_are_worded() {
+        let extra = [
+            service("local", "bgp", Some("10.50.0.20"), "Local", &["node1"]),
+            node("node4", ", node.kubernetes.io/exclude-from-external-load-balancers: \"\""),
+        ]
+        .join("\n---\n");
+        let mut observed = cluster(&extra);
+        observed.bgp.entry(key("local")).or_default().push(("node1".into(), vec!["r1".into()]));
+        let answer = explain(&observed, &settings());
+        let text = lines(of(&answer, "local"));
+        assert!(
+            text.contains(
+                "node2 Bgp: externalTrafficPolicy is Local and no ready endpoint runs on this node (noLocalEndpoints)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("node4 Bgp: the node is labelled node.kubernetes.io/exclude-from-external-load-balancers (nodeLabeledExcludeBalancers)"), "{text}");
+        assert!(text.contains("node1 Bgp: announces 10.50.0.20/32 to r1"), "{text}");
+    }
+
+    #[test]
+    fn two_layer2_claimants_are_a_problem() {
+        let owner = elected();
+        let other = if owner == "node1" { "node2" } else { "node1" };
+        let mut observed = cluster("");
+        everything_announced(&mut observed, &owner);
+        l2_owner(&mut observed, "dns", other);
+        let answer = explain(&observed, &settings());
+        let dns = of(&answer, "dns");
+        assert_eq!(dns.verdict, Verdict::Partly);
+        let text = lines(dns);
+        assert!(text.contains(&format!("claim without election: {other} holds a ServiceL2Status")), "{text}");
+        assert!(text.contains("2 nodes claim it by Layer 2"), "{text}");
+    }
+
+    #[test]
+    fn an_invalid_configuration_is_said_and_addresses_still_explained() {
+        let bad = "apiVersion: metallb.io/v1beta1\nkind: BFDProfile\nmetadata: {name: b, namespace: metallb-system}\nspec: {receiveInterval: 1}\n";
+        let answer = explain(&cluster(bad), &settings());
+        assert!(
+            answer.configuration[0].starts_with("the configuration is invalid: BFDProfile/b"),
+            "{:?}",
+            answer.configuration
+        );
+        let dns = of(&answer, "dns");
+        assert_eq!(dns.addresses, ["172.30.0.100"]);
+        assert_eq!(dns.verdict, Verdict::NotAnnounced);
+    }
+}

@@ -45,6 +45,7 @@ fn collections() -> Vec<String> {
     all.extend([
         format!("/apis/metallb.io/v1beta2/namespaces/{NS}/bgppeers"),
         format!("/api/v1/namespaces/{NS}/secrets"),
+        format!("/api/v1/namespaces/{NS}/configmaps"),
         format!("/api/v1/namespaces/{NS}/pods"),
         format!("/api/v1/namespaces/{NS}/events"),
         "/api/v1/namespaces/default/events".into(),
@@ -94,9 +95,18 @@ impl Fake {
                     let param = |key: &str| query.split('&').find_map(|q| q.strip_prefix(key)?.strip_prefix('='));
                     let limit = param("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
                     let after = param("continue").unwrap_or("").to_owned();
+                    // `labelSelector=key=value` (one equality, as ferrolb asks)
+                    let selector = param("labelSelector").map(|s| s.replace("%3D", "=").replace("%2F", "/"));
+                    let selected = |object: &Value| {
+                        selector
+                            .as_deref()
+                            .and_then(|s| s.split_once('='))
+                            .is_none_or(|(key, value)| object["metadata"]["labels"][key].as_str() == Some(value))
+                    };
                     let items: Vec<Value> = objects
                         .iter()
                         .filter(|(name, _)| after.is_empty() || name.as_str() > after.as_str())
+                        .filter(|(_, object)| selected(object))
                         .take(limit.unwrap_or(usize::MAX))
                         .map(|(_, object)| object.clone())
                         .collect();

@@ -104,6 +104,10 @@ pub async fn publish(target: Target, node: String, mut facts: watch::Receiver<Fa
     let mut published: Option<SpeakerReport> = None;
     let mut failing = false;
     let mut next_try = tokio::time::Instant::now();
+    // nothing to say before the speaker's first step
+    if facts.changed().await.is_err() {
+        return;
+    }
     loop {
         let report = {
             let facts = facts.borrow_and_update();
