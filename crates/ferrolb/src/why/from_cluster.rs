@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use ferrolb_api::metallb::{ConfigurationStateStatus, ServiceBGPStatusStatus, ServiceL2StatusStatus};
 use ferrolb_api::report::{REPORT_KEY, REPORT_LABEL, SpeakerReport};
-use ferrolb_kube::source::{Kind, list_all, list_once};
+use ferrolb_runtime::sources::k8s::{Kind, list_all, list_once};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ApiResource;

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use ferrolb_kube::events::{EventRecorder, RecorderSettings, Reporter};
 use ferrolb_kube::lease::{ElectionConfig, LeaderElector};
-use ferrolb_kube::source::{self, Kind, Snapshot};
+use ferrolb_kube::source::{self, Snapshot};
+/// One-shot listing, for tools that read the cluster once (`ferrolb why`).
+pub use ferrolb_kube::source::{Kind, list_all, list_once};
 use ferrolb_kube::status::{self, ServiceStatusKind, Settings, StatusWriter};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
