@@ -85,6 +85,9 @@ fn a_session_down_makes_the_service_partly_announced_and_exits_1() {
         "{text}"
     );
     assert!(!text.contains('\x1b'), "no colours off a terminal: {text:?}");
+    beat(&dir);
+    let coloured = stdout(&run(&ferrolb(), &["why", "--source", &source, "--color", "always", "default/web"]));
+    assert!(coloured.contains("\x1b[33mpartly announced\x1b[0m"), "{coloured:?}");
     // dns alone is fully announced
     beat(&dir);
     let out = run(&ferrolb(), &["why", "--source", &source, "-n", "default", "dns"]);

@@ -350,6 +350,16 @@ fn the_speaker_publishes_its_report_and_why_reads_the_cluster_without_writing() 
     let published: Value = serde_json::from_str(report.body["data"]["report.json"].as_str().unwrap()).unwrap();
     assert_eq!(published["node"], "n1", "{published}");
     assert_eq!(published["config"].as_str().map(str::len), Some(16), "the configuration digest: {published}");
+    // Written on change only: three quiet seconds later there is no second write.
+    let report_writes = || {
+        fake.count(|s| {
+            s.method != Method::GET && s.path.contains("/configmaps/ferrolb-speaker-n1")
+                || (s.method == Method::POST && s.body["metadata"]["name"] == "ferrolb-speaker-n1")
+        })
+    };
+    let first = report_writes();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(report_writes(), first, "nothing changed, nothing written");
     // Without a data plane (--disable-layer2) the elected speaker answers nothing and writes
     // no ServiceL2Status: why says so.
     let out = why(&config, &["default/web"]);

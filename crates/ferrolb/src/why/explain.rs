@@ -628,6 +628,45 @@ spec:
         assert!(!answer.fully_announced());
     }
 
+    /// A Service of `cluster`'s kind with `annotations` and `spec` lines added.
+    fn custom(name: &str, annotations: &str, spec: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: shop, annotations: {{{annotations}}}}}\nspec: {{type: LoadBalancer, clusterIPs: [10.96.0.2], ipFamilies: [IPv4], ports: [{{port: 80}}]{spec}}}\n"
+        )
+    }
+
+    #[test]
+    fn every_allocation_failure_is_an_answer_naming_it() {
+        let extra = [
+            custom("outside", "metallb.io/loadBalancerIPs: 192.0.2.7", ""),
+            custom("nopool", "metallb.io/address-pool: missing", ""),
+            custom("classy", "", ", loadBalancerClass: example.com/other"),
+            custom("sharer", "metallb.io/loadBalancerIPs: 172.30.0.100, metallb.io/allow-shared-ip: k1", ""),
+        ]
+        .join("\n---\n");
+        let answer = explain(&cluster(&extra), &settings());
+        let problem = |name: &str| of(&answer, name).problems.first().cloned().unwrap_or_default();
+        assert!(problem("outside").contains("[\"192.0.2.7\"] is not allowed in config"), "{}", problem("outside"));
+        assert!(
+            problem("nopool").starts_with("no address: ") && problem("nopool").contains("missing"),
+            "{}",
+            problem("nopool")
+        );
+        assert!(
+            problem("classy").contains("loadBalancerClass \"example.com/other\" is not handled"),
+            "{}",
+            problem("classy")
+        );
+        assert!(
+            problem("sharer").starts_with("no address: ") && problem("sharer").contains("shar"),
+            "{}",
+            problem("sharer")
+        );
+        for name in ["outside", "nopool", "classy", "sharer"] {
+            assert_eq!(of(&answer, name).verdict, Verdict::NotAnnounced, "{name}");
+        }
+    }
+
     #[test]
     fn an_elected_node_without_a_status_is_named_and_its_speaker_trouble_explained() {
         let owner = elected();
