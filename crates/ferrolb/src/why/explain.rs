@@ -129,11 +129,12 @@ pub fn explain(observed: &Observed, settings: &Settings) -> Answer {
         Err(_) => ferrolb_config::parse(resources, &options(Scope::Controller)),
     };
     let lb_class = settings.lb_class.as_deref().filter(|c| !c.is_empty());
+    let index = Index::of(resources);
     let Ok(controller) = controller else {
         let services = ferrolb_ipam::plan(&ferrolb_config::Config::default(), &resources.services, lb_class)
             .into_iter()
             .map(|r| Explanation {
-                addresses: current_addresses(resources, &r.namespace, &r.name),
+                addresses: index.addresses(&r.namespace, &r.name),
                 namespace: r.namespace,
                 name: r.name,
                 verdict: Verdict::NotAnnounced,
@@ -161,7 +162,7 @@ pub fn explain(observed: &Observed, settings: &Settings) -> Answer {
         Err(_) => BTreeMap::new(),
     };
     let digest = config_digest(resources);
-    let speakers = Speakers { observed, digest: &digest };
+    let speakers = Speakers { observed, digest: &digest, index };
     let services = planned
         .into_iter()
         .map(|result| {
@@ -173,13 +174,25 @@ pub fn explain(observed: &Observed, settings: &Settings) -> Answer {
     Answer { configuration, services, notes: observed.notes.clone() }
 }
 
-fn current_addresses(resources: &Resources, namespace: &str, name: &str) -> Vec<String> {
-    resources
-        .services
-        .iter()
-        .find(|s| s.metadata.name == name && s.metadata.namespace.as_deref().unwrap_or("default") == namespace)
-        .map(|s| s.ingress_ips().map(str::to_owned).collect())
-        .unwrap_or_default()
+/// The Services by namespace and name: each answer looks its Service up once (a search of
+/// the list per Service made `--all` quadratic).
+struct Index<'a>(std::collections::HashMap<(&'a str, &'a str), &'a ferrolb_api::Service>);
+
+impl<'a> Index<'a> {
+    fn of(resources: &'a Resources) -> Self {
+        Index(
+            resources
+                .services
+                .iter()
+                .map(|s| ((s.metadata.namespace.as_deref().unwrap_or("default"), s.metadata.name.as_str()), s))
+                .collect(),
+        )
+    }
+
+    /// The Service's current addresses (its status).
+    fn addresses(&self, namespace: &str, name: &str) -> Vec<String> {
+        self.0.get(&(namespace, name)).map(|s| s.ingress_ips().map(str::to_owned).collect()).unwrap_or_default()
+    }
 }
 
 fn addresses_set(list: &[String]) -> BTreeSet<IpAddr> {
@@ -190,6 +203,7 @@ fn addresses_set(list: &[String]) -> BTreeSet<IpAddr> {
 struct Speakers<'a> {
     observed: &'a Observed,
     digest: &'a str,
+    index: Index<'a>,
 }
 
 impl Speakers<'_> {
@@ -248,7 +262,7 @@ fn explain_service(
 ) -> Explanation {
     let observed = speakers.observed;
     let key = (result.namespace.clone(), result.name.clone());
-    let current = current_addresses(&observed.resources, &result.namespace, &result.name);
+    let current = speakers.index.addresses(&result.namespace, &result.name);
     let mut problems = Vec::new();
     match (&result.error, current.is_empty()) {
         (Some(error), true) => problems.push(format!("no address: {error}")),
