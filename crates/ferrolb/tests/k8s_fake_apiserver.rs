@@ -456,3 +456,57 @@ fn why_all_answers_ten_thousand_services_in_one_table() {
     );
     eprintln!("why --all, {SERVICES} Services on the in-memory API server: {} ms ({summary})", took.as_millis());
 }
+
+/// `why` on the cluster reads the heartbeat Leases (by the local clock against their
+/// duration) and the speakers' report ConfigMaps: a stale heartbeat is "not alive" and the
+/// election goes to the other node, whose report says it is fenced.
+#[test]
+fn why_on_the_cluster_reads_heartbeat_leases_and_speaker_reports() {
+    let fake = Fake::new();
+    seed_cluster(&fake, json!({"loadBalancer": {"ingress": [{"ip": "172.30.0.100"}]}}));
+    fake.put(
+        "/api/v1/nodes",
+        json!({"metadata": {"name": "n2"}, "status": {"addresses": [{"type": "InternalIP", "address": "172.30.0.12"}]}}),
+    );
+    fake.put(
+        "/apis/discovery.k8s.io/v1/endpointslices",
+        json!({"metadata": {"name": "web-x", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+               "addressType": "IPv4",
+               "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": true}, "nodeName": "n1"},
+                             {"addresses": ["10.244.0.6"], "conditions": {"ready": true}, "nodeName": "n2"}]}),
+    );
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let minute_ago = now - k8s_openapi::jiff::SignedDuration::from_secs(60);
+    for (node, renewed) in [("n1", now), ("n2", minute_ago)] {
+        fake.put(
+            &format!("/apis/coordination.k8s.io/v1/namespaces/{NS}/leases"),
+            json!({"metadata": {"name": format!("ferrolb-speaker-{node}"), "namespace": NS,
+                                "labels": {"app.kubernetes.io/component": "speaker-heartbeat"}},
+                   "spec": {"holderIdentity": node, "leaseDurationSeconds": 6, "renewTime": renewed.to_string()}}),
+        );
+    }
+    // a Lease without the label is nobody's heartbeat
+    fake.put(
+        &format!("/apis/coordination.k8s.io/v1/namespaces/{NS}/leases"),
+        json!({"metadata": {"name": "metallb-controller", "namespace": NS},
+               "spec": {"holderIdentity": "n2", "leaseDurationSeconds": 6, "renewTime": now.to_string()}}),
+    );
+    let report = json!({"node": "n1", "membership": {"members": ["n1"], "quorum": false, "fenced": true}});
+    fake.put(
+        &format!("/api/v1/namespaces/{NS}/configmaps"),
+        json!({"metadata": {"name": "ferrolb-speaker-n1", "namespace": NS,
+                            "labels": {"app.kubernetes.io/component": "speaker-report"}},
+               "data": {"report.json": report.to_string()}}),
+    );
+    let addr = start(Arc::clone(&fake));
+    let config = kubeconfig(addr, "why-leases");
+    let out = why(&config, &["-n", "default", "web"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("layer2 n1: elected, but does not answer: fenced without quorum: it sees 1 speaker(s)"),
+        "{text}"
+    );
+    assert!(text.contains("layer2 n2: its speaker is not alive (its heartbeat is stale)"), "{text}");
+    assert!(fake.seen().iter().all(|s| s.method == Method::GET), "why only reads");
+}
