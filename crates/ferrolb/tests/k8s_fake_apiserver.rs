@@ -458,8 +458,9 @@ fn why_all_answers_ten_thousand_services_in_one_table() {
 }
 
 /// `why` on the cluster reads the heartbeat Leases (by the local clock against their
-/// duration) and the speakers' report ConfigMaps: a stale heartbeat is "not alive" and the
-/// election goes to the other node, whose report says it is fenced.
+/// duration), the speakers' report ConfigMaps and the ConfigurationStates: a stale heartbeat
+/// is "not alive" and the election goes to the other node, whose report says it is fenced; a
+/// speaker that rejected the configuration is named first.
 #[test]
 fn why_on_the_cluster_reads_heartbeat_leases_and_speaker_reports() {
     let fake = Fake::new();
@@ -498,6 +499,11 @@ fn why_on_the_cluster_reads_heartbeat_leases_and_speaker_reports() {
                             "labels": {"app.kubernetes.io/component": "speaker-report"}},
                "data": {"report.json": report.to_string()}}),
     );
+    fake.put(
+        &format!("/apis/metallb.io/v1beta1/namespaces/{NS}/configurationstates"),
+        json!({"metadata": {"name": "speaker-n2", "namespace": NS},
+               "status": {"result": "Invalid", "errorSummary": "BGPPeer/r: spec.holdTime: too short"}}),
+    );
     let addr = start(Arc::clone(&fake));
     let config = kubeconfig(addr, "why-leases");
     let out = why(&config, &["-n", "default", "web"]);
@@ -508,5 +514,9 @@ fn why_on_the_cluster_reads_heartbeat_leases_and_speaker_reports() {
         "{text}"
     );
     assert!(text.contains("layer2 n2: its speaker is not alive (its heartbeat is stale)"), "{text}");
+    assert!(
+        text.starts_with("configuration: speaker-n2 rejected the configuration: BGPPeer/r: spec.holdTime: too short\n"),
+        "{text}"
+    );
     assert!(fake.seen().iter().all(|s| s.method == Method::GET), "why only reads");
 }
