@@ -103,6 +103,7 @@ pub async fn publish(target: Target, node: String, mut facts: watch::Receiver<Fa
     let mut transitions = Transitions::new();
     let mut published: Option<SpeakerReport> = None;
     let mut failing = false;
+    // the earliest the next write may go: a second after the last, or RETRY after a failure
     let mut next_try = tokio::time::Instant::now();
     // nothing to say before the speaker's first step
     if facts.changed().await.is_err() {
@@ -123,6 +124,7 @@ pub async fn publish(target: Target, node: String, mut facts: watch::Receiver<Fa
                         failing = false;
                     }
                     published = Some(report);
+                    next_try = tokio::time::Instant::now() + PERIOD;
                 }
                 Err(e) => {
                     if !failing {
