@@ -114,7 +114,7 @@ pub fn explain(observed: &Observed, settings: &Settings) -> Answer {
     let full = ferrolb_config::parse(resources, &options(Scope::Full));
     if let Err(e) = &full {
         configuration.push(format!(
-            "the configuration is invalid: {e} (the speakers keep the last configuration they accepted; what they announce cannot be predicted from this one)"
+            "the configuration is invalid: {e} (each speaker checks only the peers and advertisements of its node: the nodes it does not concern go on with it, the others keep the last configuration they accepted)"
         ));
     }
     for (component, state) in &observed.states {
@@ -151,24 +151,46 @@ pub fn explain(observed: &Observed, settings: &Settings) -> Answer {
         None => Liveness::Disabled,
         Some(beats) => Liveness::Members(beats.iter().filter(|(_, fresh)| **fresh).map(|(n, _)| n.clone()).collect()),
     };
+    let plan_with = |config: &ferrolb_config::Config| {
+        let mut cluster =
+            Cluster::new(config, &resources.services, &resources.endpoint_slices, &resources.nodes, &liveness);
+        cluster.ignore_exclude_lb = settings.ignore_exclude_lb;
+        cluster.lb_class = lb_class;
+        ferrolb_announce::plan_announcements(&cluster)
+    };
+    let mut refused = BTreeMap::new();
     let mut plans = match &full {
-        Ok(config) => {
-            let mut cluster =
-                Cluster::new(config, &resources.services, &resources.endpoint_slices, &resources.nodes, &liveness);
-            cluster.ignore_exclude_lb = settings.ignore_exclude_lb;
-            cluster.lb_class = lb_class;
-            ferrolb_announce::plan_announcements(&cluster)
+        Ok(config) => plan_with(config),
+        // as each speaker does: its own scope, its own node's lines
+        Err(_) => {
+            let mut merged: BTreeMap<ServiceKey, ferrolb_announce::ServiceAnnouncements> = BTreeMap::new();
+            for node in &resources.nodes {
+                let name = node.metadata.name.as_str();
+                match ferrolb_config::parse(resources, &options(Scope::Speaker { node: name.to_owned() })) {
+                    Ok(config) => {
+                        for (key, plan) in plan_with(&config) {
+                            let into = merged.entry(key).or_default();
+                            into.announcements.extend(plan.announcements.into_iter().filter(|a| a.node() == name));
+                            into.skipped.extend(plan.skipped.into_iter().filter(|s| s.node == name));
+                            into.reason = into.reason.or(plan.reason);
+                        }
+                    }
+                    Err(e) => {
+                        refused.insert(name.to_owned(), e.to_string());
+                    }
+                }
+            }
+            merged
         }
-        Err(_) => BTreeMap::new(),
     };
     let digest = config_digest(resources);
-    let speakers = Speakers { observed, digest: &digest, index };
+    let speakers = Speakers { observed, digest: &digest, index, refused };
     let services = planned
         .into_iter()
         .map(|result| {
             let key = ServiceKey::new(&result.namespace, &result.name);
             let plan = plans.remove(&key);
-            explain_service(result, plan, &speakers, full.is_ok())
+            explain_service(result, plan, &speakers)
         })
         .collect();
     Answer { configuration, services, notes: observed.notes.clone() }
@@ -204,6 +226,9 @@ struct Speakers<'a> {
     observed: &'a Observed,
     digest: &'a str,
     index: Index<'a>,
+    /// The nodes whose speaker refuses the configuration in its own scope, and why (only
+    /// computed when the whole configuration is invalid).
+    refused: BTreeMap<String, String>,
 }
 
 impl Speakers<'_> {
@@ -220,6 +245,9 @@ impl Speakers<'_> {
     fn trouble(&self, node: &str) -> Option<String> {
         if let Some(dead) = self.dead(node) {
             return Some(dead);
+        }
+        if let Some(error) = self.refused.get(node) {
+            return Some(format!("its speaker refuses the configuration ({error}) and keeps the last one it accepted"));
         }
         if let Some(state) = self.observed.states.get(&format!("speaker-{node}"))
             && state.result.as_deref() == Some("Invalid")
@@ -258,7 +286,6 @@ fn explain_service(
     result: ferrolb_ipam::ServiceResult,
     plan: Option<ferrolb_announce::ServiceAnnouncements>,
     speakers: &Speakers<'_>,
-    configuration_valid: bool,
 ) -> Explanation {
     let observed = speakers.observed;
     let key = (result.namespace.clone(), result.name.clone());
@@ -397,13 +424,23 @@ fn explain_service(
         if plan.announcements.is_empty() && plan.skipped.is_empty() && plan.reason.is_none() && !current.is_empty() {
             problems.push("no L2Advertisement or BGPAdvertisement selects its pool".to_owned());
         }
-    } else if !current.is_empty() && configuration_valid {
+    } else if !current.is_empty() && speakers.refused.len() < observed.resources.nodes.len() {
         problems.push("no L2Advertisement or BGPAdvertisement selects its pool".to_owned());
+    }
+    // The protocol of a line for a node that is in no plan line: the Service's.
+    let protocol = plan
+        .as_ref()
+        .and_then(|p| p.announcements.first().map(Announcement::protocol).or(p.skipped.first().map(|s| s.protocol)))
+        .unwrap_or(Protocol::Layer2);
+    // nodes that are in no plan line: their speaker refuses the configuration
+    for node in speakers.refused.keys() {
+        if !current.is_empty() && !announcing.iter().chain(&not_announcing).any(|l| &l.node == node) {
+            not_announcing.push(line(node, protocol, speakers.trouble(node).unwrap_or_default()));
+        }
     }
     // nodes that are in no plan line because membership left them out
     if let Some(beats) = &observed.heartbeats {
         let listed: BTreeSet<String> = announcing.iter().chain(&not_announcing).map(|l| l.node.clone()).collect();
-        let protocol = plan.as_ref().and_then(|p| p.skipped.first().map(|s| s.protocol)).unwrap_or(Protocol::Layer2);
         for node in &observed.resources.nodes {
             let name = node.metadata.name.as_str();
             if !listed.contains(name) && beats.get(name) != Some(&true) && !current.is_empty() && plan.is_some() {
@@ -844,6 +881,27 @@ spec:
         let text = lines(dns);
         assert!(text.contains(&format!("claim without election: {other} holds a ServiceL2Status")), "{text}");
         assert!(text.contains("2 nodes claim it by Layer 2"), "{text}");
+    }
+
+    #[test]
+    fn a_peer_that_breaks_one_speaker_leaves_the_others_explained() {
+        let bad = "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: bad, namespace: metallb-system}\nspec:\n  myASN: 64500\n  peerASN: 64501\n  peerAddress: 172.30.0.9\n  holdTime: 1s\n  nodeSelectors: [{matchLabels: {kubernetes.io/hostname: node3}}]\n";
+        let owner = elected();
+        let mut observed = cluster(bad);
+        everything_announced(&mut observed, &owner);
+        let answer = explain(&observed, &settings());
+        assert!(
+            answer.configuration[0].starts_with("the configuration is invalid: BGPPeer/bad"),
+            "{:?}",
+            answer.configuration
+        );
+        let web = of(&answer, "web");
+        let text = lines(web);
+        assert!(text.contains("node1 Bgp: announces 10.50.0.10/32 to r1"), "{text}");
+        assert!(text.contains("node3 Bgp: its speaker refuses the configuration (BGPPeer/bad"), "{text}");
+        assert_eq!(web.verdict, Verdict::Announced, "node3 has no peer to announce to anyway: {text}");
+        let dns = lines(of(&answer, "dns"));
+        assert!(dns.contains(&format!("{owner} Layer2: elected; answers ARP/NDP")), "{dns}");
     }
 
     #[test]
