@@ -533,11 +533,7 @@ fn note_health(change: &Change, failing: &mut BTreeMap<Kind, String>) {
 /// One kind's watcher: list, watch, re-list after errors with backoff, forever.
 async fn watch_kind(client: kube::Client, namespace: String, kind: Kind, out: mpsc::Sender<Change>) {
     let resource = kind.api_resource();
-    let api: Api<DynamicObject> = if kind.in_own_namespace() {
-        Api::namespaced_with(client, &namespace, &resource)
-    } else {
-        Api::all_with(client, &resource)
-    };
+    let api = api_of(client, kind.in_own_namespace().then_some(namespace.as_str()), &resource);
     let mut stream = watcher::watcher(api, watcher::Config::default()).default_backoff().boxed();
     while let Some(event) = stream.next().await {
         let change = match event {
@@ -565,8 +561,7 @@ pub async fn list_once(
     let mut forbidden = Vec::new();
     for kind in kinds {
         stores.apply(Change::Relist(*kind));
-        let scope = kind.in_own_namespace().then_some(namespace);
-        match list_all(client.clone(), scope, &kind.api_resource(), None).await {
+        match list_all(client.clone(), kind.in_own_namespace().then_some(namespace), &kind.api_resource(), None).await {
             Ok(objects) => {
                 for object in objects {
                     stores.apply(Change::Apply(*kind, object));
@@ -587,10 +582,7 @@ pub async fn list_all(
     resource: &ApiResource,
     labels: Option<&str>,
 ) -> Result<Vec<Value>, kube::Error> {
-    let api: Api<DynamicObject> = match namespace {
-        Some(namespace) => Api::namespaced_with(client, namespace, resource),
-        None => Api::all_with(client, resource),
-    };
+    let api = api_of(client, namespace, resource);
     let mut params = kube::api::ListParams::default().limit(500);
     if let Some(labels) = labels {
         params = params.labels(labels);
@@ -603,6 +595,14 @@ pub async fn list_all(
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
             _ => return Ok(out),
         }
+    }
+}
+
+/// The objects of `resource` in `namespace`, or cluster-wide.
+fn api_of(client: kube::Client, namespace: Option<&str>, resource: &ApiResource) -> Api<DynamicObject> {
+    match namespace {
+        Some(namespace) => Api::namespaced_with(client, namespace, resource),
+        None => Api::all_with(client, resource),
     }
 }
 

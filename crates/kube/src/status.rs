@@ -45,7 +45,7 @@ pub enum ServiceStatusKind {
 }
 
 impl ServiceStatusKind {
-    fn resource(self) -> ApiResource {
+    pub fn resource(self) -> ApiResource {
         let (kind, plural) = match self {
             Self::Layer2 => ("ServiceL2Status", "servicel2statuses"),
             Self::Bgp => ("ServiceBGPStatus", "servicebgpstatuses"),
@@ -59,6 +59,11 @@ impl ServiceStatusKind {
             Self::Bgp => "bgp-",
         }
     }
+}
+
+/// Where the ConfigurationState objects live.
+pub fn configuration_state_resource() -> ApiResource {
+    metallb("ConfigurationState", "configurationstates")
 }
 
 fn metallb(kind: &str, plural: &str) -> ApiResource {
@@ -460,11 +465,8 @@ impl StatusWriter {
         wish: Option<&Wish>,
     ) -> Result<(), kube::Error> {
         let Some(Wish::ConfigurationState { labels, status }) = wish else { return Ok(()) };
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            client.clone(),
-            &self.settings.namespace,
-            &metallb("ConfigurationState", "configurationstates"),
-        );
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), &self.settings.namespace, &configuration_state_resource());
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let applied = self.lock().applied_objects.contains(name);
         if !applied {

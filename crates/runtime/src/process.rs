@@ -311,7 +311,7 @@ async fn start_speaker(
             Leadership::Lease(client) => {
                 speaker::witness::Backend::Leases { client: client.clone(), namespace: config.namespace.clone() }
             }
-            Leadership::Lock(state) => speaker::witness::Backend::Dir(state.root().join("heartbeats")),
+            Leadership::Lock(state) => speaker::witness::Backend::Dir(state.heartbeats_dir()),
         };
         let (tx, rx) = watch::channel(ferrolb_gossip::Witness::Unreachable);
         backend.tasks.push(tokio::spawn(speaker::witness::run(witness, speaker_config.node.clone(), tx)));

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use ferrolb_api::metallb::{ConfigurationStateStatus, ServiceBGPStatusStatus, ServiceL2StatusStatus};
 use ferrolb_api::report::{REPORT_KEY, REPORT_LABEL, SpeakerReport};
-use ferrolb_runtime::sources::k8s::{Kind, list_all, list_once};
+use ferrolb_runtime::sources::k8s::{Kind, ServiceStatusKind, configuration_state_resource, list_all, list_once};
+use ferrolb_runtime::speaker::witness::{HEARTBEAT_LABEL, heartbeat_of};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ApiResource;
@@ -15,19 +16,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::explain::Observed;
-
-/// The label on the speakers' heartbeat Leases (`ferrolb_runtime::speaker::witness`).
-const HEARTBEAT_LABEL: &str = "app.kubernetes.io/component=speaker-heartbeat";
-
-fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: if group.is_empty() { version.into() } else { format!("{group}/{version}") },
-        kind: kind.into(),
-        plural: plural.into(),
-    }
-}
 
 /// Lists what `why` needs from the cluster; `now` judges the heartbeats.
 pub async fn gather(
@@ -42,18 +30,18 @@ pub async fn gather(
     observed.resources = std::sync::Arc::unwrap_or_clone(snapshot).resources;
     let listed = |r, labels| listed(&client, namespace, r, labels);
     let mut notes = Vec::new();
-    let l2 = listed(resource("metallb.io", "v1beta1", "ServiceL2Status", "servicel2statuses"), None).await;
+    let l2 = listed(ServiceStatusKind::Layer2.resource(), None).await;
     for status in statuses::<ServiceL2StatusStatus>(l2, &mut notes) {
         let key = (status.service_namespace.clone(), status.service_name.clone());
         let interfaces = status.interfaces.iter().map(|i| i.name.clone()).collect();
         observed.layer2.entry(key).or_default().push((status.node, interfaces));
     }
-    let bgp = listed(resource("metallb.io", "v1beta1", "ServiceBGPStatus", "servicebgpstatuses"), None).await;
+    let bgp = listed(ServiceStatusKind::Bgp.resource(), None).await;
     for status in statuses::<ServiceBGPStatusStatus>(bgp, &mut notes) {
         let key = (status.service_namespace.clone(), status.service_name.clone());
         observed.bgp.entry(key).or_default().push((status.node, status.peers));
     }
-    match listed(resource("metallb.io", "v1beta1", "ConfigurationState", "configurationstates"), None).await {
+    match listed(configuration_state_resource(), None).await {
         Ok(items) => {
             for item in items {
                 let name = item["metadata"]["name"].as_str().unwrap_or_default().to_owned();
@@ -64,7 +52,8 @@ pub async fn gather(
         }
         Err(e) => notes.push(e),
     }
-    match listed(resource("coordination.k8s.io", "v1", "Lease", "leases"), Some(HEARTBEAT_LABEL)).await {
+    let heartbeat_label = format!("{}={}", HEARTBEAT_LABEL.0, HEARTBEAT_LABEL.1);
+    match listed(ApiResource::erase::<Lease>(&()), Some(&heartbeat_label)).await {
         Ok(items) => {
             let beats: BTreeMap<String, bool> =
                 items.iter().filter_map(|i| decode::<Lease>(i, &mut notes)).filter_map(|l| fresh(&l, now)).collect();
@@ -73,7 +62,7 @@ pub async fn gather(
         Err(e) => notes.push(e),
     }
     let report_label = format!("{}={}", REPORT_LABEL.0, REPORT_LABEL.1);
-    match listed(resource("", "v1", "ConfigMap", "configmaps"), Some(&report_label)).await {
+    match listed(ApiResource::erase::<ConfigMap>(&()), Some(&report_label)).await {
         Ok(items) => {
             let maps: Vec<ConfigMap> = items.iter().filter_map(|i| decode(i, &mut notes)).collect();
             for map in maps {
@@ -131,10 +120,8 @@ fn decode<T: DeserializeOwned>(value: &Value, notes: &mut Vec<String>) -> Option
 
 /// A heartbeat Lease's node, and whether it was renewed within its duration.
 fn fresh(lease: &Lease, now: k8s_openapi::jiff::Timestamp) -> Option<(String, bool)> {
-    let spec = lease.spec.as_ref()?;
-    let node = spec.holder_identity.clone()?;
-    let renewed = spec.renew_time.as_ref()?.0;
-    let duration = i64::from(spec.lease_duration_seconds.unwrap_or(6));
+    let (node, renewed) = heartbeat_of(lease)?;
+    let duration = i64::from(lease.spec.as_ref()?.lease_duration_seconds.unwrap_or(6));
     let age = now.as_second() - renewed.as_second();
     Some((node, age <= duration))
 }

@@ -5,18 +5,15 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use ferrolb_api::metallb::{ConfigurationStateStatus, ServiceBGPStatusStatus, ServiceL2StatusStatus};
 use ferrolb_api::report::SpeakerReport;
-use ferrolb_runtime::sources::state_dir::{ServiceStates, StateDir};
+use ferrolb_runtime::sources::state_dir::{ServiceStates, StateDir, StatusKind};
+use ferrolb_runtime::speaker::witness::{DIR_INTERVAL, MISSED_RENEWALS};
 use serde::de::DeserializeOwned;
 
 use super::explain::Observed;
-
-/// A `dir:` heartbeat is renewed every second; three missed renewals make it stale, as the
-/// speakers' own witness counts it.
-const HEARTBEAT_STALE: Duration = Duration::from_secs(3);
 
 /// Reads `manifests` and its state directory (`state`, default `manifests/.ferrolb`).
 pub fn gather(manifests: &Path, state: Option<&Path>, now: SystemTime) -> Result<Observed, String> {
@@ -45,20 +42,20 @@ pub fn gather(manifests: &Path, state: Option<&Path>, now: SystemTime) -> Result
         }
     }
     observed.resources = resources;
-    for (key, status) in per_node::<ServiceL2StatusStatus>(&root.join("servicel2status"), &mut observed.notes) {
+    for (key, status) in per_node::<ServiceL2StatusStatus>(&dir.status_root(StatusKind::Layer2), &mut observed.notes) {
         let interfaces = status.interfaces.iter().map(|i| i.name.clone()).collect();
         observed.layer2.entry(key).or_default().push((status.node, interfaces));
     }
-    for (key, status) in per_node::<ServiceBGPStatusStatus>(&root.join("servicebgpstatus"), &mut observed.notes) {
+    for (key, status) in per_node::<ServiceBGPStatusStatus>(&dir.status_root(StatusKind::Bgp), &mut observed.notes) {
         observed.bgp.entry(key).or_default().push((status.node, status.peers));
     }
-    for (name, path) in json_files(&root.join("configurationstates")) {
+    for (name, path) in json_files(&dir.configuration_states_dir()) {
         if let Some(state) = read_json::<ConfigurationStateStatus>(&path, &mut observed.notes) {
             observed.states.insert(name, state);
         }
     }
-    observed.heartbeats = heartbeats(&root.join("heartbeats"), now);
-    for (node, path) in json_files(&root.join("speakers")) {
+    observed.heartbeats = heartbeats(&dir.heartbeats_dir(), now);
+    for (node, path) in json_files(&dir.speaker_reports_dir()) {
         match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| SpeakerReport::decode(&b).map_err(|e| e.0)) {
             Ok(report) => {
                 observed.reports.insert(node, report);
@@ -126,7 +123,8 @@ fn read_json<T: DeserializeOwned>(path: &Path, notes: &mut Vec<String>) -> Optio
     }
 }
 
-/// Each heartbeat file's node and whether it was renewed lately; `None` without any.
+/// Each heartbeat file's node and whether it was renewed lately (stale after as many missed
+/// renewals as the speakers' own witness counts); `None` without any.
 fn heartbeats(dir: &Path, now: SystemTime) -> Option<BTreeMap<String, bool>> {
     let beats: BTreeMap<String, bool> = fs::read_dir(dir)
         .ok()?
@@ -138,7 +136,7 @@ fn heartbeats(dir: &Path, now: SystemTime) -> Option<BTreeMap<String, bool>> {
             }
             let modified = entry.metadata().ok()?.modified().ok()?;
             let age = now.duration_since(modified).unwrap_or_default();
-            Some((name, age <= HEARTBEAT_STALE))
+            Some((name, age <= DIR_INTERVAL * MISSED_RENEWALS))
         })
         .collect();
     (!beats.is_empty()).then_some(beats)

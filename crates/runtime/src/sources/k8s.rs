@@ -9,7 +9,9 @@ use ferrolb_kube::lease::{ElectionConfig, LeaderElector};
 use ferrolb_kube::source::{self, Snapshot};
 /// One-shot listing, for tools that read the cluster once (`ferrolb why`).
 pub use ferrolb_kube::source::{Kind, list_all, list_once};
-use ferrolb_kube::status::{self, ServiceStatusKind, Settings, StatusWriter};
+use ferrolb_kube::status::{self, Settings, StatusWriter};
+/// Where the status objects live, for tools that read them (`ferrolb why`).
+pub use ferrolb_kube::status::{ServiceStatusKind, configuration_state_resource};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Api;

@@ -255,7 +255,12 @@ impl StateDir {
 
     /// `<kind>/<namespace>/<name>`: where the per-node status files of one service live.
     pub fn service_status_dir(&self, kind: StatusKind, namespace: &str, name: &str) -> PathBuf {
-        self.root.join(kind.directory()).join(namespace).join(name)
+        self.status_root(kind).join(namespace).join(name)
+    }
+
+    /// Every service's status files of `kind`, under `<namespace>/<name>/`.
+    pub fn status_root(&self, kind: StatusKind) -> PathBuf {
+        self.root.join(kind.directory())
     }
 
     /// One node's ServiceL2Status or ServiceBGPStatus file for a service.
@@ -265,11 +270,24 @@ impl StateDir {
 
     /// Written by each speaker: what `ferrolb why` reads of it (`speaker::report`).
     pub fn speaker_report_path(&self, node: &str) -> PathBuf {
-        self.root.join("speakers").join(format!("{node}.json"))
+        self.speaker_reports_dir().join(format!("{node}.json"))
+    }
+
+    pub fn speaker_reports_dir(&self) -> PathBuf {
+        self.root.join("speakers")
+    }
+
+    /// The speakers' heartbeats, one file per node (`speaker::witness`).
+    pub fn heartbeats_dir(&self) -> PathBuf {
+        self.root.join("heartbeats")
     }
 
     pub fn configuration_state_path(&self, component: &str) -> PathBuf {
-        self.root.join("configurationstates").join(format!("{component}.json"))
+        self.configuration_states_dir().join(format!("{component}.json"))
+    }
+
+    pub fn configuration_states_dir(&self) -> PathBuf {
+        self.root.join("configurationstates")
     }
 
     pub fn write_leader(&self, leader: &Leader) -> io::Result<()> {

@@ -27,6 +27,14 @@ use tracing::{info, warn};
 /// The label that marks heartbeat Leases (and only those are read).
 pub const HEARTBEAT_LABEL: (&str, &str) = ("app.kubernetes.io/component", "speaker-heartbeat");
 
+/// How often a `dir:` heartbeat is renewed.
+pub const DIR_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a heartbeat Lease is renewed: a write per speaker every two seconds is what the
+/// API server can take.
+pub const LEASE_INTERVAL: Duration = Duration::from_secs(2);
+/// A heartbeat goes stale after this many missed renewals.
+pub const MISSED_RENEWALS: u32 = 3;
+
 /// Where the heartbeats live.
 #[derive(Clone)]
 pub enum Backend {
@@ -53,12 +61,11 @@ impl Backend {
         }
     }
 
-    /// How often the heartbeat is renewed; it goes stale after three missed renewals.
+    /// How often the heartbeat is renewed; it goes stale after [`MISSED_RENEWALS`].
     fn interval(&self) -> Duration {
         match self {
-            Backend::Dir(_) => Duration::from_secs(1),
-            // a write per speaker every two seconds is what the API server can take
-            Backend::Leases { .. } => Duration::from_secs(2),
+            Backend::Dir(_) => DIR_INTERVAL,
+            Backend::Leases { .. } => LEASE_INTERVAL,
         }
     }
 }
@@ -74,7 +81,7 @@ pub async fn run(backend: Backend, node: String, tx: watch::Sender<Witness>) {
     let reading_interval = backend.reading_interval();
     // every live speaker renews once and this one reads it within the grace
     let grace = interval * 3 / 2 + reading_interval * 2;
-    let mut heartbeats = Heartbeats::new(interval * 3, grace, Instant::now().into_std());
+    let mut heartbeats = Heartbeats::new(interval * MISSED_RENEWALS, grace, Instant::now().into_std());
     let mut renew_due = Instant::now();
     // what changes with each renewal: the boot and a counter
     let boot = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
@@ -188,10 +195,13 @@ async fn read(backend: &Backend) -> io::Result<Vec<(String, String)>> {
 
 /// A heartbeat Lease's node and what changes with each renewal.
 fn lease_token(lease: &Lease) -> Option<(String, String)> {
+    heartbeat_of(lease).map(|(node, renewed)| (node, renewed.to_string()))
+}
+
+/// A heartbeat Lease's node and when it was last renewed.
+pub fn heartbeat_of(lease: &Lease) -> Option<(String, k8s_openapi::jiff::Timestamp)> {
     let spec = lease.spec.as_ref()?;
-    let node = spec.holder_identity.clone()?;
-    let renewed = spec.renew_time.as_ref()?;
-    Some((node, renewed.0.to_string()))
+    Some((spec.holder_identity.clone()?, spec.renew_time.as_ref()?.0))
 }
 
 #[cfg(test)]
