@@ -427,25 +427,24 @@ fn explain_service(
     } else if !current.is_empty() && speakers.refused.len() < observed.resources.nodes.len() {
         problems.push("no L2Advertisement or BGPAdvertisement selects its pool".to_owned());
     }
-    // The protocol of a line for a node that is in no plan line: the Service's.
-    let protocol = plan
-        .as_ref()
-        .and_then(|p| p.announcements.first().map(Announcement::protocol).or(p.skipped.first().map(|s| s.protocol)))
-        .unwrap_or(Protocol::Layer2);
-    // nodes that are in no plan line: their speaker refuses the configuration
-    for node in speakers.refused.keys() {
-        if !current.is_empty() && !announcing.iter().chain(&not_announcing).any(|l| &l.node == node) {
+    // Nodes in no plan line: their speaker refuses the configuration, or membership left them
+    // out. Their lines take the Service's protocol.
+    if !current.is_empty() {
+        let protocol = plan
+            .as_ref()
+            .and_then(|p| p.announcements.first().map(Announcement::protocol).or(p.skipped.first().map(|s| s.protocol)))
+            .unwrap_or(Protocol::Layer2);
+        let listed: BTreeSet<String> = announcing.iter().chain(&not_announcing).map(|l| l.node.clone()).collect();
+        for node in speakers.refused.keys().filter(|n| !listed.contains(*n)) {
             not_announcing.push(line(node, protocol, speakers.trouble(node).unwrap_or_default()));
         }
-    }
-    // nodes that are in no plan line because membership left them out
-    if let Some(beats) = &observed.heartbeats {
-        let listed: BTreeSet<String> = announcing.iter().chain(&not_announcing).map(|l| l.node.clone()).collect();
-        for node in &observed.resources.nodes {
-            let name = node.metadata.name.as_str();
-            if !listed.contains(name) && beats.get(name) != Some(&true) && !current.is_empty() && plan.is_some() {
-                let text = speakers.trouble(name).unwrap_or_else(|| "its speaker is not alive".to_owned());
-                not_announcing.push(line(name, protocol, text));
+        if let Some(beats) = observed.heartbeats.as_ref().filter(|_| plan.is_some()) {
+            for node in &observed.resources.nodes {
+                let name = node.metadata.name.as_str();
+                if !listed.contains(name) && !speakers.refused.contains_key(name) && beats.get(name) != Some(&true) {
+                    let text = speakers.trouble(name).unwrap_or_else(|| "its speaker is not alive".to_owned());
+                    not_announcing.push(line(name, protocol, text));
+                }
             }
         }
     }
