@@ -32,15 +32,8 @@ pub fn gather(manifests: &Path, state: Option<&Path>, now: SystemTime) -> Result
     let mut problems = Vec::new();
     states.refresh(&dir, None, &mut problems);
     observed.notes.extend(problems);
-    for service in &mut resources.services {
-        let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
-        // The state directory is the status subresource: the manifests' own status does not count.
-        let state = states.get(namespace, &service.metadata.name);
-        service.status.load_balancer.ingress = state.map(|s| s.ingress.clone()).unwrap_or_default();
-        if let Some(pool) = state.and_then(|s| s.pool.clone()) {
-            service.metadata.annotations.insert(ferrolb_runtime::sources::POOL_ANNOTATION.to_owned(), pool);
-        }
-    }
+    // as the dir: source gives them to the controller and the speakers
+    states.apply_to(&mut resources.services);
     observed.resources = resources;
     for (key, status) in per_node::<ServiceL2StatusStatus>(&dir.status_root(StatusKind::Layer2), &mut observed.notes) {
         let interfaces = status.interfaces.iter().map(|i| i.name.clone()).collect();

@@ -23,8 +23,8 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
+use super::Snapshot;
 use super::state_dir::{ServiceStates, StateDir};
-use super::{POOL_ANNOTATION, Snapshot};
 use crate::observe::metrics::Metrics;
 
 /// How long to wait for a burst of file events to end before reloading.
@@ -78,16 +78,7 @@ impl DirSource {
         loaded.once = true;
         loaded.states_unpublished = false;
         let (mut resources, _report) = loaded.manifests.resources();
-        for service in &mut resources.services {
-            let namespace = service.metadata.namespace.get_or_insert_with(|| "default".to_owned());
-            if let Some(state) = loaded.states.get(namespace, &service.metadata.name) {
-                service.status.load_balancer.ingress = state.ingress.clone();
-                match &state.pool {
-                    Some(pool) => service.metadata.annotations.insert(POOL_ANNOTATION.to_owned(), pool.clone()),
-                    None => service.metadata.annotations.remove(POOL_ANNOTATION),
-                };
-            }
-        }
+        loaded.states.apply_to(&mut resources.services);
         debug!(
             files_read = stats.files_read,
             documents_parsed = stats.pieces_parsed,

@@ -33,6 +33,8 @@ use ferrolb_api::core::LoadBalancerIngress;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::POOL_ANNOTATION;
+
 /// The two kinds of per-node service status files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusKind {
@@ -167,6 +169,21 @@ impl ServiceStates {
     }
 
     /// The state of a Service, as last read.
+    /// Puts each Service's stored state where the API server keeps it: its status's ingress
+    /// and the pool annotation (a Service without a state file keeps what its manifest says).
+    pub fn apply_to(&self, services: &mut [ferrolb_api::Service]) {
+        for service in services {
+            let namespace = service.metadata.namespace.get_or_insert_with(|| "default".to_owned());
+            if let Some(state) = self.get(namespace, &service.metadata.name) {
+                service.status.load_balancer.ingress = state.ingress.clone();
+                match &state.pool {
+                    Some(pool) => service.metadata.annotations.insert(POOL_ANNOTATION.to_owned(), pool.clone()),
+                    None => service.metadata.annotations.remove(POOL_ANNOTATION),
+                };
+            }
+        }
+    }
+
     pub fn get(&self, namespace: &str, name: &str) -> Option<&ServiceState> {
         self.slot(namespace, name).map(|(_, s)| s)
     }
