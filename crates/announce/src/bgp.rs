@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use ferrolb_api::{Node, Service};
+use ferrolb_api::{Node, Service, VecMap};
 use ferrolb_config::community::Community;
 use ferrolb_config::selector::any_matches;
 use ferrolb_config::{BgpAdvertisement, Peer, localpref};
@@ -27,8 +27,9 @@ pub struct RouteAttrs {
     pub communities: BTreeSet<Community>,
 }
 
-/// Prefixes per peer, each with its attributes.
-pub type Routes = BTreeMap<PeerName, BTreeMap<IpNet, RouteAttrs>>;
+/// Prefixes per peer, each with its attributes: one Service's, a peer or two and a prefix or
+/// two, so sorted vectors rather than B-tree nodes (see [`VecMap`]).
+pub type Routes = VecMap<PeerName, VecMap<IpNet, RouteAttrs>>;
 
 /// One node's BGP decision for one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +114,13 @@ fn routes(node_peers: &[&Peer], ads: &[&BgpAdvertisement], ips: &[IpAddr]) -> Ro
                     local_pref: if peer.is_ibgp() { ad.local_pref } else { 0 },
                     communities: ad.communities.clone(),
                 };
-                merge(routes.entry(peer.name.clone()).or_default(), prefix, attrs);
+                let table = routes.get_or_default(peer.name.clone());
+                match table.get_mut(&prefix) {
+                    Some(existing) => existing.communities.extend(attrs.communities),
+                    None => {
+                        table.insert(prefix, attrs);
+                    }
+                }
             }
         }
     }

@@ -4,10 +4,10 @@
 //! Layer 2 counts endpoints, BGP counts addresses, and an address that is not serving in any
 //! slice is not serving at all.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use ferrolb_api::EndpointSlice;
 use ferrolb_api::core::EndpointConditions;
+use ferrolb_api::{EndpointSlice, VecSet};
 
 /// `ready` unknown or true, or `serving` true: terminating endpoints that still serve count.
 pub fn can_serve(conditions: &EndpointConditions) -> bool {
@@ -20,11 +20,11 @@ pub(crate) struct Endpoints {
     /// Layer 2: some endpoint anywhere can serve.
     pub any_serving: bool,
     /// Layer 2 with `externalTrafficPolicy: Local`: nodes hosting an endpoint that can serve.
-    pub serving_nodes: BTreeSet<String>,
+    pub serving_nodes: VecSet<String>,
     /// BGP with `Cluster`: some address anywhere is serving.
     pub healthy_anywhere: bool,
     /// BGP with `Local`: nodes on which some address is serving.
-    pub healthy_nodes: BTreeSet<String>,
+    pub healthy_nodes: VecSet<String>,
 }
 
 impl Endpoints {
@@ -119,9 +119,9 @@ mod tests {
             endpoint("10.1.0.3", None, None),
         ])]);
         assert!(e.any_serving);
-        assert_eq!(e.serving_nodes, BTreeSet::from(["a".to_owned()]));
+        assert_eq!(e.serving_nodes, VecSet::from(["a".to_owned()]));
         assert!(e.healthy_anywhere);
-        assert_eq!(e.healthy_nodes, BTreeSet::from(["a".to_owned()]));
+        assert_eq!(e.healthy_nodes, VecSet::from(["a".to_owned()]));
     }
 
     #[test]

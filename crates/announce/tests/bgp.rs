@@ -35,7 +35,10 @@ fn world(extra: Vec<String>) -> World {
 
 fn routes(decision: Option<BgpDecision>) -> BTreeMap<String, BTreeMap<IpNet, RouteAttrs>> {
     match decision {
-        Some(BgpDecision::Announce { routes }) => routes,
+        // As B-trees, to index them by peer and prefix.
+        Some(BgpDecision::Announce { routes }) => {
+            routes.into_iter().map(|(peer, table)| (peer, table.into_iter().collect())).collect()
+        }
         other => panic!("not announced: {other:?}"),
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
+use ferrolb_api::{VecMap, VecSet};
 use ferrolb_config::{Config, Pool};
 
 use crate::family::{Family, Policy, quote_ips};
@@ -39,12 +40,14 @@ struct Assignment {
 
 /// Everyone using one address. All users carry the same key, except right after the sole
 /// user changed its key in place (the latest assignment's key is kept, as MetalLB does).
+/// An address has one user or a few sharing it, so the users and their ports are sorted
+/// vectors, not B-tree nodes (a kilobyte per address).
 #[derive(Debug, Clone)]
 struct AddressUse {
     pool: usize,
     key: AllocKey,
-    ports: BTreeMap<Port, String>,
-    services: BTreeSet<String>,
+    ports: VecMap<Port, String>,
+    services: VecSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -343,8 +346,8 @@ impl Allocator {
                     AddressUse {
                         pool: assignment.pool,
                         key: assignment.key.clone(),
-                        ports: BTreeMap::new(),
-                        services: BTreeSet::new(),
+                        ports: VecMap::new(),
+                        services: VecSet::new(),
                     }
                 }
             };
