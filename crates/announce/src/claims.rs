@@ -2,9 +2,10 @@
 //! that take the data plane from what it answers now to that, in the `ferrolb-l2` driver's
 //! terms; the runtime applies them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use ferrolb_api::VecSet;
 use crate::{Interfaces, L2Decision, NodeDecisions, ServiceDecision, ServiceKey};
 use ferrolb_l2::InterfaceSelection;
 
@@ -49,8 +50,8 @@ pub fn changes(current: &Claims, wanted: &Claims) -> (Vec<Claim>, Vec<(Claim, In
 
 /// The services this node announces by Layer 2, with the interfaces the status lists
 /// (empty when announcing on all interfaces, as MetalLB's ServiceL2Status does).
-pub fn statuses(claims: &Claims) -> BTreeMap<ServiceKey, BTreeSet<String>> {
-    let mut out: BTreeMap<ServiceKey, BTreeSet<String>> = BTreeMap::new();
+pub fn statuses(claims: &Claims) -> BTreeMap<ServiceKey, VecSet<String>> {
+    let mut out: BTreeMap<ServiceKey, VecSet<String>> = BTreeMap::new();
     for ((key, _), selection) in claims {
         let entry = out.entry(key.clone()).or_default();
         if let InterfaceSelection::Only(names) = selection {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use ferrolb_api::Node;
+use ferrolb_api::{Node, VecSet};
 use ferrolb_bgp::{AfiSafi, PeerAs, PeerSettings, RouteAttrs};
 use ferrolb_config::community::Community;
 use ferrolb_config::{Config, Peer, PeerAsn};
@@ -211,13 +211,13 @@ pub fn tables(decisions: &NodeDecisions) -> BTreeMap<String, Table> {
 /// ServiceBGPStatus content: per service this node announces by BGP, the sorted names of
 /// the peers its prefixes are configured to go to (whether or not the session is up, as
 /// MetalLB reports it).
-pub fn statuses(decisions: &NodeDecisions) -> BTreeMap<ServiceKey, BTreeSet<String>> {
+pub fn statuses(decisions: &NodeDecisions) -> BTreeMap<ServiceKey, VecSet<String>> {
     decisions
         .services
         .iter()
         .filter_map(|(key, decision)| match decision {
             ServiceDecision::Evaluated { bgp: Some(BgpDecision::Announce { routes }), .. } => {
-                let peers: BTreeSet<String> =
+                let peers: VecSet<String> =
                     routes.iter().filter(|(_, prefixes)| !prefixes.is_empty()).map(|(p, _)| p.clone()).collect();
                 (!peers.is_empty()).then(|| (key.clone(), peers))
             }

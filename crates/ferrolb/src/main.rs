@@ -17,6 +17,8 @@ use clap::Parser;
 use ferrolb_runtime::Roles;
 
 fn main() -> ExitCode {
+    // Before any thread: one malloc arena for all of them (see the function's doc).
+    ferrolb_sys::single_malloc_arena();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let entry = args.first().map_or(metallb::Entry::Ferrolb, |argv0| metallb::entry_of(argv0));
     if entry == metallb::Entry::CpTool {

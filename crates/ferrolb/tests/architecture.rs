@@ -45,6 +45,7 @@ const ALLOWED: [(&str, &[&str]); 14] = [
             "ferrolb-l2",
             "ferrolb-webhook",
             "ferrolb-runtime",
+            "ferrolb-sys",
         ],
     ),
     ("ferrolb-testkit", &["ferrolb-api", "ferrolb-bgp", "ferrolb-l2"]),

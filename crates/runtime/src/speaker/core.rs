@@ -22,7 +22,7 @@ use ferrolb_announce::bfd::Wanted as BfdWanted;
 use ferrolb_announce::claims::{self, Claim, Claims};
 use ferrolb_announce::sessions::{self, NodeAddresses, PeerNote, Table};
 use ferrolb_announce::{Cluster, Liveness, NodeDecisions, ServiceDecision, ServiceKey};
-use ferrolb_api::{Node, Resources};
+use ferrolb_api::{Node, Resources, VecSet};
 use ferrolb_bgp::PeerSettings;
 use ferrolb_config::{Config, ConfigError, Options, Scope};
 use ferrolb_l2::InterfaceSelection;
@@ -36,9 +36,9 @@ use crate::sources::{Snapshot, parse_config};
 pub enum Write {
     /// This node's ServiceL2Status of a Service: the interfaces it answers on (empty: all),
     /// or `None` to remove it.
-    L2Status { key: ServiceKey, interfaces: Option<BTreeSet<String>> },
+    L2Status { key: ServiceKey, interfaces: Option<VecSet<String>> },
     /// This node's ServiceBGPStatus of a Service: the peers its prefixes go to, or `None`.
-    BgpStatus { key: ServiceKey, peers: Option<BTreeSet<String>> },
+    BgpStatus { key: ServiceKey, peers: Option<VecSet<String>> },
     /// This speaker's ConfigurationState: accepted (`None`) or rejected, and why.
     ConfigurationState { error: Option<ConfigError> },
 }
@@ -136,8 +136,8 @@ pub struct SpeakerCore {
     /// not exist here: what [`Self::layer2_settled`] reports on.
     claimed_before: BTreeSet<ServiceKey>,
     no_interface: BTreeSet<ServiceKey>,
-    l2_statuses: BTreeMap<ServiceKey, BTreeSet<String>>,
-    bgp_statuses: BTreeMap<ServiceKey, BTreeSet<String>>,
+    l2_statuses: BTreeMap<ServiceKey, VecSet<String>>,
+    bgp_statuses: BTreeMap<ServiceKey, VecSet<String>>,
     /// Sorted, each once: compared whole with the next step's, which is nearly always equal.
     bgp_addresses: Vec<(ServiceKey, IpAddr)>,
     draining: bool,
@@ -388,7 +388,7 @@ impl SpeakerCore {
     /// searches were most of a step that changed nothing).
     fn bgp_statuses(
         &mut self,
-        now: BTreeMap<ServiceKey, BTreeSet<String>>,
+        now: BTreeMap<ServiceKey, VecSet<String>>,
         decisions: &NodeDecisions,
         uids: &Uids<'_>,
         plan: &mut Plan,

@@ -106,7 +106,7 @@ fn the_elected_node_claims_the_address_writes_its_status_and_says_so_once() {
     };
     assert_eq!(winner_plan.announce, [((key("web"), ip("10.0.0.1")), InterfaceSelection::All)], "{winner} claims");
     assert!(loser_plan.announce.is_empty(), "exactly one node claims the address");
-    assert!(winner_writes.contains(&Write::L2Status { key: key("web"), interfaces: Some(BTreeSet::new()) }));
+    assert!(winner_writes.contains(&Write::L2Status { key: key("web"), interfaces: Some(VecSet::new()) }));
     assert!(!loser_writes.iter().any(|w| matches!(w, Write::L2Status { .. })));
     if winner == "node1" {
         assert!(winner_events.iter().any(|e| matches!(e,
@@ -134,7 +134,7 @@ fn when_the_owner_dies_the_survivor_takes_the_address_over_and_the_owner_lets_go
     // The survivor no longer sees the owner: it is elected.
     let (plan, writes, events) = step(&mut cores[survivor], &snap, &members(&[survivor_name]));
     assert_eq!(plan.announce, [((key("web"), ip("10.0.0.1")), InterfaceSelection::All)]);
-    assert!(writes.contains(&Write::L2Status { key: key("web"), interfaces: Some(BTreeSet::new()) }));
+    assert!(writes.contains(&Write::L2Status { key: key("web"), interfaces: Some(VecSet::new()) }));
     assert!(events.iter().any(|e| matches!(e, Event::Service { reason, .. } if reason == "nodeAssigned")));
     assert_eq!(cores[survivor].last_members(), Some(&BTreeSet::from([survivor_name.to_owned()])));
 
@@ -202,7 +202,7 @@ fn a_bgp_table_follows_the_services_and_drains_while_the_node_is_cordoned() {
     assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32"]);
     assert_eq!(
         plan.bgp_writes,
-        [Write::BgpStatus { key: key("web"), peers: Some(BTreeSet::from(["tor".to_owned()])) }]
+        [Write::BgpStatus { key: key("web"), peers: Some(VecSet::from(["tor".to_owned()])) }]
     );
     assert_eq!(plan.bgp_announced, [(key("web"), ip("203.0.113.1"))]);
     assert!(!writes.iter().any(|w| matches!(w, Write::L2Status { .. })), "no Layer 2 without an L2Advertisement");
@@ -213,7 +213,7 @@ fn a_bgp_table_follows_the_services_and_drains_while_the_node_is_cordoned() {
     assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32", "203.0.113.2/32"]);
     assert_eq!(
         plan.bgp_writes,
-        [Write::BgpStatus { key: key("api"), peers: Some(BTreeSet::from(["tor".to_owned()])) }]
+        [Write::BgpStatus { key: key("api"), peers: Some(VecSet::from(["tor".to_owned()])) }]
     );
     assert_eq!(plan.bgp_announced, [(key("api"), ip("203.0.113.2"))], "only what is new");
 
