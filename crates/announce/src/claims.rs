@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use ferrolb_api::VecSet;
 use crate::{Interfaces, L2Decision, NodeDecisions, ServiceDecision, ServiceKey};
+use ferrolb_api::VecSet;
 use ferrolb_l2::InterfaceSelection;
 
 /// A service's claim on one of its addresses.

@@ -156,13 +156,13 @@ pub(crate) fn shares_ip(service: &Service) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use ferrolb_api::ObjectMeta;
     use ferrolb_api::core::LoadBalancerIngress;
+    use ferrolb_api::{ObjectMeta, ServiceFields};
 
     use super::*;
 
     fn service(type_: &str, ingress: &[&str]) -> Service {
-        let mut svc = Service { metadata: ObjectMeta::named("web"), ..Service::default() };
+        let mut svc = Service::new(ServiceFields { metadata: ObjectMeta::named("web"), ..Default::default() });
         svc.spec.type_ = Some(type_.to_owned());
         svc.status.load_balancer.ingress =
             ingress.iter().map(|ip| LoadBalancerIngress { ip: Some((*ip).to_owned()), hostname: None }).collect();

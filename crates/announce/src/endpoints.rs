@@ -75,8 +75,8 @@ impl<'a> AddressHealth<'a> {
 
 #[cfg(test)]
 mod tests {
-    use ferrolb_api::ObjectMeta;
     use ferrolb_api::core::Endpoint;
+    use ferrolb_api::{EndpointSliceFields, ObjectMeta};
 
     use super::*;
 
@@ -93,7 +93,11 @@ mod tests {
     }
 
     fn slice(endpoints: Vec<Endpoint>) -> EndpointSlice {
-        EndpointSlice { metadata: ObjectMeta::named("s"), address_type: "IPv4".into(), endpoints }
+        EndpointSlice::new(EndpointSliceFields {
+            metadata: ObjectMeta::named("s"),
+            address_type: "IPv4".into(),
+            endpoints,
+        })
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ferrolb_announce::election::rank;
 use ferrolb_announce::{Cluster, L2Decision, Liveness, ServiceDecision, ServiceKey, Snapshot};
 use ferrolb_api::core::{Endpoint, EndpointConditions, LoadBalancerIngress, NodeCondition};
-use ferrolb_api::{EndpointSlice, Node, ObjectMeta, Service};
+use ferrolb_api::{EndpointSlice, EndpointSliceFields, Node, ObjectMeta, Service, ServiceFields};
 use ferrolb_config::{Config, L2Advertisement, Pool, WeightedNodes};
 use proptest::prelude::*;
 
@@ -175,7 +175,8 @@ impl World {
         let mut services = Vec::new();
         let mut slices = Vec::new();
         for (i, (last, local, endpoints)) in self.services.iter().enumerate() {
-            let mut svc = Service { metadata: ObjectMeta::named(format!("s{i}")), ..Service::default() };
+            let mut svc =
+                Service::new(ServiceFields { metadata: ObjectMeta::named(format!("s{i}")), ..Default::default() });
             svc.spec.type_ = Some("LoadBalancer".into());
             if *local {
                 svc.spec.external_traffic_policy = Some("Local".into());
@@ -183,7 +184,7 @@ impl World {
             svc.status.load_balancer.ingress =
                 vec![LoadBalancerIngress { ip: Some(ip(*last).to_string()), hostname: None }];
             services.push(svc);
-            slices.push(EndpointSlice {
+            slices.push(EndpointSlice::new(EndpointSliceFields {
                 metadata: ObjectMeta::named(format!("s{i}-x"))
                     .with_label("kubernetes.io/service-name", format!("s{i}")),
                 address_type: "IPv4".into(),
@@ -196,7 +197,7 @@ impl World {
                         node_name: Some(name(*node)),
                     })
                     .collect(),
-            });
+            }));
         }
         let liveness = match &self.members {
             None => Liveness::Disabled,

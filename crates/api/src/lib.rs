@@ -20,11 +20,15 @@ pub mod meta;
 pub mod metallb;
 pub mod objects;
 pub mod report;
+pub mod shared;
 pub mod string_map;
 pub mod vec_map;
 
 pub use manifest::{LoadReport, ManifestError, load_str, load_value};
 pub use meta::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
-pub use objects::{EndpointSlice, Namespace, Node, Object, Resources, Secret, Service};
+pub use objects::{
+    EndpointSlice, EndpointSliceFields, Namespace, Node, Object, Resources, Secret, Service, ServiceFields,
+};
+pub use shared::Shared;
 pub use string_map::StringMap;
 pub use vec_map::{VecMap, VecSet};

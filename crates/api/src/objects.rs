@@ -7,6 +7,7 @@ use crate::meta::ObjectMeta;
 use crate::metallb::{
     BFDProfileSpec, BGPAdvertisementSpec, BGPPeerSpec, CommunitySpec, IPAddressPoolSpec, L2AdvertisementSpec,
 };
+use crate::shared::Shared;
 
 /// A metallb.io configuration object: metadata and spec. Status is never an input.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,9 +57,12 @@ pub struct Secret {
     pub body: SecretBody,
 }
 
-/// `v1.Service`.
+/// `v1.Service`, held once by every snapshot that has it and copied on write ([`Shared`]).
+pub type Service = Shared<ServiceFields>;
+
+/// The fields of a `v1.Service` ferrolb reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Service {
+pub struct ServiceFields {
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub spec: ServiceSpec,
@@ -66,7 +70,7 @@ pub struct Service {
     pub status: ServiceStatus,
 }
 
-impl Service {
+impl ServiceFields {
     /// The non-empty `status.loadBalancer.ingress[].ip` texts, in order: what the controller
     /// handed to the speakers.
     pub fn ingress_ips(&self) -> impl Iterator<Item = &str> {
@@ -74,10 +78,13 @@ impl Service {
     }
 }
 
-/// `discovery.k8s.io/v1.EndpointSlice`.
+/// `discovery.k8s.io/v1.EndpointSlice`, shared as [`Service`] is.
+pub type EndpointSlice = Shared<EndpointSliceFields>;
+
+/// The fields of a `discovery.k8s.io/v1.EndpointSlice` ferrolb reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EndpointSlice {
+pub struct EndpointSliceFields {
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub address_type: String,
@@ -85,7 +92,7 @@ pub struct EndpointSlice {
     pub endpoints: Vec<Endpoint>,
 }
 
-impl EndpointSlice {
+impl EndpointSliceFields {
     /// The service this slice belongs to, from the `kubernetes.io/service-name` label.
     pub fn service_name(&self) -> Option<&str> {
         self.metadata.labels.get("kubernetes.io/service-name").map(String::as_str)

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ferrolb_api::core::{ServicePort, ServiceSpec};
-use ferrolb_api::{ObjectMeta, Resources, Service};
+use ferrolb_api::{ObjectMeta, Resources, Service, ServiceFields};
 use ferrolb_config::{Config, Options, Scope};
 use ferrolb_ipam::Allocator;
 
@@ -20,7 +20,7 @@ fn config(cidr: &str) -> Config {
 }
 
 fn service(name: &str, ipv6: bool) -> Service {
-    Service {
+    Service::new(ServiceFields {
         metadata: ObjectMeta::named(name).in_namespace("bench"),
         spec: ServiceSpec {
             type_: Some("LoadBalancer".into()),
@@ -28,8 +28,8 @@ fn service(name: &str, ipv6: bool) -> Service {
             ports: vec![ServicePort { name: None, protocol: Some("TCP".into()), port: 80 }],
             ..ServiceSpec::default()
         },
-        ..Service::default()
-    }
+        ..Default::default()
+    })
 }
 
 fn filled(cidr: &str, count: usize, ipv6: bool) -> Allocator {

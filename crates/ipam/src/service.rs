@@ -171,15 +171,15 @@ fn render_selector(selector: Option<&BTreeMap<String, String>>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use ferrolb_api::ObjectMeta;
     use ferrolb_api::core::ServiceSpec;
+    use ferrolb_api::{ObjectMeta, ServiceFields};
 
     use super::*;
 
     fn svc(annotations: &[(&str, &str)], spec: ServiceSpec) -> Service {
         let mut metadata = ObjectMeta::named("web").in_namespace("prod");
         metadata.annotations = annotations.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Service { metadata, spec, ..Service::default() }
+        Service::new(ServiceFields { metadata, spec, ..Default::default() })
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use ferrolb_api::core::{LoadBalancerIngress, ServicePort, ServiceSpec};
-use ferrolb_api::{ObjectMeta, Resources, Service};
+use ferrolb_api::{ObjectMeta, Resources, Service, ServiceFields};
 use ferrolb_config::{Config, Options, Scope};
 use ferrolb_ipam::{Allocator, Outcome};
 
@@ -38,7 +38,7 @@ pub struct Svc(pub Service);
 
 pub fn lb(key: &str) -> Svc {
     let (ns, name) = key.split_once('/').expect("namespace/name");
-    Svc(Service {
+    Svc(Service::new(ServiceFields {
         metadata: ObjectMeta::named(name).in_namespace(ns),
         spec: ServiceSpec {
             type_: Some("LoadBalancer".into()),
@@ -46,8 +46,8 @@ pub fn lb(key: &str) -> Svc {
             ports: vec![ServicePort { name: None, protocol: Some("TCP".into()), port: 80 }],
             ..ServiceSpec::default()
         },
-        ..Service::default()
-    })
+        ..Default::default()
+    }))
 }
 
 impl Svc {

@@ -47,6 +47,9 @@ struct Loaded {
     once: bool,
     /// A state changed in a reload that then failed: the next good one publishes.
     states_unpublished: bool,
+    /// The Services last published, for [`ServiceStates::apply_to`] to share what did not
+    /// change with them.
+    published: Vec<ferrolb_api::Service>,
 }
 
 /// Which files changed since the last reload, as the events said: `None` when that is not
@@ -78,7 +81,8 @@ impl DirSource {
         loaded.once = true;
         loaded.states_unpublished = false;
         let (mut resources, _report) = loaded.manifests.resources();
-        loaded.states.apply_to(&mut resources.services);
+        loaded.states.apply_to(&mut resources.services, &loaded.published);
+        loaded.published.clone_from(&resources.services);
         debug!(
             files_read = stats.files_read,
             documents_parsed = stats.pieces_parsed,

@@ -171,15 +171,37 @@ impl ServiceStates {
     /// The state of a Service, as last read.
     /// Puts each Service's stored state where the API server keeps it: its status's ingress
     /// and the pool annotation (a Service without a state file keeps what its manifest says).
-    pub fn apply_to(&self, services: &mut [ferrolb_api::Service]) {
-        for service in services {
-            let namespace = service.metadata.namespace.get_or_insert_with(|| "default".to_owned());
-            if let Some(state) = self.get(namespace, &service.metadata.name) {
-                service.status.load_balancer.ingress = state.ingress.clone();
+    ///
+    /// The Services are the manifest cache's own, shared ([`ferrolb_api::Shared`]): one is
+    /// copied only when its state changes it. `previous` are the Services of the snapshot
+    /// published last (in the same order, unless files came, went or moved): a copy equal to
+    /// the previous one at its place is dropped for that one, so a reload keeps a single
+    /// copy of each Service its state changes, not one more per snapshot.
+    pub fn apply_to(&self, services: &mut [ferrolb_api::Service], previous: &[ferrolb_api::Service]) {
+        for (at, service) in services.iter_mut().enumerate() {
+            let unnamed = service.metadata.namespace.is_none();
+            let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
+            let state = self.get(namespace, &service.metadata.name);
+            let stale = state.is_some_and(|state| {
+                service.status.load_balancer.ingress != state.ingress
+                    || service.metadata.annotations.get(POOL_ANNOTATION) != state.pool.as_ref()
+            });
+            if !unnamed && !stale {
+                continue;
+            }
+            let fields = &mut **service;
+            fields.metadata.namespace.get_or_insert_with(|| "default".to_owned());
+            if let Some(state) = state {
+                fields.status.load_balancer.ingress = state.ingress.clone();
                 match &state.pool {
-                    Some(pool) => service.metadata.annotations.insert(POOL_ANNOTATION.to_owned(), pool.clone()),
-                    None => service.metadata.annotations.remove(POOL_ANNOTATION),
+                    Some(pool) => fields.metadata.annotations.insert(POOL_ANNOTATION.to_owned(), pool.clone()),
+                    None => fields.metadata.annotations.remove(POOL_ANNOTATION),
                 };
+            }
+            if let Some(before) = previous.get(at)
+                && before == service
+            {
+                *service = before.clone();
             }
         }
     }

@@ -200,10 +200,7 @@ fn a_bgp_table_follows_the_services_and_drains_while_the_node_is_cordoned() {
     let mut c = core("node1");
     let (plan, writes, _) = step(&mut c, &snapshot(&bgp_world(&[])), &MembershipState::disabled());
     assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32"]);
-    assert_eq!(
-        plan.bgp_writes,
-        [Write::BgpStatus { key: key("web"), peers: Some(VecSet::from(["tor".to_owned()])) }]
-    );
+    assert_eq!(plan.bgp_writes, [Write::BgpStatus { key: key("web"), peers: Some(VecSet::from(["tor".to_owned()])) }]);
     assert_eq!(plan.bgp_announced, [(key("web"), ip("203.0.113.1"))]);
     assert!(!writes.iter().any(|w| matches!(w, Write::L2Status { .. })), "no Layer 2 without an L2Advertisement");
 
@@ -211,10 +208,7 @@ fn a_bgp_table_follows_the_services_and_drains_while_the_node_is_cordoned() {
     let (plan, _, _) =
         step(&mut c, &snapshot(&bgp_world(&[service("api", "203.0.113.2")])), &MembershipState::disabled());
     assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32", "203.0.113.2/32"]);
-    assert_eq!(
-        plan.bgp_writes,
-        [Write::BgpStatus { key: key("api"), peers: Some(VecSet::from(["tor".to_owned()])) }]
-    );
+    assert_eq!(plan.bgp_writes, [Write::BgpStatus { key: key("api"), peers: Some(VecSet::from(["tor".to_owned()])) }]);
     assert_eq!(plan.bgp_announced, [(key("api"), ip("203.0.113.2"))], "only what is new");
 
     // Back to one: the other's prefix and status go.
