@@ -452,6 +452,44 @@ mod tests {
     }
 
     #[test]
+    fn a_state_copies_only_the_services_it_changes_and_a_reload_keeps_the_copy_it_made() {
+        let state = scratch("apply");
+        write_json(&state.service_path("default", "web"), &ingress("10.0.0.1")).unwrap();
+        let mut cache = ServiceStates::default();
+        cache.refresh(&state, None, &mut Vec::new());
+        let manifest = |name: &str, namespace: Option<&str>| {
+            let mut metadata = ferrolb_api::ObjectMeta::named(name);
+            metadata.namespace = namespace.map(str::to_owned);
+            ferrolb_api::Service::new(ferrolb_api::ServiceFields { metadata, ..Default::default() })
+        };
+        // the manifest cache's objects: web has a state, api has none, bare no namespace
+        let cached = [manifest("web", Some("default")), manifest("api", Some("default")), manifest("bare", None)];
+
+        let mut first = cached.to_vec();
+        cache.apply_to(&mut first, &[]);
+        assert!(!ferrolb_api::Shared::ptr_eq(&first[0], &cached[0]), "web's state changes it: a copy");
+        assert_eq!(first[0].ingress_ips().collect::<Vec<_>>(), ["10.0.0.1"]);
+        assert_eq!(first[0].metadata.annotations.get(POOL_ANNOTATION).map(String::as_str), Some("p"));
+        assert!(cached[0].ingress_ips().next().is_none(), "the cache's own object is untouched");
+        assert!(ferrolb_api::Shared::ptr_eq(&first[1], &cached[1]), "api has no state: shared");
+        assert_eq!(first[2].metadata.namespace.as_deref(), Some("default"));
+
+        // the next reload: the same objects from the cache, the first snapshot published
+        let mut second = cached.to_vec();
+        cache.apply_to(&mut second, &first);
+        for at in 0..3 {
+            assert!(ferrolb_api::Shared::ptr_eq(&second[at], &first[at]), "Service {at} is the one published");
+        }
+        // a state that moves gives a new copy, not the old one
+        write_json(&state.service_path("default", "web"), &ingress("10.0.0.2")).unwrap();
+        cache.refresh(&state, None, &mut Vec::new());
+        let mut third = cached.to_vec();
+        cache.apply_to(&mut third, &second);
+        assert_eq!(third[0].ingress_ips().collect::<Vec<_>>(), ["10.0.0.2"]);
+        assert!(ferrolb_api::Shared::ptr_eq(&third[1], &cached[1]));
+    }
+
+    #[test]
     fn service_states_are_read_back_and_temporary_files_skipped() {
         let state = scratch("services");
         write_json(&state.service_path("default", "web"), &ingress("10.0.0.1")).unwrap();
