@@ -13,6 +13,14 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Room for one more element: one at a time while the collection is small (a `Vec` first
+/// grown jumps to room for four, and most of these hold one), by doubling past that.
+fn make_room<T>(items: &mut Vec<T>) {
+    if items.len() == items.capacity() && items.len() < 8 {
+        items.reserve_exact(1);
+    }
+}
+
 /// A map sorted by key, each key once; the subset of `BTreeMap`'s interface ferrolb uses.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VecMap<K, V> {
@@ -63,6 +71,7 @@ impl<K: Ord, V> VecMap<K, V> {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
+                make_room(&mut self.entries);
                 self.entries.insert(i, (key, value));
                 None
             }
@@ -81,6 +90,7 @@ impl<K: Ord, V> VecMap<K, V> {
         let i = match self.find(&key) {
             Ok(i) => i,
             Err(i) => {
+                make_room(&mut self.entries);
                 self.entries.insert(i, (key, make()));
                 i
             }
@@ -243,6 +253,7 @@ impl<T: Ord> VecSet<T> {
         match self.find(&item) {
             Ok(_) => false,
             Err(i) => {
+                make_room(&mut self.items);
                 self.items.insert(i, item);
                 true
             }
@@ -363,6 +374,17 @@ mod tests {
         assert_eq!(serde_json::to_string(&set).unwrap(), "[1,3]");
         assert_eq!(format!("{set:?}"), "{1, 3}");
         assert!(serde_json::from_str::<VecMap<String, u32>>(r#"{"a": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn one_entry_takes_the_room_of_one() {
+        let mut map = VecMap::new();
+        map.insert(1u8, 2u8);
+        assert_eq!(map.entries.capacity(), 1);
+        let mut set = VecSet::new();
+        set.insert("a");
+        set.insert("b");
+        assert_eq!(set.items.capacity(), 2);
     }
 
     #[test]

@@ -118,10 +118,10 @@ impl DirSource {
                 }
             }
         });
-        let _watcher = match watcher {
+        let mut watching = match watcher {
             Ok(mut w) => {
-                for path in [self.manifests.as_path(), self.state.root()] {
-                    if let Err(e) = w.watch(path, RecursiveMode::Recursive) {
+                for (path, mode) in watches(&self.manifests, self.state.root(), &subdirectories) {
+                    if let Err(e) = w.watch(&path, mode) {
                         warn!(path = %path.display(), error = %e, "cannot watch; relying on periodic resync");
                     }
                 }
@@ -132,7 +132,7 @@ impl DirSource {
                 None
             }
         };
-        let mut events = _watcher.as_ref().map(|_| events_rx);
+        let mut events = watching.as_ref().map(|_| events_rx);
         let mut loaded = Some(Loaded::default());
         let mut changed: Changed = None;
         let mut last_error: Option<String> = None;
@@ -190,6 +190,9 @@ impl DirSource {
             changed = Some(BTreeSet::new());
             tokio::select! {
                 Some(first) = next_event(&mut events) => {
+                    if let (Some(w), Some(paths)) = (watching.as_mut(), first.as_ref()) {
+                        watch_new_directories(w, paths, &self.manifests, self.state.root());
+                    }
                     merge(&mut changed, first);
                     // Coalesce the burst: wait until the directory has been quiet briefly.
                     while let Ok(Some(more)) = tokio::time::timeout(COALESCE, next_event(&mut events)).await {
@@ -199,6 +202,82 @@ impl DirSource {
                 _ = tokio::time::sleep(RESYNC) => changed = None,
                 _ = tx.closed() => return,
             }
+        }
+    }
+}
+
+/// What to watch for [`DirSource::watch`], and how.
+///
+/// The state directory holds a directory per Service for its per-node statuses: watched as
+/// a whole (or as part of the manifests around it), 50,000 Services were 50,000 inotify
+/// watches, 16 MB of the watcher's bookkeeping and a walk of the tree at start, for files
+/// that never change a snapshot ([`changes_the_snapshot`]). So only its `services`
+/// directory is watched, and when it lies within the manifests (as `.ferrolb` does by
+/// default) the manifests are watched around it: each directory on the way down to it
+/// without its subdirectories, every other subdirectory whole. Hidden directories are
+/// never read as manifests and are not watched. `subdirectories` lists a directory's.
+fn watches(
+    manifests: &Path,
+    state_root: &Path,
+    subdirectories: &dyn Fn(&Path) -> Vec<PathBuf>,
+) -> Vec<(PathBuf, RecursiveMode)> {
+    let mut out = vec![(state_root.join("services"), RecursiveMode::Recursive)];
+    if !state_root.starts_with(manifests) || state_root == manifests {
+        out.push((manifests.to_owned(), RecursiveMode::Recursive));
+        return out;
+    }
+    let mut around = manifests.to_owned();
+    loop {
+        out.push((around.clone(), RecursiveMode::NonRecursive));
+        let mut next = None;
+        for sub in subdirectories(&around) {
+            if state_root.starts_with(&sub) {
+                next = Some(sub);
+            } else if !hidden(&sub) {
+                out.push((sub, RecursiveMode::Recursive));
+            }
+        }
+        match next {
+            Some(sub) if sub != state_root && !hidden(&sub) => around = sub,
+            _ => return out,
+        }
+    }
+}
+
+fn hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+}
+
+fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    let mut dirs: Vec<PathBuf> =
+        entries.filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
+    dirs.sort();
+    dirs
+}
+
+/// A directory made after the watches were set, beside the state directory (where the
+/// manifests are watched one level at a time), is watched from then on.
+fn watch_new_directories(
+    watcher: &mut notify::RecommendedWatcher,
+    paths: &BTreeSet<PathBuf>,
+    manifests: &Path,
+    state_root: &Path,
+) {
+    let levels: Vec<PathBuf> = watches(manifests, state_root, &subdirectories)
+        .into_iter()
+        .filter(|(_, mode)| *mode == RecursiveMode::NonRecursive)
+        .map(|(path, _)| path)
+        .collect();
+    for path in paths {
+        let beside = path.parent().is_some_and(|parent| levels.iter().any(|l| l == parent));
+        if beside
+            && !hidden(path)
+            && !state_root.starts_with(path)
+            && path.is_dir()
+            && let Err(e) = watcher.watch(path, RecursiveMode::Recursive)
+        {
+            warn!(path = %path.display(), error = %e, "cannot watch; relying on periodic resync");
         }
     }
 }
@@ -237,6 +316,39 @@ mod tests {
 
     const SERVICE: &str =
         "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec: {type: LoadBalancer}\n";
+
+    #[test]
+    fn the_state_directory_is_watched_only_for_the_services_states_and_the_manifests_around_it() {
+        let listing = |dir: &Path| -> Vec<PathBuf> {
+            match dir.to_str() {
+                Some("/m") => ["/m/.ferrolb", "/m/.git", "/m/apps", "/m/infra"].map(PathBuf::from).to_vec(),
+                Some("/m/apps") => vec![PathBuf::from("/m/apps/state"), PathBuf::from("/m/apps/web")],
+                _ => vec![],
+            }
+        };
+        let got = |state: &str| {
+            watches(Path::new("/m"), Path::new(state), &listing)
+                .into_iter()
+                .map(|(p, mode)| (p.display().to_string(), mode == RecursiveMode::Recursive))
+                .collect::<Vec<_>>()
+        };
+        let own = |p: &str, recursive| (p.to_owned(), recursive);
+        assert_eq!(
+            got("/m/.ferrolb"),
+            [own("/m/.ferrolb/services", true), own("/m", false), own("/m/apps", true), own("/m/infra", true)]
+        );
+        assert_eq!(
+            got("/m/apps/state"),
+            [
+                own("/m/apps/state/services", true),
+                own("/m", false),
+                own("/m/infra", true),
+                own("/m/apps", false),
+                own("/m/apps/web", true),
+            ]
+        );
+        assert_eq!(got("/var/lib/ferrolb"), [own("/var/lib/ferrolb/services", true), own("/m", true)]);
+    }
 
     /// Writes a file as an editor long gone would have left it (its stamp is trusted).
     fn write_old(path: &Path, text: &str) {
