@@ -31,6 +31,7 @@ fn negotiated(local: &str, internal: bool, four_octet_as: bool, families: &[AfiS
         families: families.to_vec(),
         route_refresh: true,
         graceful_restart: false,
+        extended_next_hop: false,
         peer_open: Open::new(peer_asn, 90, Ipv4Addr::new(10, 0, 0, 254), vec![]),
     }
 }
