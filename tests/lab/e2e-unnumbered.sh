@@ -118,23 +118,24 @@ poll 60 frr_up eth1
 up_ms="$(elapsed_ms "$t0")"
 check "FRR: the unnumbered session with node1 on eth1 is Established" frr_up eth1
 echo "#   measured: speaker start -> Established at FRR (unnumbered, eth1): $up_ms ms"
-echo "$up_ms" >"$LAB_DIR/unnumbered-up-ms"
+grep -E "unnumbered|peer=fabric" "$LAB_DIR/ferrolb-node1.log" | head -n 12 | cut -c1-170 | sed 's/^/#   /'
 check "FRR learnt node1's link-local from its RAs (the neighbour eth1 is $NODE_LL)" \
   sh -c "vtysh --vty_socket '$FRR_DIR' -c 'show bgp neighbors eth1 json' | grep -q '\"hostForeign\":\"$NODE_LL\"\\|$NODE_LL'"
 check "node1's session runs over fe80::…%eth1, port 179" \
   sh -c "'$LAB_SH' exec node1 ss -Htn state established 'dport = :179' | grep -q '%eth1'"
 route_json() { vty -c "show bgp $1 unicast $2 json"; }
-nexthops() { # FAMILY PREFIX: the next hops of the route's first path, "ip/scope" each
+nexthops() { # FAMILY PREFIX: the next hops of each path of the route ("ip/scope" each), a path a line
   route_json "$1" "$2" | "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)
-print(" ".join("%s/%s" % (n.get("ip"), n.get("scope")) for n in d["paths"][0]["nexthops"]))'
+for p in d["paths"]:
+    print(" ".join("%s/%s" % (n.get("ip"), n.get("scope")) for n in p["nexthops"]))'
 }
 # FRR shows a 16-octet next hop in its "global" slot, whatever its scope
 has_v4_via_ll() { nexthops ipv4 10.50.0.7/32 | grep -q "^$NODE_LL/"; }
 has_v6() { nexthops ipv6 fd00:50::7/128 | grep -q "$NODE_LL"; }
 wait_for 5 "FRR has 10.50.0.7/32 (IPv4) with node1's link-local as its IPv6 next hop (RFC 8950)" has_v4_via_ll
-echo "#   10.50.0.7/32 next hops at FRR: $(nexthops ipv4 10.50.0.7/32 2>/dev/null)"
+echo "#   10.50.0.7/32 next hops at FRR, per path: $(nexthops ipv4 10.50.0.7/32 2>/dev/null | paste -sd';')"
 wait_for 5 "FRR has fd00:50::7/128 (IPv6) from node1 over the unnumbered session" has_v6
 check "FRR's eth1 neighbour has the extended next hop capability both ways" \
   sh -c "vtysh --vty_socket '$FRR_DIR' -c 'show bgp neighbors eth1 json' | grep -q '\"extendedNexthop\":\"advertisedAndReceived\"'"
@@ -162,9 +163,9 @@ wait_for 5 "FRR has 10.50.0.7/32 from the plain peer too (next hop 172.30.0.11)"
 # ---- 3. a global address on the link: the 32-octet next hop ----
 lab exec node1 ip -6 addr add fd00:31::11/64 dev eth1 nodad
 vty -c "clear bgp eth1" >/dev/null
-has_v4_via_global() { nexthops ipv4 10.50.0.7/32 | grep -q "fd00:31::11/global"; }
+has_v4_via_global() { nexthops ipv4 10.50.0.7/32 | grep -q "^fd00:31::11/global $NODE_LL/link-local"; }
 wait_for 30 "after a reset FRR has 10.50.0.7/32 with node1's global fd00:31::11 as next hop (and the link-local)" has_v4_via_global
-echo "#   10.50.0.7/32 next hops at FRR: $(nexthops ipv4 10.50.0.7/32 2>/dev/null)"
+echo "#   10.50.0.7/32 next hops at FRR, per path: $(nexthops ipv4 10.50.0.7/32 2>/dev/null | paste -sd';')"
 
 # ---- 4. the Service withdrawn ----
 rm -f "$DIR/svc-web.yaml"
