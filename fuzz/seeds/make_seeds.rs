@@ -477,6 +477,16 @@ fn l2_seeds(corpus: &mut Corpus) {
     assert!(NdpPacket::decode_frame(&with_options).is_ok(), "the options seed decodes");
     corpus.add("ndp_decode", "ns-with-other-options", with_options.clone());
     corpus.add("ndp_checksummed", "ns-with-other-options", with_options);
+
+    // Router advertisements as an unnumbered BGP interface reads them (ICMPv6, no IPv6
+    // header): ours (lifetime 0), a router's with its link-layer address and an MTU option,
+    // and a solicitation, which the decoder refuses.
+    let ours = ferrolb_l2::RouterAdvert::not_a_router(Some(ETH0_MAC)).encode();
+    let mut router = ferrolb_l2::RouterAdvert { router_lifetime: 1800, cur_hop_limit: 64, ..ferrolb_l2::RouterAdvert::not_a_router(Some(HOST_MAC)) }.encode();
+    router.extend_from_slice(&mtu);
+    corpus.add("ra_decode", "ra-ours", ours);
+    corpus.add("ra_decode", "ra-router-with-mtu", router);
+    corpus.add("ra_decode", "rs", ferrolb_l2::router_advert::router_solicitation(Some(HOST_MAC)));
 }
 
 // ---- BFD ------------------------------------------------------------------------------------

@@ -132,6 +132,32 @@ pub mod l2 {
         }
     }
 
+    /// The checks of the `ra_decode` target: an ICMPv6 message as a raw socket on an
+    /// unnumbered BGP interface reads it. A decoded Router Advertisement re-encodes to one
+    /// that decodes the same, and the neighbour chooser takes its source only when it is a
+    /// link-local address that is not ours.
+    pub fn check_router_advert(message: &[u8]) {
+        use std::time::Duration;
+
+        use ferrolb_l2::{LinkNeighbour, RouterAdvert};
+
+        let Ok(advert) = RouterAdvert::decode(message) else { return };
+        assert_eq!(RouterAdvert::decode(&advert.encode()), Ok(advert));
+        // The source is beside the bytes on a real socket; the first 16 bytes stand in for it.
+        let source = message.get(..16).map_or(Ipv6Addr::UNSPECIFIED, |b| {
+            Ipv6Addr::from(<[u8; 16]>::try_from(b).expect("16 octets"))
+        });
+        let ours = [Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x11)];
+        let mut neighbour = LinkNeighbour::default();
+        let taken = neighbour.heard(source, Some(255), &ours, Duration::ZERO);
+        if taken.is_ok() {
+            assert!(source.is_unicast_link_local() && !ours.contains(&source), "{source} taken");
+            assert_eq!(neighbour.address(), Some(source));
+        } else {
+            assert_eq!(neighbour.address(), None);
+        }
+    }
+
     /// Writes the right ICMPv6 checksum (RFC 4443 §2.3) into an Ethernet frame carrying
     /// IPv6 + ICMPv6, computed with the codec's own [`icmpv6_checksum`]; frames too short
     /// or of another kind are left alone. A 16-bit checksum is the one check a mutation

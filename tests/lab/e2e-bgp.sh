@@ -4,7 +4,7 @@
 # Three nodes run `ferrolb run --node nodeK --source dir:DIR` on one shared manifest directory;
 # BGPPeers select node1 (eBGP AS 64512 -> 64500: an IPv4 session to each router, holdTime 3s,
 # dualStackAddressFamily: true, and an IPv6-transport session to each router; and two peers it
-# cannot serve, unnumbered and in a VRF node1 does not have) and node2 (iBGP
+# cannot serve, unnumbered on an interface and in a VRF node1 does not have) and node2 (iBGP
 # AS 64500: an IPv4 session to each router); node3 has no peer (it only hosts endpoints).
 #   phase 1, plain sessions:
 #     * every session is Established at the router, metallb_bgp_session_up is 1, the speaker logs it
@@ -368,13 +368,13 @@ S1="$STATE/configurationstates/speaker-node1.json"
 peers_condition() { # the bgpPeersServed condition of node1's ConfigurationState is False and names both
   local c
   c="$(jget "$S1" '[x for x in d["conditions"] if x["type"] == "bgpPeersServed"][0]')" || return 1
-  case "$c" in *"'status': 'False'"*"BGPPeer/node1-fabric: BGP unnumbered (interface eth1)"*"BGPPeer/node1-red: VRF red does not exist on this node"*) ;; *) return 1 ;; esac
+  case "$c" in *"'status': 'False'"*"BGPPeer/node1-fabric: interface eth1 does not exist on this node"*"BGPPeer/node1-red: VRF red does not exist on this node"*) ;; *) return 1 ;; esac
 }
 result_valid() { test "$(jget "$S1" 'd["result"]')" = Valid; }
 wait_for 2 "node1's ConfigurationState is Valid with the unnumbered and VRF peers in the configuration" result_valid
-wait_for 2 "node1's ConfigurationState: bgpPeersServed False, naming node1-fabric (unnumbered) and node1-red (no VRF red on node1)" peers_condition
+wait_for 2 "node1's ConfigurationState: bgpPeersServed False, naming node1-fabric (unnumbered on eth1, which node1 lacks) and node1-red (no VRF red on node1)" peers_condition
 check "metrics: node1 ferrolb_bgp_peers_unserved 2" metric_is node1 ferrolb_bgp_peers_unserved 2
-check "log: node1 says it opens no session with node1-fabric, and why" log_says ferrolb-node1 node1-fabric 'BGP unnumbered'
+check "log: node1 says it opens no session with node1-fabric, and why" log_says ferrolb-node1 node1-fabric 'interface eth1 does not exist'
 
 # ---- the routes and their attributes ----
 for r in "${ROUTERS[@]}"; do
@@ -402,11 +402,11 @@ wait_for 2 "router kernel: 10.50.0.1 installed by BIRD" \
   sh -c "'$LAB_SH' exec router ip route show 10.50.0.1 | grep -q 'proto bird'"
 
 # ---- ServiceBGPStatus ----
-# node1-red too: listed like any configured peer whose session is down (its VRF is missing);
-# node1-fabric is not (the speaker does not serve unnumbered peers at all yet)
-N1PEERS="node1-bird,node1-bird-v6,node1-frr,node1-frr-v6,node1-gobgp,node1-gobgp-v6,node1-red"
+# node1-red and node1-fabric too: listed like any configured peer whose session is down (its
+# VRF, its interface is missing)
+N1PEERS="node1-bird,node1-bird-v6,node1-fabric,node1-frr,node1-frr-v6,node1-gobgp,node1-gobgp-v6,node1-red"
 N2PEERS="node2-bird,node2-frr,node2-gobgp"
-wait_for 2 "ServiceBGPStatus web/node1 names node1's six peers and node1-red" bgp_status_is web node1 "$N1PEERS"
+wait_for 2 "ServiceBGPStatus web/node1 names node1's six peers, node1-fabric and node1-red" bgp_status_is web node1 "$N1PEERS"
 wait_for 2 "ServiceBGPStatus web/node2 names node2's three peers" bgp_status_is web node2 "$N2PEERS"
 check "no ServiceBGPStatus for node3 (no peer selects it)" test ! -e "$STATE/servicebgpstatus/default/web/node3.json"
 

@@ -41,12 +41,12 @@ pub enum BgpDecision {
     Skip(Reason),
 }
 
-/// The BGPPeers of `node` this speaker serves (a peer it does not serve at all, unnumbered
-/// for now, gets no routes and is not named in the Services' ServiceBGPStatus; the speaker
-/// reports why on the peer; a peer whose VRF this node lacks is listed, as any peer whose
-/// session is down). Found once per node, not once per Service.
+/// The BGPPeers of `node` this speaker serves (a peer with no neighbour to dial gets no
+/// routes and is not named in the Services' ServiceBGPStatus; a peer whose VRF or
+/// unnumbered interface this node lacks is listed, as any peer whose session is down, and
+/// the speaker reports why on the peer). Found once per node, not once per Service.
 pub(crate) fn node_peers<'a>(cluster: &Cluster<'a>, node: &str) -> Vec<&'a Peer> {
-    cluster.config.peers.iter().filter(|p| p.nodes.contains(node) && crate::sessions::dialable(p).is_some()).collect()
+    cluster.config.peers.iter().filter(|p| p.nodes.contains(node) && crate::sessions::neighbour(p).is_some()).collect()
 }
 
 /// `node`'s decision for the service, with the checks in MetalLB's order (docs/compatibility.md §4.3);

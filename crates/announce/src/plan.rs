@@ -105,7 +105,7 @@ pub struct ServiceAnnouncements {
 fn no_peer_reason(cluster: &Cluster<'_>, node: &str) -> Reason {
     let mut peers = cluster.config.peers.iter().filter(|p| p.nodes.contains(node)).peekable();
     let has_peers = peers.peek().is_some();
-    if has_peers && peers.all(|p| crate::sessions::dialable(p).is_none()) {
+    if has_peers && peers.all(|p| crate::sessions::neighbour(p).is_none()) {
         Reason::PeersNotServed
     } else {
         Reason::NoPeers

@@ -42,8 +42,8 @@ pub enum Reason {
     /// named by the matching advertisements and carries the address's family. MetalLB says
     /// nothing here; `plan` does, so the user sees why no router learns the prefix.
     NoPeers,
-    /// BGP: the node would announce, but every BGPPeer of this node is one the speaker does
-    /// not serve yet (BGP unnumbered): it opens no session and reports it on the peer.
+    /// BGP: the node would announce, but no BGPPeer of this node names a neighbour the
+    /// speaker can dial: it opens no session and reports it on the peer.
     PeersNotServed,
 }
 

@@ -51,10 +51,39 @@ impl NodeAddresses {
     }
 }
 
-/// The address this speaker dials for `peer`, when it can: not yet for an unnumbered peer
-/// (the neighbour is learnt on its interface; [`peer_notes`] says so on the peer).
+/// The configured address this speaker dials for `peer`: none for an unnumbered peer, whose
+/// link-local address is learnt on its interface ([`Neighbour::Unnumbered`]).
 pub fn dialable(peer: &Peer) -> Option<IpAddr> {
     peer.address.filter(|_| peer.interface.is_none())
+}
+
+/// Whom a session dials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Neighbour {
+    /// `peerAddress`.
+    Address(IpAddr),
+    /// BGP unnumbered (`interface`, no `peerAddress`): the router on that interface, at the
+    /// link-local address its Router Advertisements come from (as FRR learns it for
+    /// `neighbor IFNAME interface`).
+    Unnumbered(String),
+}
+
+/// Whom `peer`'s session dials; `None` for a peer with neither (which validation refuses).
+pub fn neighbour(peer: &Peer) -> Option<Neighbour> {
+    match (&peer.interface, peer.address) {
+        (Some(interface), _) => Some(Neighbour::Unnumbered(interface.clone())),
+        (None, Some(address)) => Some(Neighbour::Address(address)),
+        (None, None) => None,
+    }
+}
+
+/// Whether an unnumbered `peer`'s interface exists on this node (true for a numbered peer,
+/// and when the devices are unknown).
+pub(crate) fn interface_present(peer: &Peer, devices: Devices<'_>) -> bool {
+    match (&peer.interface, devices) {
+        (Some(interface), Some(devices)) => devices.contains(interface),
+        _ => true,
+    }
 }
 
 /// The devices of this node (`/sys/class/net`), as the executor last read them; `None`
@@ -76,9 +105,17 @@ pub(crate) fn vrf_present(peer: &Peer, devices: Devices<'_>) -> bool {
 /// CRC of the name in that last case). A peer in a VRF is dialled from the VRF's device, and
 /// the next hop of the other family comes from the session's interface (in that VRF), never
 /// from the Node's addresses, which belong to the default VRF.
+///
+/// An unnumbered peer's session runs over IPv6 link-local on its interface and, as MetalLB's
+/// FRR mode treats such a neighbour, is dual-stack: IPv4 and IPv6 unicast both offered, IPv4
+/// routes with an IPv6 next hop (RFC 8950). Its next hops are the interface's own (its global
+/// IPv6 address and its link-local), never the Node's, which may live on another interface.
 pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> Option<PeerSettings> {
-    let address = dialable(peer)?;
-    let in_vrf = peer.vrf.is_some();
+    let (address, interface) = match neighbour(peer)? {
+        Neighbour::Address(address) => (address, None),
+        Neighbour::Unnumbered(interface) => (IpAddr::V6(Ipv6Addr::UNSPECIFIED), Some(interface)),
+    };
+    let own_next_hops = peer.vrf.is_none() && interface.is_none();
     let source_v4 = match peer.source_address {
         Some(IpAddr::V4(v4)) => Some(v4),
         _ => None,
@@ -102,10 +139,11 @@ pub fn settings(peer: &Peer, node: &str, addresses: NodeAddresses) -> Option<Pee
         connect_time: peer.connect_time,
         password: peer.password.clone(),
         ebgp_multihop: peer.ebgp_multi_hop,
-        ipv4_next_hop: addresses.ipv4.filter(|_| !in_vrf),
-        ipv6_next_hop: addresses.ipv6.filter(|_| !in_vrf),
+        ipv4_next_hop: addresses.ipv4.filter(|_| own_next_hops),
+        ipv6_next_hop: addresses.ipv6.filter(|_| own_next_hops),
         graceful_restart: peer.graceful_restart.then_some(GRACEFUL_RESTART_TIME),
-        families: families(peer.dual_stack_address_family, address),
+        families: families(peer.dual_stack_address_family || interface.is_some(), address),
+        interface,
     })
 }
 
@@ -126,8 +164,8 @@ fn name_router_id(node: &str) -> Ipv4Addr {
 }
 
 /// The peers this node keeps a session with: the configuration is already in this node's
-/// scope, so every peer in it selects this node. A peer it cannot serve (unnumbered, or in a
-/// VRF this node does not have) is left out, and explained by [`peer_notes`]; the others
+/// scope, so every peer in it selects this node. A peer it cannot serve (unnumbered on an
+/// interface, or in a VRF, this node does not have) is left out, and explained by [`peer_notes`]; the others
 /// are unaffected.
 pub fn wanted_sessions(
     config: &Config,
@@ -138,7 +176,7 @@ pub fn wanted_sessions(
     config
         .peers
         .iter()
-        .filter(|p| p.nodes.contains(node) && vrf_present(p, devices))
+        .filter(|p| p.nodes.contains(node) && vrf_present(p, devices) && interface_present(p, devices))
         .filter_map(|p| Some((p.name.clone(), settings(p, node, addresses)?)))
         .collect()
 }
@@ -160,10 +198,13 @@ pub fn peer_notes(config: &Config, node: &str, connected: Option<&[IpNet]>, devi
     let mut notes = Vec::new();
     for peer in config.peers.iter().filter(|p| p.nodes.contains(node)) {
         let note = |served: bool, message: String| PeerNote { peer: peer.name.clone(), served, message };
-        if let Some(interface) = &peer.interface {
-            notes.push(note(false, format!("BGP unnumbered (interface {interface}) is not implemented by this speaker yet: no session with this peer; the node's other peers are served")));
+        if let Some(interface) = peer.interface.as_ref().filter(|_| !interface_present(peer, devices)) {
+            notes.push(note(false, format!("interface {interface} does not exist on this node: no unnumbered BGP session with this peer until it does; the node's other peers are served")));
         } else if let Some(vrf) = peer.vrf.as_ref().filter(|_| !vrf_present(peer, devices)) {
             notes.push(note(false, format!("VRF {vrf} does not exist on this node (no device of that name): no session with this peer until it does; the node's other peers are served")));
+        }
+        if let (Some(profile), Some(_)) = (&peer.bfd_profile, &peer.interface) {
+            notes.push(note(true, format!("BFD profile {profile} is not run for an unnumbered peer by this speaker yet: its session is watched by the BGP hold timer only")));
         }
         let echo = peer
             .bfd_profile
@@ -375,24 +416,63 @@ mod tests {
         }
     }
 
+    fn unnumbered(interface: &str) -> Peer {
+        let mut p = peer();
+        p.name = "unnumbered".into();
+        p.address = None;
+        p.interface = Some(interface.into());
+        p
+    }
+
     #[test]
-    fn an_unnumbered_peer_gets_no_session_and_a_note_while_the_others_are_served() {
-        let mut unnumbered = peer();
-        unnumbered.name = "unnumbered".into();
-        unnumbered.address = None;
-        unnumbered.interface = Some("eth1".into());
-        let config = Config { peers: vec![unnumbered, peer()], ..Config::default() };
-        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default(), None);
+    fn an_unnumbered_peer_is_dialled_on_its_interface_dual_stack_with_the_interface_next_hops() {
+        let config = Config { peers: vec![unnumbered("eth1"), peer()], ..Config::default() };
+        let addresses = NodeAddresses::of(Some(&node(&["172.30.0.11", "fd00:30::11"])));
+        let devices = BTreeSet::from(["eth0".to_owned(), "eth1".to_owned()]);
+        let wanted = wanted_sessions(&config, "node1", addresses, Some(&devices));
+        assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router", "unnumbered"]);
+        let s = &wanted["unnumbered"];
+        assert_eq!(s.interface.as_deref(), Some("eth1"));
+        assert_eq!(s.address, IpAddr::V6(Ipv6Addr::UNSPECIFIED), "learnt from router advertisements");
+        assert_eq!(s.families, [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST], "FRR mode: dual-stack");
+        assert!(s.fsm_config().extended_next_hop, "IPv4 routes with an IPv6 next hop (RFC 8950)");
+        assert_eq!((s.ipv4_next_hop, s.ipv6_next_hop), (None, None), "the interface's, not the Node's");
+        assert_eq!(s.router_id, Ipv4Addr::new(172, 30, 0, 11));
+        assert_eq!(s.peer_label(), "eth1:179");
+        assert!(!wanted["router"].fsm_config().extended_next_hop, "a numbered peer is unchanged");
+        assert!(peer_notes(&config, "node1", None, Some(&devices)).is_empty(), "nothing left unsaid");
+        assert_eq!(neighbour(&config.peers[0]), Some(Neighbour::Unnumbered("eth1".into())));
+        assert_eq!(dialable(&config.peers[0]), None, "no configured address");
+    }
+
+    #[test]
+    fn an_unnumbered_peer_keeps_its_remote_as_setting() {
+        for (asn, want) in [
+            (PeerAsn::Fixed(64500), PeerAs::Fixed(64500)),
+            (PeerAsn::DynamicExternal, PeerAs::External),
+            (PeerAsn::DynamicInternal, PeerAs::Internal),
+        ] {
+            let p = Peer { peer_asn: asn, ..unnumbered("eth1") };
+            assert_eq!(settings(&p, "node1", NodeAddresses::default()).unwrap().peer_asn, want);
+        }
+    }
+
+    #[test]
+    fn an_unnumbered_peer_on_a_missing_interface_gets_no_session_and_a_note_while_the_others_are_served() {
+        let config = Config { peers: vec![unnumbered("eth9"), peer()], ..Config::default() };
+        let devices = BTreeSet::from(["eth0".to_owned()]);
+        let wanted = wanted_sessions(&config, "node1", NodeAddresses::default(), Some(&devices));
         assert_eq!(wanted.keys().collect::<Vec<_>>(), ["router"]);
-        let notes = peer_notes(&config, "node1", None, None);
+        let notes = peer_notes(&config, "node1", None, Some(&devices));
         let brief: Vec<(&str, bool)> = notes.iter().map(|n| (n.peer.as_str(), n.served)).collect();
         assert_eq!(brief, [("unnumbered", false)]);
-        assert!(
-            notes[0].message.starts_with("BGP unnumbered (interface eth1) is not implemented"),
-            "{}",
-            notes[0].message
+        assert!(notes[0].message.starts_with("interface eth9 does not exist on this node"), "{}", notes[0].message);
+        assert!(peer_notes(&config, "node2", None, Some(&devices)).is_empty(), "only this node's peers");
+        assert_eq!(
+            wanted_sessions(&config, "node1", NodeAddresses::default(), None).len(),
+            2,
+            "devices unknown: dialled"
         );
-        assert!(peer_notes(&config, "node2", None, None).is_empty(), "only this node's peers");
     }
 
     /// The test peer, and the same peer named red in VRF red.

@@ -167,7 +167,7 @@ fn prefixes_are_aggregated_and_carry_communities_and_local_pref_only_towards_ibg
 }
 
 #[test]
-fn an_unnumbered_peer_gets_no_routes_and_a_vrf_peer_gets_its_own() {
+fn an_unnumbered_peer_and_a_vrf_peer_get_their_routes_beside_a_plain_one() {
     let mut docs = vec![
         pool("p", &["10.0.0.0/24"]),
         peer("tor", 64500, 64501, "192.0.2.1", ""),
@@ -180,7 +180,7 @@ fn an_unnumbered_peer_gets_no_routes_and_a_vrf_peer_gets_its_own() {
     docs.extend(nodes(&["node1"]));
     let w = World::new(&docs);
     let r = routes(w.bgp(&w.cluster(&Liveness::Disabled), "node1", "web"));
-    assert_eq!(r.keys().collect::<Vec<_>>(), ["red", "tor"], "not fabric: the speaker does not serve it yet");
+    assert_eq!(r.keys().collect::<Vec<_>>(), ["fabric", "red", "tor"]);
 }
 
 #[test]

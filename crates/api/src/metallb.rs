@@ -244,7 +244,8 @@ pub struct BGPPeerSpec {
     /// Address to dial; exactly one of `peerAddress` and `interface` is set.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub peer_address: String,
-    /// BGP unnumbered over this interface (accepted; the speaker does not serve it yet).
+    /// BGP unnumbered over this interface: IPv6 link-local, the neighbour learnt from its
+    /// router advertisements, IPv4 routes with an IPv6 next hop (RFC 8950).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub interface: String,
     /// Source address of the session; must exist on a local interface.

@@ -240,7 +240,9 @@ pub struct MpReach {
 }
 
 /// The MP_REACH_NLRI next hop: 4 octets for IPv4; for IPv6 16 octets (global) or 32
-/// (global then link-local, RFC 2545 §3).
+/// (global then link-local, RFC 2545 §3). An IPv6 next hop may go with IPv4 NLRI where the
+/// Extended Next Hop Encoding was negotiated (RFC 8950 §3); on an unnumbered session with no
+/// global address, `global` holds the link-local address alone (16 octets), as FRR sends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MpNextHop {
     V4(Ipv4Addr),
@@ -316,7 +318,8 @@ fn decode_mp_reach(value: &[u8], raw: &[u8]) -> Result<(MpReach, bool), MessageE
     let mut nhr = Reader::new(nh);
     let next_hop = match (family, nh.len()) {
         (AfiSafi::IPV4_UNICAST, 4) => MpNextHop::V4(Ipv4Addr::from(nhr.array::<4>().ok_or_else(bad)?)),
-        (AfiSafi::IPV6_UNICAST, 16 | 32) => MpNextHop::V6 {
+        // RFC 8950 §3: IPv4 unicast NLRI may carry an IPv6 next hop of 16 or 32 octets.
+        (AfiSafi::IPV6_UNICAST | AfiSafi::IPV4_UNICAST, 16 | 32) => MpNextHop::V6 {
             global: Ipv6Addr::from(nhr.array::<16>().ok_or_else(bad)?),
             link_local: nhr.array::<16>().map(Ipv6Addr::from),
         },
@@ -530,7 +533,7 @@ fn check_family(prefixes: &[IpNet], family: AfiSafi) -> Result<(), EncodeError> 
 pub(crate) fn encode_mp_reach(out: &mut Vec<u8>, reach: &MpReach) -> Result<(), EncodeError> {
     check_family(&reach.nlri, reach.family)?;
     match (reach.family, reach.next_hop) {
-        (AfiSafi::IPV4_UNICAST, MpNextHop::V4(_)) | (AfiSafi::IPV6_UNICAST, MpNextHop::V6 { .. }) => {}
+        (AfiSafi::IPV4_UNICAST, _) | (AfiSafi::IPV6_UNICAST, MpNextHop::V6 { .. }) => {}
         (family, _) => return Err(EncodeError::NextHopFamilyMismatch { family }),
     }
     put_attr(out, OPTIONAL_NON_TRANSITIVE, MP_REACH_NLRI, |out| {

@@ -46,7 +46,7 @@ pub use error::{DecodeError, EncodeError, MessageError};
 pub use fsm::{DownReason, Fsm, FsmConfig, Input, Negotiated, Output, PeerAs, State, Timer};
 pub use header::{MessageType, next_frame_len};
 pub use notification::{CeaseSubcode, ErrorCode, Notification};
-pub use open::{Capability, GracefulRestart, GracefulRestartFamily, Open};
+pub use open::{Capability, ExtendedNextHop, GracefulRestart, GracefulRestartFamily, Open};
 pub use pack::UpdatePacker;
 pub use peer::PeerSettings;
 pub use rib::{AdjRibOut, ExportPolicy, InterfaceNextHops, RouteAttrs};

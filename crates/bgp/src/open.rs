@@ -33,6 +33,7 @@ const PARAM_CAPABILITIES: u8 = 2;
 
 const CAP_MULTIPROTOCOL: u8 = 1;
 const CAP_ROUTE_REFRESH: u8 = 2;
+const CAP_EXTENDED_NEXT_HOP: u8 = 5;
 const CAP_GRACEFUL_RESTART: u8 = 64;
 const CAP_FOUR_OCTET_AS: u8 = 65;
 
@@ -59,6 +60,20 @@ pub enum Capability {
     Multiprotocol(AfiSafi),
     /// RFC 2918 §2: empty value.
     RouteRefresh,
+    /// RFC 8950 §3 (Extended Next Hop Encoding): the (NLRI family, next-hop AFI) pairs the
+    /// sender accepts, e.g. IPv4 unicast with an IPv6 next hop on an unnumbered session.
+    ///
+    /// ```text
+    /// +-----------------------------------------------------+
+    /// | NLRI AFI - 1 (2 octets)                             |
+    /// +-----------------------------------------------------+
+    /// | NLRI SAFI - 1 (2 octets)                            |
+    /// +-----------------------------------------------------+
+    /// | Nexthop AFI - 1 (2 octets)                          |
+    /// +-----------------------------------------------------+
+    /// | ....                                                |
+    /// ```
+    ExtendedNextHop(Vec<ExtendedNextHop>),
     /// RFC 4724 §3.
     GracefulRestart(GracefulRestart),
     /// RFC 6793 §3: the sender's real 4-octet ASN.
@@ -97,6 +112,21 @@ pub struct GracefulRestart {
     pub families: Vec<GracefulRestartFamily>,
 }
 
+/// One tuple of the Extended Next Hop Encoding capability (RFC 8950 §3). The SAFI is two
+/// octets here, unlike in the multiprotocol capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtendedNextHop {
+    pub nlri_afi: u16,
+    pub nlri_safi: u16,
+    pub next_hop_afi: u16,
+}
+
+impl ExtendedNextHop {
+    /// IPv4 unicast NLRI with an IPv6 next hop: what an unnumbered session needs (RFC 8950
+    /// §3, and what FRR offers on `neighbor IFNAME interface`).
+    pub const IPV4_UNICAST_OVER_IPV6: Self = Self { nlri_afi: 1, nlri_safi: 1, next_hop_afi: 2 };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GracefulRestartFamily {
     pub family: AfiSafi,
@@ -132,6 +162,11 @@ impl Open {
 
     pub fn supports_family(&self, family: AfiSafi) -> bool {
         self.capabilities.contains(&Capability::Multiprotocol(family))
+    }
+
+    /// Whether the sender accepts IPv4 unicast routes with an IPv6 next hop (RFC 8950 §3).
+    pub fn supports_extended_next_hop(&self, tuple: ExtendedNextHop) -> bool {
+        self.capabilities.iter().any(|c| matches!(c, Capability::ExtendedNextHop(t) if t.contains(&tuple)))
     }
 
     pub fn supports_route_refresh(&self) -> bool {
@@ -250,6 +285,16 @@ fn decode_capabilities(buf: &[u8], caps: &mut Vec<Capability>) -> Result<(), Mes
             }
             CAP_ROUTE_REFRESH if value.is_empty() => Capability::RouteRefresh,
             CAP_ROUTE_REFRESH => return Err(malformed("route refresh capability is not empty")),
+            CAP_EXTENDED_NEXT_HOP => {
+                if value.is_empty() || !value.len().is_multiple_of(6) {
+                    return Err(malformed("extended next hop capability is not a list of 6-octet tuples"));
+                }
+                let mut tuples = Vec::with_capacity(value.len() / 6);
+                while let (Some(nlri_afi), Some(nlri_safi), Some(next_hop_afi)) = (v.u16(), v.u16(), v.u16()) {
+                    tuples.push(ExtendedNextHop { nlri_afi, nlri_safi, next_hop_afi });
+                }
+                Capability::ExtendedNextHop(tuples)
+            }
             CAP_FOUR_OCTET_AS => match (v.u32(), value.len()) {
                 (Some(asn), 4) => Capability::FourOctetAs(asn),
                 _ => return Err(malformed("4-octet AS capability is not 4 octets")),
@@ -287,6 +332,7 @@ impl Capability {
         match self {
             Self::Multiprotocol(_) => CAP_MULTIPROTOCOL,
             Self::RouteRefresh => CAP_ROUTE_REFRESH,
+            Self::ExtendedNextHop(_) => CAP_EXTENDED_NEXT_HOP,
             Self::GracefulRestart(_) => CAP_GRACEFUL_RESTART,
             Self::FourOctetAs(_) => CAP_FOUR_OCTET_AS,
             Self::Unknown { code, .. } => *code,
@@ -305,6 +351,13 @@ impl Capability {
                 out.put_u8(f.safi);
             }
             Self::RouteRefresh => {}
+            Self::ExtendedNextHop(tuples) => {
+                for t in tuples {
+                    out.put_u16(t.nlri_afi);
+                    out.put_u16(t.nlri_safi);
+                    out.put_u16(t.next_hop_afi);
+                }
+            }
             Self::GracefulRestart(gr) => {
                 let mut head = gr.restart_time.min(GR_TIME_MASK);
                 if gr.restart_state {

@@ -30,6 +30,9 @@ const MP_UNREACH_OVERHEAD: usize = 4 + 2 + 1;
 pub struct UpdatePacker {
     attributes: PathAttributes,
     ipv6_next_hop: Option<MpNextHop>,
+    /// IPv4 prefixes go in MP_REACH_NLRI / MP_UNREACH_NLRI (AFI 1) with this IPv6 next hop
+    /// (RFC 8950 §4), instead of the NLRI field with NEXT_HOP.
+    ipv4_extended_next_hop: Option<MpNextHop>,
     ctx: EncodeContext,
 }
 
@@ -38,7 +41,50 @@ impl UpdatePacker {
     /// prefixes; any MP_REACH_NLRI / MP_UNREACH_NLRI in `attributes` is ignored.
     pub fn new(attributes: PathAttributes, ipv6_next_hop: Option<MpNextHop>, ctx: EncodeContext) -> Self {
         let attributes = PathAttributes { mp_reach: None, mp_unreach: None, ..attributes };
-        Self { attributes, ipv6_next_hop, ctx }
+        Self { attributes, ipv6_next_hop, ipv4_extended_next_hop: None, ctx }
+    }
+
+    /// IPv4 prefixes announced with the IPv6 `next_hop` in MP_REACH_NLRI, and withdrawn in
+    /// MP_UNREACH_NLRI (RFC 8950 §4, with the Extended Next Hop Encoding negotiated).
+    pub fn with_ipv4_extended_next_hop(mut self, next_hop: MpNextHop) -> Self {
+        self.ipv4_extended_next_hop = Some(next_hop);
+        self
+    }
+
+    /// Prefixes of one family in MP_REACH_NLRI with `next_hop`, as many per UPDATE as fit.
+    fn announce_mp(
+        &self,
+        family: AfiSafi,
+        next_hop: MpNextHop,
+        prefixes: Vec<IpNet>,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<(), EncodeError> {
+        // NEXT_HOP is for the IPv4 NLRI field only (RFC 4760 §3).
+        let attributes = PathAttributes { next_hop: None, ..self.attributes.clone() };
+        let base = self.encoded_attributes_len(&attributes)? + MP_REACH_OVERHEAD + next_hop.encoded_len();
+        let room = room(base)?;
+        for chunk in chunks(&prefixes, room, nlri::encoded_len) {
+            let mut attributes = attributes.clone();
+            attributes.mp_reach = Some(MpReach { family, next_hop, nlri: chunk.to_vec() });
+            let update = Update { attributes, ..Update::default() };
+            out.push(Message::Update(update).encode(&self.ctx)?);
+        }
+        Ok(())
+    }
+
+    /// Prefixes of one family withdrawn in MP_UNREACH_NLRI.
+    fn withdraw_mp(&self, family: AfiSafi, prefixes: Vec<IpNet>, out: &mut Vec<Vec<u8>>) -> Result<(), EncodeError> {
+        for chunk in chunks(&prefixes, room(MP_UNREACH_OVERHEAD)?, nlri::encoded_len) {
+            let update = Update {
+                attributes: PathAttributes {
+                    mp_unreach: Some(MpUnreach { family, withdrawn: chunk.to_vec() }),
+                    ..PathAttributes::default()
+                },
+                ..Update::default()
+            };
+            out.push(Message::Update(update).encode(&self.ctx)?);
+        }
+        Ok(())
     }
 
     /// The UPDATEs announcing `prefixes` (deduplicated; IPv4 first, each family in
@@ -46,7 +92,9 @@ impl UpdatePacker {
     pub fn announce(&self, prefixes: &[IpNet]) -> Result<Vec<Vec<u8>>, EncodeError> {
         let (v4, v6) = split_families(prefixes);
         let mut out = Vec::new();
-        if !v4.is_empty() {
+        if let (false, Some(next_hop)) = (v4.is_empty(), self.ipv4_extended_next_hop) {
+            self.announce_mp(AfiSafi::IPV4_UNICAST, next_hop, v4.iter().copied().map(IpNet::V4).collect(), &mut out)?;
+        } else if !v4.is_empty() {
             if self.attributes.next_hop.is_none() {
                 return Err(EncodeError::MissingNextHop { family: AfiSafi::IPV4_UNICAST });
             }
@@ -67,20 +115,7 @@ impl UpdatePacker {
                     return Err(EncodeError::MissingNextHop { family: AfiSafi::IPV6_UNICAST });
                 }
             };
-            // NEXT_HOP is for IPv4 NLRI only (RFC 4760 §3).
-            let attributes = PathAttributes { next_hop: None, ..self.attributes.clone() };
-            let base = self.encoded_attributes_len(&attributes)? + MP_REACH_OVERHEAD + next_hop.encoded_len();
-            let room = room(base)?;
-            for chunk in chunks(&v6, room, |p| nlri::encoded_len(&IpNet::V6(*p))) {
-                let mut attributes = attributes.clone();
-                attributes.mp_reach = Some(MpReach {
-                    family: AfiSafi::IPV6_UNICAST,
-                    next_hop,
-                    nlri: chunk.iter().copied().map(IpNet::V6).collect(),
-                });
-                let update = Update { attributes, ..Update::default() };
-                out.push(Message::Update(update).encode(&self.ctx)?);
-            }
+            self.announce_mp(AfiSafi::IPV6_UNICAST, next_hop, v6.iter().copied().map(IpNet::V6).collect(), &mut out)?;
         }
         Ok(out)
     }
@@ -89,24 +124,15 @@ impl UpdatePacker {
     pub fn withdraw(&self, prefixes: &[IpNet]) -> Result<Vec<Vec<u8>>, EncodeError> {
         let (v4, v6) = split_families(prefixes);
         let mut out = Vec::new();
-        for chunk in chunks(&v4, room(0)?, |p| nlri::encoded_len(&IpNet::V4(*p))) {
-            let update = Update { withdrawn: chunk.to_vec(), ..Update::default() };
-            out.push(Message::Update(update).encode(&self.ctx)?);
+        if self.ipv4_extended_next_hop.is_some() {
+            self.withdraw_mp(AfiSafi::IPV4_UNICAST, v4.iter().copied().map(IpNet::V4).collect(), &mut out)?;
+        } else {
+            for chunk in chunks(&v4, room(0)?, |p| nlri::encoded_len(&IpNet::V4(*p))) {
+                let update = Update { withdrawn: chunk.to_vec(), ..Update::default() };
+                out.push(Message::Update(update).encode(&self.ctx)?);
+            }
         }
-        let room6 = room(MP_UNREACH_OVERHEAD)?;
-        for chunk in chunks(&v6, room6, |p| nlri::encoded_len(&IpNet::V6(*p))) {
-            let update = Update {
-                attributes: PathAttributes {
-                    mp_unreach: Some(MpUnreach {
-                        family: AfiSafi::IPV6_UNICAST,
-                        withdrawn: chunk.iter().copied().map(IpNet::V6).collect(),
-                    }),
-                    ..PathAttributes::default()
-                },
-                ..Update::default()
-            };
-            out.push(Message::Update(update).encode(&self.ctx)?);
-        }
+        self.withdraw_mp(AfiSafi::IPV6_UNICAST, v6.iter().copied().map(IpNet::V6).collect(), &mut out)?;
         Ok(out)
     }
 

@@ -48,6 +48,11 @@ pub struct PeerSettings {
     /// BGPPeer gets is the configuration's decision (`dualStackAddressFamily`); this crate
     /// only carries them out.
     pub families: Vec<AfiSafi>,
+    /// BGP unnumbered (`BGPPeer.spec.interface`): the session runs over IPv6 link-local on
+    /// this interface, to the neighbour learnt there from its router advertisements
+    /// (`address` is unspecified until then), and IPv4 routes go with an IPv6 next hop
+    /// (RFC 8950).
+    pub interface: Option<String>,
 }
 
 impl PeerSettings {
@@ -77,6 +82,7 @@ impl PeerSettings {
             ipv6_next_hop: None,
             graceful_restart: None,
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
+            interface: None,
         }
     }
 
@@ -84,9 +90,13 @@ impl PeerSettings {
         SocketAddr::new(self.address, self.port)
     }
 
-    /// `"addr:port"` (`"[v6]:port"`), MetalLB's `peer` metric label.
+    /// `"addr:port"` (`"[v6]:port"`), MetalLB's `peer` metric label; `"IFNAME:port"` for an
+    /// unnumbered peer, whose address is learnt (and may change) while the session lives.
     pub fn peer_label(&self) -> String {
-        self.peer_addr().to_string()
+        match &self.interface {
+            Some(interface) => format!("{interface}:{}", self.port),
+            None => self.peer_addr().to_string(),
+        }
     }
 
     /// Whether the session is eBGP as far as configuration tells: a fixed peer AS other
@@ -106,6 +116,7 @@ impl PeerSettings {
         config.connect_time = self.connect_time.filter(|t| !t.is_zero()).unwrap_or(DEFAULT_CONNECT_TIME);
         config.graceful_restart = self.graceful_restart;
         config.families = self.families.clone();
+        config.extended_next_hop = self.interface.is_some();
         config
     }
 }

@@ -91,6 +91,10 @@ pub struct ExportPolicy {
     pub ipv4_next_hop: Option<Ipv4Addr>,
     /// Always [`MpNextHop::V6`] when set.
     pub ipv6_next_hop: Option<MpNextHop>,
+    /// With the Extended Next Hop Encoding negotiated (RFC 8950, an unnumbered session):
+    /// the IPv6 next hop IPv4 routes go with, in MP_REACH_NLRI; it wins over
+    /// `ipv4_next_hop`.
+    pub ipv4_extended_next_hop: Option<MpNextHop>,
 }
 
 impl ExportPolicy {
@@ -122,13 +126,25 @@ impl ExportPolicy {
             None => ipv6_next_hop,
         };
         let global = global.filter(|&a| is_global_next_hop(a));
+        let ipv6_next_hop = match (global, link_local) {
+            (Some(global), link_local) => Some(MpNextHop::V6 { global, link_local }),
+            // A session over link-local with no global address on its interface (BGP
+            // unnumbered): the link-local address alone, 16 octets, as FRR sends it; the peer
+            // is on the link, so it can forward to it (RFC 2545 §3 wants a global address
+            // first, which does not exist here).
+            (None, Some(link_local)) if v6_local.is_some_and(|a| a.is_unicast_link_local()) => {
+                Some(MpNextHop::V6 { global: link_local, link_local: None })
+            }
+            (None, _) => None,
+        };
         Self {
             local_asn: negotiated.local_asn,
             internal: negotiated.internal,
             ctx: EncodeContext { four_octet_as: negotiated.four_octet_as },
             families: negotiated.families.clone(),
             ipv4_next_hop: v4,
-            ipv6_next_hop: global.map(|global| MpNextHop::V6 { global, link_local }),
+            ipv4_extended_next_hop: ipv6_next_hop.filter(|_| negotiated.extended_next_hop),
+            ipv6_next_hop,
         }
     }
 
@@ -142,7 +158,7 @@ impl ExportPolicy {
             });
         }
         match family {
-            AfiSafi::IPV4_UNICAST if self.ipv4_next_hop.is_none() => Some(
+            AfiSafi::IPV4_UNICAST if self.ipv4_next_hop.is_none() && self.ipv4_extended_next_hop.is_none() => Some(
                 "no IPv4 next hop: the session runs over IPv6, no IPv4 next hop is configured and its interface has no IPv4 address",
             ),
             AfiSafi::IPV6_UNICAST if self.ipv6_next_hop.is_none() => Some(
@@ -181,7 +197,11 @@ impl ExportPolicy {
     }
 
     fn packer(&self, attrs: &RouteAttrs) -> UpdatePacker {
-        UpdatePacker::new(self.path_attributes(attrs), self.ipv6_next_hop, self.ctx)
+        let packer = UpdatePacker::new(self.path_attributes(attrs), self.ipv6_next_hop, self.ctx);
+        match self.ipv4_extended_next_hop {
+            Some(next_hop) => packer.with_ipv4_extended_next_hop(next_hop),
+            None => packer,
+        }
     }
 }
 

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -84,6 +84,18 @@ impl Session {
     /// Starts the session task, which dials at once and redials with backoff (1, 2, 4 …
     /// 120 s) for as long as the session lives. Must be called within a tokio runtime.
     pub fn spawn(settings: PeerSettings) -> Session {
+        Self::spawn_with(settings, None)
+    }
+
+    /// Starts the session of an unnumbered peer ([`PeerSettings::interface`]): `neighbour`
+    /// carries the peer's link-local address as it is learnt on the interface (from its
+    /// router advertisements). The FSM is started once an address is known; each dial goes
+    /// to the latest one, `fe80::…%interface`. Until then the status says what is awaited.
+    pub fn spawn_unnumbered(settings: PeerSettings, neighbour: watch::Receiver<Option<Ipv6Addr>>) -> Session {
+        Self::spawn_with(settings, Some(neighbour))
+    }
+
+    fn spawn_with(settings: PeerSettings, neighbour: Option<watch::Receiver<Option<Ipv6Addr>>>) -> Session {
         let (routes_tx, routes_rx) = watch::channel(Arc::new(BTreeMap::new()));
         let (commands_tx, commands_rx) = mpsc::unbounded_channel();
         let fsm = Fsm::new(settings.fsm_config());
@@ -109,6 +121,7 @@ impl Session {
             status: status_tx,
             updates_sent: 0,
             last_error: None,
+            neighbour,
         };
         tokio::spawn(driver.run(routes_rx, commands_rx));
         Session { inner: Arc::new(Handle { routes: routes_tx, commands: commands_tx, status: status_rx }) }
@@ -188,6 +201,14 @@ struct Driver {
     status: watch::Sender<SessionStatus>,
     updates_sent: u64,
     last_error: Option<String>,
+    /// The unnumbered peer's link-local address as learnt on its interface.
+    neighbour: Option<watch::Receiver<Option<Ipv6Addr>>>,
+}
+
+/// What ends the wait for an unnumbered peer's address.
+enum Awaited {
+    Known,
+    Stop(Option<oneshot::Sender<()>>),
 }
 
 impl Driver {
@@ -196,6 +217,12 @@ impl Driver {
         mut routes: watch::Receiver<Arc<BTreeMap<IpNet, RouteAttrs>>>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
+        if let Awaited::Stop(done) = self.await_neighbour(&mut commands).await {
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
+            return;
+        }
         self.feed(Input::Start).await;
         loop {
             let next_timer = self.timers.iter().min_by_key(|(_, at)| **at).map(|(t, at)| (*t, *at));
@@ -273,6 +300,43 @@ impl Driver {
         }
     }
 
+    /// For an unnumbered peer, waits until its link-local address is known (the FSM is not
+    /// started before: there is nobody to dial); the status says so meanwhile. Routes given
+    /// during the wait are read when the session comes up.
+    async fn await_neighbour(&mut self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Awaited {
+        let Some(mut neighbour) = self.neighbour.clone() else { return Awaited::Known };
+        let interface = self.settings.interface.clone().unwrap_or_default();
+        loop {
+            if let Some(address) = *neighbour.borrow_and_update() {
+                info!(peer = %self.settings.name, interface = %interface, neighbour = %address, "unnumbered peer: dialling the link-local address learnt from its router advertisements");
+                self.settings.address = IpAddr::V6(address);
+                self.last_error = None;
+                return Awaited::Known;
+            }
+            self.last_error = Some(format!(
+                "waiting for a router advertisement on {interface}: the unnumbered peer's link-local address is learnt from them"
+            ));
+            self.publish();
+            tokio::select! {
+                changed = neighbour.changed() => if changed.is_err() {
+                    self.last_error = Some(format!("the neighbour of {interface} can no longer be learnt"));
+                    self.publish();
+                    // Nothing will be learnt; stay until stopped.
+                    return match commands.recv().await {
+                        Some(Command::Shutdown { done, .. }) => Awaited::Stop(Some(done)),
+                        _ => Awaited::Stop(None),
+                    };
+                },
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown { done, .. }) => return Awaited::Stop(Some(done)),
+                    // Nobody to take a connection from yet.
+                    Some(Command::Inbound(_)) => {}
+                    None => return Awaited::Stop(None),
+                },
+            }
+        }
+    }
+
     async fn connected(&mut self, stream: TcpStream) {
         let (local, remote) = match (stream.local_addr(), stream.peer_addr()) {
             (Ok(l), Ok(r)) => (l, r),
@@ -337,6 +401,9 @@ impl Driver {
         match output {
             Output::Connect => {
                 self.conn = None;
+                if let Some(address) = self.neighbour.as_ref().and_then(|n| *n.borrow()) {
+                    self.settings.address = IpAddr::V6(address);
+                }
                 self.connecting = Some(Box::pin(connect(self.settings.clone())));
             }
             Output::Send(message) => {
@@ -367,7 +434,10 @@ impl Driver {
             }
             Output::Established { negotiated } => {
                 let local = negotiated.local.ip();
-                let beside = InterfaceNextHops::from_addresses(&addresses_beside(local));
+                let beside = InterfaceNextHops::from_addresses(&match &self.settings.interface {
+                    Some(interface) => addresses_of(interface),
+                    None => addresses_beside(local),
+                });
                 let link_local = match local {
                     IpAddr::V6(l) if l.is_unicast_link_local() => Some(l),
                     IpAddr::V6(_) => beside.ipv6_link_local,
@@ -509,7 +579,14 @@ async fn read_more(conn: Option<&mut Conn>) -> io::Result<usize> {
 
 /// Dials the peer with every socket option in place before the SYN.
 async fn connect(settings: PeerSettings) -> io::Result<TcpStream> {
-    let peer = settings.peer_addr();
+    let mut peer = settings.peer_addr();
+    if let (Some(interface), SocketAddr::V6(v6)) = (&settings.interface, &mut peer) {
+        // A link-local address means nothing without its link (RFC 4007 §6).
+        let index = nix::net::if_::if_nametoindex(interface.as_str()).map_err(|e| {
+            io::Error::new(io::ErrorKind::NotFound, format!("interface {interface} of the unnumbered peer: {e}"))
+        })?;
+        v6.set_scope_id(index);
+    }
     let socket = if peer.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     if let Some(password) = settings.password.as_deref().filter(|p| !p.is_empty()) {
         ferrolb_sys::set_tcp_md5sig(socket.as_fd(), peer, password.as_bytes())?;
@@ -543,6 +620,22 @@ fn addresses_beside(local: IpAddr) -> Vec<IpAddr> {
         return Vec::new();
     };
     addresses.iter().filter(|a| a.interface_name == interface).filter_map(ip).collect()
+}
+
+/// The addresses of the interface named `name`: an unnumbered session's next hops come from
+/// its own interface, whatever other interface shares its link-local address.
+fn addresses_of(name: &str) -> Vec<IpAddr> {
+    let Ok(addresses) = nix::ifaddrs::getifaddrs() else { return Vec::new() };
+    addresses
+        .filter(|a| a.interface_name == name)
+        .filter_map(|a| {
+            let address = a.address?;
+            address
+                .as_sockaddr_in()
+                .map(|s| IpAddr::V4(s.ip()))
+                .or_else(|| address.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())))
+        })
+        .collect()
 }
 
 /// Reads and discards until the peer closes the connection or it fails.

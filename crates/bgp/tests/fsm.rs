@@ -7,8 +7,8 @@ use std::time::Duration;
 use ferrolb_bgp::fsm::{DownReason, Fsm, FsmConfig, Input, Output, PeerAs, State, Timer, backoff};
 use ferrolb_bgp::notification::{ErrorCode, FsmError, OpenError};
 use ferrolb_bgp::{
-    AfiSafi, Capability, CeaseSubcode, DecodeError, GracefulRestart, GracefulRestartFamily, Message, MessageError,
-    Notification, Open, RouteRefresh, Update,
+    AfiSafi, Capability, CeaseSubcode, DecodeError, ExtendedNextHop, GracefulRestart, GracefulRestartFamily, Message,
+    MessageError, Notification, Open, RouteRefresh, Update,
 };
 use ferrolb_testkit::bgp::graceful_restart;
 
@@ -955,4 +955,39 @@ fn a_second_connection_of_the_peer_replaces_its_first_while_it_opens() {
     let mut fsm = open_sent(config());
     fsm.process(accepted());
     assert_eq!(fsm.process(accepted()), [Output::RefuseInbound(Some(collision_cease())), Output::HoldInbound]);
+}
+
+#[test]
+fn an_unnumbered_session_offers_ipv4_with_an_ipv6_next_hop_and_uses_it_only_when_the_peer_does_too() {
+    let enhe = Capability::ExtendedNextHop(vec![ExtendedNextHop::IPV4_UNICAST_OVER_IPV6]);
+    let unnumbered = FsmConfig { extended_next_hop: true, ..config() };
+    let mut fsm = Fsm::new(unnumbered.clone());
+    fsm.process(Input::Start);
+    let out = fsm.process(Input::TcpConnected { local: local(), remote: remote() });
+    let Some(Output::Send(Message::Open(ours))) = out.iter().find(|o| matches!(o, Output::Send(Message::Open(_))))
+    else {
+        panic!("{out:?}")
+    };
+    assert!(ours.capabilities.contains(&enhe), "{:?}", ours.capabilities);
+
+    let mut with = peer_open(PEER_AS, 90, PEER_ID);
+    with.capabilities.push(enhe.clone());
+    let table = [
+        (unnumbered.clone(), with.clone(), true),
+        (unnumbered.clone(), peer_open(PEER_AS, 90, PEER_ID), false),
+        (config(), with, false),
+    ];
+    for (config, open, expected) in table {
+        let offered = config.extended_next_hop;
+        let mut fsm = open_sent(config);
+        fsm.process(Input::Message(Message::Open(open)));
+        assert_eq!(fsm.negotiated().unwrap().extended_next_hop, expected, "we offer: {offered}");
+    }
+
+    let mut fsm = Fsm::new(config());
+    fsm.process(Input::Start);
+    let out = fsm.process(Input::TcpConnected { local: local(), remote: remote() });
+    let offers =
+        out.iter().any(|o| matches!(o, Output::Send(Message::Open(open)) if open.capabilities.contains(&enhe)));
+    assert!(!offers, "a numbered session does not offer it");
 }

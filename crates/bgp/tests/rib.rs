@@ -31,6 +31,7 @@ fn negotiated(local: &str, internal: bool, four_octet_as: bool, families: &[AfiS
         families: families.to_vec(),
         route_refresh: true,
         graceful_restart: false,
+        extended_next_hop: false,
         peer_open: Open::new(peer_asn, 90, Ipv4Addr::new(10, 0, 0, 254), vec![]),
     }
 }
@@ -300,9 +301,13 @@ fn ipv4_routes_over_an_ipv6_session_without_a_configured_next_hop_are_held_back(
 }
 
 #[test]
-fn a_link_local_session_address_is_the_link_local_next_hop_and_needs_a_configured_global_one() {
+fn a_link_local_session_address_is_the_link_local_next_hop_alone_or_after_a_global_one() {
     let n = negotiated("[fe80::11]:40000", false, true, BOTH);
-    assert_eq!(ExportPolicy::new(&n, None, None, None).ipv6_next_hop, None);
+    assert_eq!(
+        ExportPolicy::new(&n, None, None, None).ipv6_next_hop,
+        Some(MpNextHop::V6 { global: "fe80::11".parse().unwrap(), link_local: None }),
+        "no global address: the link-local alone, 16 octets, as FRR sends it on an unnumbered link"
+    );
     let global: Ipv6Addr = "fd00:30::11".parse().unwrap();
     assert_eq!(
         ExportPolicy::new(&n, None, Some(global), None).ipv6_next_hop,

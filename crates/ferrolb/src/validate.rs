@@ -72,10 +72,10 @@ fn summary(config: &Config, report: &LoadReport) -> String {
             peer.local_asn.unwrap_or(peer.my_asn),
             peer.nodes.len()
         );
-        if ferrolb_announce::sessions::dialable(peer).is_none() {
+        if let Some(interface) = &peer.interface {
             let _ = writeln!(
                 out,
-                "    not served by the speaker yet (BGP unnumbered): no session with this peer, the others are unaffected"
+                "    BGP unnumbered on {interface}: IPv6 link-local, the peer's address learnt from its router advertisements, IPv4 routes with an IPv6 next hop (RFC 8950)"
             );
         }
     }

@@ -212,7 +212,7 @@ fn frr_mode_peers_the_speaker_does_not_serve_yet_are_valid_and_marked() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(text.contains("peer fabric: interface eth1 port 179"), "{text}");
     assert!(text.contains("peer red: 10.0.0.1 in VRF red port 179"), "{text}");
-    assert_eq!(text.matches("not served by the speaker yet (BGP unnumbered)").count(), 1, "{text}");
+    assert_eq!(text.matches("BGP unnumbered on eth1: IPv6 link-local").count(), 1, "{text}");
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub mod ethernet;
 pub mod gratuitous;
 pub mod ndp;
 pub mod responder;
+pub mod router_advert;
 
 #[cfg(all(feature = "driver", target_os = "linux"))]
 pub mod driver;
@@ -37,6 +38,7 @@ pub use ethernet::{EthernetFrame, MacAddr};
 pub use gratuitous::{GratuitousConfig, GratuitousSchedule};
 pub use ndp::{NdpMessage, NdpPacket, solicited_node};
 pub use responder::{Announced, Counters, IpCounters, Membership, MembershipChange, Responder};
+pub use router_advert::{LinkNeighbour, RouterAdvert};
 
 #[cfg(all(feature = "driver", target_os = "linux"))]
 pub use driver::{L2Announcer, L2Config, L2Error};

@@ -4,7 +4,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ferrolb_l2::{ArpOperation, ArpPacket, Exclusion, InterfaceSelection, MacAddr, NdpMessage, NdpPacket, Responder};
+use ferrolb_l2::{
+    ArpOperation, ArpPacket, Exclusion, InterfaceSelection, MacAddr, NdpMessage, NdpPacket, Responder, RouterAdvert,
+};
 use proptest::prelude::*;
 
 fn mac() -> impl Strategy<Value = MacAddr> {
@@ -113,5 +115,51 @@ proptest! {
             }
             truncated.clear();
         }
+    }
+}
+
+fn router_advert() -> impl Strategy<Value = RouterAdvert> {
+    (any::<u8>(), any::<[bool; 2]>(), any::<u16>(), any::<u32>(), any::<u32>(), proptest::option::of(mac())).prop_map(
+        |(cur_hop_limit, [managed, other], router_lifetime, reachable_time, retrans_timer, source_lla)| RouterAdvert {
+            cur_hop_limit,
+            managed,
+            other,
+            router_lifetime,
+            reachable_time,
+            retrans_timer,
+            source_lla,
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_router_advertisement_round_trips(ra in router_advert()) {
+        prop_assert_eq!(RouterAdvert::decode(&ra.encode()), Ok(ra));
+    }
+
+    #[test]
+    fn random_bytes_never_panic_the_router_advertisement_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+        if let Ok(ra) = RouterAdvert::decode(&bytes) {
+            // Whatever decodes re-encodes to something that decodes the same.
+            prop_assert_eq!(RouterAdvert::decode(&ra.encode()), Ok(ra));
+        }
+    }
+
+    #[test]
+    fn mutated_router_advertisements_never_panic_the_decoder(
+        ra in router_advert(),
+        extra in proptest::collection::vec(any::<u8>(), 0..40),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut bytes = ra.encode();
+        bytes.extend(extra);
+        for (at, value) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = value;
+        }
+        let _ = RouterAdvert::decode(&bytes);
     }
 }

@@ -117,6 +117,9 @@ pub struct FsmConfig {
     /// every offered family, and the R bit until a session has been established once since
     /// this [`Fsm`] was created. `None`: the capability is not offered.
     pub graceful_restart: Option<Duration>,
+    /// Offer IPv4 unicast with an IPv6 next hop (RFC 8950 §3): on an unnumbered session,
+    /// which runs over IPv6 link-local and has no IPv4 next hop to give.
+    pub extended_next_hop: bool,
 }
 
 impl FsmConfig {
@@ -131,6 +134,7 @@ impl FsmConfig {
             connect_time: DEFAULT_CONNECT_TIME,
             families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
             graceful_restart: None,
+            extended_next_hop: false,
         }
     }
 

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::{FsmConfig, PeerAs};
-use crate::{AfiSafi, Capability, GracefulRestart, GracefulRestartFamily, MessageError, Open};
+use crate::{AfiSafi, Capability, ExtendedNextHop, GracefulRestart, GracefulRestartFamily, MessageError, Open};
 
 /// What both sides agreed on; the driver and the Adj-RIB-Out shape every UPDATE by it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,9 @@ pub struct Negotiated {
     /// NOTIFICATION leaves our routes with the peer, as stale, for our Restart Time. The
     /// peer's capability (its own restart time and families) is in `peer_open`.
     pub graceful_restart: bool,
+    /// IPv4 unicast routes go with an IPv6 next hop in MP_REACH_NLRI (RFC 8950 §4): we
+    /// offered the Extended Next Hop Encoding for them and so did the peer.
+    pub extended_next_hop: bool,
     pub peer_open: Open,
 }
 
@@ -50,6 +53,9 @@ pub const MAX_RESTART_TIME: u16 = 0x0fff;
 /// `restarting` is the R bit of the graceful restart capability.
 pub(super) fn capabilities(config: &FsmConfig, restarting: bool) -> Vec<Capability> {
     let mut caps: Vec<Capability> = config.families.iter().map(|&f| Capability::Multiprotocol(f)).collect();
+    if config.extended_next_hop && config.families.contains(&AfiSafi::IPV4_UNICAST) {
+        caps.push(Capability::ExtendedNextHop(vec![ExtendedNextHop::IPV4_UNICAST_OVER_IPV6]));
+    }
     caps.push(Capability::RouteRefresh);
     if let Some(restart_time) = config.graceful_restart {
         let restart_time = u16::try_from(restart_time.as_secs()).unwrap_or(u16::MAX).min(MAX_RESTART_TIME);
@@ -127,6 +133,15 @@ pub(super) fn check_and_negotiate(
         families,
         route_refresh: open.supports_route_refresh(),
         graceful_restart: config.graceful_restart.is_some() && open.graceful_restart().is_some(),
+        extended_next_hop: extends_next_hop(config, open),
         peer_open: open.clone(),
     })
+}
+
+/// RFC 8950 §4: IPv4 unicast with an IPv6 next hop only when both sides offered that pair
+/// (a capability is only in force when both advertise it, RFC 5492 §3).
+pub(super) fn extends_next_hop(config: &FsmConfig, open: &Open) -> bool {
+    config.extended_next_hop
+        && config.families.contains(&AfiSafi::IPV4_UNICAST)
+        && open.supports_extended_next_hop(ExtendedNextHop::IPV4_UNICAST_OVER_IPV6)
 }

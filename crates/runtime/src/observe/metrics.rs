@@ -40,6 +40,11 @@ impl PeerLabel {
     pub fn of(address: std::net::IpAddr, port: u16) -> Self {
         Self { peer: std::net::SocketAddr::new(address, port).to_string() }
     }
+
+    /// The session's own label: `addr:port`, or `IFNAME:port` for an unnumbered peer.
+    pub fn of_settings(settings: &ferrolb_bgp::PeerSettings) -> Self {
+        Self { peer: settings.peer_label() }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -89,6 +94,13 @@ pub struct Metrics {
     pub membership_transitions: Family<TransitionLabel, Gauge>,
     pub bgp_peers_unserved: Gauge,
     pub bgp_inbound_refused: Gauge,
+    /// BGP unnumbered: router advertisements taken, ignored (not link-local, our own,
+    /// another router while the first still advertises, undecodable) and sent, and the
+    /// times an unnumbered peer's interface could not be used (missing, no socket).
+    pub unnumbered_adverts_received: Counter,
+    pub unnumbered_adverts_ignored: Counter,
+    pub unnumbered_adverts_sent: Counter,
+    pub unnumbered_interface_errors: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -273,7 +285,35 @@ impl Metrics {
             "BGP connections to the listen port closed at once because they came from no configured peer",
             bgp_inbound_refused.clone(),
         );
+        let unnumbered_adverts_received = Counter::default();
+        registry.register(
+            "ferrolb_bgp_unnumbered_router_adverts_received",
+            "Router advertisements taken on the interfaces of unnumbered BGPPeers (their source is the peer's link-local address)",
+            unnumbered_adverts_received.clone(),
+        );
+        let unnumbered_adverts_ignored = Counter::default();
+        registry.register(
+            "ferrolb_bgp_unnumbered_router_adverts_ignored",
+            "ICMPv6 messages on the interfaces of unnumbered BGPPeers not taken as the peer's advertisement (undecodable, not from a link-local address, our own, a second router)",
+            unnumbered_adverts_ignored.clone(),
+        );
+        let unnumbered_adverts_sent = Counter::default();
+        registry.register(
+            "ferrolb_bgp_unnumbered_router_adverts_sent",
+            "Router advertisements (router lifetime 0) and solicitations sent on the interfaces of unnumbered BGPPeers",
+            unnumbered_adverts_sent.clone(),
+        );
+        let unnumbered_interface_errors = Counter::default();
+        registry.register(
+            "ferrolb_bgp_unnumbered_interface_errors",
+            "Failed attempts to use the interface of an unnumbered BGPPeer (it does not exist, or its ICMPv6 socket cannot be opened)",
+            unnumbered_interface_errors.clone(),
+        );
         Self {
+            unnumbered_adverts_received,
+            unnumbered_adverts_ignored,
+            unnumbered_adverts_sent,
+            unnumbered_interface_errors,
             bgp_inbound_refused,
             bgp_peers_unserved,
             bfd_session_up,

@@ -12,6 +12,7 @@ use ferrolb_bgp::{Listener, PeerSettings, Session};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::unnumbered::Learner;
 use crate::observe::metrics::{Metrics, PeerLabel};
 
 /// The running sessions of this node.
@@ -37,6 +38,9 @@ struct Running {
     session: Session,
     table: Option<Table>,
     watcher: JoinHandle<()>,
+    /// For an unnumbered peer, what learns its address on the interface; held only so that
+    /// it stops with the session (dropping it ends its task).
+    _learner: Option<Learner>,
 }
 
 impl Sessions {
@@ -103,10 +107,11 @@ impl Sessions {
         }
         let Some(listener) = &self.listener else { return };
         // A session bound to a VRF is not offered the default VRF's connections.
+        // Nor is an unnumbered one: its address is learnt, not configured.
         let peers = self
             .running
             .values()
-            .filter(|r| r.settings.device.is_none())
+            .filter(|r| r.settings.device.is_none() && r.settings.interface.is_none())
             .map(|r| (r.settings.address, r.session.clone(), r.settings.password.clone()));
         for (address, error) in listener.set_peers(peers) {
             warn!(node = %self.node, peer = %address, error = %error, "cannot set the TCP-MD5 key for connections from this peer: they will be dropped by the kernel");
@@ -114,11 +119,20 @@ impl Sessions {
     }
 
     fn start(&mut self, name: String, settings: PeerSettings) {
-        info!(peer = %name, address = %settings.address, port = settings.port, node = %self.node, "opening BGP session");
-        let label = PeerLabel::of(settings.address, settings.port);
-        let session = Session::spawn(settings.clone());
+        let label = PeerLabel::of_settings(&settings);
+        let (session, learner) = match &settings.interface {
+            Some(interface) => {
+                info!(peer = %name, interface = %interface, port = settings.port, node = %self.node, "opening unnumbered BGP session: learning the peer's link-local address from its router advertisements");
+                let learner = Learner::spawn(interface.clone(), Arc::clone(&self.metrics));
+                (Session::spawn_unnumbered(settings.clone(), learner.neighbour()), Some(learner))
+            }
+            None => {
+                info!(peer = %name, address = %settings.address, port = settings.port, node = %self.node, "opening BGP session");
+                (Session::spawn(settings.clone()), None)
+            }
+        };
         let watcher = tokio::spawn(watch_status(name.clone(), label, session.clone(), Arc::clone(&self.metrics)));
-        self.running.insert(name, Running { settings, session, table: None, watcher });
+        self.running.insert(name, Running { settings, session, table: None, watcher, _learner: learner });
     }
 
     /// Drops a session and dials again at once, for a peer whose BFD session went down: the
@@ -139,7 +153,7 @@ impl Sessions {
         self.running
             .iter()
             .map(|(name, r)| {
-                let address = std::net::SocketAddr::new(r.settings.address, r.settings.port).to_string();
+                let address = r.settings.peer_label();
                 (name.clone(), address, r.session.status())
             })
             .collect()
@@ -174,7 +188,7 @@ impl Sessions {
         for (name, running) in std::mem::take(&mut self.running) {
             running.watcher.abort();
             let _ = running.watcher.await;
-            self.metrics.forget_peer(&PeerLabel::of(running.settings.address, running.settings.port));
+            self.metrics.forget_peer(&PeerLabel::of_settings(&running.settings));
             let reason = reason.to_owned();
             if !draining && running.settings.graceful_restart.is_some() {
                 info!(peer = %name, node = %self.node, "closing BGP session for a graceful restart (routes stay with the router)");
@@ -193,7 +207,7 @@ async fn stop(running: Running, reason: &str, metrics: &Metrics) {
     running.watcher.abort();
     let _ = running.watcher.await;
     // Forgotten before the close, which may wait for a silent peer: the session is over now.
-    metrics.forget_peer(&PeerLabel::of(running.settings.address, running.settings.port));
+    metrics.forget_peer(&PeerLabel::of_settings(&running.settings));
     running.session.shutdown(reason).await;
 }
 

@@ -15,6 +15,7 @@ mod layer2;
 mod membership;
 pub mod report;
 pub mod unapplied;
+mod unnumbered;
 pub mod witness;
 
 use std::collections::BTreeSet;

@@ -248,32 +248,36 @@ fn the_session_set_follows_the_peers_that_select_this_node() {
 }
 
 #[test]
-fn an_unnumbered_peer_is_accepted_and_isolated_the_other_sessions_and_layer2_go_on() {
+fn an_unnumbered_peer_gets_a_session_on_its_interface_and_is_isolated_when_the_interface_is_missing() {
     let mut c = core("node1");
     let unnumbered = format!(
         "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: fabric, namespace: {NS}}}\nspec: {{myASN: 64512, peerASN: 64500, interface: eth1}}\n"
     );
     let world = snapshot(&bgp_world(&[unnumbered]));
+    c.set_interfaces(None, Some(BTreeSet::from(["eth0".to_owned(), "eth1".to_owned()])));
+    let configured = c.configure(&world);
+    assert!(configured.accepted);
+    assert!(configured.events.is_empty(), "nothing to say: {:?}", configured.events);
+    let plan = c.plan(&world, &MembershipState::disabled()).unwrap();
+    assert_eq!(plan.sessions.keys().collect::<Vec<_>>(), ["fabric", "tor"]);
+    assert_eq!(plan.sessions["fabric"].interface.as_deref(), Some("eth1"));
+    assert_eq!(prefixes(&plan.tables["fabric"]), ["203.0.113.1/32"]);
+
+    c.set_interfaces(None, Some(BTreeSet::from(["eth0".to_owned()])));
     let configured = c.configure(&world);
     assert!(configured.accepted, "valid MetalLB configuration is never rejected for what one peer needs");
-    assert!(configured.writes.contains(&Write::ConfigurationState { error: None }));
     match &configured.events[..] {
         [Event::Peer(note)] => {
             assert_eq!((note.peer.as_str(), note.served), ("fabric", false));
-            assert!(note.message.contains("BGP unnumbered (interface eth1)"), "{}", note.message);
+            assert!(note.message.starts_with("interface eth1 does not exist on this node"), "{}", note.message);
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(c.peer_notes().len(), 1);
     let plan = c.plan(&world, &MembershipState::disabled()).unwrap();
     assert_eq!(plan.sessions.keys().collect::<Vec<_>>(), ["tor"], "no session for it, the others are kept");
     assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32"]);
-
-    let again = c.configure(&world);
-    assert_eq!((again.writes.len(), again.events.len()), (0, 0), "said once");
     let without = c.configure(&snapshot(&bgp_world(&[])));
-    assert_eq!(without.writes, [Write::ConfigurationState { error: None }], "the condition goes with the peer");
-    assert!(without.events.is_empty() && c.peer_notes().is_empty());
+    assert!(without.events.is_empty() && c.peer_notes().is_empty(), "the note goes with the peer");
 }
 
 #[test]
