@@ -79,6 +79,8 @@ pub struct Metrics {
     pub bfd_control_packet_output: Family<PeerLabel, Gauge>,
     pub bfd_session_up_events: Family<PeerLabel, Gauge>,
     pub bfd_session_down_events: Family<PeerLabel, Gauge>,
+    pub bfd_echo_packet_input: Family<PeerLabel, Gauge>,
+    pub bfd_echo_packet_output: Family<PeerLabel, Gauge>,
     pub membership_members: Gauge,
     pub membership_quorum: Gauge,
     pub membership_dropped_bad_key: Gauge,
@@ -211,6 +213,11 @@ impl Metrics {
             bfd_family("metallb_bfd_control_packet_output", "BFD control packets sent to the peer");
         let bfd_session_up_events = bfd_family("metallb_bfd_session_up_events", "Times the BFD session came up");
         let bfd_session_down_events = bfd_family("metallb_bfd_session_down_events", "Times the BFD session went down");
+        let bfd_echo_packet_input = bfd_family(
+            "metallb_bfd_echo_packet_input",
+            "BFD echo packets of ours back from the peer's forwarding plane",
+        );
+        let bfd_echo_packet_output = bfd_family("metallb_bfd_echo_packet_output", "BFD echo packets sent to the peer");
         let membership_members = Gauge::default();
         registry.register(
             "ferrolb_membership_members",
@@ -281,6 +288,8 @@ impl Metrics {
             bfd_control_packet_output,
             bfd_session_up_events,
             bfd_session_down_events,
+            bfd_echo_packet_input,
+            bfd_echo_packet_output,
             membership_members,
             membership_quorum,
             membership_dropped_bad_key,
@@ -357,6 +366,8 @@ impl Metrics {
         self.bfd_control_packet_output.get_or_create(label).set(value(c.control_packets_out));
         self.bfd_session_up_events.get_or_create(label).set(value(c.up_events));
         self.bfd_session_down_events.get_or_create(label).set(value(c.down_events));
+        self.bfd_echo_packet_input.get_or_create(label).set(value(c.echo_packets_in));
+        self.bfd_echo_packet_output.get_or_create(label).set(value(c.echo_packets_out));
     }
 
     /// Copies the membership driver's counters.
@@ -393,6 +404,8 @@ impl Metrics {
             &self.bfd_control_packet_output,
             &self.bfd_session_up_events,
             &self.bfd_session_down_events,
+            &self.bfd_echo_packet_input,
+            &self.bfd_echo_packet_output,
         ] {
             family.remove(label);
         }
