@@ -339,7 +339,10 @@ impl BfdHandle {
     }
 
     /// Received packets dropped so far, by reason: the [`DecodeError::reason`] labels and
-    /// `ttl` (GTSM or minimum TTL), `unknown_session`, `address_mismatch`, `wrong_port`.
+    /// `ttl` (GTSM or minimum TTL), `unknown_session`, `address_mismatch`, `wrong_port`; for
+    /// echoes the [`crate::EchoError::reason`] labels and `echo_ttl`, `echo_unknown_session`,
+    /// `echo_address_mismatch`, `echo_inactive`, and, for echoes that could not be sent,
+    /// `echo_no_peer_mac`, `echo_no_socket`, `echo_send_failed`.
     pub fn dropped(&self) -> BTreeMap<&'static str, u64> {
         lock(&self.shared.dropped).clone()
     }
@@ -678,7 +681,10 @@ fn send_echo(session: &mut Session, ports: &HashMap<u32, EchoPort>) -> Result<()
     session.echo_sequence = session.echo_sequence.wrapping_add(1);
     let payload = EchoPayload { discriminator: local_discriminator, sequence: session.echo_sequence };
     let frame = echo_frame(path.source_mac, peer_mac, path.local, session.echo_sequence as u16, &payload);
-    port.send(&frame).map_err(|_| "echo_send_failed")
+    port.send(&frame).map_err(|error| {
+        tracing::debug!(interface = %path.interface, %error, "BFD echo send failed");
+        "echo_send_failed"
+    })
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

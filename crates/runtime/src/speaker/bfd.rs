@@ -160,5 +160,6 @@ async fn follow(
         if let Some(c) = handle.counters(peer) {
             metrics.bfd_counters(&label, &c);
         }
+        metrics.bfd_dropped(&handle.dropped());
     }
 }
