@@ -20,6 +20,9 @@
 #   * the rule removed: the session is Up again, the speaker's echoes come back and it stays Up
 #   * before the drop, the speaker counts FRR's echoes passing through node1 as echo_not_ours
 #     and drops no echo frame for any other reason (but echo_inactive: one back late)
+#   * bad input: raw frames from the router posing as node1's returning echoes, one with a
+#     truncated payload and one with an unknown discriminator, are counted (echo_truncated,
+#     echo_unknown_session) and the session stays Up with its echoes coming back
 #   * end: no panic
 # Binary: $FERROLB, or target/debug/ferrolb (under $CARGO_TARGET_DIR if set) built by
 # `cargo build -p ferrolb`. Root; about 20 s. One line per check, "N passed, M failed" last.
@@ -129,6 +132,47 @@ unexpected_drops() {
 }
 check "the speaker counts FRR's echoes passing through as not ours" bash -c "'$LAB_SH' exec node1 curl -s http://127.0.0.1:9120/metrics | grep -E '^ferrolb_bfd_dropped_packets\\{reason=\"echo_not_ours\"\\} [1-9]'"
 check "no echo frame dropped for another reason" bash -c "! ( $(declare -f unexpected_drops metrics lab); LAB_SH='$LAB_SH'; unexpected_drops )"
+
+# Bad input: frames that look like node1's echoes coming back (to node1's MAC, 172.30.0.11 to
+# itself, UDP 3785, TTL 254), sent raw from the router: a truncated ferrolb payload and one
+# with a discriminator no session has. Each is counted under its reason; the session stays Up.
+inject() { # PAYLOAD_HEX
+  lab exec router "$PY" - "$1" <<'PYEOF'
+import socket, struct, sys
+payload = bytes.fromhex(sys.argv[1])
+addr = socket.inet_aton("172.30.0.11")
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+udp = struct.pack("!HHHH", 3785, 3785, 8 + len(payload), 0) + payload
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xc0, 20 + len(udp), 1, 0, 254, 17, 0, addr, addr)
+ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+frame = bytes.fromhex("020000000011" "020000000001" "0800") + ip + udp
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+s.send(frame)
+PYEOF
+}
+dropped() { # REASON: ferrolb_bfd_dropped_packets for it (0 when absent)
+  local v
+  v="$(series node1 "ferrolb_bfd_dropped_packets{reason=\"$1\"}")"
+  [ "$v" = absent ] && v=0
+  echo "$v"
+}
+truncated_before="$(dropped echo_truncated)"
+unknown_before="$(dropped echo_unknown_session)"
+downs_before_bad="$(series node1 'metallb_bfd_session_down_events{peer="172.30.0.2"}')"
+inject "464c424501" || fatal "cannot send a raw frame from the router"
+inject "464c42450110000012345678000000" || true
+inject "464c4245011000000badd00d00000001" || true
+gt() { [ "$($1 "$2")" -gt "$3" ]; }
+wait_for 3 "a truncated echo payload is counted (echo_truncated)" gt dropped echo_truncated "$truncated_before"
+wait_for 3 "an echo with an unknown discriminator is counted (echo_unknown_session)" gt dropped echo_unknown_session "$unknown_before"
+check "after the bad echoes the session is still Up, with no down event" \
+  bash -c "[ \"\$('$LAB_SH' exec node1 curl -s http://127.0.0.1:9120/metrics | awk '\$1 == \"metallb_bfd_session_down_events{peer=\\\"172.30.0.2\\\"}\" {print \$2}')\" = '$downs_before_bad' ]"
+check "after the bad echoes the speaker's echoes still come back" rises "speaker echo input" speaker_echo_in
 
 # Drop node1's own echoes as they leave it (AF_PACKET frames skip the IP hooks, not egress).
 lab_at_teardown "lab exec node1 nft delete table netdev echo-drop 2>/dev/null"
