@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
             },
             passive,
             jitter_seed: Some(7),
+            echo: Some(Duration::from_millis(50)),
         });
         fsm.process(Input::Start);
         // Twice: the first packet may move the session to Init or Up, the second is then
@@ -37,5 +38,8 @@ fuzz_target!(|data: &[u8]| {
         fsm.process(Input::TimerExpired(Timer::Transmit));
         fsm.process(Input::TimerExpired(Timer::Detection));
         fsm.process(Input::Received(packet));
+        fsm.process(Input::TimerExpired(Timer::EchoTransmit));
+        fsm.process(Input::EchoReturned);
+        fsm.process(Input::TimerExpired(Timer::EchoDetection));
     }
 });

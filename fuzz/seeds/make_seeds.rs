@@ -539,6 +539,17 @@ fn bfd_seeds(corpus: &mut Corpus) {
     let mut long = packet(BfdState::Up, 1, false, false).encode().to_vec();
     long.extend_from_slice(&[0; 8]);
     corpus.add("bfd_decode", "up-with-trailing-bytes", long);
+
+    // The echo decoders: our payload alone, and whole frames as the echo socket reads them.
+    let echo = ferrolb_bfd::EchoPayload { discriminator: 0x1000_0001, sequence: 7 };
+    corpus.add("bfd_echo", "payload", echo.encode().to_vec());
+    let address = std::net::Ipv4Addr::new(172, 30, 0, 11);
+    let frame = ferrolb_bfd::echo::echo_frame([2, 0, 0, 0, 0, 0x11], [2, 0, 0, 0, 0, 1], address, 7, &echo);
+    corpus.add("bfd_echo", "frame-sent", frame.clone());
+    let mut returned = frame;
+    returned[14 + 8] = ferrolb_bfd::echo::RETURNED_TTL;
+    returned[14 + 10] = returned[14 + 10].wrapping_add(1);
+    corpus.add("bfd_echo", "frame-returned-ttl-254", returned);
 }
 
 // ---- membership -----------------------------------------------------------------------------

@@ -16,6 +16,8 @@ pub fn profile(p: &BfdProfile) -> Profile {
         detect_multiplier: u8::try_from(p.detect_multiplier).unwrap_or(u8::MAX),
         passive: p.passive_mode,
         minimum_ttl: u8::try_from(p.minimum_ttl).unwrap_or(u8::MAX),
+        echo_mode: p.echo_mode,
+        echo_interval_ms: p.echo_interval,
     }
 }
 

@@ -210,8 +210,18 @@ pub fn peer_notes(config: &Config, node: &str, connected: Option<&[IpNet]>, devi
             .bfd_profile
             .as_ref()
             .and_then(|name| config.bfd_profiles.iter().find(|b| &b.name == name && b.echo_mode));
-        if let (Some(profile), Some(_)) = (echo, dialable(peer)) {
-            notes.push(note(true, format!("BFD profile {} asks for echo mode, which this speaker does not implement yet: BFD runs in asynchronous mode only, detection from the profile's control packet intervals", profile.name)));
+        // Echo runs on single-hop IPv4 sessions only (FRR's rule; RFC 5883 §3 for multi-hop).
+        if let (Some(profile), Some(address)) = (echo, dialable(peer)) {
+            let why = if address.is_ipv6() {
+                Some("an IPv6 session")
+            } else if crate::bfd::multihop(peer, address, connected) {
+                Some("a multi-hop session")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                notes.push(note(true, format!("BFD profile {} asks for echo mode, which runs on single-hop IPv4 sessions only: this is {why}, so its BFD runs in asynchronous mode, detection from the profile's control packet intervals", profile.name)));
+            }
         }
         let single_hop_ebgp = !peer.is_ibgp() && !peer.ebgp_multi_hop;
         let off_link = |address: IpAddr| connected.is_some_and(|nets| !crate::bfd::on_connected_network(address, nets));
@@ -534,10 +544,18 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_whose_bfd_profile_asks_for_echo_is_served_with_a_note() {
+    fn a_single_hop_ipv4_peer_whose_bfd_profile_asks_for_echo_gets_echo_and_no_note() {
         let mut p = peer();
         p.bfd_profile = Some("echo".into());
-        let profile = |echo_mode| BfdProfile {
+        let config = Config { peers: vec![p], bfd_profiles: vec![echo_profile(true)], ..Config::default() };
+        assert!(peer_notes(&config, "node1", None, None).is_empty(), "echo runs: nothing to say");
+        let wanted = crate::bfd::wanted(&config, "node1", None, None);
+        assert!(wanted["router"].profile.echo_mode);
+        assert_eq!(wanted["router"].profile.echo_interval_ms, 50);
+    }
+
+    fn echo_profile(echo_mode: bool) -> BfdProfile {
+        BfdProfile {
             name: "echo".into(),
             receive_interval: 300,
             transmit_interval: 300,
@@ -546,16 +564,29 @@ mod tests {
             echo_mode,
             passive_mode: false,
             minimum_ttl: 254,
-        };
-        let config = Config { peers: vec![p.clone()], bfd_profiles: vec![profile(true)], ..Config::default() };
-        let notes = peer_notes(&config, "node1", None, None);
-        assert_eq!(notes.len(), 1);
-        assert!(notes[0].served);
-        assert!(notes[0].message.contains("BFD runs in asynchronous mode only"), "{}", notes[0].message);
-        assert_eq!(wanted_sessions(&config, "node1", NodeAddresses::default(), None).len(), 1);
-        assert_eq!(crate::bfd::wanted(&config, "node1", None, None).len(), 1, "BFD still runs");
-        let config = Config { peers: vec![p], bfd_profiles: vec![profile(false)], ..Config::default() };
-        assert!(peer_notes(&config, "node1", None, None).is_empty());
+        }
+    }
+
+    #[test]
+    fn an_ipv6_or_multi_hop_peer_whose_bfd_profile_asks_for_echo_is_served_in_asynchronous_mode_with_a_note() {
+        let mut v6 = peer();
+        v6.bfd_profile = Some("echo".into());
+        v6.address = Some("fd00:30::1".parse().unwrap());
+        let mut multihop = peer();
+        multihop.bfd_profile = Some("echo".into());
+        multihop.ebgp_multi_hop = true;
+        for (p, why) in [(v6, "an IPv6 session"), (multihop, "a multi-hop session")] {
+            let config = Config { peers: vec![p.clone()], bfd_profiles: vec![echo_profile(true)], ..Config::default() };
+            let notes = peer_notes(&config, "node1", None, None);
+            assert_eq!(notes.len(), 1);
+            assert!(notes[0].served);
+            assert!(notes[0].message.contains(why), "{}", notes[0].message);
+            assert!(notes[0].message.contains("its BFD runs in asynchronous mode"), "{}", notes[0].message);
+            assert_eq!(wanted_sessions(&config, "node1", NodeAddresses::default(), None).len(), 1);
+            assert_eq!(crate::bfd::wanted(&config, "node1", None, None).len(), 1, "BFD still runs");
+            let config = Config { peers: vec![p], bfd_profiles: vec![echo_profile(false)], ..Config::default() };
+            assert!(peer_notes(&config, "node1", None, None).is_empty());
+        }
     }
 
     #[test]

@@ -16,6 +16,12 @@
 //! kernel's source towards the peer): the kernel delivers a datagram to the socket bound to
 //! its exact destination before any wildcard one, so the sessions' packets reach this driver
 //! whichever daemon started first.
+//!
+//! A single-hop IPv4 session whose profile has echo mode also sends echoes (RFC 5880 §6.4)
+//! on the AF_PACKET socket of its interface ([`echo_path`]) and feeds the ones that come
+//! back to its FSM; an echo that is not one of ours, or is malformed, is counted under an
+//! `echo_*` reason and touches no session. IPv6 and multi-hop sessions with echo mode run
+//! in Asynchronous mode alone (logged once per session), as FRR does.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -33,8 +39,13 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::Profile;
+use crate::echo::{EchoPayload, echo_frame};
 use crate::fsm::{Fsm, FsmConfig, Input, Output, Timer};
 use crate::packet::{ControlPacket, DecodeError, Diagnostic, State};
+
+mod echo_path;
+
+use echo_path::{Arrival, EchoPath, EchoPort};
 
 /// Destination port of single-hop Control packets (RFC 5881 §4).
 pub const SINGLE_HOP_PORT: u16 = 3784;
@@ -55,6 +66,8 @@ pub struct SessionState {
     pub transmit_interval: Duration,
     /// The detection time (RFC 5880 §6.8.4); zero until the peer has been heard.
     pub detection_time: Duration,
+    /// The echo interval while the Echo function runs (RFC 5880 §6.8.9).
+    pub echo_interval: Option<Duration>,
 }
 
 impl SessionState {
@@ -71,6 +84,9 @@ pub struct Counters {
     pub control_packets_out: u64,
     pub up_events: u64,
     pub down_events: u64,
+    /// Our echoes sent, and those that came back (`metallb_bfd_echo_packet_output`/`_input`).
+    pub echo_packets_out: u64,
+    pub echo_packets_in: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,9 +154,13 @@ impl Bfd {
             binds[slot] = Some(bind);
         }
         let (commands_tx, commands) = mpsc::unbounded_channel();
+        let (echoes_tx, echoes) = mpsc::channel(1024);
         let driver = Driver {
             commands,
             datagrams,
+            echoes,
+            echo_ports: HashMap::new(),
+            echoes_tx,
             _readers: readers,
             sessions: HashMap::new(),
             by_discriminator: HashMap::new(),
@@ -168,6 +188,8 @@ struct Shared {
     /// The receive sockets bound to sessions' local addresses, by address. Kept while the
     /// driver runs: there are as many as the node has addresses towards its peers.
     receivers: Mutex<HashMap<SocketAddr, tokio::task::AbortHandle>>,
+    /// `ip_forward` was found off and said so, once.
+    forwarding_checked: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Shared {
@@ -234,11 +256,45 @@ impl BfdHandle {
                 }
             }
         };
+        let echo = self.echo_path(peer, source, multihop, &profile);
         let (state_tx, state_rx) = watch::channel(SessionState::default());
         self.commands
-            .send(Command::Add { peer, multihop, profile, sender, state: state_tx })
+            .send(Command::Add { peer, multihop, profile, sender, echo, state: state_tx })
             .map_err(|_| Error::Stopped)?;
         Ok(state_rx)
+    }
+
+    /// Where the session's echoes go, when its profile asks for echo mode and it can run it
+    /// (single-hop IPv4). Otherwise, or when the interface towards the peer cannot be
+    /// found, the session runs in Asynchronous mode alone, and says why.
+    fn echo_path(&self, peer: IpAddr, source: IpAddr, multihop: bool, profile: &Profile) -> Option<EchoPath> {
+        if !profile.echo_mode {
+            return None;
+        }
+        if profile.echo(peer.is_ipv4(), multihop).is_none() {
+            tracing::info!(%peer, multihop, "BFD echo mode runs on single-hop IPv4 sessions only: this one runs in asynchronous mode");
+            return None;
+        }
+        let (IpAddr::V4(peer_v4), Some(IpAddr::V4(local))) =
+            (peer, Some(source).filter(|s| !s.is_unspecified()).or_else(|| route_source(peer, self.device.as_deref())))
+        else {
+            tracing::warn!(%peer, "BFD echo mode: no local IPv4 address towards the peer; asynchronous mode only");
+            return None;
+        };
+        if !self.shared.forwarding_checked.swap(true, std::sync::atomic::Ordering::Relaxed)
+            && echo_path::forwarding_enabled() == Some(false)
+        {
+            tracing::warn!(
+                "BFD echo mode: net.ipv4.ip_forward is 0 on this node, so the peers' echoes are not looped back and their echo function fails; set it to 1"
+            );
+        }
+        match EchoPath::resolve(peer_v4, local) {
+            Ok(path) => Some(path),
+            Err(error) => {
+                tracing::warn!(%peer, %error, "BFD echo mode: cannot send echoes; asynchronous mode only");
+                None
+            }
+        }
     }
 
     /// Binds the receive socket on the address the peer sends to (`source`, else the kernel's
@@ -283,7 +339,10 @@ impl BfdHandle {
     }
 
     /// Received packets dropped so far, by reason: the [`DecodeError::reason`] labels and
-    /// `ttl` (GTSM or minimum TTL), `unknown_session`, `address_mismatch`, `wrong_port`.
+    /// `ttl` (GTSM or minimum TTL), `unknown_session`, `address_mismatch`, `wrong_port`; for
+    /// echoes the [`crate::EchoError::reason`] labels and `echo_ttl`, `echo_unknown_session`,
+    /// `echo_address_mismatch`, `echo_inactive`, and, for echoes that could not be sent,
+    /// `echo_no_peer_mac`, `echo_no_socket`, `echo_send_failed`.
     pub fn dropped(&self) -> BTreeMap<&'static str, u64> {
         lock(&self.shared.dropped).clone()
     }
@@ -298,9 +357,21 @@ impl BfdHandle {
 }
 
 enum Command {
-    Add { peer: IpAddr, multihop: bool, profile: Profile, sender: Arc<UdpSocket>, state: watch::Sender<SessionState> },
-    Remove { peer: IpAddr, done: oneshot::Sender<()> },
-    Shutdown { done: oneshot::Sender<()> },
+    Add {
+        peer: IpAddr,
+        multihop: bool,
+        profile: Profile,
+        sender: Arc<UdpSocket>,
+        echo: Option<EchoPath>,
+        state: watch::Sender<SessionState>,
+    },
+    Remove {
+        peer: IpAddr,
+        done: oneshot::Sender<()>,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
 }
 
 struct Datagram {
@@ -316,13 +387,21 @@ struct Session {
     minimum_ttl: u8,
     destination: SocketAddr,
     sender: Arc<UdpSocket>,
-    deadlines: [Option<Instant>; 2],
+    /// The path echoes take, when this session runs the Echo function.
+    echo: Option<EchoPath>,
+    echo_sequence: u32,
+    deadlines: [Option<Instant>; 4],
     state: watch::Sender<SessionState>,
 }
 
 struct Driver {
     commands: mpsc::UnboundedReceiver<Command>,
     datagrams: mpsc::Receiver<Datagram>,
+    /// What the echo sockets read.
+    echoes: mpsc::Receiver<Arrival>,
+    echoes_tx: mpsc::Sender<Arrival>,
+    /// One echo socket per interface index, opened for the first session that needs it.
+    echo_ports: HashMap<u32, EchoPort>,
     _readers: JoinSet<()>,
     sessions: HashMap<IpAddr, Session>,
     by_discriminator: HashMap<u32, IpAddr>,
@@ -334,10 +413,12 @@ fn timer_slot(timer: Timer) -> usize {
     match timer {
         Timer::Transmit => 0,
         Timer::Detection => 1,
+        Timer::EchoTransmit => 2,
+        Timer::EchoDetection => 3,
     }
 }
 
-const TIMERS: [Timer; 2] = [Timer::Transmit, Timer::Detection];
+const TIMERS: [Timer; 4] = [Timer::Transmit, Timer::Detection, Timer::EchoTransmit, Timer::EchoDetection];
 
 impl Driver {
     async fn run(mut self) {
@@ -346,8 +427,8 @@ impl Driver {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     None => return,
-                    Some(Command::Add { peer, multihop, profile, sender, state }) => {
-                        self.add(peer, multihop, profile, sender, state);
+                    Some(Command::Add { peer, multihop, profile, sender, echo, state }) => {
+                        self.add(peer, multihop, profile, sender, echo, state);
                     }
                     Some(Command::Remove { peer, done }) => {
                         self.remove(peer);
@@ -363,6 +444,7 @@ impl Driver {
                     }
                 },
                 Some(datagram) = self.datagrams.recv() => self.receive(datagram),
+                Some(arrival) = self.echoes.recv() => self.echo_arrived(arrival),
                 () = sleep_until(next) => self.fire_timers(),
             }
         }
@@ -374,9 +456,23 @@ impl Driver {
         multihop: bool,
         profile: Profile,
         sender: Arc<UdpSocket>,
+        mut echo: Option<EchoPath>,
         state: watch::Sender<SessionState>,
     ) {
         self.remove(peer);
+        if let Some(path) = &echo
+            && !self.echo_ports.contains_key(&path.ifindex)
+        {
+            match EchoPort::open(path.ifindex, self.echoes_tx.clone()) {
+                Ok(port) => {
+                    self.echo_ports.insert(path.ifindex, port);
+                }
+                Err(error) => {
+                    tracing::warn!(%peer, interface = %path.interface, %error, "BFD echo mode: cannot open the echo socket; asynchronous mode only");
+                    echo = None;
+                }
+            }
+        }
         let local_discriminator = loop {
             let candidate = self.rng.next_u64() as u32;
             if candidate != 0 && !self.by_discriminator.contains_key(&candidate) {
@@ -388,6 +484,7 @@ impl Driver {
             timers: profile.timers(),
             passive: profile.passive,
             jitter_seed: Some(self.rng.next_u64()),
+            echo: echo.as_ref().and(profile.echo(peer.is_ipv4(), multihop)),
         });
         let port = if multihop { MULTI_HOP_PORT } else { SINGLE_HOP_PORT };
         self.by_discriminator.insert(local_discriminator, peer);
@@ -400,7 +497,9 @@ impl Driver {
                 minimum_ttl: profile.minimum_ttl,
                 destination: SocketAddr::new(peer, port),
                 sender,
-                deadlines: [None, None],
+                echo,
+                echo_sequence: 0,
+                deadlines: [None; 4],
                 state,
             },
         );
@@ -463,6 +562,32 @@ impl Driver {
         self.process(peer, Input::Received(packet));
     }
 
+    /// A frame from an echo socket: one of our echoes back from a peer's forwarding plane
+    /// goes to its session (by the discriminator in its payload); anything else is counted.
+    fn echo_arrived(&mut self, arrival: Arrival) {
+        let (payload, destination) = match arrival {
+            Ok(echo) => echo,
+            Err(reason) => {
+                tracing::debug!(reason, "BFD echo frame dropped");
+                return self.drop_packet(reason);
+            }
+        };
+        let Some(peer) = self.by_discriminator.get(&payload.discriminator).copied() else {
+            return self.drop_packet("echo_unknown_session");
+        };
+        let Some(session) = self.sessions.get(&peer) else { return };
+        if session.echo.as_ref().is_none_or(|path| path.local != destination) {
+            return self.drop_packet("echo_address_mismatch");
+        }
+        if session.fsm.echo_interval().is_none() {
+            return self.drop_packet("echo_inactive");
+        }
+        if let Some(counters) = lock(&self.shared.counters).get_mut(&peer) {
+            counters.echo_packets_in += 1;
+        }
+        self.process(peer, Input::EchoReturned);
+    }
+
     fn fire_timers(&mut self) {
         let now = Instant::now();
         let due: Vec<(IpAddr, Timer)> = self
@@ -486,8 +611,9 @@ impl Driver {
     fn process(&mut self, peer: IpAddr, input: Input) {
         let Some(session) = self.sessions.get_mut(&peer) else { return };
         let outputs = session.fsm.process(input);
-        let mut counters = lock(&self.shared.counters);
-        let mut counters = counters.get_mut(&peer);
+        let mut echo_dropped = None;
+        let mut all_counters = lock(&self.shared.counters);
+        let mut counters = all_counters.get_mut(&peer);
         for output in outputs {
             match output {
                 Output::Send(packet) => match session.sender.try_send_to(&packet.encode(), session.destination) {
@@ -497,6 +623,14 @@ impl Driver {
                         }
                     }
                     Err(error) => tracing::debug!(%peer, %error, "BFD packet not sent"),
+                },
+                Output::SendEcho => match send_echo(session, &self.echo_ports) {
+                    Ok(()) => {
+                        if let Some(counters) = counters.as_deref_mut() {
+                            counters.echo_packets_out += 1;
+                        }
+                    }
+                    Err(reason) => echo_dropped = Some(reason),
                 },
                 Output::ArmTimer(timer, after) => session.deadlines[timer_slot(timer)] = Some(Instant::now() + after),
                 Output::CancelTimer(timer) => session.deadlines[timer_slot(timer)] = None,
@@ -508,6 +642,10 @@ impl Driver {
                 }
                 Output::Down(diagnostic) => {
                     tracing::info!(%peer, %diagnostic, "BFD session down");
+                    if let Some(path) = session.echo.as_mut() {
+                        // The peer may come back behind another MAC.
+                        path.peer_mac = None;
+                    }
                     if let Some(counters) = counters.as_deref_mut() {
                         counters.down_events += 1;
                     }
@@ -519,13 +657,34 @@ impl Driver {
             diagnostic: session.fsm.diagnostic(),
             transmit_interval: session.fsm.transmit_interval(),
             detection_time: session.fsm.detection_time(),
+            echo_interval: session.fsm.echo_interval(),
         };
         session.state.send_if_modified(|current| {
             let changed = *current != now;
             *current = now;
             changed
         });
+        drop(all_counters);
+        if let Some(reason) = echo_dropped {
+            tracing::debug!(%peer, reason, "BFD echo not sent");
+            self.drop_packet(reason);
+        }
     }
+}
+
+/// Sends one echo of `session` on its interface's echo socket; the reason when it cannot.
+fn send_echo(session: &mut Session, ports: &HashMap<u32, EchoPort>) -> Result<(), &'static str> {
+    let local_discriminator = session.fsm.local_discriminator();
+    let Some(path) = session.echo.as_mut() else { return Err("echo_no_path") };
+    let Some(peer_mac) = path.peer_mac() else { return Err("echo_no_peer_mac") };
+    let Some(port) = ports.get(&path.ifindex) else { return Err("echo_no_socket") };
+    session.echo_sequence = session.echo_sequence.wrapping_add(1);
+    let payload = EchoPayload { discriminator: local_discriminator, sequence: session.echo_sequence };
+    let frame = echo_frame(path.source_mac, peer_mac, path.local, session.echo_sequence as u16, &payload);
+    port.send(&frame).map_err(|error| {
+        tracing::debug!(interface = %path.interface, %error, "BFD echo send failed");
+        "echo_send_failed"
+    })
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -25,10 +25,19 @@
 //!            +------+                      +------+
 //! ```
 //!
-//! (RFC 5880 §6.2; the labels are the state the remote system reports.) Demand mode and
-//! the Echo function are not implemented: ferrolb never asks for Demand mode and always
-//! advertises a Required Min Echo RX Interval of zero, and a peer in Demand mode is served
-//! as RFC 5880 §6.8.7 requires (periodic transmission stops while both sides are Up).
+//! (RFC 5880 §6.2; the labels are the state the remote system reports.) Demand mode is not
+//! implemented: ferrolb never asks for it, and a peer in Demand mode is served as RFC 5880
+//! §6.8.7 requires (periodic transmission stops while both sides are Up).
+//!
+//! The Echo function (RFC 5880 §6.4, §6.8.9) runs when [`FsmConfig::echo`] is set (a
+//! BFDProfile with `echoMode: true` on a single-hop IPv4 session): the session advertises
+//! that interval as its Required Min Echo RX Interval, so the peer may loop its echoes
+//! through this node, and once Up, while the peer advertises a non-zero one, it asks the
+//! driver for an echo ([`Output::SendEcho`]) every `max(ours, peer's)` interval. When none
+//! of them comes back ([`Input::EchoReturned`]) for `detectMultiplier` intervals the session
+//! goes Down with diagnostic Echo Function Failed. While echo runs, the control packets
+//! slow to [`SLOW_TX`] (RFC 5880 §6.8.9: the echoes do the detecting), negotiated with a
+//! Poll Sequence like any change of `bfd.DesiredMinTxInterval` while Up.
 
 use std::time::Duration;
 
@@ -45,6 +54,10 @@ pub enum Timer {
     Transmit,
     /// When the remote system is declared dead if nothing arrives (RFC 5880 §6.8.4).
     Detection,
+    /// When the next echo is due (RFC 5880 §6.8.9).
+    EchoTransmit,
+    /// When the path is declared failed if no echo of ours has come back (RFC 5880 §6.4).
+    EchoDetection,
 }
 
 /// The local timer settings of a session (a BFDProfile's `transmitInterval`,
@@ -72,6 +85,10 @@ pub struct FsmConfig {
     /// Seeds the transmit jitter (RFC 5880 §6.8.7); `None` disables jitter, which only
     /// tests should do.
     pub jitter_seed: Option<u64>,
+    /// The echo interval when the Echo function is wanted (BFDProfile `echoMode: true`,
+    /// `echoInterval`): our desired echo transmit interval and the Required Min Echo RX
+    /// Interval we advertise. `None`: no echo, and zero advertised. Never zero.
+    pub echo: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +105,9 @@ pub enum Input {
     /// New local timer settings; while Up they are negotiated with a Poll Sequence
     /// (RFC 5880 §6.8.3).
     SetTimers(Timers),
+    /// One of this session's echoes came back through the peer's forwarding plane (the
+    /// driver matched its discriminator).
+    EchoReturned,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +116,8 @@ pub enum Output {
     /// (Re)arm the timer to fire after the duration; replaces any earlier deadline.
     ArmTimer(Timer, Duration),
     CancelTimer(Timer),
+    /// Send one echo packet now (RFC 5880 §6.4).
+    SendEcho,
     /// The session reached Up.
     Up,
     /// The session left Up, for this reason.
@@ -126,6 +148,10 @@ pub struct Fsm {
     tx_in_use: Duration,
     /// The required min RX used for the detection time: a decrease waits for the Final.
     rx_in_use: Duration,
+    /// The peer's Required Min Echo RX Interval; zero: it takes no echoes.
+    remote_echo_rx: Duration,
+    /// The echo transmit interval while the Echo function is active.
+    echo_active: Option<Duration>,
     rng: Option<u64>,
 }
 
@@ -153,6 +179,8 @@ impl Fsm {
             polling: false,
             tx_in_use: Duration::ZERO,
             rx_in_use: Duration::ZERO,
+            remote_echo_rx: Duration::ZERO,
+            echo_active: None,
             rng,
             config,
         };
@@ -192,6 +220,18 @@ impl Fsm {
         self.polling
     }
 
+    /// The echo transmit interval while the Echo function runs (RFC 5880 §6.8.9): the
+    /// larger of ours and the peer's Required Min Echo RX Interval.
+    pub fn echo_interval(&self) -> Option<Duration> {
+        self.echo_active
+    }
+
+    /// How long echoes may stay away before the session goes Down: the detect multiplier
+    /// times the echo interval; `None` while echo does not run.
+    pub fn echo_detection_time(&self) -> Option<Duration> {
+        self.echo_active.map(|interval| interval.saturating_mul(u32::from(self.config.timers.detect_multiplier)))
+    }
+
     /// The negotiated transmit interval before jitter (RFC 5880 §6.8.2, §6.8.7): the
     /// larger of our desired min TX (in use) and the remote system's required min RX.
     pub fn transmit_interval(&self) -> Duration {
@@ -225,6 +265,7 @@ impl Fsm {
                     self.state = State::AdminDown;
                     self.local_diagnostic = Diagnostic::AdministrativelyDown;
                     self.polling = false;
+                    self.stop_echo(&mut out);
                     self.apply_desired_tx();
                     if was_up {
                         out.push(Output::Down(Diagnostic::AdministrativelyDown));
@@ -239,6 +280,24 @@ impl Fsm {
                 self.transmit_now(&mut out);
             }
             Input::TimerExpired(Timer::Detection) => self.detection_expired(&mut out),
+            Input::TimerExpired(Timer::EchoTransmit) => {
+                if let Some(interval) = self.echo_active {
+                    out.push(Output::SendEcho);
+                    let next = self.jittered(interval);
+                    out.push(Output::ArmTimer(Timer::EchoTransmit, next));
+                }
+            }
+            Input::TimerExpired(Timer::EchoDetection) => {
+                if self.echo_active.is_some() && self.state == State::Up {
+                    self.go_down(Diagnostic::EchoFunctionFailed, &mut out);
+                    self.transmit_now(&mut out);
+                }
+            }
+            Input::EchoReturned => {
+                if let Some(detection) = self.echo_detection_time() {
+                    out.push(Output::ArmTimer(Timer::EchoDetection, detection));
+                }
+            }
             Input::SetTimers(timers) => self.set_timers(timers, &mut out),
         }
         out
@@ -255,6 +314,7 @@ impl Fsm {
         self.remote_min_rx = packet.required_min_rx();
         self.remote_desired_min_tx = packet.desired_min_tx();
         self.remote_detect_multiplier = packet.detect_multiplier;
+        self.remote_echo_rx = Duration::from_micros(packet.required_min_echo_rx.into());
         self.heard = true;
         if packet.final_ && self.polling {
             self.polling = false;
@@ -279,11 +339,56 @@ impl Fsm {
             out.push(Output::ArmTimer(Timer::Detection, detection));
         }
 
+        let echo_changed = self.update_echo(out);
+
         if packet.poll {
             out.push(Output::Send(ControlPacket { poll: false, final_: true, ..self.packet() }));
         }
-        if self.state != before || !self.transmitting {
+        if self.state != before || !self.transmitting || echo_changed {
             self.transmit_now(out);
+        }
+    }
+
+    /// Starts, retimes or stops the Echo function after what the peer said or a change of
+    /// state (RFC 5880 §6.8.9): it runs while the session is Up, echo is configured and the
+    /// peer's Required Min Echo RX Interval is non-zero, at the larger of the two intervals.
+    /// Starting and stopping change `bfd.DesiredMinTxInterval` (see [`Fsm::desired_min_tx`]):
+    /// the change starts a Poll Sequence, and a decrease applies at once. Returns whether
+    /// the echo state changed (a control packet should then go out now).
+    fn update_echo(&mut self, out: &mut Vec<Output>) -> bool {
+        let wanted = match self.config.echo {
+            Some(ours) if self.state == State::Up && !self.remote_echo_rx.is_zero() => {
+                Some(ours.max(self.remote_echo_rx))
+            }
+            _ => None,
+        };
+        if wanted == self.echo_active {
+            return false;
+        }
+        let old_tx = self.desired_min_tx();
+        match wanted {
+            None => self.stop_echo(out),
+            Some(interval) => {
+                self.echo_active = Some(interval);
+                out.push(Output::SendEcho);
+                let next = self.jittered(interval);
+                out.push(Output::ArmTimer(Timer::EchoTransmit, next));
+                if let Some(detection) = self.echo_detection_time() {
+                    out.push(Output::ArmTimer(Timer::EchoDetection, detection));
+                }
+            }
+        }
+        if self.state == State::Up && self.desired_min_tx() != old_tx {
+            self.polling = true;
+            self.tx_in_use = self.tx_in_use.min(self.desired_min_tx());
+        }
+        true
+    }
+
+    fn stop_echo(&mut self, out: &mut Vec<Output>) {
+        if self.echo_active.take().is_some() {
+            out.push(Output::CancelTimer(Timer::EchoTransmit));
+            out.push(Output::CancelTimer(Timer::EchoDetection));
         }
     }
 
@@ -335,6 +440,7 @@ impl Fsm {
         self.state = State::Down;
         self.local_diagnostic = diagnostic;
         self.polling = false;
+        self.stop_echo(out);
         self.apply_desired_tx();
         self.rx_in_use = self.config.timers.required_min_rx;
         if was_up {
@@ -343,9 +449,9 @@ impl Fsm {
     }
 
     /// `bfd.DesiredMinTxInterval`: the configured value while Up, at least [`SLOW_TX`]
-    /// otherwise (RFC 5880 §6.8.3).
+    /// otherwise (RFC 5880 §6.8.3) and while the Echo function runs (RFC 5880 §6.8.9).
     fn desired_min_tx(&self) -> Duration {
-        if self.state == State::Up {
+        if self.state == State::Up && self.echo_active.is_none() {
             self.config.timers.desired_min_tx
         } else {
             self.config.timers.desired_min_tx.max(SLOW_TX)
@@ -412,7 +518,7 @@ impl Fsm {
             your_discriminator: self.remote_discriminator,
             desired_min_tx: micros(self.desired_min_tx()),
             required_min_rx: micros(self.config.timers.required_min_rx),
-            required_min_echo_rx: 0,
+            required_min_echo_rx: self.config.echo.map_or(0, micros),
         }
     }
 }

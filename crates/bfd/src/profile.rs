@@ -18,10 +18,16 @@ pub struct Profile {
     pub passive: bool,
     /// `minimumTtl`: multi-hop packets arriving with a lower TTL are dropped.
     pub minimum_ttl: u8,
+    /// `echoMode`: run the Echo function (RFC 5880 §6.4) on single-hop IPv4 sessions.
+    pub echo_mode: bool,
+    /// `echoInterval`, in milliseconds: our echo transmit interval and the Required Min
+    /// Echo RX Interval we advertise (FRR's `echo-interval`, which sets both).
+    pub echo_interval_ms: u32,
 }
 
 impl Default for Profile {
-    /// The BFDProfile defaults (FRR's): 300 ms, 300 ms, 3, active, minimum TTL 254.
+    /// The BFDProfile defaults (FRR's): 300 ms, 300 ms, 3, active, minimum TTL 254, no echo
+    /// (50 ms when turned on).
     fn default() -> Self {
         Self {
             receive_interval_ms: 300,
@@ -29,6 +35,8 @@ impl Default for Profile {
             detect_multiplier: 3,
             passive: false,
             minimum_ttl: 254,
+            echo_mode: false,
+            echo_interval_ms: 50,
         }
     }
 }
@@ -41,5 +49,13 @@ impl Profile {
             required_min_rx: Duration::from_millis(self.receive_interval_ms.into()),
             detect_multiplier: self.detect_multiplier,
         }
+    }
+
+    /// The echo interval for [`crate::FsmConfig::echo`] when echo mode is on and the session
+    /// can run it: single-hop IPv4 only, as FRR (RFC 5883 §3 rules echo out of multi-hop
+    /// sessions; FRR loops IPv4 echoes only, and MetalLB refuses echo with IPv6 pools).
+    pub fn echo(&self, ipv4: bool, multihop: bool) -> Option<Duration> {
+        (self.echo_mode && ipv4 && !multihop && self.echo_interval_ms > 0)
+            .then(|| Duration::from_millis(self.echo_interval_ms.into()))
     }
 }

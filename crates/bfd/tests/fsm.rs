@@ -17,7 +17,7 @@ fn timers(tx: u64, rx: u64, multiplier: u8) -> Timers {
 }
 
 fn fsm_with(timers: Timers, passive: bool) -> Fsm {
-    Fsm::new(FsmConfig { local_discriminator: LOCAL, timers, passive, jitter_seed: None })
+    Fsm::new(FsmConfig { local_discriminator: LOCAL, timers, passive, jitter_seed: None, echo: None })
 }
 
 /// 300 ms / 300 ms / 3, the BFDProfile defaults.
@@ -444,6 +444,7 @@ fn jitter_reduces_the_interval_by_up_to_a_quarter_and_is_reproducible_from_the_s
             timers: timers(300, 300, 3),
             passive: false,
             jitter_seed: Some(seed),
+            echo: None,
         });
         fsm.process(Input::Start);
         (0..200)
@@ -468,6 +469,7 @@ fn with_a_detect_multiplier_of_one_jitter_keeps_the_interval_at_most_90_percent(
         timers: timers(300, 300, 1),
         passive: false,
         jitter_seed: Some(7),
+        echo: None,
     });
     fsm.process(Input::Start);
     for _ in 0..200 {
@@ -480,10 +482,20 @@ fn with_a_detect_multiplier_of_one_jitter_keeps_the_interval_at_most_90_percent(
 
 #[test]
 fn two_sessions_wired_back_to_back_come_up_and_settle_on_the_configured_rates() {
-    let mut a =
-        Fsm::new(FsmConfig { local_discriminator: 1, timers: timers(100, 100, 3), passive: false, jitter_seed: None });
-    let mut b =
-        Fsm::new(FsmConfig { local_discriminator: 2, timers: timers(100, 100, 3), passive: true, jitter_seed: None });
+    let mut a = Fsm::new(FsmConfig {
+        local_discriminator: 1,
+        timers: timers(100, 100, 3),
+        passive: false,
+        jitter_seed: None,
+        echo: None,
+    });
+    let mut b = Fsm::new(FsmConfig {
+        local_discriminator: 2,
+        timers: timers(100, 100, 3),
+        passive: true,
+        jitter_seed: None,
+        echo: None,
+    });
     let mut to_b: Vec<ControlPacket> = Vec::new();
     let mut to_a: Vec<ControlPacket> = Vec::new();
     let sent = |outputs: Vec<Output>, queue: &mut Vec<ControlPacket>| {

@@ -14,7 +14,7 @@ const ALLOWED: [(&str, &[&str]); 14] = [
     ("ferrolb-ipam", &["ferrolb-api", "ferrolb-config"]),
     ("ferrolb-announce", &["ferrolb-api", "ferrolb-config", "ferrolb-bgp", "ferrolb-l2", "ferrolb-bfd"]),
     ("ferrolb-bgp", &["ferrolb-sys"]),
-    ("ferrolb-bfd", &[]),
+    ("ferrolb-bfd", &["ferrolb-sys"]),
     ("ferrolb-l2", &["ferrolb-sys"]),
     ("ferrolb-gossip", &[]),
     ("ferrolb-sys", &[]),

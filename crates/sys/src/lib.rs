@@ -1,5 +1,5 @@
 //! The only `unsafe` code in ferrolb: the system calls no safe wrapper covers, for AF_PACKET
-//! sockets (packet(7), the Layer 2 responders) and TCP-MD5 keys (tcp(7) `TCP_MD5SIG`, the
+//! sockets (packet(7), the Layer 2 responders and BFD echoes) and TCP-MD5 keys (tcp(7) `TCP_MD5SIG`, the
 //! BGP sessions). Each function wraps one system call whose arguments are plain structs built
 //! here, so the unsafe surface is the FFI call itself; every caller works on [`OwnedFd`] and
 //! byte slices.
@@ -14,6 +14,8 @@ use nix::sys::socket::{LinkAddr, MsgFlags, recvfrom, send};
 
 /// EtherType of ARP, the protocol of the ARP socket.
 pub const ETH_P_ARP: u16 = 0x0806;
+/// EtherType of IPv4, the protocol of the BFD echo socket.
+pub const ETH_P_IP: u16 = 0x0800;
 /// EtherType of IPv6, the protocol of the NDP socket.
 pub const ETH_P_IPV6: u16 = 0x86dd;
 

@@ -84,6 +84,9 @@ pub struct Metrics {
     pub bfd_control_packet_output: Family<PeerLabel, Gauge>,
     pub bfd_session_up_events: Family<PeerLabel, Gauge>,
     pub bfd_session_down_events: Family<PeerLabel, Gauge>,
+    pub bfd_echo_packet_input: Family<PeerLabel, Gauge>,
+    pub bfd_echo_packet_output: Family<PeerLabel, Gauge>,
+    pub bfd_dropped: Family<ReasonLabel, Gauge>,
     pub membership_members: Gauge,
     pub membership_quorum: Gauge,
     pub membership_dropped_bad_key: Gauge,
@@ -101,6 +104,12 @@ pub struct Metrics {
     pub unnumbered_adverts_ignored: Counter,
     pub unnumbered_adverts_sent: Counter,
     pub unnumbered_interface_errors: Counter,
+}
+
+/// Why a packet was dropped, as the driver that dropped it labels it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -223,6 +232,17 @@ impl Metrics {
             bfd_family("metallb_bfd_control_packet_output", "BFD control packets sent to the peer");
         let bfd_session_up_events = bfd_family("metallb_bfd_session_up_events", "Times the BFD session came up");
         let bfd_session_down_events = bfd_family("metallb_bfd_session_down_events", "Times the BFD session went down");
+        let bfd_echo_packet_input = bfd_family(
+            "metallb_bfd_echo_packet_input",
+            "BFD echo packets of ours back from the peer's forwarding plane",
+        );
+        let bfd_echo_packet_output = bfd_family("metallb_bfd_echo_packet_output", "BFD echo packets sent to the peer");
+        let bfd_dropped = Family::<ReasonLabel, Gauge>::default();
+        registry.register(
+            "ferrolb_bfd_dropped_packets",
+            "BFD control and echo packets dropped (or echoes not sent), by reason, all sessions together",
+            bfd_dropped.clone(),
+        );
         let membership_members = Gauge::default();
         registry.register(
             "ferrolb_membership_members",
@@ -321,6 +341,9 @@ impl Metrics {
             bfd_control_packet_output,
             bfd_session_up_events,
             bfd_session_down_events,
+            bfd_echo_packet_input,
+            bfd_echo_packet_output,
+            bfd_dropped,
             membership_members,
             membership_quorum,
             membership_dropped_bad_key,
@@ -397,6 +420,16 @@ impl Metrics {
         self.bfd_control_packet_output.get_or_create(label).set(value(c.control_packets_out));
         self.bfd_session_up_events.get_or_create(label).set(value(c.up_events));
         self.bfd_session_down_events.get_or_create(label).set(value(c.down_events));
+        self.bfd_echo_packet_input.get_or_create(label).set(value(c.echo_packets_in));
+        self.bfd_echo_packet_output.get_or_create(label).set(value(c.echo_packets_out));
+    }
+
+    /// Copies a BFD driver's drop counters (every session's, by reason).
+    pub fn bfd_dropped(&self, dropped: &std::collections::BTreeMap<&'static str, u64>) {
+        for (reason, count) in dropped {
+            let label = ReasonLabel { reason: (*reason).to_owned() };
+            self.bfd_dropped.get_or_create(&label).set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
     }
 
     /// Copies the membership driver's counters.
@@ -433,6 +466,8 @@ impl Metrics {
             &self.bfd_control_packet_output,
             &self.bfd_session_up_events,
             &self.bfd_session_down_events,
+            &self.bfd_echo_packet_input,
+            &self.bfd_echo_packet_output,
         ] {
             family.remove(label);
         }

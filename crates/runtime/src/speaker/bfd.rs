@@ -127,6 +127,7 @@ async fn follow(
 ) {
     let label = PeerLabel { peer: peer.to_string() };
     let mut was_up = false;
+    let mut echo = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -140,10 +141,17 @@ async fn follow(
                     if now.is_up() {
                         info!(peer = %name, address = %peer, transmit = ?now.transmit_interval, detection = ?now.detection_time, "BFD session up");
                     } else {
-                        warn!(peer = %name, address = %peer, diagnostic = ?now.diagnostic, "BFD session down: resetting the BGP session");
+                        warn!(peer = %name, address = %peer, diagnostic = %now.diagnostic, "BFD session down: resetting the BGP session");
                         let _ = down.send(name.clone());
                     }
                     was_up = now.is_up();
+                }
+                if now.echo_interval != echo {
+                    match now.echo_interval {
+                        Some(interval) => info!(peer = %name, address = %peer, ?interval, "BFD echo function running"),
+                        None => info!(peer = %name, address = %peer, "BFD echo function stopped"),
+                    }
+                    echo = now.echo_interval;
                 }
                 metrics.bfd_session_up.get_or_create(&label).set(i64::from(was_up));
             }
@@ -152,5 +160,6 @@ async fn follow(
         if let Some(c) = handle.counters(peer) {
             metrics.bfd_counters(&label, &c);
         }
+        metrics.bfd_dropped(&handle.dropped());
     }
 }
