@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use common::*;
 use ferrolb_bgp::{
-    AfiSafi, AsPath, AsSegment, Capability, Community, DecodeContext, EncodeContext, ErrorCode, GracefulRestart,
+    AfiSafi, AsPath, AsSegment, Capability, Community, DecodeContext, EncodeContext, ErrorCode, ExtendedNextHop, GracefulRestart,
     GracefulRestartFamily, LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Notification, Open, Origin,
     PathAttributes, RawAttribute, RouteRefresh, SegmentType, Update, next_frame_len,
 };
@@ -146,8 +146,17 @@ fn capability() -> impl Strategy<Value = Capability> {
             }
         ),
         (1..=u32::MAX).prop_map(Capability::FourOctetAs),
+        prop::collection::vec(
+            any::<(u16, u16, u16)>().prop_map(|(nlri_afi, nlri_safi, next_hop_afi)| ExtendedNextHop {
+                nlri_afi,
+                nlri_safi,
+                next_hop_afi
+            }),
+            1..4
+        )
+        .prop_map(Capability::ExtendedNextHop),
         (
-            any::<u8>().prop_filter("unknown code", |c| ![1, 2, 64, 65].contains(c)),
+            any::<u8>().prop_filter("unknown code", |c| ![1, 2, 5, 64, 65].contains(c)),
             prop::collection::vec(any::<u8>(), 0..20)
         )
             .prop_map(|(code, value)| Capability::Unknown { code, value }),
