@@ -612,7 +612,7 @@ for r in "${ROUTERS[@]}"; do
     session_down_metric node1 "$(up_series "$(v6peer "${RADDR6[$r]}")")"
 done
 wait_for 2 "BGPPeer removed: ServiceBGPStatus web/node1 names the remaining peers" \
-  bgp_status_is web node1 "node1-bird,node1-frr,node1-gobgp,node1-red"
+  bgp_status_is web node1 "node1-bird,node1-fabric,node1-frr,node1-gobgp,node1-red"
 ipv4_session_stays() { established "$1" 172.30.0.11 && route_has "$1" fd00:50::1/128 172.30.0.11 nh=fd00:30::11; }
 for r in "${ROUTERS[@]}"; do
   check "BGPPeer removed: ${RNAME[$r]}: node1's IPv4 session still Established, fd00:50::1/128 still over it" \
