@@ -8,9 +8,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use common::*;
 use ferrolb_bgp::{
-    AfiSafi, AsPath, AsSegment, Capability, Community, DecodeContext, EncodeContext, ErrorCode, ExtendedNextHop, GracefulRestart,
-    GracefulRestartFamily, LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Notification, Open, Origin,
-    PathAttributes, RawAttribute, RouteRefresh, SegmentType, Update, next_frame_len,
+    AfiSafi, AsPath, AsSegment, Capability, Community, DecodeContext, EncodeContext, ErrorCode, ExtendedNextHop,
+    GracefulRestart, GracefulRestartFamily, LargeCommunity, Message, MpNextHop, MpReach, MpUnreach, Notification, Open,
+    Origin, PathAttributes, RawAttribute, RouteRefresh, SegmentType, Update, next_frame_len,
 };
 use ferrolb_testkit::bgp::with_mandatory_attributes;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
