@@ -43,6 +43,70 @@ fn is_marker(line: &str, marker: &str) -> bool {
     line.strip_prefix(marker).is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r']))
 }
 
+/// What [`Reader::next`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// A document (the caller's buffer holds it).
+    Document,
+    /// The input is read to its end.
+    End,
+    /// The text is one of those [`split`] keeps whole (directives, end markers, a byte order
+    /// mark): the caller reads it whole instead.
+    Whole,
+}
+
+/// [`split`] while reading: the documents of a file one at a time, cut where `split` cuts
+/// them, so that a file of 100,000 documents is never held in memory whole (only the
+/// document at hand is).
+#[derive(Debug)]
+pub struct Reader<R> {
+    input: R,
+    /// The marker line read last, which begins the next document.
+    pending: String,
+    /// Whether a document was given yet: `split` gives one piece even of an empty text.
+    given: bool,
+    done: bool,
+}
+
+impl<R: std::io::BufRead> Reader<R> {
+    pub fn new(input: R) -> Self {
+        Self { input, pending: String::new(), given: false, done: false }
+    }
+
+    /// The next document, into `doc` (cleared first). An input that is not UTF-8 is an
+    /// error, as for `fs::read_to_string`.
+    pub fn next(&mut self, doc: &mut String) -> std::io::Result<Next> {
+        doc.clear();
+        if self.done {
+            return Ok(Next::End);
+        }
+        doc.push_str(&self.pending);
+        loop {
+            self.pending.clear();
+            if self.input.read_line(&mut self.pending)? == 0 {
+                self.done = true;
+                if doc.is_empty() && self.given {
+                    return Ok(Next::End);
+                }
+                self.given = true;
+                return Ok(Next::Document);
+            }
+            if !self.given && doc.is_empty() && self.pending.starts_with('\u{feff}') {
+                return Ok(Next::Whole);
+            }
+            let line = self.pending.trim_end_matches('\n');
+            if line.starts_with('%') || is_marker(line, "...") {
+                return Ok(Next::Whole);
+            }
+            if !doc.is_empty() && is_marker(line, "---") {
+                self.given = true;
+                return Ok(Next::Document);
+            }
+            doc.push_str(&self.pending);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -114,6 +178,24 @@ mod tests {
             if let Ok(whole) = whole {
                 prop_assert_eq!(whole, parts);
             }
+        }
+
+        /// Reading cuts where splitting cuts, or says the text is one to keep whole.
+        #[test]
+        fn reading_cuts_as_splitting_does(text in "(---|\\.\\.\\.|%|\u{feff}|\n|\r|\t| |a|-|:)*") {
+            let mut reader = Reader::new(text.as_bytes());
+            let (mut doc, mut docs) = (String::new(), Vec::new());
+            loop {
+                match reader.next(&mut doc).unwrap() {
+                    Next::Document => docs.push(doc.clone()),
+                    Next::End => break,
+                    Next::Whole => {
+                        prop_assert_eq!(split(&text), vec![text.as_str()]);
+                        return Ok(());
+                    }
+                }
+            }
+            prop_assert_eq!(docs, split(&text));
         }
 
         /// Any text at all: never a panic, and nothing lost or added.

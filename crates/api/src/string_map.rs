@@ -39,6 +39,9 @@ impl StringMap {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
+                // Maps are small and rarely grow once decoded: room for one more, not four
+                // (the pool annotation added to each of 100,000 Services).
+                self.entries.reserve_exact(1);
                 self.entries.insert(i, (key, value));
                 None
             }

@@ -27,7 +27,8 @@ fn service(name: &str, ipv6: bool) -> Service {
             cluster_ips: vec![if ipv6 { "fd00:96::1" } else { "10.96.0.1" }.into()],
             ports: vec![ServicePort { name: None, protocol: Some("TCP".into()), port: 80 }],
             ..ServiceSpec::default()
-        },
+        }
+        .into(),
         ..Default::default()
     })
 }

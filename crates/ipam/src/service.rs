@@ -179,7 +179,7 @@ mod tests {
     fn svc(annotations: &[(&str, &str)], spec: ServiceSpec) -> Service {
         let mut metadata = ObjectMeta::named("web").in_namespace("prod");
         metadata.annotations = annotations.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Service::new(ServiceFields { metadata, spec, ..Default::default() })
+        Service::new(ServiceFields { metadata, spec: spec.into(), ..Default::default() })
     }
 
     #[test]

@@ -17,6 +17,7 @@ use ferrolb_kube::status::{ServiceStatusKind, StatusWriter, Target, Wish};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::controller::core::StoredStates;
 use crate::sources::state_dir::{ServiceState, StatusKind};
 use crate::sources::state_writer::StateWriter;
 
@@ -72,10 +73,10 @@ impl Sink {
     /// (the state directory); `None` when they live on the objects themselves (the API
     /// server), where the snapshot already carries them and a deleted service takes its
     /// status with it.
-    pub fn stored_services(&self) -> Option<BTreeMap<(String, String), ServiceState>> {
+    pub fn with_stored_services<R>(&self, f: impl FnOnce(Option<&dyn StoredStates>) -> R) -> R {
         match self {
-            Sink::Dir(dir) => Some(dir.stored_services()),
-            Sink::Kube(_) => None,
+            Sink::Dir(dir) => dir.with_stored_services(|states| f(Some(states))),
+            Sink::Kube(_) => f(None),
         }
     }
 
@@ -274,12 +275,20 @@ mod tests {
         sink.write_service("default", "web", Some(&state("10.0.0.9")));
         sink.write_service("default", "old", None);
         sink.write_service("shop", "new", Some(&state("10.0.0.3")));
-        let stored = sink.stored_services().unwrap();
+        let copy = |stored: Option<&dyn StoredStates>| {
+            let mut all = BTreeMap::new();
+            let stored = stored.expect("the dir: sink stores states apart");
+            stored.each(&mut |ns, name| {
+                all.insert((ns.to_owned(), name.to_owned()), stored.state(ns, name).cloned());
+            });
+            all
+        };
+        let stored = sink.with_stored_services(copy);
         let key = |ns: &str, n: &str| (ns.to_owned(), n.to_owned());
         assert_eq!(stored.len(), 2, "{stored:?}");
-        assert_eq!(stored[&key("default", "web")], state("10.0.0.9"));
-        assert_eq!(stored[&key("shop", "new")], state("10.0.0.3"));
+        assert_eq!(stored[&key("default", "web")], Some(state("10.0.0.9")));
+        assert_eq!(stored[&key("shop", "new")], Some(state("10.0.0.3")));
         assert!(writer.flush(Duration::from_secs(10)));
-        assert_eq!(sink.stored_services().unwrap(), stored, "the same once on disk");
+        assert_eq!(sink.with_stored_services(copy), stored, "the same once on disk");
     }
 }

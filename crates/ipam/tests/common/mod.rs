@@ -45,7 +45,8 @@ pub fn lb(key: &str) -> Svc {
             cluster_ips: vec!["10.96.0.10".into()],
             ports: vec![ServicePort { name: None, protocol: Some("TCP".into()), port: 80 }],
             ..ServiceSpec::default()
-        },
+        }
+        .into(),
         ..Default::default()
     }))
 }

@@ -42,7 +42,8 @@ impl Controller {
     }
 
     pub fn reconcile(&mut self, snapshot: &Snapshot) {
-        let step = self.core.reconcile(snapshot, self.sink.stored_services());
+        let core = &mut self.core;
+        let step = self.sink.with_stored_services(|stored| core.reconcile(snapshot, stored));
         self.metrics.config_result(step.accepted);
         for pool in &step.forgotten_pools {
             self.metrics.forget_pool(pool);

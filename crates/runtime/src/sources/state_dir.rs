@@ -144,7 +144,9 @@ impl ServiceStates {
             None => fs::metadata(path).ok().map(|m| stamp(&m)),
         };
         match (stamped, read_json::<ServiceState>(path)) {
-            (Some(stamp), Ok(Some(state))) => {
+            (Some(stamp), Ok(Some(mut state))) => {
+                // decoded lists have room for four: kept for every Service, twice
+                state.ingress.shrink_to_fit();
                 let same = self.slot(&key.0, &key.1).is_some_and(|(_, s)| *s == state);
                 self.put(key, (stamp, state));
                 !same
@@ -218,6 +220,11 @@ impl ServiceStates {
 
     pub fn len(&self) -> usize {
         self.states.values().map(BTreeMap::len).sum()
+    }
+
+    /// Every Service's namespace and name that has a state.
+    pub fn ids(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.states.iter().flat_map(|(ns, names)| names.keys().map(move |name| (ns.as_str(), name.as_str())))
     }
 
     fn slot(&self, namespace: &str, name: &str) -> Option<&(Stamp, ServiceState)> {
@@ -387,6 +394,19 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// The controller reads the states where this cache keeps them.
+impl crate::controller::core::StoredStates for ServiceStates {
+    fn state(&self, namespace: &str, name: &str) -> Option<&ServiceState> {
+        self.get(namespace, name)
+    }
+
+    fn each(&self, f: &mut dyn FnMut(&str, &str)) {
+        for (namespace, name) in self.ids() {
+            f(namespace, name);
+        }
+    }
 }
 
 #[cfg(test)]

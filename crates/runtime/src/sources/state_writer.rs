@@ -38,7 +38,7 @@ use tracing::warn;
 
 use super::state_dir::{ServiceState, ServiceStates, StateDir};
 
-/// How often `StateWriter::stored_services` looks at every service state file
+/// How often `StateWriter::with_stored_services` looks at every service state file
 /// again: only the active controller writes them, and it knows what it wrote, so the disk is
 /// read again only for what someone else did (an operator removing a file, a controller that
 /// held the role before).
@@ -178,27 +178,32 @@ impl StateWriter {
     /// not surely there yet. The disk is looked at every `SERVICES_RESCAN` (a stat per
     /// file, a read of those that changed); in between, this process's own wishes
     /// ([`Self::set_service`]) keep the view current.
-    pub fn stored_services(&self) -> BTreeMap<(String, String), ServiceState> {
-        // The queue is locked first, as for the other readers: whatever a write landing
-        // meanwhile did to the disk, its wish is still in the queue and wins below.
-        let queue = self.inner.shared.lock();
-        let mut cache = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
-        let (states, scanned) = &mut *cache;
-        if scanned.is_none_or(|at| at.elapsed() >= SERVICES_RESCAN) {
-            states.refresh(&self.state, None, &mut Vec::new());
-            *scanned = Some(Instant::now());
-            for (path, content) in queue.in_flight.iter().chain(queue.wishes.iter()) {
-                if let Some((namespace, name)) = self.state.service_of(path) {
-                    let state = content.as_ref().and_then(|bytes| serde_json::from_slice(bytes).ok());
-                    states.record(&namespace, &name, state);
+    ///
+    /// `f` reads them in place (the writer thread goes on meanwhile: only this view is locked).
+    pub fn with_stored_services<R>(&self, f: impl FnOnce(&ServiceStates) -> R) -> R {
+        let cache = {
+            // The queue is locked first, as for the other readers: whatever a write landing
+            // meanwhile did to the disk, its wish is still in the queue and wins below.
+            let queue = self.inner.shared.lock();
+            let mut cache = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
+            let (states, scanned) = &mut *cache;
+            if scanned.is_none_or(|at| at.elapsed() >= SERVICES_RESCAN) {
+                states.refresh(&self.state, None, &mut Vec::new());
+                *scanned = Some(Instant::now());
+                for (path, content) in queue.in_flight.iter().chain(queue.wishes.iter()) {
+                    if let Some((namespace, name)) = self.state.service_of(path) {
+                        let state = content.as_ref().and_then(|bytes| serde_json::from_slice(bytes).ok());
+                        states.record(&namespace, &name, state);
+                    }
                 }
             }
-        }
-        states.to_map()
+            cache
+        };
+        f(&cache.0)
     }
 
     /// Asks for a Service's state file to hold `state` (`None`: not to exist), as
-    /// [`Self::set`] does, and remembers it for [`Self::stored_services`].
+    /// [`Self::set`] does, and remembers it for [`Self::with_stored_services`].
     pub fn set_service(&self, namespace: &str, name: &str, state: Option<&ServiceState>) {
         self.set(self.state.service_path(namespace, name), state);
         let mut cache = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
