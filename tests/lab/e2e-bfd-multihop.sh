@@ -16,7 +16,8 @@
 #   * no flap: 2 s later neither side has counted a BFD down event nor FRR a dropped BGP
 #     session (the speaker follows FRR's rate the moment FRR asks for it)
 #   * tcpdump on the router (node1's side) sees BFD control packets on UDP 4784 both ways,
-#     none on 3784: node1's sent with TTL 255, FRR's arriving forwarded with TTL 254
+#     none on 3784: node1's sent with TTL 255, FRR's arriving forwarded with TTL 254, and the
+#     speaker drops none of them (ferrolb_bfd_dropped_packets: TTL against minimumTtl 254, port)
 #   * nftables in the router drops forwarded UDP 4784 (BGP's TCP still passes): the speaker's
 #     BFD goes Down (Control Detection Time Expired) and it resets the BGP session, FRR's
 #     bgpd drops the session too; the detection time (nft command -> the speaker's Down) is
@@ -25,7 +26,7 @@
 #     10.50.0.1/32 again
 #   * end: no panic
 # Binary: $FERROLB, or target/debug/ferrolb (under $CARGO_TARGET_DIR if set) built by
-# `cargo build -p ferrolb`. Root; about 20 s. One line per check, "N passed, M failed" last.
+# `cargo build -p ferrolb`. Root; about 10 s. One line per check, "N passed, M failed" last.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -206,6 +207,10 @@ check "capture: FRR's control packets to $NEAR:4784 arrive forwarded, TTL 254" \
   bash -c "$(declare -f cap_pairs); CAP='$CAP'; cap_pairs | grep -E '^254 $FAR\.[0-9]+ $NEAR\.4784:$' | head -n 1 | grep ."
 check "capture: no BFD on the single-hop port 3784" bash -c "! grep -E '\\.3784[: ]' '$CAP'"
 echo "#    capture: $(grep -c '\.4784: ' "$CAP") packets on 4784, $(grep -c '\.3784[: ]' "$CAP") on 3784"
+# FRR's packets pass the speaker's checks: TTL 254 against minimumTtl 254, port 4784, the session
+bfd_drops() { metrics node1 | grep -E '^ferrolb_bfd_dropped_packets\{' | grep -v ' 0$'; }
+check "the speaker dropped none of FRR's BFD packets (no ferrolb_bfd_dropped_packets above 0)" \
+  bash -c "! ( $(declare -f bfd_drops metrics lab); LAB_SH='$LAB_SH'; bfd_drops )"
 
 # ---- the path broken for BFD alone: the router drops forwarded UDP 4784 ----
 lab_at_teardown "lab exec router nft delete table inet mh-drop 2>/dev/null"
