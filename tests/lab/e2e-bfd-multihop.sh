@@ -23,10 +23,13 @@
 #     bgpd drops the session too; the detection time (nft command -> the speaker's Down) is
 #     printed and must be under 1 s (3 x 100 ms configured; the hold time is 90 s)
 #   * the rule removed: BFD Up again on both sides, the BGP session Established and FRR holds
-#     10.50.0.1/32 again
+#     10.50.0.1/32 again (with TCP passing, both sides had set BGP up again at once anyway)
+#   * the whole path cut (the router's forward chain drops everything): the speaker's BFD Down
+#     (timed), metallb_bgp_session_up 0 within 2 s and staying 0, FRR's session down and its
+#     route gone (timed); forwarding back: BFD up, Established, the route at FRR again (timed)
 #   * end: no panic
 # Binary: $FERROLB, or target/debug/ferrolb (under $CARGO_TARGET_DIR if set) built by
-# `cargo build -p ferrolb`. Root; about 10 s. One line per check, "N passed, M failed" last.
+# `cargo build -p ferrolb`. Root; about 12 s. One line per check, "N passed, M failed" last.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -249,6 +252,39 @@ wait_for 30 "rule removed: the BGP session is Established at FRR again" frr_esta
 wait_for 10 "rule removed: FRR holds 10.50.0.1/32 again" frr_route
 echo "#    restore -> Established again at FRR: $(($(now_ms) - restored_at)) ms"
 check "FRR's session is still multihop" test "$(frr_bfd multihop)" = True
+# With BGP's TCP still passing, both sides set the session up again at once while BFD was
+# down (FRR's bgpd accepts it as well): what the drop above shows is the reset, not a
+# withdrawal that lasts. The whole path broken does show one.
+
+# ---- the whole path broken: the router forwards nothing ----
+frr_ready() { frr_bfd_up && frr_route; }
+wait_for 5 "before the cut: FRR's BFD session is up and the route is there" frr_ready
+line="$(log_lines ferrolb-node1)"
+cut_at=$(now_ms)
+lab exec router nft -f - <<'NFT' || fatal "nft rule not added"
+table inet mh-cut {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+  }
+}
+NFT
+lab_at_teardown "lab exec router nft delete table inet mh-cut 2>/dev/null"
+if wait_for 5 "path cut: the speaker's BFD goes Down" speaker_bfd_down; then
+  down_ms="$(log_ms ferrolb-node1 "$line" "BFD session down.*address=$FAR")"
+  echo "#    multi-hop BFD detection, forwarding cut -> the speaker's Down: $((down_ms - cut_at)) ms"
+fi
+wait_for 2 "path cut: metrics: $BGP_UP 0 (the BGP session reset, not waiting for the 90 s hold time)" speaker_is "$BGP_UP" 0
+wait_for 2 "path cut: FRR's bgpd dropped the session on its BFD Down" frr_not_established
+wait_for 2 "path cut: FRR no longer holds 10.50.0.1/32" frr_no_route
+echo "#    path cut -> FRR without the route: $(($(now_ms) - cut_at)) ms"
+nap 1
+check "path cut: the BGP session stays down while the path is (metrics: $BGP_UP 0)" speaker_is "$BGP_UP" 0
+lab exec router nft delete table inet mh-cut
+uncut_at=$(now_ms)
+wait_for 15 "path back: FRR's BFD session with node1 is up" frr_bfd_up
+wait_for 15 "path back: the BGP session is Established at FRR" frr_established
+wait_for 10 "path back: FRR holds 10.50.0.1/32" frr_route
+echo "#    path back -> FRR holds the route again: $(($(now_ms) - uncut_at)) ms"
 
 lab kill ferrolb-node1 TERM
 check "no panic in the speaker's log" bash -c "! grep -q 'panicked' '$LOG'"
