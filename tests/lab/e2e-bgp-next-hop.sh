@@ -14,7 +14,7 @@
 #     both /128s with next hop fd00:30::11, the gauges go to 0 and the condition goes
 #   * end: no panic
 # Binary: $FERROLB, or target/debug/ferrolb (under $CARGO_TARGET_DIR if set) built by
-# `cargo build -p ferrolb`. Root; about 15 s. One line per check, "N passed, M failed" last.
+# `cargo build -p ferrolb`. Root; about 5 s. One line per check, "N passed, M failed" last.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
