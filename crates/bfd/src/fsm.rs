@@ -141,6 +141,11 @@ pub struct Fsm {
     heard: bool,
     /// The Transmit timer is armed.
     transmitting: bool,
+    /// The transmit interval (before jitter) the Transmit timer was last armed with: when a
+    /// received packet makes the negotiated interval shorter, the timer is armed again so
+    /// that the remote system, whose detection time now follows the shorter interval, does
+    /// not wait for the packet due at the old pace.
+    armed_interval: Duration,
     /// Our Poll Sequence is outstanding: periodic packets carry P until a Final arrives.
     polling: bool,
     /// The desired min TX used for our own transmit interval: an increase waits for the
@@ -176,6 +181,7 @@ impl Fsm {
             remote_demand: false,
             heard: false,
             transmitting: false,
+            armed_interval: Duration::ZERO,
             polling: false,
             tx_in_use: Duration::ZERO,
             rx_in_use: Duration::ZERO,
@@ -346,6 +352,27 @@ impl Fsm {
         }
         if self.state != before || !self.transmitting || echo_changed {
             self.transmit_now(out);
+        } else {
+            self.rearm_if_sooner(out);
+        }
+    }
+
+    /// Arms the Transmit timer again when the negotiated interval is now shorter than the one
+    /// it was armed with. The typical case: we went Up while the remote system still asked
+    /// for packets no faster than its slow start rate (Required Min RX of 1 s), armed the
+    /// timer for a second, and its next packet, Up, asks for the configured rate; it then
+    /// expects our packets at that rate (its detection time is our multiplier times it), and
+    /// one due a second later makes it declare the session Down. The next packet comes one
+    /// new interval from now, never sooner than the rate both sides agreed (RFC 5880 §6.8.7).
+    fn rearm_if_sooner(&mut self, out: &mut Vec<Output>) {
+        if !self.transmitting || !self.may_transmit() {
+            return;
+        }
+        let interval = self.transmit_interval();
+        if interval < self.armed_interval {
+            self.armed_interval = interval;
+            let next = self.jittered(interval);
+            out.push(Output::ArmTimer(Timer::Transmit, next));
         }
     }
 
@@ -483,7 +510,8 @@ impl Fsm {
             return;
         }
         out.push(Output::Send(self.packet()));
-        let interval = self.jittered(self.transmit_interval());
+        self.armed_interval = self.transmit_interval();
+        let interval = self.jittered(self.armed_interval);
         self.transmitting = true;
         out.push(Output::ArmTimer(Timer::Transmit, interval));
     }

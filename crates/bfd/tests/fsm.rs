@@ -516,3 +516,33 @@ fn two_sessions_wired_back_to_back_come_up_and_settle_on_the_configured_rates() 
     assert_eq!((a.transmit_interval(), b.transmit_interval()), (ms(100), ms(100)));
     assert_eq!((a.detection_time(), b.detection_time()), (ms(300), ms(300)));
 }
+
+#[test]
+fn a_peer_asking_for_a_faster_rate_after_we_go_up_is_sent_to_at_that_rate_at_once() {
+    // FRR's bfdd asks for packets no faster than its slow start rate (1 s) until it is Up;
+    // we go Up hearing its Init and arm the Transmit timer for a second.
+    let mut fsm = fsm_with(timers(100, 100, 3), false);
+    fsm.process(Input::Start);
+    let outputs = fsm.process(Input::Received(remote(State::Init, LOCAL, 1000, 1000, 3)));
+    assert_eq!(outputs.last(), Some(&Output::ArmTimer(Timer::Transmit, ms(1000))));
+    // Its Up, polling to leave its slow start, asks for 100 ms: its detection time is now
+    // 300 ms, so our next packet must not wait for the second to pass.
+    assert_eq!(
+        fsm.process(Input::Received(polling(remote(State::Up, LOCAL, 100, 100, 3)))),
+        vec![
+            Output::ArmTimer(Timer::Detection, ms(300)),
+            Output::Send(final_(ours(State::Up, Diagnostic::None, REMOTE, 100, 100))),
+            Output::ArmTimer(Timer::Transmit, ms(100)),
+        ]
+    );
+    // The same rate again: the timer already runs at it.
+    assert_eq!(
+        fsm.process(Input::Received(remote(State::Up, LOCAL, 100, 100, 3))),
+        vec![Output::ArmTimer(Timer::Detection, ms(300))]
+    );
+    // A slower rate asked for waits for the next transmission, as before.
+    assert_eq!(
+        fsm.process(Input::Received(remote(State::Up, LOCAL, 100, 500, 3))),
+        vec![Output::ArmTimer(Timer::Detection, ms(300))]
+    );
+}

@@ -49,7 +49,7 @@ pub use notification::{CeaseSubcode, ErrorCode, Notification};
 pub use open::{Capability, ExtendedNextHop, GracefulRestart, GracefulRestartFamily, Open};
 pub use pack::UpdatePacker;
 pub use peer::PeerSettings;
-pub use rib::{AdjRibOut, ExportPolicy, InterfaceNextHops, RouteAttrs};
+pub use rib::{AdjRibOut, ExportPolicy, HeldBack, HoldCause, InterfaceNextHops, RouteAttrs};
 pub use route_refresh::RouteRefresh;
 pub use update::Update;
 pub use wire::{AS_TRANS, AfiSafi, HEADER_LEN, MARKER, MAX_MESSAGE_LEN};

@@ -24,6 +24,42 @@ use crate::{
     UpdatePacker,
 };
 
+/// Why the routes of one family cannot go out on a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HoldCause {
+    /// The peer did not negotiate the family (no multiprotocol capability for it).
+    NotNegotiated,
+    /// The session has no next hop of the family: no configured one, none from the Node,
+    /// and no usable address of that family on the session's interface (an IPv6 route over
+    /// an IPv4 session needs a global IPv6 next hop, an IPv4 route over IPv6 an IPv4 one or
+    /// the extended next hop capability).
+    NoNextHop,
+}
+
+impl HoldCause {
+    /// The cause in words, for the session's log and `last_error`.
+    pub fn describe(self, family: AfiSafi) -> &'static str {
+        match (self, family) {
+            (HoldCause::NotNegotiated, AfiSafi::IPV6_UNICAST) => "IPv6 unicast was not negotiated with the peer",
+            (HoldCause::NotNegotiated, _) => "IPv4 unicast was not negotiated with the peer",
+            (HoldCause::NoNextHop, AfiSafi::IPV6_UNICAST) => {
+                "no global IPv6 next hop: the session runs over IPv4, no IPv6 next hop is configured and its interface has no global IPv6 address"
+            }
+            (HoldCause::NoNextHop, _) => {
+                "no IPv4 next hop: the session runs over IPv6, no IPv4 next hop is configured and its interface has no IPv4 address"
+            }
+        }
+    }
+}
+
+/// Desired prefixes of one family that a session does not send, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBack {
+    pub family: AfiSafi,
+    pub cause: HoldCause,
+    pub prefixes: u64,
+}
+
 /// LOCAL_PREF sent to iBGP peers for routes whose advertisement sets none. RFC 4271
 /// §5.1.5 requires the attribute on iBGP; 100 is the value routers assume when it is
 /// missing, and what MetalLB's FRR mode sends (its native mode sends 0, which makes such
@@ -149,23 +185,22 @@ impl ExportPolicy {
     }
 
     /// Why routes of `family` cannot be sent on this session, if they cannot.
-    pub fn held_back(&self, family: AfiSafi) -> Option<&'static str> {
+    pub fn hold_cause(&self, family: AfiSafi) -> Option<HoldCause> {
         if !self.families.contains(&family) {
-            return Some(if family == AfiSafi::IPV6_UNICAST {
-                "IPv6 unicast was not negotiated with the peer"
-            } else {
-                "IPv4 unicast was not negotiated with the peer"
-            });
+            return Some(HoldCause::NotNegotiated);
         }
         match family {
-            AfiSafi::IPV4_UNICAST if self.ipv4_next_hop.is_none() && self.ipv4_extended_next_hop.is_none() => Some(
-                "no IPv4 next hop: the session runs over IPv6, no IPv4 next hop is configured and its interface has no IPv4 address",
-            ),
-            AfiSafi::IPV6_UNICAST if self.ipv6_next_hop.is_none() => Some(
-                "no global IPv6 next hop: the session runs over IPv4, no IPv6 next hop is configured and its interface has no global IPv6 address",
-            ),
+            AfiSafi::IPV4_UNICAST if self.ipv4_next_hop.is_none() && self.ipv4_extended_next_hop.is_none() => {
+                Some(HoldCause::NoNextHop)
+            }
+            AfiSafi::IPV6_UNICAST if self.ipv6_next_hop.is_none() => Some(HoldCause::NoNextHop),
             _ => None,
         }
+    }
+
+    /// Why routes of `family` cannot be sent on this session, if they cannot, in words.
+    pub fn held_back(&self, family: AfiSafi) -> Option<&'static str> {
+        self.hold_cause(family).map(|cause| cause.describe(family))
     }
 
     fn exports(&self, prefix: &IpNet) -> bool {
@@ -324,17 +359,28 @@ impl AdjRibOut {
 
     /// Why some desired prefixes are not sent, one line per cause; empty when all are.
     pub fn held_back(&self) -> Vec<String> {
-        let mut reasons = Vec::new();
-        if let Some(policy) = &self.policy {
-            for family in [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST] {
-                let count = self.desired.keys().filter(|p| family_of(p) == family).count();
-                if let (Some(why), true) = (policy.held_back(family), count > 0) {
-                    reasons.push(format!("{count} {family} prefixes not sent: {why}"));
-                }
-            }
-        }
+        let mut reasons: Vec<String> = self
+            .held_back_families()
+            .into_iter()
+            .map(|h| format!("{} {} prefixes not sent: {}", h.prefixes, h.family, h.cause.describe(h.family)))
+            .collect();
         reasons.extend(self.encode_problem.clone());
         reasons
+    }
+
+    /// The families whose desired prefixes the session holds back, with the cause and how
+    /// many: what the speaker reports on the peer. Empty while the session is down (nothing
+    /// is known of what it will negotiate) and when everything desired can be sent.
+    pub fn held_back_families(&self) -> Vec<HeldBack> {
+        let Some(policy) = &self.policy else { return Vec::new() };
+        [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST]
+            .into_iter()
+            .filter_map(|family| {
+                let cause = policy.hold_cause(family)?;
+                let prefixes = self.desired.keys().filter(|p| family_of(p) == family).count();
+                (prefixes > 0).then_some(HeldBack { family, cause, prefixes: prefixes as u64 })
+            })
+            .collect()
     }
 
     fn sync(&mut self) -> Vec<Vec<u8>> {

@@ -55,6 +55,10 @@ pub struct SessionStatus {
     pub announced_prefixes: u64,
     /// Desired prefixes the peer does not hold (`metallb_bgp_pending_prefixes_total`).
     pub pending_prefixes: u64,
+    /// While established, the families whose desired prefixes are not sent and why (the
+    /// structured form of what `last_error` says about them); kept current as the table
+    /// changes, empty while the session is down.
+    pub held_back: Vec<crate::HeldBack>,
     /// `"addr:port"`, MetalLB's `peer` label.
     pub peer: String,
 }
@@ -106,6 +110,7 @@ impl Session {
             updates_sent: 0,
             announced_prefixes: 0,
             pending_prefixes: 0,
+            held_back: Vec::new(),
             peer: settings.peer_label(),
         };
         let (status_tx, status_rx) = watch::channel(status);
@@ -539,6 +544,7 @@ impl Driver {
             updates_sent: self.updates_sent,
             announced_prefixes: self.rib.announced() as u64,
             pending_prefixes: self.rib.pending() as u64,
+            held_back: self.rib.held_back_families(),
             peer: self.settings.peer_label(),
         };
         self.status.send_if_modified(|current| {

@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use ferrolb_bgp::{
-    AdjRibOut, AfiSafi, AsPath, Community, DecodeContext, ExportPolicy, InterfaceNextHops, LargeCommunity, Message,
-    MpNextHop, Negotiated, Open, PathAttributes, RouteAttrs, Update,
+    AdjRibOut, AfiSafi, AsPath, Community, DecodeContext, ExportPolicy, HeldBack, HoldCause, InterfaceNextHops,
+    LargeCommunity, Message, MpNextHop, Negotiated, Open, PathAttributes, RouteAttrs, Update,
 };
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -248,6 +248,17 @@ fn ipv6_routes_over_an_ipv4_session_without_a_configured_next_hop_are_held_back_
             "1 ipv6-unicast prefixes not sent: no global IPv6 next hop: the session runs over IPv4, no IPv6 next hop is configured and its interface has no global IPv6 address"
         ]
     );
+    let held = [HeldBack { family: AfiSafi::IPV6_UNICAST, cause: HoldCause::NoNextHop, prefixes: 1 }];
+    assert_eq!(rib.held_back_families(), held);
+    // more of that family desired: counted; none left: nothing held back
+    rib.set_desired(table(&[("10.0.0.1/32", plain()), ("fd00:1::1/128", plain()), ("fd00:1::2/128", plain())]));
+    assert_eq!(rib.held_back_families()[0].prefixes, 2);
+    rib.set_desired(table(&[("10.0.0.1/32", plain())]));
+    assert_eq!(rib.held_back_families(), []);
+    // while the session is down nothing is known of what it will hold back
+    rib.set_desired(table(&[("fd00:1::1/128", plain())]));
+    rib.session_down();
+    assert_eq!(rib.held_back_families(), []);
 }
 
 #[test]

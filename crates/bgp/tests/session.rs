@@ -310,6 +310,14 @@ async fn ipv6_routes_without_an_ipv6_next_hop_are_held_back_and_reported() {
     let status = wait_for(&session, |s| s.established).await;
     assert_eq!((status.announced_prefixes, status.pending_prefixes), (1, 1));
     assert!(status.last_error.unwrap().contains("no global IPv6 next hop"));
+    assert_eq!(
+        status.held_back,
+        [ferrolb_bgp::HeldBack {
+            family: AfiSafi::IPV6_UNICAST,
+            cause: ferrolb_bgp::HoldCause::NoNextHop,
+            prefixes: 1
+        }]
+    );
     session.shutdown("test over").await;
 }
 

@@ -47,6 +47,13 @@ impl PeerLabel {
     }
 }
 
+/// A session's label and an address family (`ipv4-unicast`, `ipv6-unicast`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerFamilyLabel {
+    pub peer: String,
+    pub family: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct IpLabel {
     pub ip: String,
@@ -96,6 +103,13 @@ pub struct Metrics {
     pub membership_health: Gauge,
     pub membership_transitions: Family<TransitionLabel, Gauge>,
     pub bgp_peers_unserved: Gauge,
+    /// This node's BGPPeers with a session that does less than asked (notes with
+    /// `served: true`, from the configuration or from the running session).
+    pub bgp_peers_served_in_part: Gauge,
+    /// Desired prefixes an established session does not send for want of a next hop of
+    /// their family, by family. Not those of a family the session does not offer (an IPv4
+    /// session without `dualStackAddressFamily` carries no IPv6, by design).
+    pub bgp_prefixes_without_next_hop: Family<PeerFamilyLabel, Gauge>,
     pub bgp_inbound_refused: Gauge,
     /// BGP unnumbered: router advertisements taken, ignored (not link-local, our own,
     /// another router while the first still advertises, undecodable) and sent, and the
@@ -299,6 +313,18 @@ impl Metrics {
             "This node's BGPPeers it opens no session with (valid configuration it cannot serve; ConfigurationState and the peers' events say why)",
             bgp_peers_unserved.clone(),
         );
+        let bgp_peers_served_in_part = Gauge::default();
+        registry.register(
+            "ferrolb_bgp_peers_served_in_part",
+            "This node's BGPPeers served with less than asked, such as a family whose routes are not sent for want of a next hop of that family (ConfigurationState and the peers' events say why)",
+            bgp_peers_served_in_part.clone(),
+        );
+        let bgp_prefixes_without_next_hop = Family::<PeerFamilyLabel, Gauge>::default();
+        registry.register(
+            "ferrolb_bgp_prefixes_without_next_hop",
+            "Prefixes an established session carries the family of and does not send, for want of a next hop of that family (give the Node an address of that family, or the interface towards the peer one)",
+            bgp_prefixes_without_next_hop.clone(),
+        );
         let bgp_inbound_refused = Gauge::default();
         registry.register(
             "ferrolb_bgp_inbound_refused_total",
@@ -336,6 +362,8 @@ impl Metrics {
             unnumbered_interface_errors,
             bgp_inbound_refused,
             bgp_peers_unserved,
+            bgp_peers_served_in_part,
+            bgp_prefixes_without_next_hop,
             bfd_session_up,
             bfd_control_packet_input,
             bfd_control_packet_output,
@@ -456,6 +484,10 @@ impl Metrics {
         self.bgp_updates.remove(label);
         self.bgp_announced_prefixes.remove(label);
         self.bgp_pending_prefixes.remove(label);
+        for family in [ferrolb_bgp::AfiSafi::IPV4_UNICAST, ferrolb_bgp::AfiSafi::IPV6_UNICAST] {
+            self.bgp_prefixes_without_next_hop
+                .remove(&PeerFamilyLabel { peer: label.peer.clone(), family: family.to_string() });
+        }
     }
 
     /// Drops a BFD session's series when the peer no longer asks for BFD.

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::unnumbered::Learner;
-use crate::observe::metrics::{Metrics, PeerLabel};
+use crate::observe::metrics::{Metrics, PeerFamilyLabel, PeerLabel};
 
 /// The running sessions of this node.
 #[derive(Debug)]
@@ -254,6 +254,18 @@ async fn watch_status(name: String, label: PeerLabel, session: Session, metrics:
             .bgp_pending_prefixes
             .get_or_create(&label)
             .set(i64::try_from(current.pending_prefixes).unwrap_or(i64::MAX));
+        for family in [ferrolb_bgp::AfiSafi::IPV4_UNICAST, ferrolb_bgp::AfiSafi::IPV6_UNICAST] {
+            let held: u64 = current
+                .held_back
+                .iter()
+                .filter(|h| h.family == family && h.cause == ferrolb_bgp::HoldCause::NoNextHop)
+                .map(|h| h.prefixes)
+                .sum();
+            metrics
+                .bgp_prefixes_without_next_hop
+                .get_or_create(&PeerFamilyLabel { peer: label.peer.clone(), family: family.to_string() })
+                .set(i64::try_from(held).unwrap_or(i64::MAX));
+        }
         if current.updates_sent > updates_seen {
             metrics.bgp_updates.get_or_create(&label).inc_by(current.updates_sent - updates_seen);
             updates_seen = current.updates_sent;

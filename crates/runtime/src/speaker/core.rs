@@ -124,6 +124,12 @@ pub struct SpeakerCore {
     /// What the configuration in force cannot do on this node, peer by peer; part of the
     /// ConfigurationState written.
     peer_notes: Vec<PeerNote>,
+    /// What the running BGP sessions cannot do, peer by peer ([`super::held_back::notes`]);
+    /// part of the ConfigurationState written, after `peer_notes`.
+    session_notes: Vec<PeerNote>,
+    /// The rejection in the ConfigurationState last written (`None`: accepted), to write it
+    /// again when only the session notes change.
+    written_error: Option<ConfigError>,
     /// The networks this node is directly connected to, as the executor last read them
     /// (`None` until it does): they decide BFD's hop count and which eBGP peers a TTL-1
     /// session cannot reach.
@@ -160,6 +166,8 @@ impl SpeakerCore {
             config: None,
             condition_written: None,
             peer_notes: Vec::new(),
+            session_notes: Vec::new(),
+            written_error: None,
             connected: None,
             devices: None,
             claims: Claims::new(),
@@ -189,6 +197,41 @@ impl SpeakerCore {
     /// carries them as a condition).
     pub fn peer_notes(&self) -> &[PeerNote] {
         &self.peer_notes
+    }
+
+    /// Every note on this node's peers: the configuration's, then the running sessions'.
+    pub fn all_peer_notes(&self) -> Vec<PeerNote> {
+        self.peer_notes.iter().chain(&self.session_notes).cloned().collect()
+    }
+
+    /// The notes the running sessions give now ([`super::held_back::notes`] of their
+    /// statuses, fed the ones given last, [`Self::session_notes`]): each new one is an
+    /// event, and any change writes ConfigurationState again (it lists them) once one has
+    /// been written.
+    pub fn set_session_notes(&mut self, notes: Vec<PeerNote>) -> (Vec<Write>, Vec<Event>) {
+        if notes == self.session_notes {
+            return (Vec::new(), Vec::new());
+        }
+        let mut events = Vec::new();
+        for note in notes.iter().filter(|n| !self.session_notes.contains(n)) {
+            warn!(node = %self.node, peer = %note.peer, served = note.served, "{}", note.message);
+            events.push(Event::Peer(note.clone()));
+        }
+        for note in self.session_notes.iter().filter(|n| !notes.contains(n)) {
+            info!(node = %self.node, peer = %note.peer, "no longer: {}", note.message);
+        }
+        self.session_notes = notes;
+        let writes = if self.condition_written.is_some() {
+            vec![Write::ConfigurationState { error: self.written_error.clone() }]
+        } else {
+            Vec::new()
+        };
+        (writes, events)
+    }
+
+    /// The running sessions' notes as last set.
+    pub fn session_notes(&self) -> &[PeerNote] {
+        &self.session_notes
     }
 
     /// Why the last configuration step rejected the snapshot's configuration, if it did.
@@ -253,6 +296,7 @@ impl SpeakerCore {
         let key = error.as_ref().map(ToString::to_string);
         if self.condition_written.as_ref() != Some(&key) {
             self.condition_written = Some(key);
+            self.written_error.clone_from(&error);
             out.writes.push(Write::ConfigurationState { error });
         }
         out

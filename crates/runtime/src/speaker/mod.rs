@@ -11,6 +11,7 @@ mod bgp;
 mod connected;
 pub mod core;
 pub mod exclusions;
+mod held_back;
 mod layer2;
 mod membership;
 pub mod report;
@@ -150,6 +151,9 @@ impl Speaker {
         // snapshots count.
         let Some(mut bfd_down) = self.bfd_down.take() else { return };
         let mut seen_snapshot = false;
+        // How often the sessions' statuses are read for the notes they give their peers.
+        let mut sessions_tick = tokio::time::interval(Duration::from_secs(1));
+        sessions_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let mut reset = None;
             tokio::select! {
@@ -162,6 +166,10 @@ impl Speaker {
                 () = self.members.changed() => {}
                 Ok(()) = self.speaker_nodes.changed() => {}
                 Some(peer) = bfd_down.recv() => reset = Some(peer),
+                _ = sessions_tick.tick() => {
+                    self.follow_sessions();
+                    continue;
+                }
             }
             if let Some(peer) = reset {
                 self.sessions.reset(&peer).await;
@@ -203,6 +211,32 @@ impl Speaker {
             self.carry_out(plan).await;
         }
         self.report_facts();
+    }
+
+    /// Turns the routes the running sessions hold back for want of a next hop into notes on
+    /// their peers ([`held_back::notes`]): an event when one appears, the ConfigurationState
+    /// condition and the metric kept current.
+    fn follow_sessions(&mut self) {
+        let statuses: Vec<(String, ferrolb_bgp::SessionStatus)> =
+            self.sessions.statuses().into_iter().map(|(name, _, status)| (name, status.borrow().clone())).collect();
+        let notes = held_back::notes(&statuses, self.core.session_notes());
+        let (writes, events) = self.core.set_session_notes(notes);
+        if writes.is_empty() && events.is_empty() {
+            return;
+        }
+        self.count_peer_notes();
+        self.apply(writes, events);
+    }
+
+    /// `ferrolb_bgp_peers_unserved` and `ferrolb_bgp_peers_served_in_part` from every note:
+    /// a peer served in part is one with notes, none of which says it is not served.
+    fn count_peer_notes(&self) {
+        let notes = self.core.all_peer_notes();
+        let unserved: BTreeSet<&str> = notes.iter().filter(|n| !n.served).map(|n| n.peer.as_str()).collect();
+        let in_part: BTreeSet<&str> =
+            notes.iter().filter(|n| n.served && !unserved.contains(n.peer.as_str())).map(|n| n.peer.as_str()).collect();
+        self.metrics.bgp_peers_unserved.set(i64::try_from(unserved.len()).unwrap_or(i64::MAX));
+        self.metrics.bgp_peers_served_in_part.set(i64::try_from(in_part.len()).unwrap_or(i64::MAX));
     }
 
     /// Hands the report publisher what this step knows.
@@ -358,11 +392,10 @@ impl Speaker {
                 self.sink.write_bgp_status(&key.namespace, &key.name, node, status.as_ref());
             }
             Write::ConfigurationState { error } => {
-                let notes = self.core.peer_notes();
-                let status = with_peer_notes(configuration_state(SPEAKER_CONDITION, error.as_ref()), notes);
+                let notes = self.core.all_peer_notes();
+                let status = with_peer_notes(configuration_state(SPEAKER_CONDITION, error.as_ref()), &notes);
                 let status = with_unapplied(status, &self.unapplied);
-                let unserved = notes.iter().filter(|n| !n.served).count();
-                self.metrics.bgp_peers_unserved.set(i64::try_from(unserved).unwrap_or(i64::MAX));
+                self.count_peer_notes();
                 self.sink.write_configuration_state(&format!("speaker-{node}"), &status);
             }
         }

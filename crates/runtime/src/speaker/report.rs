@@ -190,6 +190,7 @@ mod tests {
             updates_sent: 0,
             announced_prefixes: 0,
             pending_prefixes: 0,
+            held_back: Vec::new(),
             peer: "172.30.0.1:179".into(),
         }
     }

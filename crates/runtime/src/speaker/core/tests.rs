@@ -280,6 +280,67 @@ fn an_unnumbered_peer_gets_a_session_on_its_interface_and_is_isolated_when_the_i
     assert!(without.events.is_empty() && c.peer_notes().is_empty(), "the note goes with the peer");
 }
 
+/// An established session's status holding back `held` IPv6 prefixes for want of a next hop.
+fn held_back_status(held: u64) -> ferrolb_bgp::SessionStatus {
+    ferrolb_bgp::SessionStatus {
+        state: ferrolb_bgp::State::Established,
+        established: true,
+        last_error: None,
+        updates_sent: 1,
+        announced_prefixes: 1,
+        pending_prefixes: held,
+        held_back: (held > 0)
+            .then_some(ferrolb_bgp::HeldBack {
+                family: ferrolb_bgp::AfiSafi::IPV6_UNICAST,
+                cause: ferrolb_bgp::HoldCause::NoNextHop,
+                prefixes: held,
+            })
+            .into_iter()
+            .collect(),
+        peer: "172.30.0.1:179".into(),
+    }
+}
+
+#[test]
+fn routes_a_session_holds_back_for_want_of_a_next_hop_serve_its_peer_in_part_said_once() {
+    let mut c = core("node1");
+    let (_, writes, _) = step(&mut c, &snapshot(&bgp_world(&[])), &MembershipState::disabled());
+    assert!(writes.contains(&Write::ConfigurationState { error: None }));
+    let sessions = |held| vec![("tor".to_owned(), held_back_status(held))];
+    let notes = super::super::held_back::notes(&sessions(2), c.session_notes());
+    let (writes, events) = c.set_session_notes(notes);
+    match &events[..] {
+        [Event::Peer(note)] => {
+            assert_eq!((note.peer.as_str(), note.served), ("tor", true));
+            assert!(note.message.starts_with("ipv6-unicast routes are not sent to this peer"), "{}", note.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(writes, [Write::ConfigurationState { error: None }], "the condition is written again, with the note");
+    assert_eq!(c.all_peer_notes().len(), 1);
+    let condition = crate::conditions::with_peer_notes(
+        crate::conditions::configuration_state(crate::conditions::SPEAKER_CONDITION, None),
+        &c.all_peer_notes(),
+    );
+    let served = condition.conditions.iter().find(|k| k.type_ == crate::conditions::PEERS_CONDITION).unwrap();
+    assert_eq!((served.status.as_str(), served.reason.as_str()), ("True", "PeerServedInPart"));
+    assert!(served.message.starts_with("BGPPeer/tor: ipv6-unicast routes are not sent"), "{}", served.message);
+
+    // more prefixes held back, or the session down for a while: nothing new to say
+    let notes = super::super::held_back::notes(&sessions(5), c.session_notes());
+    assert_eq!(c.set_session_notes(notes), (vec![], vec![]));
+    let mut down = held_back_status(0);
+    down.established = false;
+    let notes = super::super::held_back::notes(&[("tor".to_owned(), down)], c.session_notes());
+    assert_eq!(c.set_session_notes(notes), (vec![], vec![]));
+    // the routes sent: the note goes, the condition is written again without it
+    let notes = super::super::held_back::notes(&sessions(0), c.session_notes());
+    let (writes, events) = c.set_session_notes(notes);
+    assert!(events.is_empty());
+    assert_eq!(writes, [Write::ConfigurationState { error: None }]);
+    assert!(c.all_peer_notes().is_empty());
+}
+
 #[test]
 fn a_rejected_configuration_keeps_the_last_good_one_in_force() {
     let mut c = core("node1");
