@@ -169,26 +169,3 @@ pub fn register(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     let registered = unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) };
     registered.map_err(|e| e.into())
 }
-
-/// Makes every thread allocate from the one main malloc arena (mallopt(3) `M_ARENA_MAX`).
-///
-/// glibc gives each thread that allocates concurrently an arena of its own, up to eight per
-/// core, and memory freed in one arena is only reused by the threads of that arena: the
-/// manifest reload (a blocking thread), the reconcilers (the async workers) and the status
-/// writer each kept their own peak, and at 50,000 Services `ferrolb run` held 790 MB where
-/// the live heap never passed 330 MB. With one arena the peaks share the same memory (550 MB
-/// then). ferrolb allocates little per packet, so the lock the threads now share costs
-/// nothing measurable. Must run before the first thread is started: arenas already created
-/// stay. False where the C library is not glibc (musl has a single arena anyway) or the call
-/// failed.
-pub fn single_malloc_arena() -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallopt(3) takes two integers and changes only the allocator's tuning.
-        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) == 1 }
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        false
-    }
-}
