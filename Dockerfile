@@ -28,6 +28,8 @@ RUN rustup target add "$(uname -m)-unknown-linux-musl"
 WORKDIR /src
 # Only what the workspace needs to build (.dockerignore keeps everything else out).
 COPY Cargo.toml Cargo.lock ./
+# jemalloc's options (built into the binary)
+COPY .cargo ./.cargo
 COPY crates ./crates
 # Keep the symbol table (readable backtraces), drop the line tables the release profile keeps.
 ENV CARGO_PROFILE_RELEASE_STRIP=debuginfo
