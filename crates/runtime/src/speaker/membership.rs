@@ -57,6 +57,11 @@ pub struct Members {
     settle_until: Option<Instant>,
     /// The heartbeats outside the gossip (`super::witness`): fencing on evidence.
     witness: watch::Receiver<Witness>,
+    /// Whether this speaker had to fence when [`Self::changed`] last resolved: what a new
+    /// witness reading is compared with. Kept here, not in the future, because the speaker
+    /// drops that future whenever another of its events comes first (a timer every second):
+    /// a reading taken in by a dropped future must still count as a change.
+    fence_reported: bool,
 }
 
 impl Members {
@@ -71,6 +76,7 @@ impl Members {
             failed: false,
             settle_until: None,
             witness: watch::channel(Witness::Unreachable).1,
+            fence_reported: false,
         }
     }
 
@@ -232,13 +238,12 @@ impl Members {
     /// that does not change whether this speaker is fenced is no change.
     pub async fn changed(&mut self) {
         let settle = self.settle_until.filter(|t| *t > Instant::now());
-        let before = self.must_fence();
         loop {
             let Some(view) = &mut self.view else { return std::future::pending().await };
             let witness = &mut self.witness;
             tokio::select! {
                 Ok(()) = witness.changed() => {
-                    if self.must_fence() == before {
+                    if self.must_fence() == self.fence_reported {
                         continue;
                     }
                 }
@@ -255,6 +260,7 @@ impl Members {
                     }
                 } => {}
             }
+            self.fence_reported = self.must_fence();
             return;
         }
     }
