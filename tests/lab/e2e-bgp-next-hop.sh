@@ -23,19 +23,7 @@ lab_manifests
 lab exec node1 ip -6 addr del fd00:30::11/64 dev eth0 || fatal "cannot remove node1's global IPv6 address"
 lab_nodes_yaml node1 | put cluster.yaml
 {
-  cat <<'YAML'
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: pool, namespace: metallb-system}
-spec:
-  addresses: [10.50.0.0/24, "fd00:50::/64"]
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: adv, namespace: metallb-system}
-spec:
-  ipAddressPools: [pool]
-YAML
+  lab_bgp_pool_yaml 10.50.0.0/24 fd00:50::/64
   lab_bgp_peer_yaml frr 172.30.0.2 node1 "dualStackAddressFamily: true"
 } | put config.yaml
 lab_service_yaml web 1 Cluster node1 "ips=10.50.0.1,fd00:50::1" | put svc-web.yaml

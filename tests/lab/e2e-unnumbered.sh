@@ -42,19 +42,7 @@ unnumbered_peer() { # NAME INTERFACE
   printf '  nodeSelectors:\n    - matchLabels: {kubernetes.io/hostname: node1}\n'
 }
 {
-  cat <<EOF
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: pool, namespace: metallb-system}
-spec:
-  addresses: [10.50.0.0/24, "fd00:50::/64"]
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: adv, namespace: metallb-system}
-spec:
-  ipAddressPools: [pool]
-EOF
+  lab_bgp_pool_yaml 10.50.0.0/24 fd00:50::/64
   unnumbered_peer fabric eth1
   unnumbered_peer ghost eth9
   lab_bgp_peer_yaml plain 172.30.0.2 node1

@@ -370,14 +370,20 @@ lab_bgp_peer_yaml() {
   printf '  nodeSelectors:\n    - matchLabels: {kubernetes.io/hostname: %s}\n' "$node"
 }
 
-# lab_bgp_pool_yaml: the IPAddressPool "pool" (10.50.0.0/24) and a BGPAdvertisement "adv" of it
+# lab_bgp_pool_yaml [CIDR...]: the IPAddressPool "pool" (of the CIDRs; 10.50.0.0/24 without
+# any) and a BGPAdvertisement "adv" of it
 lab_bgp_pool_yaml() {
+  local addresses="10.50.0.0/24" cidr
+  if [ "$#" -gt 0 ]; then
+    addresses=""
+    for cidr in "$@"; do addresses="${addresses:+$addresses, }\"$cidr\""; done
+  fi
   cat <<EOF
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {name: pool, namespace: metallb-system}
 spec:
-  addresses: [10.50.0.0/24]
+  addresses: [$addresses]
 ---
 apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
