@@ -7,6 +7,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::touched::Touched;
 use crate::{EndpointSlice, LoadReport, ManifestError, Resources, Service, documents, load_str};
 
 /// Why the inputs could not be read.
@@ -133,6 +134,9 @@ pub struct ManifestCache {
     /// Something changed since [`Self::resources`] last gave the objects: a refresh that
     /// failed half-way may have taken in another file's change.
     dirty: bool,
+    /// Which Services the objects may differ in since [`Self::take_touched`] was last
+    /// called: the Services and slices of every document parsed or dropped.
+    touched: Touched,
 }
 
 #[derive(Debug)]
@@ -191,6 +195,15 @@ impl PieceObjects {
             Self::Service(_) => [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0],
             Self::EndpointSlice(_) => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
             Self::Other(objects) => objects.lens(),
+        }
+    }
+
+    /// These objects came or went.
+    fn touch(&self, touched: &mut Touched) {
+        match self {
+            Self::Service(service) => touched.service_object(service),
+            Self::EndpointSlice(slice) => touched.slice_object(slice),
+            Self::Other(objects) => touched.objects(objects),
         }
     }
 
@@ -257,7 +270,7 @@ impl ManifestCache {
                     stats.files_read += 1;
                     let pieces = old.map(|o| o.pieces).unwrap_or_default();
                     let before = keys(&pieces);
-                    match reparse(&file, input, pieces, &mut stats) {
+                    match reparse(&file, input, pieces, &mut stats, &mut self.touched) {
                         Ok(pieces) => {
                             // marked at once: a later file may fail this refresh
                             self.dirty |= keys(&pieces) != before;
@@ -265,6 +278,8 @@ impl ManifestCache {
                         }
                         Err(failed) => {
                             let (e, pieces) = *failed;
+                            // some of the file's new pieces may be kept with the old ones
+                            self.touched = Touched::everything();
                             self.files.insert(file, CachedFile { stamp: None, pieces });
                             self.files.extend(fresh);
                             return Err(e);
@@ -277,11 +292,31 @@ impl ManifestCache {
         }
         // files gone from the directory are gone from the cache; a file gone, come or moved
         // changes the objects' order
+        for gone in self.files.values() {
+            gone.pieces.iter().for_each(|piece| piece.objects.touch(&mut self.touched));
+        }
+        if order != self.order {
+            self.dirty = true;
+            // A file that came or went adds or removes its own objects only (counted above and
+            // in `reparse`); files that changed places change which of two same-named objects
+            // comes first.
+            let before: std::collections::BTreeSet<&PathBuf> = self.order.iter().collect();
+            let kept_before = self.order.iter().filter(|p| fresh.contains_key(*p));
+            let kept_after = order.iter().filter(|p| before.contains(p));
+            if !kept_before.eq(kept_after) {
+                self.touched = Touched::everything();
+            }
+        }
         self.files = fresh;
-        self.dirty |= order != self.order;
         self.order = order;
         stats.changed = self.dirty;
         Ok(stats)
+    }
+
+    /// Which Services the objects may differ in from those [`Self::resources`] gave when this
+    /// was last called (everything, the first time); counting starts again from nothing.
+    pub fn take_touched(&mut self) -> Touched {
+        std::mem::replace(&mut self.touched, Touched::nothing())
     }
 
     /// Every object of the files as last refreshed, in load order.
@@ -315,6 +350,7 @@ fn reparse(
     input: fs::File,
     old: Vec<Piece>,
     stats: &mut CacheStats,
+    touched: &mut Touched,
 ) -> Result<Vec<Piece>, Box<(InputError, Vec<Piece>)>> {
     let origin = file.display().to_string();
     let io = |source| InputError::Io { path: origin.clone(), source };
@@ -327,6 +363,7 @@ fn reparse(
             Err(source) => return Err(Box::new((io(source), known.back(pieces)))),
             Ok(documents::Next::End) => break,
             Ok(documents::Next::Whole) => {
+                *touched = Touched::everything();
                 let old = known.back(pieces);
                 return match fs::read_to_string(file) {
                     Ok(text) => one_piece(&origin, &text, Known::new(old), stats),
@@ -344,10 +381,13 @@ fn reparse(
                 match load_str(&doc, &origin, &mut objects) {
                     Ok(report) => {
                         stats.pieces_parsed += 1;
-                        pieces.push(Piece { hash, len: doc.len(), objects: PieceObjects::of(objects), report });
+                        let objects = PieceObjects::of(objects);
+                        objects.touch(touched);
+                        pieces.push(Piece { hash, len: doc.len(), objects, report });
                     }
                     Err(_) => {
                         // The whole text says what is wrong, with its line and document numbers.
+                        *touched = Touched::everything();
                         let old = known.back(pieces);
                         return match fs::read_to_string(file) {
                             Ok(text) => one_piece(&origin, &text, Known::new(Vec::new()), stats)
@@ -359,6 +399,8 @@ fn reparse(
             }
         }
     }
+    // the old documents no longer in the file
+    known.0.iter().filter_map(|(_, piece)| piece.as_ref()).for_each(|piece| piece.objects.touch(touched));
     pieces.shrink_to_fit();
     Ok(pieces)
 }
@@ -495,6 +537,58 @@ mod tests {
         assert_eq!(after, load(std::slice::from_ref(&dir)).unwrap().0);
         assert_eq!(names(&after)[42], "n4200");
         assert_eq!(names(&after).last(), Some(&"s"));
+    }
+
+    fn service(name: &str, port: u16) -> String {
+        format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: web}}\nspec: {{ports: [{{port: {port}}}]}}\n"
+        )
+    }
+
+    fn touched_names(cache: &mut ManifestCache) -> Option<Vec<String>> {
+        let touched = cache.take_touched();
+        touched.services().map(|keys| keys.iter().map(|(ns, name)| format!("{ns}/{name}")).collect())
+    }
+
+    #[test]
+    fn the_services_of_the_documents_parsed_or_dropped_are_the_ones_touched() {
+        let dir = scratch("touched");
+        let big = dir.join("big.yaml");
+        let text = |edited: u16| {
+            (0..50).map(|i| service(&format!("s{i}"), if i == 7 { edited } else { 80 })).collect::<String>()
+        };
+        write_old(&big, &text(80));
+        let mut cache = ManifestCache::new();
+        cache.refresh(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(touched_names(&mut cache), None, "the first load is everything");
+        cache.refresh(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(touched_names(&mut cache), Some(vec![]), "nothing read, nothing touched");
+
+        write_old(&big, &text(81));
+        cache.refresh(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(touched_names(&mut cache), Some(vec!["web/s7".to_owned()]), "one edited document");
+
+        let own = dir.join("own.yaml");
+        write_old(&own, &service("new", 80));
+        cache.refresh(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(touched_names(&mut cache), Some(vec!["web/new".to_owned()]), "a file that came");
+        fs::remove_file(&own).unwrap();
+        write_old(&big, &text(81).replace(&service("s3", 80), ""));
+        cache.refresh(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(
+            touched_names(&mut cache),
+            Some(vec!["web/new".to_owned(), "web/s3".to_owned()]),
+            "a file that went, a document removed"
+        );
+
+        write_old(&own, &namespace("other"));
+        cache.refresh(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(touched_names(&mut cache), None, "any other kind is everything");
+        write_old(&big, "kind: [\n");
+        assert!(cache.refresh(std::slice::from_ref(&dir)).is_err());
+        write_old(&big, &text(81));
+        cache.refresh(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(touched_names(&mut cache), None, "after a failed refresh, everything");
     }
 
     #[test]

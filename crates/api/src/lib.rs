@@ -22,6 +22,7 @@ pub mod objects;
 pub mod report;
 pub mod shared;
 pub mod string_map;
+pub mod touched;
 pub mod vec_map;
 
 pub use manifest::{LoadReport, ManifestError, load_str, load_value};

@@ -11,11 +11,12 @@
 //! Nothing is published until every kind has been listed once: a controller reconciling a
 //! half-listed cluster would release the addresses of the services it has not seen yet.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_api::Resources;
+use ferrolb_api::touched::{ServiceKey, Touched};
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
@@ -107,12 +108,44 @@ impl Kind {
 }
 
 /// What the reconcilers get: the objects, and the ones that could not be read.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub resources: Resources,
     /// Objects the API server holds but ferrolb cannot decode (a field of the wrong type on
     /// an object written before the CRD was updated).
     pub rejected: Vec<Rejected>,
+    /// How it differs from the snapshot published before it, when the source knows.
+    pub changes: Changes,
+}
+
+/// Two snapshots are equal when they hold the same objects, however they came about.
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Self) -> bool {
+        self.resources == other.resources && self.rejected == other.rejected
+    }
+}
+
+/// How a snapshot differs from the one its source published just before it: what lets a
+/// reconciler that saw that one redo only the Services that changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The source's count of the snapshots it published, this one included; 0 when the
+    /// source does not count them (and then nothing is known of the changes).
+    pub seq: u64,
+    /// What differs from snapshot `seq - 1`.
+    pub touched: Touched,
+}
+
+impl Changes {
+    /// The Services that differ from snapshot `seen`, the last one a reconciler worked
+    /// through; `None` when that is not known (it missed one, or anything may have changed),
+    /// and every Service must be looked at.
+    pub fn since(&self, seen: u64) -> Option<&BTreeSet<ServiceKey>> {
+        if self.seq == 0 || seen.checked_add(1) != Some(self.seq) {
+            return None;
+        }
+        self.touched.services()
+    }
 }
 
 /// An object that could not be decoded, and why.

@@ -23,6 +23,9 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
+use ferrolb_api::touched::Touched;
+use ferrolb_kube::source::Changes;
+
 use super::Snapshot;
 use super::state_dir::{ServiceStates, StateDir};
 use crate::observe::metrics::Metrics;
@@ -50,6 +53,11 @@ struct Loaded {
     /// The Services last published, for [`ServiceStates::apply_to`] to share what did not
     /// change with them.
     published: Vec<ferrolb_api::Service>,
+    /// How many snapshots were published ([`Changes::seq`]).
+    seq: u64,
+    /// The Services whose states changed since the last snapshot published (the manifests'
+    /// own count is kept by their cache).
+    touched: Touched,
 }
 
 /// Which files changed since the last reload, as the events said: `None` when that is not
@@ -70,7 +78,8 @@ impl DirSource {
         let started = Instant::now();
         // The states first: the events that named them are used up either way.
         let mut problems = Vec::new();
-        loaded.states_unpublished |= loaded.states.refresh(&self.state, changed, &mut problems);
+        loaded.states_unpublished |=
+            loaded.states.refresh_noting(&self.state, changed, &mut problems, &mut loaded.touched);
         for problem in problems {
             warn!(%problem, "ignoring an unreadable service state file");
         }
@@ -81,6 +90,8 @@ impl DirSource {
         loaded.once = true;
         loaded.states_unpublished = false;
         let (mut resources, _report) = loaded.manifests.resources();
+        let mut touched = std::mem::replace(&mut loaded.touched, Touched::nothing());
+        touched.merge(loaded.manifests.take_touched());
         loaded.states.apply_to(&mut resources.services, &loaded.published);
         loaded.published.clone_from(&resources.services);
         debug!(
@@ -91,7 +102,8 @@ impl DirSource {
             ms = started.elapsed().as_millis() as u64,
             "manifests reloaded"
         );
-        Ok(Some(Snapshot { resources, rejected: Vec::new() }))
+        let changes = Changes { seq: loaded.seq + 1, touched };
+        Ok(Some(Snapshot { resources, rejected: Vec::new(), changes }))
     }
 
     /// Loads once, then watches the manifests (and the state directory within or beside
@@ -149,7 +161,12 @@ impl DirSource {
             let done = tokio::task::spawn_blocking(move || {
                 let first = !caches.once;
                 let result = source.reload(&mut caches, paths.as_ref());
+                // A snapshot equal to the one out there is not published, and the changes it
+                // counted are none after all.
                 let result = result.map(|new| new.filter(|new| first || *current != *new));
+                if let Ok(Some(_)) = &result {
+                    caches.seq += 1;
+                }
                 (caches, result)
             });
             let result = match done.await {
@@ -406,6 +423,51 @@ mod tests {
         let after = source.reload(&mut loaded, Some(&BTreeSet::new())).unwrap().expect("the state is published");
         assert_eq!(ingress(&after), ["10.0.0.1"]);
         assert!(source.reload(&mut loaded, Some(&BTreeSet::new())).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_snapshot_says_which_services_changed_since_the_one_before() {
+        let root = std::env::temp_dir().join(format!("ferrolb-dir-{}-changes", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let manifests = root.join("m");
+        std::fs::create_dir_all(&manifests).unwrap();
+        let state = StateDir::new(manifests.join(".ferrolb"));
+        state.create().unwrap();
+        let source = DirSource::new(manifests.clone(), state.clone());
+        let two = |port: u16| {
+            let db = SERVICE
+                .replace("name: web", "name: db")
+                .replace("LoadBalancer}", &format!("LoadBalancer, ports: [{{port: {port}}}]}}"));
+            format!("{SERVICE}---\n{db}")
+        };
+        write_old(&manifests.join("svc.yaml"), &two(80));
+        let mut loaded = Loaded::default();
+        let publish = |loaded: &mut Loaded, changed: Option<&BTreeSet<PathBuf>>| {
+            let snapshot = source.reload(loaded, changed).unwrap().expect("a change is published");
+            loaded.seq += 1;
+            snapshot.changes
+        };
+        let keys = |changes: &Changes| {
+            changes.since(changes.seq - 1).map(|keys| keys.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>())
+        };
+        let first = publish(&mut loaded, None);
+        assert_eq!((first.seq, keys(&first)), (1, None), "the first snapshot is all new");
+
+        write_old(&manifests.join("svc.yaml"), &two(81));
+        let edited = publish(&mut loaded, Some(&BTreeSet::new()));
+        assert_eq!((edited.seq, keys(&edited)), (2, Some(vec!["db".to_owned()])), "the edited document's Service");
+        assert_eq!(edited.since(0), None, "a reconciler that missed snapshot 1 looks at everything");
+
+        let path = state.service_path("default", "web");
+        let address = ServiceState {
+            ingress: vec![ferrolb_api::core::LoadBalancerIngress { ip: Some("10.0.0.1".into()), hostname: None }],
+            pool: Some("lan".into()),
+        };
+        write_json(&path, &address).unwrap();
+        let stated = publish(&mut loaded, Some(&BTreeSet::from([path])));
+        assert_eq!(keys(&stated), Some(vec!["web".to_owned()]), "the Service whose state changed");
+        let rescanned = source.reload(&mut loaded, None).unwrap();
+        assert!(rescanned.is_none(), "a rescan that finds nothing new publishes nothing");
     }
 
     #[test]

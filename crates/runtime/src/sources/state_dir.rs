@@ -30,6 +30,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use ferrolb_api::core::LoadBalancerIngress;
+use ferrolb_api::touched::Touched;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -85,16 +86,31 @@ impl ServiceStates {
     /// reported in `problems`: the controller rewrites them on its next pass. True when a
     /// state changed.
     pub fn refresh(&mut self, dir: &StateDir, paths: Option<&BTreeSet<PathBuf>>, problems: &mut Vec<String>) -> bool {
-        let Some(paths) = paths else { return self.rescan(dir, problems) };
+        self.refresh_noting(dir, paths, problems, &mut Touched::nothing())
+    }
+
+    /// [`Self::refresh`], noting in `touched` every Service whose state changed.
+    pub fn refresh_noting(
+        &mut self,
+        dir: &StateDir,
+        paths: Option<&BTreeSet<PathBuf>>,
+        problems: &mut Vec<String>,
+        touched: &mut Touched,
+    ) -> bool {
+        let Some(paths) = paths else { return self.rescan(dir, problems, touched) };
         let services = dir.root.join("services");
         let mut changed = false;
         for path in paths {
             if let Some(key) = dir.service_of(path) {
-                changed |= self.read_one(key, path, None, problems);
+                let (namespace, name) = (key.0.clone(), key.1.clone());
+                if self.read_one(key, path, None, problems) {
+                    touched.service(&namespace, &name);
+                    changed = true;
+                }
             } else if path.starts_with(&services) && !is_hidden(path) {
                 // A namespace's directory came or went: the files written into a new one
                 // before the watcher saw it have no event of their own.
-                return self.rescan(dir, problems) || changed;
+                return self.rescan(dir, problems, touched) || changed;
             }
         }
         changed
@@ -102,7 +118,7 @@ impl ServiceStates {
 
     /// Every file found is moved from the old view into the new one (read again when its
     /// stamp moved); what is left of the old view is gone from the disk.
-    fn rescan(&mut self, dir: &StateDir, problems: &mut Vec<String>) -> bool {
+    fn rescan(&mut self, dir: &StateDir, problems: &mut Vec<String>, touched: &mut Touched) -> bool {
         let mut old = std::mem::take(&mut self.states);
         let mut changed = false;
         if let Ok(namespaces) = fs::read_dir(dir.root.join("services")) {
@@ -121,13 +137,26 @@ impl ServiceStates {
                         self.put(key.clone(), slot);
                     }
                     if !unchanged {
-                        changed |= self.read_one(key, &path, Some(&meta), problems);
+                        let (namespace, name) = (key.0.clone(), key.1.clone());
+                        if self.read_one(key, &path, Some(&meta), problems) {
+                            touched.service(&namespace, &name);
+                            changed = true;
+                        }
                     }
                 }
-                changed |= !before.is_empty();
+                for gone in before.keys() {
+                    touched.service(&namespace, gone);
+                    changed = true;
+                }
             }
         }
-        changed || old.values().any(|names| !names.is_empty())
+        for (namespace, names) in &old {
+            for gone in names.keys() {
+                touched.service(namespace, gone);
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// Reads one state file into the cache (or out of it, when it is gone or unreadable);
