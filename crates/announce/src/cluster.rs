@@ -55,11 +55,19 @@ impl<'a> Cluster<'a> {
 
     /// The slices of the service, found through their `kubernetes.io/service-name` label
     /// (hashed: looked up once per Service, 100,000 times a step in a large cluster).
-    pub(crate) fn slices_by_service(&self) -> HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>> {
-        let mut index: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::with_capacity(self.endpoint_slices.len());
+    /// Only the Services `wanted` says yes to are indexed; `room` is how many are expected.
+    pub(crate) fn slices_by_service(
+        &self,
+        room: usize,
+        wanted: impl Fn((&str, &str)) -> bool,
+    ) -> HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>> {
+        let mut index: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::with_capacity(room);
         for slice in self.endpoint_slices {
             if let Some(service) = slice.service_name() {
-                index.entry((namespace_of(slice.metadata.namespace.as_deref()), service)).or_default().push(slice);
+                let key = (namespace_of(slice.metadata.namespace.as_deref()), service);
+                if wanted(key) {
+                    index.entry(key).or_default().push(slice);
+                }
             }
         }
         index
@@ -107,7 +115,7 @@ impl Serialize for ServiceKey {
     }
 }
 
-fn namespace_of(namespace: Option<&str>) -> &str {
+pub(crate) fn namespace_of(namespace: Option<&str>) -> &str {
     namespace.filter(|ns| !ns.is_empty()).unwrap_or(DEFAULT_NAMESPACE)
 }
 

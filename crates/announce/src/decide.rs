@@ -1,10 +1,10 @@
 //! Every service's decision for a node: the speaker's `ShouldAnnounce`, for both protocols
 //! (docs/compatibility.md §4.1-§4.3).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
-use ferrolb_api::{Node, Service};
+use ferrolb_api::{EndpointSlice, Node, Service};
 use ipnet::IpNet;
 
 use crate::bgp::{self, BgpDecision, PeerName, RouteAttrs};
@@ -48,12 +48,34 @@ struct Prepared<'a> {
 
 impl<'a> Snapshot<'a> {
     pub fn new(cluster: &Cluster<'a>) -> Self {
+        Self::of(
+            cluster,
+            cluster.services.len(),
+            cluster.services.iter(),
+            cluster.slices_by_service(cluster.endpoint_slices.len(), |_| true),
+        )
+    }
+
+    /// [`Self::new`] for the Services named in `keys` only (namespace, name).
+    pub fn of_these(cluster: &Cluster<'a>, keys: &BTreeSet<(String, String)>) -> Self {
+        let wanted: BTreeSet<(&str, &str)> = keys.iter().map(|(ns, name)| (ns.as_str(), name.as_str())).collect();
+        let services = cluster.services.iter().filter(|svc| {
+            wanted.contains(&(cluster::namespace_of(svc.metadata.namespace.as_deref()), svc.metadata.name.as_str()))
+        });
+        Self::of(cluster, wanted.len(), services, cluster.slices_by_service(wanted.len(), |key| wanted.contains(&key)))
+    }
+
+    fn of(
+        cluster: &Cluster<'a>,
+        room: usize,
+        chosen: impl Iterator<Item = &'a Service>,
+        slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
+    ) -> Self {
         let nodes: BTreeMap<&str, &Node> = cluster.nodes.iter().map(|n| (n.metadata.name.as_str(), n)).collect();
-        let slices = cluster.slices_by_service();
         // Sized up front: grown by doubling, the list of 10,000 Services would take the room
         // of 16,384 at the step's peak.
-        let mut services = Vec::with_capacity(cluster.services.len());
-        services.extend(cluster.services.iter().filter(|svc| cluster.handles(svc)).map(|svc| {
+        let mut services = Vec::with_capacity(room);
+        services.extend(chosen.filter(|svc| cluster.handles(svc)).map(|svc| {
             let key = ServiceKey::of(svc);
             let prepared = cluster::target(cluster.config, svc).map(|target| {
                 let own = slices.get(&(key.namespace.as_str(), key.name.as_str()));
@@ -104,6 +126,18 @@ impl<'a> Snapshot<'a> {
 /// `node`'s decision for every service of the cluster.
 pub fn decide(cluster: &Cluster<'_>, node: &str) -> NodeDecisions {
     Snapshot::new(cluster).decide(node)
+}
+
+/// `decisions` brought up to date after the Services named in `keys` (namespace, name), or
+/// their EndpointSlices, changed and nothing else did (no configuration, Node or membership
+/// change): those Services' decisions are made again, every other one is kept. The result
+/// is what [`decide`] gives for the cluster now, at the cost of the Services named.
+pub fn decide_again(cluster: &Cluster<'_>, decisions: &mut NodeDecisions, keys: &BTreeSet<(String, String)>) {
+    for (namespace, name) in keys {
+        decisions.services.remove(&ServiceKey::new(namespace.as_str(), name.as_str()));
+    }
+    let fresh = Snapshot::of_these(cluster, keys).decide(&decisions.node);
+    decisions.services.extend(fresh.services);
 }
 
 /// The node that announces `service` by Layer 2 (docs/compatibility.md §4.2), if any.

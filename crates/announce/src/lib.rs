@@ -22,7 +22,7 @@ pub mod sessions;
 
 pub use bgp::{BgpDecision, PeerName, RouteAttrs, Routes};
 pub use cluster::{ANNOTATION_ALLOW_SHARED_IP, Cluster, EXCLUDE_LB_LABEL, ServiceKey};
-pub use decide::{NodeDecisions, ServiceDecision, Snapshot, bgp_tables, decide, l2_owner};
+pub use decide::{NodeDecisions, ServiceDecision, Snapshot, bgp_tables, decide, decide_again, l2_owner};
 pub use layer2::{Interfaces, L2Decision};
 pub use liveness::Liveness;
 pub use plan::{Announcement, Protocol, ServiceAnnouncements, Skipped, plan_announcements};

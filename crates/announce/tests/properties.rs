@@ -75,6 +75,34 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn deciding_again_for_the_services_that_changed_is_deciding_everything_anew(
+        world in worlds(),
+        later in proptest::collection::vec(
+            (any::<u8>(), any::<bool>(), proptest::collection::vec((0..NODES, any::<bool>()), 0..4)),
+            0..5,
+        ),
+    ) {
+        let before = world.build();
+        let after_world = World { services: later, ..world.clone() };
+        let after = after_world.build();
+        // the Services whose object or slice differ, came or went
+        let count = world.services.len().max(after_world.services.len());
+        let touched: BTreeSet<(String, String)> = (0..count)
+            .filter(|&i| world.services.get(i) != after_world.services.get(i))
+            .map(|i| ("default".to_owned(), format!("s{i}")))
+            .collect();
+        let old = Cluster::new(&before.config, &before.services, &before.slices, &before.nodes, &before.liveness);
+        let new = Cluster::new(&after.config, &after.services, &after.slices, &after.nodes, &after.liveness);
+        for node in (0..NODES).map(name) {
+            let mut decisions = ferrolb_announce::decide(&old, &node);
+            ferrolb_announce::decide_again(&new, &mut decisions, &touched);
+            prop_assert_eq!(decisions, ferrolb_announce::decide(&new, &node));
+        }
+    }
+}
+
 /// Node indices an advertisement selects, and its weighted preferences.
 type Ad = (BTreeSet<usize>, Vec<(u32, BTreeSet<usize>)>);
 /// Last octet of the address, Local policy, and endpoints as (node index, ready).

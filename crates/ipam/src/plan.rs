@@ -34,6 +34,11 @@ impl Allocator {
     /// configuration change every still-valid address is re-registered before anything
     /// new is allocated. Outcomes are returned in input order.
     pub fn reconcile_all(&mut self, services: &[Service]) -> Vec<Outcome> {
+        self.reconcile_these(&services.iter().collect::<Vec<_>>())
+    }
+
+    /// [`Self::reconcile_all`] of some of the services: the others are left as they are.
+    pub fn reconcile_these(&mut self, services: &[&Service]) -> Vec<Outcome> {
         let mut order: Vec<usize> = (0..services.len()).collect();
         order.sort_by_cached_key(|&i| {
             let s = &services[i];
@@ -42,7 +47,7 @@ impl Allocator {
         });
         let mut outcomes: Vec<Option<Outcome>> = vec![None; services.len()];
         for i in order {
-            outcomes[i] = Some(self.reconcile(&services[i]));
+            outcomes[i] = Some(self.reconcile(services[i]));
         }
         outcomes.into_iter().map(|o| o.expect("every service reconciled")).collect()
     }

@@ -94,6 +94,9 @@ pub struct ControllerCore {
     /// What was last asked for pools and the ConfigurationState, to write only changes.
     pools_written: BTreeMap<String, PoolCounters>,
     condition_written: Option<Option<String>>,
+    /// The count of the snapshot last reconciled ([`Changes::seq`]): the next one, if it
+    /// follows it and says what changed, is reconciled for those Services only.
+    seen: u64,
 }
 
 impl ControllerCore {
@@ -107,6 +110,7 @@ impl ControllerCore {
             last_error: None,
             pools_written: BTreeMap::new(),
             condition_written: None,
+            seen: 0,
         }
     }
 
@@ -115,10 +119,25 @@ impl ControllerCore {
     /// snapshot carries them and a deleted Service takes its status with it.
     pub fn reconcile(&mut self, snapshot: &Snapshot, stored: Option<&dyn StoredStates>) -> Step {
         let mut step = Step::default();
-        self.configure(snapshot, &mut step);
+        let repooled = self.configure(snapshot, &mut step);
+        let seen = std::mem::replace(&mut self.seen, snapshot.changes.seq);
         if self.config.is_none() {
+            // nothing was looked at: the next step looks at everything
+            self.seen = 0;
             return step;
         }
+        match snapshot.changes.since(seen).filter(|_| !repooled) {
+            Some(touched) => self.reconcile_touched(snapshot, stored, touched, &mut step),
+            None => self.reconcile_every(snapshot, stored, &mut step),
+        }
+        self.pools(&mut step);
+        step
+    }
+
+    /// Every Service: the first step, and any step after a change that is not known to
+    /// concern only some Services (the pools changed, a snapshot was missed, the source does
+    /// not say).
+    fn reconcile_every(&mut self, snapshot: &Snapshot, stored: Option<&dyn StoredStates>, step: &mut Step) {
         let resources = &snapshot.resources;
         // Borrowed, not copied: this runs on every snapshot, over every Service.
         let mut present: HashSet<(&str, &str)> = resources.services.iter().map(service_key).collect();
@@ -146,7 +165,7 @@ impl ControllerCore {
                 stored
             }
             None => {
-                on_objects = states_on_objects(resources);
+                on_objects = states_on_objects(resources.services.iter());
                 &on_objects
             }
         };
@@ -154,10 +173,92 @@ impl ControllerCore {
             self.known =
                 present.iter().map(|(namespace, name)| ((*namespace).to_owned(), (*name).to_owned())).collect();
         }
+        let services: Vec<&ferrolb_api::Service> = resources.services.iter().collect();
+        self.reconcile_services(&services, written, step);
+    }
 
-        let outcomes = self.allocator.reconcile_all(&resources.services);
+    /// The Services in `touched` only, the snapshot being the one after the last reconciled
+    /// but for them: one edited Service among 100,000 is that Service's allocation and
+    /// status, not 100,000 questions. When one gives up addresses (deleted, or moved out of
+    /// its pool), every other Service is reconciled too, as in MetalLB, since one waiting
+    /// for an address may now fit.
+    fn reconcile_touched(
+        &mut self,
+        snapshot: &Snapshot,
+        stored: Option<&dyn StoredStates>,
+        touched: &BTreeSet<ServiceId>,
+        step: &mut Step,
+    ) {
+        let resources = &snapshot.resources;
+        let mut found: BTreeMap<(&str, &str), Vec<&ferrolb_api::Service>> =
+            touched.iter().map(|(namespace, name)| ((namespace.as_str(), name.as_str()), Vec::new())).collect();
+        for service in &resources.services {
+            if let Some(list) = found.get_mut(&service_key(service)) {
+                list.push(service);
+            }
+        }
+        let undecoded: BTreeSet<(&str, &str)> = snapshot
+            .rejected
+            .iter()
+            .filter(|r| r.kind == Kind::Service)
+            .map(|r| (r.namespace.as_str(), r.name.as_str()))
+            .filter(|key| found.contains_key(key))
+            .collect();
+        let mut freed = false;
+        let mut here = Vec::new();
+        for (&(namespace, name), services) in &found {
+            let id = (namespace.to_owned(), name.to_owned());
+            if !services.is_empty() || undecoded.contains(&(namespace, name)) {
+                here.extend(services.iter().copied());
+                self.known.insert(id);
+                continue;
+            }
+            // deleted: its addresses go back, its stored state is garbage
+            if self.known.remove(&id) && self.allocator.release_service(namespace, name) {
+                info!(service = %format!("{namespace}/{name}"), "service deleted; address released");
+                freed = true;
+            }
+            if stored.is_some_and(|stored| stored.state(namespace, name).is_some()) {
+                step.writes.push(Write::Service { id, state: None });
+            }
+        }
+        let on_objects;
+        let written: &dyn StoredStates = match stored {
+            Some(stored) => stored,
+            None => {
+                on_objects = states_on_objects(here.iter().copied());
+                &on_objects
+            }
+        };
+        freed |= self.reconcile_services(&here, written, step);
+        if freed {
+            let others: Vec<&ferrolb_api::Service> =
+                resources.services.iter().filter(|s| !found.contains_key(&service_key(s))).collect();
+            let on_objects;
+            let written: &dyn StoredStates = match stored {
+                Some(stored) => stored,
+                None => {
+                    on_objects = states_on_objects(others.iter().copied());
+                    &on_objects
+                }
+            };
+            self.reconcile_services(&others, written, step);
+        }
+    }
+
+    /// Allocates for `services` (those with addresses first) and asks for every state that
+    /// differs from what is `written`; true when one gave up addresses others may now take.
+    fn reconcile_services(
+        &mut self,
+        services: &[&ferrolb_api::Service],
+        written: &dyn StoredStates,
+        step: &mut Step,
+    ) -> bool {
+        let outcomes = self.allocator.reconcile_these(services);
         let mut text = String::new();
-        for (service, outcome) in resources.services.iter().zip(outcomes) {
+        let mut freed = false;
+        for (service, outcome) in services.iter().zip(outcomes) {
+            freed |= outcome.reprocess_all;
             for event in outcome.events {
                 let warning = event.type_ == EventType::Warning;
                 let uid = service.metadata.uid.clone();
@@ -187,18 +288,20 @@ impl ControllerCore {
             });
             step.writes.push(Write::Service { id, state: desired });
         }
-        self.pools(&mut step);
-        step
+        freed
     }
 
-    /// The configuration in force after this snapshot, and what its change asks for.
-    fn configure(&mut self, snapshot: &Snapshot, step: &mut Step) {
+    /// The configuration in force after this snapshot, and what its change asks for; true
+    /// when the pools were set again (every allocation was looked at).
+    fn configure(&mut self, snapshot: &Snapshot, step: &mut Step) -> bool {
+        let mut repooled = false;
         match parse_config(snapshot, &self.options) {
             Ok(config) => {
                 step.accepted = true;
                 let json = serde_json::to_string(&config).unwrap_or_default();
                 if self.config_json.as_deref() != Some(json.as_str()) {
                     let released = self.allocator.set_pools(&config);
+                    repooled = true;
                     if !released.is_empty() {
                         info!(services = ?released, "configuration change released addresses; reallocating");
                     }
@@ -228,6 +331,7 @@ impl ControllerCore {
                 self.condition(Some(e), step);
             }
         }
+        repooled
     }
 
     /// The ConfigurationState, asked for when the outcome changes, not on every step: each
@@ -280,10 +384,10 @@ fn service_id(service: &ferrolb_api::Service) -> ServiceId {
 }
 
 /// Service states as the objects carry them (the API server's Services).
-fn states_on_objects(resources: &ferrolb_api::Resources) -> BTreeMap<ServiceId, ServiceState> {
-    resources
-        .services
-        .iter()
+fn states_on_objects<'a>(
+    services: impl Iterator<Item = &'a ferrolb_api::Service>,
+) -> BTreeMap<ServiceId, ServiceState> {
+    services
         .filter(|s| !s.status.load_balancer.ingress.is_empty())
         .map(|s| {
             let state = ServiceState {
@@ -504,6 +608,73 @@ spec: {{type: LoadBalancer, clusterIP: 10.96.0.10, ports: [{{port: 80}}]}}
         });
         let step = core.reconcile(&broken, some(&stored));
         assert_eq!(service_writes(&step), [], "neither released nor cleared");
+    }
+
+    /// `snapshot` as the source's snapshot number `seq`, differing from the one before it
+    /// in the Services `touched` only.
+    fn numbered(mut snapshot: Snapshot, seq: u64, touched: &[&str]) -> Snapshot {
+        let mut changes = ferrolb_api::touched::Touched::nothing();
+        for name in touched {
+            changes.service("default", name);
+        }
+        snapshot.changes = ferrolb_kube::source::Changes { seq, touched: changes };
+        snapshot
+    }
+
+    #[test]
+    fn a_snapshot_that_names_its_changes_is_reconciled_for_those_services_only() {
+        let mut core = core();
+        let mut stored = BTreeMap::new();
+        let two = format!("{POOL}{}{}", service("a"), service("b"));
+        let step = core.reconcile(&numbered(observed(&two, &stored), 1, &[]), some(&stored));
+        apply(&mut stored, &step);
+        assert_eq!(stored.len(), 2);
+
+        // b's state goes missing behind the controller's back: only a step that looks at b
+        // notices. A snapshot naming c alone is c's allocation and nothing else.
+        stored.remove(&id("b"));
+        let three = format!("{two}{}", service("c"));
+        let step = core.reconcile(&numbered(observed(&three, &stored), 2, &["c"]), some(&stored));
+        assert_eq!(service_writes(&step), [(id("c"), Some(vec!["10.0.0.2".to_owned()]))]);
+        apply(&mut stored, &step);
+
+        // A reconciler that missed snapshot 3 cannot trust the changes of 4: everything.
+        let step = core.reconcile(&numbered(observed(&three, &stored), 4, &["c"]), some(&stored));
+        assert_eq!(service_writes(&step), [(id("b"), Some(vec!["10.0.0.1".to_owned()]))], "b is written again");
+    }
+
+    #[test]
+    fn a_named_deletion_frees_its_address_for_a_service_that_waits_for_one() {
+        let mut core = core();
+        let mut stored = BTreeMap::new();
+        let five: String = ["a", "b", "c", "d", "e"].iter().map(|n| service(n)).collect();
+        let step = core.reconcile(&numbered(observed(&format!("{POOL}{five}"), &stored), 1, &[]), some(&stored));
+        apply(&mut stored, &step);
+        assert_eq!(stored.len(), 4, "four addresses for five Services");
+        assert!(!stored.contains_key(&id("e")));
+
+        let four: String = ["b", "c", "d", "e"].iter().map(|n| service(n)).collect();
+        let step = core.reconcile(&numbered(observed(&format!("{POOL}{four}"), &stored), 2, &["a"]), some(&stored));
+        assert_eq!(
+            service_writes(&step),
+            [(id("a"), None), (id("e"), Some(vec!["10.0.0.0".to_owned()]))],
+            "a is forgotten and e, which waited, takes its address"
+        );
+    }
+
+    #[test]
+    fn a_pool_change_reconciles_every_service_whatever_the_snapshot_names() {
+        let mut core = core();
+        let mut stored = BTreeMap::new();
+        let two = format!("{POOL}{}{}", service("a"), service("b"));
+        let step = core.reconcile(&numbered(observed(&two, &stored), 1, &[]), some(&stored));
+        apply(&mut stored, &step);
+        let moved = two.replace("10.0.0.0/30", "10.1.0.0/30");
+        let step = core.reconcile(&numbered(observed(&moved, &stored), 2, &[]), some(&stored));
+        assert_eq!(
+            service_writes(&step),
+            [(id("a"), Some(vec!["10.1.0.0".to_owned()])), (id("b"), Some(vec!["10.1.0.1".to_owned()]))]
+        );
     }
 
     #[test]

@@ -154,6 +154,21 @@ pub struct SpeakerCore {
     /// their object by it. Not every Service's: at 10,000 that map was a tenth of the
     /// speaker's memory, rebuilt on every step.
     uids: BTreeMap<ServiceKey, String>,
+    /// The last step's decisions and what they were made under.
+    decided: Option<Decided>,
+}
+
+/// Decisions kept for the next step: after a snapshot that follows theirs and names the
+/// Services it changed (and nothing else moved: the membership, whether the configuration is
+/// refused), only those are decided again. One edited Service among 100,000 is then one
+/// decision, not 100,000.
+#[derive(Debug)]
+struct Decided {
+    decisions: NodeDecisions,
+    /// The snapshot they were made on ([`ferrolb_kube::source::Changes::seq`]).
+    seq: u64,
+    liveness: Liveness,
+    rejected: bool,
 }
 
 impl SpeakerCore {
@@ -179,6 +194,7 @@ impl SpeakerCore {
             draining: false,
             last_members: None,
             uids: BTreeMap::new(),
+            decided: None,
         }
     }
 
@@ -317,7 +333,8 @@ impl SpeakerCore {
         );
         cluster.lb_class = self.lb_class.as_deref();
         cluster.ignore_exclude_lb = self.ignore_exclude_lb;
-        let decisions = ferrolb_announce::decide(&cluster, &self.node);
+        let kept = self.decided.take();
+        let decisions = decide(kept, snapshot, &cluster, &membership.liveness, self.rejected(), &self.node);
 
         let wanted = if membership.may_answer { claims::wanted(&decisions) } else { Claims::new() };
         let (withdraw, announce) = claims::changes(&self.claims, &wanted);
@@ -352,6 +369,8 @@ impl SpeakerCore {
             bgp_withdrawn: Vec::new(),
         };
         self.bgp_statuses(sessions::statuses(&decisions), &decisions, &uids, &mut plan);
+        let (seq, liveness, rejected) = (snapshot.changes.seq, membership.liveness.clone(), self.rejected());
+        self.decided = Some(Decided { decisions, seq, liveness, rejected });
         Some(plan)
     }
 
@@ -504,6 +523,30 @@ impl SpeakerCore {
     fn event(&self, key: &ServiceKey, warning: bool, reason: &str, message: String) -> Event {
         Event::Service { key: key.clone(), uid: self.uids.get(key).cloned(), warning, reason: reason.into(), message }
     }
+}
+
+/// `node`'s decisions on `cluster`: the `kept` ones of the last step, brought up to date for
+/// the Services the snapshot says changed when they can be, every Service's otherwise.
+fn decide(
+    kept: Option<Decided>,
+    snapshot: &Snapshot,
+    cluster: &Cluster<'_>,
+    liveness: &Liveness,
+    rejected: bool,
+    node: &str,
+) -> NodeDecisions {
+    let kept = kept.filter(|d| d.liveness == *liveness && d.rejected == rejected);
+    // (kept decisions that cannot be used are dropped before every Service is decided again:
+    // the two sets are never held at once)
+    let brought_up = kept.and_then(|mut d| {
+        if d.seq != 0 && d.seq == snapshot.changes.seq {
+            return Some(d.decisions);
+        }
+        let touched = snapshot.changes.since(d.seq)?;
+        ferrolb_announce::decide_again(cluster, &mut d.decisions, touched);
+        Some(d.decisions)
+    });
+    brought_up.unwrap_or_else(|| ferrolb_announce::decide(cluster, node))
 }
 
 /// What is in `before` and not in `after`, and what is in `after` and not in `before`; both

@@ -431,3 +431,47 @@ fn sorted_differences_are_what_each_side_lacks() {
     assert_eq!(sorted_differences(&[4], &[]), (vec![4], vec![]));
     assert_eq!(sorted_differences(&[1, 2], &[1, 2]), (vec![], vec![]));
 }
+
+/// `snapshot` as the source's snapshot number `seq`, differing from the one before it in the
+/// Services `touched` only.
+fn numbered(mut snapshot: Snapshot, seq: u64, touched: &[&str]) -> Snapshot {
+    let mut changes = ferrolb_api::touched::Touched::nothing();
+    for name in touched {
+        changes.service("default", name);
+    }
+    snapshot.changes = ferrolb_kube::source::Changes { seq, touched: changes };
+    snapshot
+}
+
+#[test]
+fn a_snapshot_that_names_its_changes_is_decided_again_for_those_services_only() {
+    let mut c = core("node1");
+    let off = MembershipState::disabled();
+    let one = bgp_world(&[service("api", "203.0.113.2")]);
+    step(&mut c, &numbered(snapshot(&one), 1, &[]), &off);
+
+    // web moves to .3 and db comes, but the snapshot names db alone: web's decision is
+    // the one kept from before (which is how one named Service costs one decision).
+    let mut two = bgp_world(&[service("api", "203.0.113.2"), service("db", "203.0.113.4")]);
+    two[3] = service("web", "203.0.113.3");
+    let (plan, _, _) = step(&mut c, &numbered(snapshot(&two), 2, &["db"]), &off);
+    assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32", "203.0.113.2/32", "203.0.113.4/32"]);
+    assert_eq!(plan.bgp_announced, [(key("db"), ip("203.0.113.4"))]);
+
+    // The same snapshot again decides nothing anew either.
+    let (plan, _, _) = step(&mut c, &numbered(snapshot(&two), 2, &["db"]), &off);
+    assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32", "203.0.113.2/32", "203.0.113.4/32"]);
+
+    // Naming web brings it up to date; so does a snapshot that does not follow the last one.
+    let (plan, _, _) = step(&mut c, &numbered(snapshot(&two), 3, &["web"]), &off);
+    assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.2/32", "203.0.113.3/32", "203.0.113.4/32"]);
+    let mut three = two.clone();
+    three[3] = service("web", "203.0.113.1");
+    let (plan, _, _) = step(&mut c, &numbered(snapshot(&three), 5, &[]), &off);
+    assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32", "203.0.113.2/32", "203.0.113.4/32"]);
+    // A membership change is everything too.
+    let mut four = three.clone();
+    four[3] = service("web", "203.0.113.5");
+    let (plan, _, _) = step(&mut c, &numbered(snapshot(&four), 6, &[]), &members(&["node1"]));
+    assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.2/32", "203.0.113.4/32", "203.0.113.5/32"]);
+}
