@@ -400,7 +400,7 @@ fn reparse(
         }
     }
     // the old documents no longer in the file
-    known.0.iter().filter_map(|(_, piece)| piece.as_ref()).for_each(|piece| piece.objects.touch(touched));
+    known.rest().for_each(|piece| piece.objects.touch(touched));
     pieces.shrink_to_fit();
     Ok(pieces)
 }
@@ -429,29 +429,55 @@ fn one_piece(
     }
 }
 
-/// A file's previous pieces, found again by their text's hash and length: sorted once, no
-/// allocation per piece (a map of lists held a list with room for four pieces for each of
-/// 100,000 documents, 25 MB, at the moment of every reload).
-struct Known(Vec<((u64, usize), Option<Piece>)>);
+/// A file's previous pieces, found again by their text's hash and length.
+///
+/// An edited file is nearly always the old one with a few documents changed, so each new
+/// document is first compared with the old one after the last found ([`Known::next`]): a
+/// file of 100,000 unchanged documents is 100,000 comparisons in order. Only a document
+/// found elsewhere is looked up in the sorted index, whose keys are kept apart from the
+/// pieces: a binary search through 100,000 whole pieces was a cache miss at every step, a
+/// fifth of a reload. No allocation per piece either (a map of lists held a list with room
+/// for four pieces for each of 100,000 documents, 25 MB, at the moment of every reload).
+struct Known {
+    /// In the file's old order; `None` once taken.
+    pieces: Vec<Option<Piece>>,
+    /// Every piece's key and place, sorted by key.
+    index: Vec<((u64, usize), usize)>,
+    /// Where the document after the last one found was.
+    next: usize,
+}
 
 impl Known {
     fn new(old: Vec<Piece>) -> Self {
-        let mut slots: Vec<_> = old.into_iter().map(|p| ((p.hash, p.len), Some(p))).collect();
+        let mut index: Vec<_> = old.iter().enumerate().map(|(at, p)| ((p.hash, p.len), at)).collect();
         // pieces of the same key have the same text, so which one is taken does not matter
-        slots.sort_unstable_by_key(|(key, _)| *key);
-        Self(slots)
+        index.sort_unstable();
+        Self { pieces: old.into_iter().map(Some).collect(), index, next: 0 }
     }
 
     /// A piece of that text not taken yet.
     fn take(&mut self, hash: u64, len: usize) -> Option<Piece> {
         let key = (hash, len);
-        let from = self.0.partition_point(|(k, _)| *k < key);
-        self.0[from..].iter_mut().take_while(|(k, _)| *k == key).find_map(|(_, slot)| slot.take())
+        let is = |piece: &Option<Piece>| piece.as_ref().is_some_and(|p| (p.hash, p.len) == key);
+        let at = if self.pieces.get(self.next).is_some_and(is) {
+            self.next
+        } else {
+            let from = self.index.partition_point(|(k, _)| *k < key);
+            let same = self.index[from..].iter().take_while(|(k, _)| *k == key);
+            same.map(|(_, at)| *at).find(|at| self.pieces[*at].is_some())?
+        };
+        self.next = at + 1;
+        self.pieces[at].take()
+    }
+
+    /// The pieces not taken.
+    fn rest(&self) -> impl Iterator<Item = &Piece> {
+        self.pieces.iter().flatten()
     }
 
     /// `pieces` and then every piece not taken: what to keep when the new ones fail.
     fn back(self, pieces: Vec<Piece>) -> Vec<Piece> {
-        pieces.into_iter().chain(self.0.into_iter().filter_map(|(_, p)| p)).collect()
+        pieces.into_iter().chain(self.pieces.into_iter().flatten()).collect()
     }
 }
 
@@ -589,6 +615,27 @@ mod tests {
         write_old(&big, &text(81));
         cache.refresh(std::slice::from_ref(&dir)).unwrap();
         assert_eq!(touched_names(&mut cache), None, "after a failed refresh, everything");
+    }
+
+    #[test]
+    fn old_pieces_are_found_in_order_or_anywhere_and_each_once() {
+        let piece = |hash: u64| Piece {
+            hash,
+            len: 1,
+            objects: PieceObjects::Other(Box::default()),
+            report: LoadReport::default(),
+        };
+        let mut known = Known::new(vec![piece(1), piece(2), piece(3), piece(1)]);
+        let mut take = |hash| known.take(hash, 1).map(|p| p.hash);
+        assert_eq!(take(1), Some(1));
+        assert_eq!(take(3), Some(3), "a document that moved");
+        assert_eq!(take(1), Some(1), "the same text twice is two pieces");
+        assert_eq!(take(1), None, "each is taken once");
+        assert_eq!(take(9), None);
+        assert_eq!(known.take(2, 2).map(|p| p.hash), None, "the length is part of the key");
+        assert_eq!(known.rest().map(|p| p.hash).collect::<Vec<_>>(), [2]);
+        assert_eq!(known.take(2, 1).map(|p| p.hash), Some(2));
+        assert_eq!(known.rest().count(), 0);
     }
 
     #[test]

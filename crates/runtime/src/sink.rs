@@ -6,7 +6,7 @@
 //! task patches; both retry until each write lands, and a newer wish replaces an older one
 //! not yet written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
 use ferrolb_api::metallb::{
@@ -73,10 +73,22 @@ impl Sink {
     /// (the state directory); `None` when they live on the objects themselves (the API
     /// server), where the snapshot already carries them and a deleted service takes its
     /// status with it.
-    pub fn with_stored_services<R>(&self, f: impl FnOnce(Option<&dyn StoredStates>) -> R) -> R {
+    /// `reread`: Services whose stored state the source saw change, read again first.
+    pub fn with_stored_services<R>(
+        &self,
+        reread: Option<&BTreeSet<(String, String)>>,
+        f: impl FnOnce(Option<&dyn StoredStates>) -> R,
+    ) -> R {
         match self {
-            Sink::Dir(dir) => dir.with_stored_services(|states| f(Some(states))),
+            Sink::Dir(dir) => dir.with_stored_services(reread, |states| f(Some(states))),
             Sink::Kube(_) => f(None),
+        }
+    }
+
+    /// Looks at every stored service state again (the `dir:` source; nothing elsewhere).
+    pub fn rescan_stored_services(&self) {
+        if let Sink::Dir(dir) = self {
+            dir.rescan_services();
         }
     }
 
@@ -283,12 +295,24 @@ mod tests {
             });
             all
         };
-        let stored = sink.with_stored_services(copy);
+        let stored = sink.with_stored_services(None, copy);
         let key = |ns: &str, n: &str| (ns.to_owned(), n.to_owned());
         assert_eq!(stored.len(), 2, "{stored:?}");
         assert_eq!(stored[&key("default", "web")], Some(state("10.0.0.9")));
         assert_eq!(stored[&key("shop", "new")], Some(state("10.0.0.3")));
         assert!(writer.flush(Duration::from_secs(10)));
-        assert_eq!(sink.with_stored_services(copy), stored, "the same once on disk");
+        assert_eq!(sink.with_stored_services(None, copy), stored, "the same once on disk");
+
+        // An operator removes web's file: the view learns it when the source names web, or
+        // at the next rescan; a wish not on disk yet still wins over what the disk says.
+        std::fs::remove_file(writer.state().service_path("default", "web")).unwrap();
+        assert_eq!(sink.with_stored_services(None, copy).len(), 2, "not looked at yet");
+        let web = BTreeSet::from([key("default", "web")]);
+        assert_eq!(sink.with_stored_services(Some(&web), copy).get(&key("default", "web")), None);
+        std::fs::remove_file(writer.state().service_path("shop", "new")).unwrap();
+        sink.write_service("default", "web", Some(&state("10.0.0.7")));
+        assert_eq!(sink.with_stored_services(Some(&web), copy)[&key("default", "web")], Some(state("10.0.0.7")));
+        sink.rescan_stored_services();
+        assert_eq!(sink.with_stored_services(None, copy).get(&key("shop", "new")), None, "the rescan saw it");
     }
 }

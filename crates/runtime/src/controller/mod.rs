@@ -17,6 +17,7 @@ use crate::conditions::{CONTROLLER_CONDITION, configuration_state};
 use crate::observe::metrics::{Metrics, PoolLabel};
 use crate::sink::{ServiceRef, Sink};
 use crate::sources::Snapshot;
+use crate::sources::state_writer::SERVICES_RESCAN;
 
 #[derive(Debug)]
 pub struct Controller {
@@ -31,19 +32,35 @@ impl Controller {
         Self { core: ControllerCore::new(namespace.clone(), lb_class), sink, namespace, metrics }
     }
 
-    /// Reconciles every snapshot until the source ends.
+    /// Reconciles every snapshot until the source ends; between them, now and then, has the
+    /// stored service states looked at again (what someone else did to them).
     pub async fn run(mut self, mut snapshots: watch::Receiver<Arc<Snapshot>>) {
-        // The channel's initial value is a placeholder, not the cluster: reconciling it would
-        // clear every service's status. Only published snapshots count.
-        while snapshots.changed().await.is_ok() {
-            let snapshot = Arc::clone(&snapshots.borrow_and_update());
-            self.reconcile(&snapshot);
+        let mut rescan = tokio::time::interval(SERVICES_RESCAN);
+        rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        rescan.tick().await;
+        loop {
+            tokio::select! {
+                // The channel's initial value is a placeholder, not the cluster: reconciling
+                // it would clear every service's status. Only published snapshots count.
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let snapshot = Arc::clone(&snapshots.borrow_and_update());
+                    self.reconcile(&snapshot);
+                }
+                _ = rescan.tick() => {
+                    let sink = self.sink.clone();
+                    let _ = tokio::task::spawn_blocking(move || sink.rescan_stored_services()).await;
+                }
+            }
         }
     }
 
     pub fn reconcile(&mut self, snapshot: &Snapshot) {
         let core = &mut self.core;
-        let step = self.sink.with_stored_services(|stored| core.reconcile(snapshot, stored));
+        let reread = snapshot.changes.touched.services();
+        let step = self.sink.with_stored_services(reread, |stored| core.reconcile(snapshot, stored));
         self.metrics.config_result(step.accepted);
         for pool in &step.forgotten_pools {
             self.metrics.forget_pool(pool);
