@@ -33,7 +33,7 @@ pub fn gather(manifests: &Path, state: Option<&Path>, now: SystemTime) -> Result
     states.refresh(&dir, None, &mut problems);
     observed.notes.extend(problems);
     // as the dir: source gives them to the controller and the speakers
-    states.apply_to(&mut resources.services, &[]);
+    states.apply_to(&mut resources.services, &[], None);
     observed.resources = resources;
     for (key, status) in per_node::<ServiceL2StatusStatus>(&dir.status_root(StatusKind::Layer2), &mut observed.notes) {
         let interfaces = status.interfaces.iter().map(|i| i.name.clone()).collect();

@@ -92,7 +92,7 @@ impl DirSource {
         let (mut resources, _report) = loaded.manifests.resources();
         let mut touched = std::mem::replace(&mut loaded.touched, Touched::nothing());
         touched.merge(loaded.manifests.take_touched());
-        loaded.states.apply_to(&mut resources.services, &loaded.published);
+        loaded.states.apply_to(&mut resources.services, &loaded.published, touched.services());
         loaded.published.clone_from(&resources.services);
         debug!(
             files_read = stats.files_read,
