@@ -131,13 +131,20 @@ pub fn decide(cluster: &Cluster<'_>, node: &str) -> NodeDecisions {
 /// `decisions` brought up to date after the Services named in `keys` (namespace, name), or
 /// their EndpointSlices, changed and nothing else did (no configuration, Node or membership
 /// change): those Services' decisions are made again, every other one is kept. The result
-/// is what [`decide`] gives for the cluster now, at the cost of the Services named.
-pub fn decide_again(cluster: &Cluster<'_>, decisions: &mut NodeDecisions, keys: &BTreeSet<(String, String)>) {
-    for (namespace, name) in keys {
-        decisions.services.remove(&ServiceKey::new(namespace.as_str(), name.as_str()));
-    }
+/// is what [`decide`] gives for the cluster now, at the cost of the Services named; the
+/// decisions they replaced are given back.
+pub fn decide_again(
+    cluster: &Cluster<'_>,
+    decisions: &mut NodeDecisions,
+    keys: &BTreeSet<(String, String)>,
+) -> Vec<ServiceDecision> {
+    let replaced = keys
+        .iter()
+        .filter_map(|(namespace, name)| decisions.services.remove(&ServiceKey::new(namespace.as_str(), name.as_str())))
+        .collect();
     let fresh = Snapshot::of_these(cluster, keys).decide(&decisions.node);
     decisions.services.extend(fresh.services);
+    replaced
 }
 
 /// The node that announces `service` by Layer 2 (docs/compatibility.md §4.2), if any.

@@ -237,44 +237,102 @@ pub fn tables(decisions: &NodeDecisions) -> BTreeMap<String, Table> {
     crate::bgp_tables(decisions)
         .into_iter()
         .map(|(peer, routes)| {
-            let table = routes
-                .into_iter()
-                .map(|(prefix, attrs)| {
-                    let mut out = RouteAttrs {
-                        local_pref: attrs.local_pref,
-                        communities: Vec::new(),
-                        large_communities: Vec::new(),
-                    };
-                    for community in attrs.communities {
-                        match community {
-                            Community::Standard(value) => out.communities.push(value),
-                            Community::Large(a, b, c) => out.large_communities.push((a, b, c)),
-                        }
-                    }
-                    (prefix, out)
-                })
-                .collect();
-            (peer, table)
+            (peer, routes.into_iter().map(|(prefix, attrs)| (prefix, session_attrs(attrs))).collect())
         })
         .collect()
+}
+
+/// [`tables`] brought up to date after the Services named in `keys` were decided again
+/// ([`crate::decide_again`], which gives back what they were decided before: `replaced`).
+/// Only the prefixes those Services announced before or announce now are merged again, but
+/// from every Service that announces one of them: a prefix several Services share keeps the
+/// first one's LOCAL_PREF and the communities of all. A peer has a table, empty or not, while
+/// some Service names it, as in [`tables`].
+pub fn tables_again(
+    tables: &mut BTreeMap<String, Table>,
+    decisions: &NodeDecisions,
+    replaced: &[ServiceDecision],
+    keys: &BTreeSet<(String, String)>,
+) {
+    let now = keys.iter().filter_map(|(ns, name)| decisions.services.get(&ServiceKey::new(ns.as_str(), name.as_str())));
+    let mut affected: BTreeMap<&str, BTreeSet<IpNet>> = BTreeMap::new();
+    for routes in replaced.iter().chain(now).filter_map(announced) {
+        for (peer, prefixes) in routes {
+            affected.entry(peer.as_str()).or_default().extend(prefixes.keys().copied());
+        }
+    }
+    if affected.is_empty() {
+        return;
+    }
+    let mut merged: BTreeMap<&str, BTreeMap<IpNet, crate::RouteAttrs>> = BTreeMap::new();
+    for routes in decisions.services.values().filter_map(announced) {
+        for (peer, prefixes) in routes {
+            let Some(wanted) = affected.get(peer.as_str()) else { continue };
+            let table = merged.entry(peer.as_str()).or_default();
+            for (prefix, attrs) in prefixes.iter().filter(|(prefix, _)| wanted.contains(*prefix)) {
+                crate::bgp::merge(table, *prefix, attrs.clone());
+            }
+        }
+    }
+    for (peer, prefixes) in affected {
+        let Some(routes) = merged.remove(peer) else {
+            tables.remove(peer);
+            continue;
+        };
+        let table = tables.entry(peer.to_owned()).or_default();
+        for prefix in &prefixes {
+            table.remove(prefix);
+        }
+        table.extend(routes.into_iter().map(|(prefix, attrs)| (prefix, session_attrs(attrs))));
+    }
+}
+
+fn announced(decision: &ServiceDecision) -> Option<&crate::Routes> {
+    match decision {
+        ServiceDecision::Evaluated { bgp: Some(BgpDecision::Announce { routes }), .. } => Some(routes),
+        _ => None,
+    }
+}
+
+/// A route's attributes in the session driver's terms.
+fn session_attrs(attrs: crate::RouteAttrs) -> RouteAttrs {
+    let mut out = RouteAttrs { local_pref: attrs.local_pref, communities: Vec::new(), large_communities: Vec::new() };
+    for community in attrs.communities {
+        match community {
+            Community::Standard(value) => out.communities.push(value),
+            Community::Large(a, b, c) => out.large_communities.push((a, b, c)),
+        }
+    }
+    out
 }
 
 /// ServiceBGPStatus content: per service this node announces by BGP, the sorted names of
 /// the peers its prefixes are configured to go to (whether or not the session is up, as
 /// MetalLB reports it).
 pub fn statuses(decisions: &NodeDecisions) -> BTreeMap<ServiceKey, VecSet<String>> {
-    decisions
-        .services
-        .iter()
-        .filter_map(|(key, decision)| match decision {
-            ServiceDecision::Evaluated { bgp: Some(BgpDecision::Announce { routes }), .. } => {
-                let peers: VecSet<String> =
-                    routes.iter().filter(|(_, prefixes)| !prefixes.is_empty()).map(|(p, _)| p.clone()).collect();
-                (!peers.is_empty()).then(|| (key.clone(), peers))
-            }
-            _ => None,
-        })
-        .collect()
+    decisions.services.iter().filter_map(|(key, decision)| Some((key.clone(), status(decision)?))).collect()
+}
+
+/// [`statuses`] brought up to date after the Services named in `keys` were decided again.
+pub fn statuses_again(
+    statuses: &mut BTreeMap<ServiceKey, VecSet<String>>,
+    decisions: &NodeDecisions,
+    keys: &BTreeSet<(String, String)>,
+) {
+    for (namespace, name) in keys {
+        let key = ServiceKey::new(namespace.as_str(), name.as_str());
+        match decisions.services.get(&key).and_then(status) {
+            Some(peers) => statuses.insert(key, peers),
+            None => statuses.remove(&key),
+        };
+    }
+}
+
+/// One Service's ServiceBGPStatus peers ([`statuses`]), if it has one.
+pub fn status(decision: &ServiceDecision) -> Option<VecSet<String>> {
+    let peers: VecSet<String> =
+        announced(decision)?.iter().filter(|(_, prefixes)| !prefixes.is_empty()).map(|(p, _)| p.clone()).collect();
+    (!peers.is_empty()).then_some(peers)
 }
 
 /// RFC 8326 GRACEFUL_SHUTDOWN (65535:0): routers that honour it prefer other paths at once.

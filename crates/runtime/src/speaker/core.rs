@@ -165,6 +165,8 @@ pub struct SpeakerCore {
 #[derive(Debug)]
 struct Decided {
     decisions: NodeDecisions,
+    /// Each peer's table from them, before GRACEFUL_SHUTDOWN is added while draining.
+    tables: BTreeMap<String, Table>,
     /// The snapshot they were made on ([`ferrolb_kube::source::Changes::seq`]).
     seq: u64,
     liveness: Liveness,
@@ -334,7 +336,8 @@ impl SpeakerCore {
         cluster.lb_class = self.lb_class.as_deref();
         cluster.ignore_exclude_lb = self.ignore_exclude_lb;
         let kept = self.decided.take();
-        let decisions = decide(kept, snapshot, &cluster, &membership.liveness, self.rejected(), &self.node);
+        let (decisions, tables, redone) =
+            decide(kept, snapshot, &cluster, &membership.liveness, self.rejected(), &self.node);
 
         let wanted = if membership.may_answer { claims::wanted(&decisions) } else { Claims::new() };
         let (withdraw, announce) = claims::changes(&self.claims, &wanted);
@@ -349,7 +352,7 @@ impl SpeakerCore {
         let draining = this_node.is_some_and(|n| n.spec.unschedulable);
         let draining_changed = (draining != self.draining).then_some(draining);
         self.draining = draining;
-        let tables = sessions::tables(&decisions);
+        let for_sessions = tables.clone();
         let mut plan = Plan {
             withdraw,
             announce,
@@ -361,16 +364,22 @@ impl SpeakerCore {
                 self.devices.as_ref(),
             ),
             bfd: ferrolb_announce::bfd::wanted(&config, &self.node, self.connected.as_deref(), self.devices.as_ref()),
-            tables: if draining { sessions::with_graceful_shutdown(tables) } else { tables },
+            tables: if draining { sessions::with_graceful_shutdown(for_sessions) } else { for_sessions },
             draining_changed,
             bgp_writes: Vec::new(),
             bgp_events: Vec::new(),
             bgp_announced: Vec::new(),
             bgp_withdrawn: Vec::new(),
         };
-        self.bgp_statuses(sessions::statuses(&decisions), &decisions, &uids, &mut plan);
+        match redone {
+            Redone::Everything => self.bgp_statuses(sessions::statuses(&decisions), &decisions, &uids, &mut plan),
+            Redone::These(keys) => self.bgp_statuses_again(keys, &decisions, &uids, &mut plan),
+            Redone::Nothing => {}
+        }
+        // kept only where the next snapshot can say what changed (the `dir:` source); on the
+        // API server they would be memory held for nothing
         let (seq, liveness, rejected) = (snapshot.changes.seq, membership.liveness.clone(), self.rejected());
-        self.decided = Some(Decided { decisions, seq, liveness, rejected });
+        self.decided = (seq != 0).then_some(Decided { decisions, tables, seq, liveness, rejected });
         Some(plan)
     }
 
@@ -503,6 +512,61 @@ impl SpeakerCore {
         self.bgp_statuses = now;
     }
 
+    /// [`Self::bgp_statuses`] for the Services named only, the others' being as they were.
+    fn bgp_statuses_again(
+        &mut self,
+        keys: &BTreeSet<(String, String)>,
+        decisions: &NodeDecisions,
+        uids: &Uids<'_>,
+        plan: &mut Plan,
+    ) {
+        let mut changed = Vec::new();
+        for (namespace, name) in keys {
+            let key = ServiceKey::new(namespace.as_str(), name.as_str());
+            let decision = decisions.services.get(&key);
+            let now = decision.and_then(sessions::status);
+            // its addresses among those announced by BGP: sorted, as in the whole list
+            let mut addresses: Vec<(ServiceKey, IpAddr)> = match (decision, &now) {
+                (Some(ServiceDecision::Evaluated { ips, .. }), Some(_)) => {
+                    ips.iter().map(|ip| (key.clone(), *ip)).collect()
+                }
+                _ => Vec::new(),
+            };
+            addresses.sort_unstable();
+            let from = self.bgp_addresses.partition_point(|(k, _)| *k < key);
+            let to = from + self.bgp_addresses[from..].iter().take_while(|(k, _)| *k == key).count();
+            if self.bgp_addresses[from..to] != addresses[..] {
+                let (withdrawn, announced) = sorted_differences(&self.bgp_addresses[from..to], &addresses);
+                plan.bgp_withdrawn.extend(withdrawn);
+                plan.bgp_announced.extend(announced);
+                self.bgp_addresses.splice(from..to, addresses);
+            }
+            match now {
+                None => {
+                    if self.bgp_statuses.remove(&key).is_some() {
+                        plan.bgp_writes.push(Write::BgpStatus { key, peers: None });
+                    }
+                }
+                Some(peers) if self.bgp_statuses.get(&key) != Some(&peers) => {
+                    info!(service = %key, node = %self.node, peers = ?peers, event = "nodeAssigned",
+                        "announcing from node {:?} with protocol \"bgp\"", self.node);
+                    let message = format!("announcing from node {:?} with protocol \"bgp\"", self.node);
+                    plan.bgp_events.push(Event::Service {
+                        key: key.clone(),
+                        uid: uids.get(&key),
+                        warning: false,
+                        reason: "nodeAssigned".into(),
+                        message,
+                    });
+                    changed.push(Write::BgpStatus { key: key.clone(), peers: Some(peers.clone()) });
+                    self.bgp_statuses.insert(key, peers);
+                }
+                Some(_) => {}
+            }
+        }
+        plan.bgp_writes.extend(changed);
+    }
+
     /// True when a speaker joined or came back since the last decision.
     fn members_regrown(&mut self, liveness: &Liveness) -> bool {
         let Liveness::Members(now) = liveness else { return false };
@@ -525,28 +589,43 @@ impl SpeakerCore {
     }
 }
 
-/// `node`'s decisions on `cluster`: the `kept` ones of the last step, brought up to date for
-/// the Services the snapshot says changed when they can be, every Service's otherwise.
-fn decide(
+/// Which Services a step decided again.
+enum Redone<'s> {
+    /// None: the same snapshot again.
+    Nothing,
+    /// Those the snapshot names.
+    These(&'s BTreeSet<(String, String)>),
+    Everything,
+}
+
+/// `node`'s decisions on `cluster` and each peer's table from them: the `kept` ones of the
+/// last step, brought up to date for the Services the snapshot says changed when they can
+/// be, every Service's otherwise.
+fn decide<'s>(
     kept: Option<Decided>,
-    snapshot: &Snapshot,
+    snapshot: &'s Snapshot,
     cluster: &Cluster<'_>,
     liveness: &Liveness,
     rejected: bool,
     node: &str,
-) -> NodeDecisions {
+) -> (NodeDecisions, BTreeMap<String, Table>, Redone<'s>) {
     let kept = kept.filter(|d| d.liveness == *liveness && d.rejected == rejected);
     // (kept decisions that cannot be used are dropped before every Service is decided again:
     // the two sets are never held at once)
     let brought_up = kept.and_then(|mut d| {
         if d.seq != 0 && d.seq == snapshot.changes.seq {
-            return Some(d.decisions);
+            return Some((d.decisions, d.tables, Redone::Nothing));
         }
         let touched = snapshot.changes.since(d.seq)?;
-        ferrolb_announce::decide_again(cluster, &mut d.decisions, touched);
-        Some(d.decisions)
+        let replaced = ferrolb_announce::decide_again(cluster, &mut d.decisions, touched);
+        sessions::tables_again(&mut d.tables, &d.decisions, &replaced, touched);
+        Some((d.decisions, d.tables, Redone::These(touched)))
     });
-    brought_up.unwrap_or_else(|| ferrolb_announce::decide(cluster, node))
+    brought_up.unwrap_or_else(|| {
+        let decisions = ferrolb_announce::decide(cluster, node);
+        let tables = sessions::tables(&decisions);
+        (decisions, tables, Redone::Everything)
+    })
 }
 
 /// What is in `before` and not in `after`, and what is in `after` and not in `before`; both

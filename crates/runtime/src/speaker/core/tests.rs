@@ -457,6 +457,10 @@ fn a_snapshot_that_names_its_changes_is_decided_again_for_those_services_only() 
     let (plan, _, _) = step(&mut c, &numbered(snapshot(&two), 2, &["db"]), &off);
     assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.1/32", "203.0.113.2/32", "203.0.113.4/32"]);
     assert_eq!(plan.bgp_announced, [(key("db"), ip("203.0.113.4"))]);
+    assert_eq!(plan.bgp_writes, [Write::BgpStatus { key: key("db"), peers: Some(VecSet::from(["tor".to_owned()])) }]);
+    assert!(
+        matches!(&plan.bgp_events[..], [Event::Service { key, reason, .. }] if *key == self::key("db") && reason == "nodeAssigned")
+    );
 
     // The same snapshot again decides nothing anew either.
     let (plan, _, _) = step(&mut c, &numbered(snapshot(&two), 2, &["db"]), &off);
@@ -465,6 +469,11 @@ fn a_snapshot_that_names_its_changes_is_decided_again_for_those_services_only() 
     // Naming web brings it up to date; so does a snapshot that does not follow the last one.
     let (plan, _, _) = step(&mut c, &numbered(snapshot(&two), 3, &["web"]), &off);
     assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.2/32", "203.0.113.3/32", "203.0.113.4/32"]);
+    assert_eq!(
+        (plan.bgp_announced, plan.bgp_withdrawn),
+        (vec![(key("web"), ip("203.0.113.3"))], vec![(key("web"), ip("203.0.113.1"))])
+    );
+    assert_eq!(plan.bgp_writes, [], "web still goes to the same peer");
     let mut three = two.clone();
     three[3] = service("web", "203.0.113.1");
     let (plan, _, _) = step(&mut c, &numbered(snapshot(&three), 5, &[]), &off);
@@ -474,4 +483,12 @@ fn a_snapshot_that_names_its_changes_is_decided_again_for_those_services_only() 
     four[3] = service("web", "203.0.113.5");
     let (plan, _, _) = step(&mut c, &numbered(snapshot(&four), 6, &[]), &members(&["node1"]));
     assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.2/32", "203.0.113.4/32", "203.0.113.5/32"]);
+
+    // db goes, named: its route, gauge and status with it
+    let mut gone = four.clone();
+    gone.pop();
+    let (plan, _, _) = step(&mut c, &numbered(snapshot(&gone), 7, &["db"]), &members(&["node1"]));
+    assert_eq!(prefixes(&plan.tables["tor"]), ["203.0.113.2/32", "203.0.113.5/32"]);
+    assert_eq!(plan.bgp_withdrawn, [(key("db"), ip("203.0.113.4"))]);
+    assert_eq!(plan.bgp_writes, [Write::BgpStatus { key: key("db"), peers: None }]);
 }
