@@ -32,6 +32,10 @@ use crate::observe::metrics::Metrics;
 
 /// How long to wait for a burst of file events to end before reloading.
 const COALESCE: Duration = Duration::from_millis(40);
+/// The same for a burst of service states only: those are renamed into place whole, by a
+/// writer that writes a batch at once, so a short pause is enough, and it is the pause
+/// between the controller's allocation and the speaker's announcement.
+const COALESCE_STATES: Duration = Duration::from_millis(10);
 /// Reload even without events, in case a notification was lost.
 const RESYNC: Duration = Duration::from_secs(10);
 
@@ -212,7 +216,10 @@ impl DirSource {
                     }
                     merge(&mut changed, first);
                     // Coalesce the burst: wait until the directory has been quiet briefly.
-                    while let Ok(Some(more)) = tokio::time::timeout(COALESCE, next_event(&mut events)).await {
+                    let services = self.state.root().join("services");
+                    while let Ok(Some(more)) =
+                        tokio::time::timeout(pause(&changed, &services), next_event(&mut events)).await
+                    {
                         merge(&mut changed, more);
                     }
                 }
@@ -220,6 +227,15 @@ impl DirSource {
                 _ = tx.closed() => return,
             }
         }
+    }
+}
+
+/// How long a burst of the file events in `changed` may pause before it is taken as ended:
+/// shorter when they are all service states (under `services`).
+fn pause(changed: &Changed, services: &Path) -> Duration {
+    match changed {
+        Some(paths) if paths.iter().all(|p| p.starts_with(services)) => COALESCE_STATES,
+        _ => COALESCE,
     }
 }
 
@@ -423,6 +439,17 @@ mod tests {
         let after = source.reload(&mut loaded, Some(&BTreeSet::new())).unwrap().expect("the state is published");
         assert_eq!(ingress(&after), ["10.0.0.1"]);
         assert!(source.reload(&mut loaded, Some(&BTreeSet::new())).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_burst_of_service_states_only_is_waited_for_briefly() {
+        let services = Path::new("/m/.ferrolb/services");
+        let states: Changed = Some(BTreeSet::from([services.join("default/web.json"), services.join("shop")]));
+        assert_eq!(pause(&states, services), COALESCE_STATES);
+        let mut mixed = states.clone();
+        mixed.as_mut().unwrap().insert(PathBuf::from("/m/svc.yaml"));
+        assert_eq!(pause(&mixed, services), COALESCE, "an editor's burst may have more to come");
+        assert_eq!(pause(&None, services), COALESCE, "a rescan");
     }
 
     #[test]

@@ -227,7 +227,9 @@ impl ServiceStates {
         // where each previous Service was, indexed only when one is not at its old place
         let mut moved: Option<HashMap<(&str, &str), usize>> = None;
         for (at, service) in services.iter_mut().enumerate() {
-            if let Some(touched) = &touched {
+            if let Some(touched) = &touched
+                && !touched.contains(&key_of(service))
+            {
                 let key = key_of(service);
                 let before = match previous.get(at) {
                     Some(before) if key_of(before) == key => Some(before),
@@ -236,9 +238,7 @@ impl ServiceStates {
                         .get(&key)
                         .map(|i| &previous[*i]),
                 };
-                if let Some(before) = before
-                    && !touched.contains(&key)
-                {
+                if let Some(before) = before {
                     *service = before.clone();
                     continue;
                 }
