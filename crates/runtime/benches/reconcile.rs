@@ -1,8 +1,9 @@
-//! One reconcile step of each role with N Services loaded and nothing new to do (what every
-//! change to one object costs on top of the source: the roles still look at every Service),
-//! and the `dir:` source's reload of a manifest file of N Services after one document changed
-//! (issue 16; docs/performance/scale.md). N: 10,000 and 50,000, each Service with its
-//! EndpointSlice, announced by BGP from node1.
+//! One reconcile step of each role with N Services loaded: with nothing new to do, on a
+//! snapshot that does not say what changed (every Service is looked at: the `k8s` source,
+//! or a change to a pool), and on one that names the one Service changed (the `dir:`
+//! source after an edit); and the `dir:` source's reload of a manifest file of N Services
+//! after one document changed (issue 16; docs/performance/scale.md). N: 10,000 and 50,000,
+//! each Service with its EndpointSlice, announced by BGP from node1.
 //!
 //!   cargo bench -p ferrolb-runtime --bench reconcile
 
@@ -61,18 +62,45 @@ endpoints: [{{addresses: [10.128.0.1], conditions: {{ready: true}}, nodeName: no
     text
 }
 
-fn snapshot(n: u32) -> Snapshot {
+fn snapshot(n: u32, renamed: Option<u32>) -> Snapshot {
     let mut snapshot = Snapshot::default();
     ferrolb_api::load_str(CONFIG, "config", &mut snapshot.resources).unwrap();
-    ferrolb_api::load_str(&services(n, None), "services", &mut snapshot.resources).unwrap();
+    ferrolb_api::load_str(&services(n, renamed), "services", &mut snapshot.resources).unwrap();
     snapshot
+}
+
+/// Two snapshots that differ in one Service (`s<n/2>` in one, `x<n/2>` in the other), each
+/// naming both as the change, to be handed out in turn with the next number.
+struct Alternating {
+    snapshots: [Snapshot; 2],
+    seq: u64,
+}
+
+impl Alternating {
+    fn new(n: u32) -> Self {
+        let mut touched = ferrolb_api::touched::Touched::nothing();
+        touched.service("default", &format!("s{}", n / 2));
+        touched.service("default", &format!("x{}", n / 2));
+        let mut snapshots = [snapshot(n, None), snapshot(n, Some(n / 2))];
+        for snapshot in &mut snapshots {
+            snapshot.changes.touched = touched.clone();
+        }
+        Self { snapshots, seq: 0 }
+    }
+
+    fn next(&mut self) -> &Snapshot {
+        self.seq += 1;
+        let snapshot = &mut self.snapshots[(self.seq % 2) as usize];
+        snapshot.changes.seq = self.seq;
+        snapshot
+    }
 }
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("reconcile");
     group.sample_size(10);
     for n in [10_000u32, 50_000] {
-        let snapshot = snapshot(n);
+        let snapshot = snapshot(n, None);
         let mut controller = ControllerCore::new("metallb-system".into(), None);
         controller.reconcile(&snapshot, None);
         group.bench_function(format!("controller, {n} services, nothing to do"), |b| {
@@ -89,6 +117,24 @@ fn bench(c: &mut Criterion) {
                 black_box(speaker.plan(&snapshot, &membership))
             })
         });
+
+        let mut alternating = Alternating::new(n);
+        let mut controller = ControllerCore::new("metallb-system".into(), None);
+        controller.reconcile(alternating.next(), None);
+        group.bench_function(format!("controller, {n} services, one named as changed"), |b| {
+            b.iter(|| black_box(controller.reconcile(alternating.next(), None)))
+        });
+        let mut speaker = SpeakerCore::new("node1".into(), "metallb-system".into(), None, false);
+        speaker.configure(alternating.next());
+        speaker.plan(alternating.next(), &membership);
+        group.bench_function(format!("speaker, {n} services, one named as changed"), |b| {
+            b.iter(|| {
+                let snapshot = alternating.next();
+                black_box(speaker.configure(snapshot));
+                black_box(speaker.plan(snapshot, &membership))
+            })
+        });
+        drop(alternating);
 
         let dir = std::env::temp_dir().join(format!("ferrolb-bench-reload-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

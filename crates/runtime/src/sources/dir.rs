@@ -214,12 +214,14 @@ impl DirSource {
                     if let (Some(w), Some(paths)) = (watching.as_mut(), first.as_ref()) {
                         watch_new_directories(w, paths, &self.manifests, self.state.root());
                     }
-                    merge(&mut changed, first);
-                    // Coalesce the burst: wait until the directory has been quiet briefly.
+                    // Coalesce the burst: wait until the directory has been quiet briefly (the
+                    // pause is judged event by event: the burst of a first load names 50,000
+                    // files).
                     let services = self.state.root().join("services");
-                    while let Ok(Some(more)) =
-                        tokio::time::timeout(pause(&changed, &services), next_event(&mut events)).await
-                    {
+                    let mut quiet = pause(&first, &services);
+                    merge(&mut changed, first);
+                    while let Ok(Some(more)) = tokio::time::timeout(quiet, next_event(&mut events)).await {
+                        quiet = quiet.max(pause(&more, &services));
                         merge(&mut changed, more);
                     }
                 }
@@ -230,8 +232,9 @@ impl DirSource {
     }
 }
 
-/// How long a burst of the file events in `changed` may pause before it is taken as ended:
-/// shorter when they are all service states (under `services`).
+/// How long a burst may pause after an event naming `changed` before it is taken as ended:
+/// shorter when it names service states only (under `services`); a burst waits as long as
+/// the longest pause of its events.
 fn pause(changed: &Changed, services: &Path) -> Duration {
     match changed {
         Some(paths) if paths.iter().all(|p| p.starts_with(services)) => COALESCE_STATES,
