@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_api::{Node, VecSet};
@@ -247,9 +248,10 @@ pub fn tables(decisions: &NodeDecisions) -> BTreeMap<String, Table> {
 /// Only the prefixes those Services announced before or announce now are merged again, but
 /// from every Service that announces one of them: a prefix several Services share keeps the
 /// first one's LOCAL_PREF and the communities of all. A peer has a table, empty or not, while
-/// some Service names it, as in [`tables`].
+/// some Service names it, as in [`tables`]. The tables are shared with the sessions: one that
+/// changes is copied first.
 pub fn tables_again(
-    tables: &mut BTreeMap<String, Table>,
+    tables: &mut BTreeMap<String, Arc<Table>>,
     decisions: &NodeDecisions,
     replaced: &[ServiceDecision],
     keys: &BTreeSet<(String, String)>,
@@ -279,7 +281,7 @@ pub fn tables_again(
             tables.remove(peer);
             continue;
         };
-        let table = tables.entry(peer.to_owned()).or_default();
+        let table = Arc::make_mut(tables.entry(peer.to_owned()).or_default());
         for prefix in &prefixes {
             table.remove(prefix);
         }

@@ -4,10 +4,11 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use common::*;
-use ferrolb_announce::sessions::{self, statuses, tables};
+use ferrolb_announce::sessions::{self, Table, statuses, tables};
 use ferrolb_announce::{Liveness, NodeDecisions};
 use proptest::prelude::*;
 
@@ -65,13 +66,16 @@ proptest! {
         let liveness = Liveness::Disabled;
         for node in ["node1", "node2"] {
             let mut decisions = decide(&old, node);
-            let mut kept_tables = tables(&decisions);
+            let mut kept_tables: BTreeMap<String, Arc<Table>> =
+                tables(&decisions).into_iter().map(|(peer, table)| (peer, Arc::new(table))).collect();
             let mut kept_statuses = statuses(&decisions);
             let replaced = ferrolb_announce::decide_again(&new.cluster(&liveness), &mut decisions, &touched);
             sessions::tables_again(&mut kept_tables, &decisions, &replaced, &touched);
             sessions::statuses_again(&mut kept_statuses, &decisions, &touched);
             let anew = decide(&new, node);
             prop_assert_eq!(&decisions, &anew);
+            let kept_tables: BTreeMap<String, Table> =
+                kept_tables.into_iter().map(|(peer, table)| (peer, Table::clone(&table))).collect();
             prop_assert_eq!(kept_tables, tables(&anew));
             prop_assert_eq!(kept_statuses, statuses(&anew));
         }

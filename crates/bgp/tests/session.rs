@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_bgp::notification::{ErrorCode, OpenError};
@@ -169,7 +170,7 @@ async fn wait_for(session: &Session, what: impl Fn(&SessionStatus) -> bool) -> S
 /// Spawns a session with `routes` already pending, so the first table is deterministic.
 async fn spawn(settings: PeerSettings, table: &[&str]) -> Session {
     let session = Session::spawn(settings);
-    session.set_routes(routes(table));
+    session.set_routes(Arc::new(routes(table)));
     let n = table.len() as u64;
     wait_for(&session, |s| s.pending_prefixes == n).await;
     session
@@ -201,7 +202,7 @@ async fn an_incremental_change_sends_only_the_difference() {
     conn.handshake(PEER_AS, 90).await;
     conn.full_table().await;
 
-    session.set_routes(routes(&["10.0.0.2/32", "10.0.0.3/32"]));
+    session.set_routes(Arc::new(routes(&["10.0.0.2/32", "10.0.0.3/32"])));
     let withdrawal = conn.update().await;
     assert_eq!(withdrawal.withdrawals().collect::<Vec<_>>(), [net("10.0.0.1/32")]);
     assert_eq!(withdrawal.announced().count(), 0);
@@ -278,7 +279,7 @@ async fn after_the_peer_closes_the_session_reconnects_and_resends_the_full_table
     drop(conn);
 
     wait_for(&session, |s| !s.established).await;
-    session.set_routes(routes(&["10.0.0.1/32", "10.0.0.9/32", "fd00:1::1/128"]));
+    session.set_routes(Arc::new(routes(&["10.0.0.1/32", "10.0.0.9/32", "fd00:1::1/128"])));
     let mut conn = peer.accept().await;
     conn.handshake(PEER_AS, 90).await;
     assert_eq!(conn.full_table().await, set(&["10.0.0.1/32", "10.0.0.9/32", "fd00:1::1/128"]));

@@ -36,7 +36,9 @@ struct Running {
     /// The settings the session was started with; any change restarts it.
     settings: PeerSettings,
     session: Session,
-    table: Option<Table>,
+    /// The table last given to the session, shared with it (and with the speaker's kept
+    /// decisions).
+    table: Option<Arc<Table>>,
     watcher: JoinHandle<()>,
     /// For an unnumbered peer, what learns its address on the interface; held only so that
     /// it stops with the session (dropping it ends its task).
@@ -143,7 +145,7 @@ impl Sessions {
         stop(running, "BFD session down", &self.metrics).await;
         self.start(name.to_owned(), settings);
         if let (Some(table), Some(running)) = (table, self.running.get_mut(name)) {
-            running.session.set_routes(table.clone());
+            running.session.set_routes(Arc::clone(&table));
             running.table = Some(table);
         }
     }
@@ -161,16 +163,17 @@ impl Sessions {
 
     /// The tables last given to the sessions.
     pub fn tables(&self) -> BTreeMap<String, Table> {
-        self.running.iter().filter_map(|(n, r)| r.table.clone().map(|t| (n.clone(), t))).collect()
+        self.running.iter().filter_map(|(n, r)| Some((n.clone(), Table::clone(r.table.as_deref()?)))).collect()
     }
 
     /// Gives every session its table (empty when nothing goes to that peer); only changed
     /// tables are passed on, and the driver sends only the difference.
-    pub fn advertise(&mut self, mut tables: BTreeMap<String, Table>) {
+    pub fn advertise(&mut self, mut tables: BTreeMap<String, Arc<Table>>) {
         for (name, running) in &mut self.running {
             let table = tables.remove(name).unwrap_or_default();
-            if running.table.as_ref() != Some(&table) {
-                running.session.set_routes(table.clone());
+            let same = running.table.as_ref().is_some_and(|t| Arc::ptr_eq(t, &table) || **t == *table);
+            if !same {
+                running.session.set_routes(Arc::clone(&table));
                 running.table = Some(table);
             }
         }

@@ -99,8 +99,9 @@ pub struct Plan {
     pub sessions: BTreeMap<String, PeerSettings>,
     /// The BFD sessions its peers ask for, by BGPPeer name.
     pub bfd: BTreeMap<String, BfdWanted>,
-    /// Each peer's table (GRACEFUL_SHUTDOWN on every route while the node is cordoned).
-    pub tables: BTreeMap<String, Table>,
+    /// Each peer's table (GRACEFUL_SHUTDOWN on every route while the node is cordoned),
+    /// shared with the speaker's kept decisions.
+    pub tables: BTreeMap<String, Arc<Table>>,
     /// `Some` when the node's schedulability changed: whether it drains now.
     pub draining_changed: Option<bool>,
     /// ServiceBGPStatus writes, and the events of the Services newly announced by BGP.
@@ -166,7 +167,7 @@ pub struct SpeakerCore {
 struct Decided {
     decisions: NodeDecisions,
     /// Each peer's table from them, before GRACEFUL_SHUTDOWN is added while draining.
-    tables: BTreeMap<String, Table>,
+    tables: BTreeMap<String, Arc<Table>>,
     /// The snapshot they were made on ([`ferrolb_kube::source::Changes::seq`]).
     seq: u64,
     liveness: Liveness,
@@ -352,7 +353,12 @@ impl SpeakerCore {
         let draining = this_node.is_some_and(|n| n.spec.unschedulable);
         let draining_changed = (draining != self.draining).then_some(draining);
         self.draining = draining;
-        let for_sessions = tables.clone();
+        let for_sessions = if draining {
+            let plain = tables.iter().map(|(peer, table)| (peer.clone(), Table::clone(table))).collect();
+            sessions::with_graceful_shutdown(plain).into_iter().map(|(peer, table)| (peer, Arc::new(table))).collect()
+        } else {
+            tables.clone()
+        };
         let mut plan = Plan {
             withdraw,
             announce,
@@ -364,7 +370,7 @@ impl SpeakerCore {
                 self.devices.as_ref(),
             ),
             bfd: ferrolb_announce::bfd::wanted(&config, &self.node, self.connected.as_deref(), self.devices.as_ref()),
-            tables: if draining { sessions::with_graceful_shutdown(for_sessions) } else { for_sessions },
+            tables: for_sessions,
             draining_changed,
             bgp_writes: Vec::new(),
             bgp_events: Vec::new(),
@@ -608,7 +614,7 @@ fn decide<'s>(
     liveness: &Liveness,
     rejected: bool,
     node: &str,
-) -> (NodeDecisions, BTreeMap<String, Table>, Redone<'s>) {
+) -> (NodeDecisions, BTreeMap<String, Arc<Table>>, Redone<'s>) {
     let kept = kept.filter(|d| d.liveness == *liveness && d.rejected == rejected);
     // (kept decisions that cannot be used are dropped before every Service is decided again:
     // the two sets are never held at once)
@@ -623,7 +629,7 @@ fn decide<'s>(
     });
     brought_up.unwrap_or_else(|| {
         let decisions = ferrolb_announce::decide(cluster, node);
-        let tables = sessions::tables(&decisions);
+        let tables = sessions::tables(&decisions).into_iter().map(|(peer, table)| (peer, Arc::new(table))).collect();
         (decisions, tables, Redone::Everything)
     })
 }

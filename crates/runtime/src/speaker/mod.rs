@@ -416,7 +416,8 @@ impl Speaker {
         let draining = !delay.is_zero() && tables.values().any(|t| !t.is_empty());
         if draining {
             info!(node = %self.node, ?delay, "graceful shutdown: announcing GRACEFUL_SHUTDOWN (RFC 8326) before withdrawing");
-            self.sessions.advertise(sessions::with_graceful_shutdown(tables));
+            let tables = sessions::with_graceful_shutdown(tables);
+            self.sessions.advertise(tables.into_iter().map(|(peer, table)| (peer, Arc::new(table))).collect());
             tokio::time::sleep(delay).await;
         }
         self.sessions.shutdown("ferrolb speaker shutting down", draining).await;

@@ -389,7 +389,7 @@ fn a_configuration_that_would_orphan_an_announced_address_waits_for_the_service_
     let snap = snapshot(&moved);
     let plan = c.plan(&snap, &MembershipState::disabled()).unwrap();
     assert!(
-        plan.tables.get("tor").is_none_or(Table::is_empty),
+        plan.tables.get("tor").is_none_or(|t| t.is_empty()),
         "the old configuration has no pool for the new address"
     );
     assert!(c.configure(&snap).accepted);
