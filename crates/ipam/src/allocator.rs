@@ -295,6 +295,11 @@ impl Allocator {
     }
 
     /// Frees every address of `svc`; false when it held none.
+    /// The Services holding addresses, as `namespace/name`.
+    pub fn holders(&self) -> impl Iterator<Item = &str> {
+        self.services.keys().map(String::as_str)
+    }
+
     pub(crate) fn release(&mut self, svc: &str) -> bool {
         let Some(assignment) = self.services.remove(svc) else {
             return false;

@@ -88,8 +88,6 @@ pub struct ControllerCore {
     config: Option<Config>,
     /// The configuration the allocator's pools came from, to detect changes.
     config_json: Option<String>,
-    /// Services handled in the previous step, to release the ones that disappeared.
-    known: BTreeSet<ServiceId>,
     last_error: Option<String>,
     /// What was last asked for pools and the ConfigurationState, to write only changes.
     pools_written: BTreeMap<String, PoolCounters>,
@@ -106,7 +104,6 @@ impl ControllerCore {
             allocator: Allocator::new(lb_class),
             config: None,
             config_json: None,
-            known: BTreeSet::new(),
             last_error: None,
             pools_written: BTreeMap::new(),
             condition_written: None,
@@ -145,8 +142,15 @@ impl ControllerCore {
         for rejected in snapshot.rejected.iter().filter(|r| r.kind == Kind::Service) {
             present.insert((rejected.namespace.as_str(), rejected.name.as_str()));
         }
-        let is_present = |(namespace, name): &ServiceId| present.contains(&(namespace.as_str(), name.as_str()));
-        let gone: Vec<ServiceId> = self.known.iter().filter(|id| !is_present(id)).cloned().collect();
+        // The Services holding addresses that are gone: the allocator's own list (a list of
+        // every Service seen, kept for this, was 10 MB at 100,000).
+        let gone: Vec<ServiceId> = self
+            .allocator
+            .holders()
+            .filter_map(|key| key.split_once('/'))
+            .filter(|key| !present.contains(key))
+            .map(|(namespace, name)| (namespace.to_owned(), name.to_owned()))
+            .collect();
         for (namespace, name) in &gone {
             if self.allocator.release_service(namespace, name) {
                 info!(service = %format!("{namespace}/{name}"), "service deleted; address released");
@@ -169,10 +173,6 @@ impl ControllerCore {
                 &on_objects
             }
         };
-        if !gone.is_empty() || present.len() != self.known.len() {
-            self.known =
-                present.iter().map(|(namespace, name)| ((*namespace).to_owned(), (*name).to_owned())).collect();
-        }
         let services: Vec<&ferrolb_api::Service> = resources.services.iter().collect();
         self.reconcile_services(&services, written, step);
     }
@@ -210,11 +210,10 @@ impl ControllerCore {
             let id = (namespace.to_owned(), name.to_owned());
             if !services.is_empty() || undecoded.contains(&(namespace, name)) {
                 here.extend(services.iter().copied());
-                self.known.insert(id);
                 continue;
             }
             // deleted: its addresses go back, its stored state is garbage
-            if self.known.remove(&id) && self.allocator.release_service(namespace, name) {
+            if self.allocator.release_service(namespace, name) {
                 info!(service = %format!("{namespace}/{name}"), "service deleted; address released");
                 freed = true;
             }
