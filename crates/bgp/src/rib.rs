@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -250,7 +251,8 @@ pub fn family_of(prefix: &IpNet) -> AfiSafi {
 /// One session's Adj-RIB-Out. See the module documentation.
 #[derive(Debug, Clone, Default)]
 pub struct AdjRibOut {
-    desired: BTreeMap<IpNet, RouteAttrs>,
+    /// Shared with the owner when it can be ([`Self::set_desired_shared`]).
+    desired: Arc<BTreeMap<IpNet, RouteAttrs>>,
     /// What the peer holds from us on the current session; empty while down.
     sent: BTreeMap<IpNet, RouteAttrs>,
     policy: Option<ExportPolicy>,
@@ -273,7 +275,18 @@ impl AdjRibOut {
     /// the peer from what it holds to it: withdrawals first, then announcements grouped
     /// by attributes. Prefixes are taken with host bits cleared.
     pub fn set_desired(&mut self, desired: BTreeMap<IpNet, RouteAttrs>) -> Vec<Vec<u8>> {
-        self.desired = desired.into_iter().map(|(p, a)| (p.trunc(), a)).collect();
+        self.set_desired_shared(Arc::new(desired))
+    }
+
+    /// [`Self::set_desired`] with a table its owner keeps too: held as it is when no prefix
+    /// has host bits set (what the speaker gives), so the session keeps no copy of its own
+    /// (at 100,000 routes, 12 MB).
+    pub fn set_desired_shared(&mut self, desired: Arc<BTreeMap<IpNet, RouteAttrs>>) -> Vec<Vec<u8>> {
+        self.desired = if desired.keys().all(|p| p.trunc() == *p) {
+            desired
+        } else {
+            Arc::new(desired.iter().map(|(p, a)| (p.trunc(), a.clone())).collect())
+        };
         self.desired_known = true;
         let mut messages = self.sync();
         messages.extend(self.end_of_rib());
@@ -390,7 +403,7 @@ impl AdjRibOut {
 
         let withdraw: Vec<IpNet> = self.sent.keys().filter(|p| target(p).is_none()).copied().collect();
         let mut announce: BTreeMap<&RouteAttrs, Vec<IpNet>> = BTreeMap::new();
-        for (prefix, attrs) in &self.desired {
+        for (prefix, attrs) in self.desired.iter() {
             if policy.exports(prefix) && self.sent.get(prefix) != Some(attrs) {
                 announce.entry(attrs).or_default().push(*prefix);
             }

@@ -283,7 +283,7 @@ impl Driver {
                 Event::Timer(timer) => self.feed(Input::TimerFired(timer)).await,
                 Event::Routes => {
                     let desired = routes.borrow_and_update().clone();
-                    let messages = self.rib.set_desired((*desired).clone());
+                    let messages = self.rib.set_desired_shared(desired);
                     if let Some(input) = self.write_updates(messages).await {
                         self.feed(input).await;
                     }
