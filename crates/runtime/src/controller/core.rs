@@ -207,7 +207,6 @@ impl ControllerCore {
         let mut freed = false;
         let mut here = Vec::new();
         for (&(namespace, name), services) in &found {
-            let id = (namespace.to_owned(), name.to_owned());
             if !services.is_empty() || undecoded.contains(&(namespace, name)) {
                 here.extend(services.iter().copied());
                 continue;
@@ -218,6 +217,7 @@ impl ControllerCore {
                 freed = true;
             }
             if stored.is_some_and(|stored| stored.state(namespace, name).is_some()) {
+                let id = (namespace.to_owned(), name.to_owned());
                 step.writes.push(Write::Service { id, state: None });
             }
         }

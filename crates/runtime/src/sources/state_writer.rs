@@ -193,11 +193,20 @@ impl StateWriter {
             let queue = self.inner.shared.lock();
             let mut cache = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
             let (states, scanned) = &mut *cache;
-            let paths = reread.map(|keys| keys.iter().map(|(ns, name)| self.state.service_path(ns, name)).collect());
-            if !*scanned || paths.as_ref().is_some_and(|p: &BTreeSet<PathBuf>| !p.is_empty()) {
-                states.refresh(&self.state, if *scanned { paths.as_ref() } else { None }, &mut Vec::new());
+            if !*scanned {
+                states.refresh(&self.state, None, &mut Vec::new());
                 *scanned = true;
                 self.reapply(&queue, states);
+            } else if let Some(keys) = reread.filter(|keys| !keys.is_empty()) {
+                let paths: BTreeSet<PathBuf> =
+                    keys.iter().map(|(ns, name)| self.state.service_path(ns, name)).collect();
+                states.refresh(&self.state, Some(&paths), &mut Vec::new());
+                // only these files' wishes: on a first pass the queue holds 100,000
+                for path in &paths {
+                    if let Some(content) = queue.wishes.get(path).or_else(|| queue.in_flight.get(path)) {
+                        self.record(states, path, content);
+                    }
+                }
             }
             cache
         };
@@ -218,11 +227,17 @@ impl StateWriter {
 
     /// What this process asked for and is not surely on disk yet, over what was just read.
     fn reapply(&self, queue: &Queue, states: &mut ServiceStates) {
+        // a wish replaces what is in flight, so wishes come last
         for (path, content) in queue.in_flight.iter().chain(queue.wishes.iter()) {
-            if let Some((namespace, name)) = self.state.service_of(path) {
-                let state = content.as_ref().and_then(|bytes| serde_json::from_slice(bytes).ok());
-                states.record(&namespace, &name, state);
-            }
+            self.record(states, path, content);
+        }
+    }
+
+    /// `content`, asked for `path`, in the view when `path` is a service state.
+    fn record(&self, states: &mut ServiceStates, path: &Path, content: &Content) {
+        if let Some((namespace, name)) = self.state.service_of(path) {
+            let state = content.as_ref().and_then(|bytes| serde_json::from_slice(bytes).ok());
+            states.record(&namespace, &name, state);
         }
     }
 
