@@ -403,6 +403,7 @@ mod tests {
     use ferrolb_kube::source::Rejected;
 
     use super::*;
+    use crate::sources::numbered;
 
     fn some(stored: &BTreeMap<ServiceId, ServiceState>) -> Option<&dyn StoredStates> {
         Some(stored)
@@ -607,17 +608,6 @@ spec: {{type: LoadBalancer, clusterIP: 10.96.0.10, ports: [{{port: 80}}]}}
         });
         let step = core.reconcile(&broken, some(&stored));
         assert_eq!(service_writes(&step), [], "neither released nor cleared");
-    }
-
-    /// `snapshot` as the source's snapshot number `seq`, differing from the one before it
-    /// in the Services `touched` only.
-    fn numbered(mut snapshot: Snapshot, seq: u64, touched: &[&str]) -> Snapshot {
-        let mut changes = ferrolb_api::touched::Touched::nothing();
-        for name in touched {
-            changes.service("default", name);
-        }
-        snapshot.changes = ferrolb_kube::source::Changes { seq, touched: changes };
-        snapshot
     }
 
     #[test]

@@ -413,15 +413,20 @@ mod tests {
         task.abort();
     }
 
-    #[test]
-    fn a_reload_publishes_what_changed_and_nothing_when_nothing_did() {
-        let root = std::env::temp_dir().join(format!("ferrolb-dir-{}-reload", std::process::id()));
+    /// A source on a new manifest directory with its state directory inside.
+    fn scratch_source(name: &str) -> (DirSource, PathBuf, StateDir) {
+        let root = std::env::temp_dir().join(format!("ferrolb-dir-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let manifests = root.join("m");
         std::fs::create_dir_all(&manifests).unwrap();
         let state = StateDir::new(manifests.join(".ferrolb"));
         state.create().unwrap();
-        let source = DirSource::new(manifests.clone(), state.clone());
+        (DirSource::new(manifests.clone(), state.clone()), manifests, state)
+    }
+
+    #[test]
+    fn a_reload_publishes_what_changed_and_nothing_when_nothing_did() {
+        let (source, manifests, state) = scratch_source("reload");
         write_old(&manifests.join("svc.yaml"), SERVICE);
         let mut loaded = Loaded::default();
         let first = source.reload(&mut loaded, None).unwrap().expect("the first load is published");
@@ -457,13 +462,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_says_which_services_changed_since_the_one_before() {
-        let root = std::env::temp_dir().join(format!("ferrolb-dir-{}-changes", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let manifests = root.join("m");
-        std::fs::create_dir_all(&manifests).unwrap();
-        let state = StateDir::new(manifests.join(".ferrolb"));
-        state.create().unwrap();
-        let source = DirSource::new(manifests.clone(), state.clone());
+        let (source, manifests, state) = scratch_source("changes");
         let two = |port: u16| {
             let db = SERVICE
                 .replace("name: web", "name: db")

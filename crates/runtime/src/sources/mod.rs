@@ -32,6 +32,18 @@ pub fn parse_config(snapshot: &Snapshot, options: &Options) -> Result<Config, Co
     ferrolb_config::parse(&snapshot.resources, options)
 }
 
+/// `snapshot` as a source's snapshot number `seq`, differing from the one before it in the
+/// Services `touched` (in `default`) only: what the reconcilers' tests hand them.
+#[cfg(test)]
+pub(crate) fn numbered(mut snapshot: Snapshot, seq: u64, touched: &[&str]) -> Snapshot {
+    let mut changes = ferrolb_api::touched::Touched::nothing();
+    for name in touched {
+        changes.service("default", name);
+    }
+    snapshot.changes = ferrolb_kube::source::Changes { seq, touched: changes };
+    snapshot
+}
+
 #[cfg(test)]
 mod tests {
     use ferrolb_config::Scope;

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use ferrolb_bgp::RouteAttrs;
 
 use super::*;
+use crate::sources::numbered;
 
 const NS: &str = "metallb-system";
 
@@ -430,17 +431,6 @@ fn sorted_differences_are_what_each_side_lacks() {
     assert_eq!(sorted_differences::<u8>(&[], &[]), (vec![], vec![]));
     assert_eq!(sorted_differences(&[4], &[]), (vec![4], vec![]));
     assert_eq!(sorted_differences(&[1, 2], &[1, 2]), (vec![], vec![]));
-}
-
-/// `snapshot` as the source's snapshot number `seq`, differing from the one before it in the
-/// Services `touched` only.
-fn numbered(mut snapshot: Snapshot, seq: u64, touched: &[&str]) -> Snapshot {
-    let mut changes = ferrolb_api::touched::Touched::nothing();
-    for name in touched {
-        changes.service("default", name);
-    }
-    snapshot.changes = ferrolb_kube::source::Changes { seq, touched: changes };
-    snapshot
 }
 
 #[test]
