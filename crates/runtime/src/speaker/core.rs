@@ -500,22 +500,22 @@ impl SpeakerCore {
             }
             let same = written.next_if(|(k, _)| *k == key).is_some_and(|(_, before)| before == peers);
             if !same {
-                info!(service = %key, node = %self.node, peers = ?peers, event = "nodeAssigned",
-                    "announcing from node {:?} with protocol \"bgp\"", self.node);
-                let message = format!("announcing from node {:?} with protocol \"bgp\"", self.node);
-                plan.bgp_events.push(Event::Service {
-                    key: key.clone(),
-                    uid: uids.get(key),
-                    warning: false,
-                    reason: "nodeAssigned".into(),
-                    message,
-                });
+                plan.bgp_events.push(self.bgp_assigned(key, peers, uids));
                 changed.push(Write::BgpStatus { key: key.clone(), peers: Some(peers.clone()) });
             }
         }
         plan.bgp_writes.extend(written.map(|(gone, _)| Write::BgpStatus { key: gone.clone(), peers: None }));
         plan.bgp_writes.extend(changed);
         self.bgp_statuses = now;
+    }
+
+    /// A Service this node now announces by BGP to `peers` (new, or to other peers): logged,
+    /// and the event MetalLB records.
+    fn bgp_assigned(&self, key: &ServiceKey, peers: &VecSet<String>, uids: &Uids<'_>) -> Event {
+        info!(service = %key, node = %self.node, peers = ?peers, event = "nodeAssigned",
+            "announcing from node {:?} with protocol \"bgp\"", self.node);
+        let message = format!("announcing from node {:?} with protocol \"bgp\"", self.node);
+        Event::Service { key: key.clone(), uid: uids.get(key), warning: false, reason: "nodeAssigned".into(), message }
     }
 
     /// [`Self::bgp_statuses`] for the Services named only, the others' being as they were.
@@ -554,16 +554,7 @@ impl SpeakerCore {
                     }
                 }
                 Some(peers) if self.bgp_statuses.get(&key) != Some(&peers) => {
-                    info!(service = %key, node = %self.node, peers = ?peers, event = "nodeAssigned",
-                        "announcing from node {:?} with protocol \"bgp\"", self.node);
-                    let message = format!("announcing from node {:?} with protocol \"bgp\"", self.node);
-                    plan.bgp_events.push(Event::Service {
-                        key: key.clone(),
-                        uid: uids.get(&key),
-                        warning: false,
-                        reason: "nodeAssigned".into(),
-                        message,
-                    });
+                    plan.bgp_events.push(self.bgp_assigned(&key, &peers, uids));
                     changed.push(Write::BgpStatus { key: key.clone(), peers: Some(peers.clone()) });
                     self.bgp_statuses.insert(key, peers);
                 }
