@@ -156,25 +156,17 @@ impl ControllerCore {
                 info!(service = %format!("{namespace}/{name}"), "service deleted; address released");
             }
         }
-        let on_objects;
-        let written: &dyn StoredStates = match stored {
-            Some(stored) => {
-                // Service states of Services that no longer exist are garbage, whoever wrote them.
-                stored.each(&mut |namespace, name| {
-                    if !present.contains(&(namespace, name)) {
-                        let id = (namespace.to_owned(), name.to_owned());
-                        step.writes.push(Write::Service { id, state: None });
-                    }
-                });
-                stored
-            }
-            None => {
-                on_objects = states_on_objects(resources.services.iter());
-                &on_objects
-            }
-        };
+        if let Some(stored) = stored {
+            // Service states of Services that no longer exist are garbage, whoever wrote them.
+            stored.each(&mut |namespace, name| {
+                if !present.contains(&(namespace, name)) {
+                    let id = (namespace.to_owned(), name.to_owned());
+                    step.writes.push(Write::Service { id, state: None });
+                }
+            });
+        }
         let services: Vec<&ferrolb_api::Service> = resources.services.iter().collect();
-        self.reconcile_services(&services, written, step);
+        self.reconcile_services(&services, stored, step);
     }
 
     /// The Services in `touched` only, the snapshot being the one after the last reconciled
@@ -221,38 +213,31 @@ impl ControllerCore {
                 step.writes.push(Write::Service { id, state: None });
             }
         }
-        let on_objects;
-        let written: &dyn StoredStates = match stored {
-            Some(stored) => stored,
-            None => {
-                on_objects = states_on_objects(here.iter().copied());
-                &on_objects
-            }
-        };
-        freed |= self.reconcile_services(&here, written, step);
+        freed |= self.reconcile_services(&here, stored, step);
         if freed {
             let others: Vec<&ferrolb_api::Service> =
                 resources.services.iter().filter(|s| !found.contains_key(&service_key(s))).collect();
-            let on_objects;
-            let written: &dyn StoredStates = match stored {
-                Some(stored) => stored,
-                None => {
-                    on_objects = states_on_objects(others.iter().copied());
-                    &on_objects
-                }
-            };
-            self.reconcile_services(&others, written, step);
+            self.reconcile_services(&others, stored, step);
         }
     }
 
     /// Allocates for `services` (those with addresses first) and asks for every state that
-    /// differs from what is `written`; true when one gave up addresses others may now take.
+    /// differs from what is written (`stored`, or on the objects themselves when `None`);
+    /// true when one gave up addresses others may now take.
     fn reconcile_services(
         &mut self,
         services: &[&ferrolb_api::Service],
-        written: &dyn StoredStates,
+        stored: Option<&dyn StoredStates>,
         step: &mut Step,
     ) -> bool {
+        let on_objects;
+        let written: &dyn StoredStates = match stored {
+            Some(stored) => stored,
+            None => {
+                on_objects = states_on_objects(services.iter().copied());
+                &on_objects
+            }
+        };
         let outcomes = self.allocator.reconcile_these(services);
         let mut text = String::new();
         let mut freed = false;

@@ -194,16 +194,15 @@ impl StateWriter {
             let mut cache = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
             let (states, scanned) = &mut *cache;
             if !*scanned {
-                states.refresh(&self.state, None, &mut Vec::new());
+                self.scan(&queue, states);
                 *scanned = true;
-                self.reapply(&queue, states);
             } else if let Some(keys) = reread.filter(|keys| !keys.is_empty()) {
                 let paths: BTreeSet<PathBuf> =
                     keys.iter().map(|(ns, name)| self.state.service_path(ns, name)).collect();
                 states.refresh(&self.state, Some(&paths), &mut Vec::new());
                 // only these files' wishes: on a first pass the queue holds 100,000
                 for path in &paths {
-                    if let Some(content) = queue.wishes.get(path).or_else(|| queue.in_flight.get(path)) {
+                    if let Some(content) = queue.intended(path) {
                         self.record(states, path, content);
                     }
                 }
@@ -220,13 +219,14 @@ impl StateWriter {
         let queue = self.inner.shared.lock();
         let mut cache = self.inner.services.lock().unwrap_or_else(|e| e.into_inner());
         let (states, scanned) = &mut *cache;
-        states.refresh(&self.state, None, &mut Vec::new());
+        self.scan(&queue, states);
         *scanned = true;
-        self.reapply(&queue, states);
     }
 
-    /// What this process asked for and is not surely on disk yet, over what was just read.
-    fn reapply(&self, queue: &Queue, states: &mut ServiceStates) {
+    /// Every state file read again (those whose stamp moved), then what this process asked
+    /// for and is not surely on disk yet over what was read.
+    fn scan(&self, queue: &Queue, states: &mut ServiceStates) {
+        states.refresh(&self.state, None, &mut Vec::new());
         // a wish replaces what is in flight, so wishes come last
         for (path, content) in queue.in_flight.iter().chain(queue.wishes.iter()) {
             self.record(states, path, content);
