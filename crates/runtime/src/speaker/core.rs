@@ -526,13 +526,20 @@ impl SpeakerCore {
         uids: &Uids<'_>,
         plan: &mut Plan,
     ) {
+        let before: Vec<(ServiceKey, Option<VecSet<String>>)> = keys
+            .iter()
+            .map(|(namespace, name)| {
+                let key = ServiceKey::new(namespace.as_str(), name.as_str());
+                let peers = self.bgp_statuses.get(&key).cloned();
+                (key, peers)
+            })
+            .collect();
+        sessions::statuses_again(&mut self.bgp_statuses, decisions, keys);
         let mut changed = Vec::new();
-        for (namespace, name) in keys {
-            let key = ServiceKey::new(namespace.as_str(), name.as_str());
-            let decision = decisions.services.get(&key);
-            let now = decision.and_then(sessions::status);
+        for (key, before) in before {
+            let now = self.bgp_statuses.get(&key).cloned();
             // its addresses among those announced by BGP: sorted, as in the whole list
-            let mut addresses: Vec<(ServiceKey, IpAddr)> = match (decision, &now) {
+            let mut addresses: Vec<(ServiceKey, IpAddr)> = match (decisions.services.get(&key), &now) {
                 (Some(ServiceDecision::Evaluated { ips, .. }), Some(_)) => {
                     ips.iter().map(|ip| (key.clone(), *ip)).collect()
                 }
@@ -548,17 +555,12 @@ impl SpeakerCore {
                 self.bgp_addresses.splice(from..to, addresses);
             }
             match now {
-                None => {
-                    if self.bgp_statuses.remove(&key).is_some() {
-                        plan.bgp_writes.push(Write::BgpStatus { key, peers: None });
-                    }
-                }
-                Some(peers) if self.bgp_statuses.get(&key) != Some(&peers) => {
+                None if before.is_some() => plan.bgp_writes.push(Write::BgpStatus { key, peers: None }),
+                Some(peers) if before.as_ref() != Some(&peers) => {
                     plan.bgp_events.push(self.bgp_assigned(&key, &peers, uids));
-                    changed.push(Write::BgpStatus { key: key.clone(), peers: Some(peers.clone()) });
-                    self.bgp_statuses.insert(key, peers);
+                    changed.push(Write::BgpStatus { key, peers: Some(peers) });
                 }
-                Some(_) => {}
+                _ => {}
             }
         }
         plan.bgp_writes.extend(changed);
